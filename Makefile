@@ -1,0 +1,36 @@
+# netsword: the two commands are `make demo` and `make test`; everything else they need is set up here.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: demo test bench lint browser install clean
+
+demo: install browser
+	$(BIN)/netsword demo
+
+test: install browser
+	$(BIN)/ruff check .
+	$(BIN)/netsword rules test
+	$(BIN)/pytest
+
+bench: install browser
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Makes sure a Chromium exists for the browser-rendered pages (see scripts/ensure-browser.sh).
+browser: install
+	sh scripts/ensure-browser.sh $(BIN)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

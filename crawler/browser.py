@@ -1,0 +1,61 @@
+"""Finding a Chromium for Playwright on machines that cannot download one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+# Debian's real binary first: /usr/bin/chromium is a wrapper script that prints a warning.
+_CANDIDATES = (
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+)
+
+#: Flags that keep a headless Chromium quiet on a machine with a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def find_chromium() -> str | None:
+    """Path of a usable Chromium, or None when only Playwright's own browser (if any) is left.
+
+    Order: $NETSWORD_CHROMIUM, Debian's chromium, then Playwright's downloaded browser.
+    """
+    env = os.environ.get("NETSWORD_CHROMIUM")
+    if env and Path(env).is_file():
+        return env
+    for path in _CANDIDATES:
+        if Path(path).is_file() and os.access(path, os.X_OK):
+            return path
+    which = shutil.which("chromium") or shutil.which("chromium-browser")
+    if which:
+        return which
+    return _playwright_chromium()
+
+
+def _playwright_chromium() -> str | None:
+    cache = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache" / "ms-playwright"))
+    for exe in sorted(cache.glob("chromium*/chrome-linux*/chrome"), reverse=True):
+        if os.access(exe, os.X_OK):
+            return str(exe)
+    return None
+
+
+def launch_options() -> dict:
+    """PLAYWRIGHT_LAUNCH_OPTIONS for scrapy-playwright (and for our own Playwright uses)."""
+    opts: dict = {"headless": True, "args": list(CHROMIUM_ARGS)}
+    exe = find_chromium()
+    if exe:
+        opts["executable_path"] = exe
+    return opts
