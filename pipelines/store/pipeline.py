@@ -27,21 +27,14 @@ class StorePipeline:
             self.store.start_sweep(spider.sweep_id, spider.site, _now(), settings)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if item.html_sha256:
+        if isinstance(item, ListingItem | ShopItem):
+            # subject + snapshot record + findings; findings the page no longer shows are resolved
+            self.store.save(item)
+            self._inc(f"netsword/{item.kind}s")
+            self._inc("netsword/findings", len(item.findings))
+        elif isinstance(item, PageItem) and item.html_sha256:
             self.store.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at,
                                        item.status, item.sweep_id, item.rendered)
-        if isinstance(item, ListingItem):
-            self.store.upsert_listing(item)
-            self._inc("netsword/listings")
-        elif isinstance(item, ShopItem):
-            self.store.upsert_shop(item)
-            self._inc("netsword/shops")
-        elif not isinstance(item, PageItem):
-            return item
-        findings = getattr(item, "findings", [])
-        if findings:
-            self.store.upsert_findings(findings)
-            self._inc("netsword/findings", len(findings))
         return item
 
     def close_spider(self, spider: Any = None) -> None:

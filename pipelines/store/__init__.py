@@ -1,0 +1,44 @@
+"""Where listings, shops, findings and snapshots live: ``open_store(url) -> Store``.
+
+Supported URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
+``sqlite:///:memory:`` or a plain file path (SQLite). Engines register a factory in
+``ENGINES`` under their URL scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .base import Hit, HitFinding, ListingVersion, SearchQuery, SearchResult, Snapshot, Store, StoredFinding, Sweep
+
+
+def _sqlite(rest: str, **kwargs: Any) -> Store:
+    from .sqlite import SQLiteStore
+
+    if not rest:
+        raise ValueError("sqlite store URL needs a path: sqlite:///path/to.db")
+    return SQLiteStore(rest, **kwargs)
+
+
+#: URL scheme -> factory(rest of the URL after "scheme://", **kwargs)
+ENGINES: dict[str, Callable[..., Store]] = {"sqlite": lambda rest, **kw: _sqlite(rest.removeprefix("/"), **kw)}
+
+
+def open_store(url: str | Path, **kwargs: Any) -> Store:
+    """Open (creating if needed) the store at ``url``; extra keyword arguments go to the engine."""
+    text = str(url)
+    if "://" not in text:
+        return _sqlite(text, **kwargs)
+    scheme, rest = text.split("://", 1)
+    factory = ENGINES.get(scheme.lower())
+    if factory is None:
+        supported = ", ".join(f"{s}://..." for s in ENGINES)
+        raise ValueError(f"unsupported store URL scheme {scheme!r} in {text!r}; supported: {supported} "
+                         "(e.g. sqlite:///data/netsword.db) or a plain file path")
+    return factory(rest, **kwargs)
+
+
+__all__ = ["ENGINES", "Hit", "HitFinding", "ListingVersion", "SearchQuery", "SearchResult", "Snapshot", "Store",
+           "StoredFinding", "Sweep", "open_store"]

@@ -1,0 +1,396 @@
+"""The Store contract: one interface, several engines (SQLite now, Elasticsearch later).
+
+Every engine keeps the same things and answers the same questions:
+
+* sweeps (one crawl of a site, with an id, its settings and final stats);
+* listings and shops, idempotent by ``item.subject_id`` ("site:id"), the latest
+  observation winning; every distinct page version of a listing (by HTML hash) is kept
+  in ``listing_history`` with its price, for price-history rules;
+* findings, idempotent by ``finding.finding_id``, with first/last seen and the sweeps
+  that saw them; a rescan that no longer produces a finding marks it ``resolved``
+  (soft: nothing is ever deleted; a resolved finding that comes back is reopened);
+* snapshot records (content hash -> url, path, fetch time);
+* search (text + filters + facets) and a finding export stream.
+
+Writes may be buffered by an engine; ``flush()`` makes them durable and visible to
+other processes; ``close()`` flushes. Reads through the same Store object always see
+its own writes. Tests for the contract live in ``tests/test_store_sqlite.py``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from crawler.items import SEVERITIES, Finding, ListingItem, ShopItem
+
+#: critical > high > medium > low; unknown severities rank 0.
+SEVERITY_RANK: dict[str, int] = {s: i + 1 for i, s in enumerate(SEVERITIES)}
+
+#: Finding status a rescan sets when the page no longer produces the finding.
+RESOLVED = "resolved"
+OPEN = "open"
+
+FilterValue = str | Sequence[str] | None
+
+
+def as_tuple(value: FilterValue) -> tuple[str, ...]:
+    """A filter value (None, one string, or several) as a tuple of non-empty strings."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(v for v in value if v)
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass
+class SearchQuery:
+    """What an analyst asks for.
+
+    ``text``: whitespace-separated terms, all required (AND); a term starting with ``-``
+    excludes subjects containing it. Each term matches as a phrase (CJK by characters,
+    latin words and numbers whole, case-insensitive) in the subject's text or in the
+    evidence snippets of its findings.
+
+    Finding filters (``category``, ``severity``, ``status``, ``sweep_id``, also ``site``,
+    ``shop_id``, ``kind``) select which findings count. Without ``status`` resolved
+    findings are left out unless ``include_resolved``. A subject is a hit when it passes
+    the subject filters and -- if ``flagged_only`` or any of category/severity/status is
+    given -- has at least one finding that passes the finding filters.
+    ``sweep_id`` also requires the subject to have been fetched in that sweep.
+    ``price_min``/``price_max`` apply to listings (shops are then left out).
+    """
+
+    text: str = ""
+    category: FilterValue = None
+    severity: FilterValue = None
+    site: FilterValue = None
+    shop_id: str | None = None
+    sweep_id: str | None = None
+    status: FilterValue = None
+    include_resolved: bool = False
+    kind: str | None = None  # "listing" | "shop" | None for both
+    flagged_only: bool = True
+    price_min: float | None = None
+    price_max: float | None = None
+    limit: int = 20
+    offset: int = 0
+
+    def terms(self) -> tuple[list[str], list[str]]:
+        """(required terms, excluded terms) of ``text``; terms without any word characters are dropped."""
+        pos: list[str] = []
+        neg: list[str] = []
+        for raw in self.text.split():
+            target = neg if raw.startswith("-") and len(raw) > 1 else pos
+            term = raw[1:] if target is neg else raw
+            if text_segments(term):
+                target.append(term)
+        return pos, neg
+
+    @property
+    def needs_finding(self) -> bool:
+        return self.flagged_only or bool(as_tuple(self.category) or as_tuple(self.severity) or as_tuple(self.status))
+
+
+@dataclass
+class HitFinding:
+    finding_id: str
+    rule_id: str
+    title: str
+    category: str
+    severity: str
+    status: str
+    field: str
+    snippet: str
+
+
+@dataclass
+class Hit:
+    kind: str  # "listing" | "shop"
+    subject_id: str
+    site: str
+    title: str  # listing title or shop name
+    url: str
+    shop_id: str
+    shop_name: str
+    price: float | None
+    max_severity: str | None  # of the findings that passed the filters
+    last_seen: str  # fetched_at of the latest observation
+    findings: list[HitFinding] = field(default_factory=list)
+    highlight: str = ""  # text around the first place the query occurs, the hit in 【】
+    highlight_field: str = ""
+
+
+@dataclass
+class SearchResult:
+    """One page of hits. ``total`` counts every hit; ``facets`` ("category", "severity", "site")
+    count hits per value, a hit counting once under each category/severity of its matching findings."""
+
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    query: SearchQuery
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def as_query(q: SearchQuery | Mapping[str, Any] | None) -> SearchQuery:
+    """A SearchQuery from a SearchQuery, a dict of its fields, or None (the defaults)."""
+    if isinstance(q, SearchQuery):
+        return q
+    return SearchQuery(**dict(q or {}))
+
+
+@dataclass
+class StoredFinding:
+    """A finding as kept: the latest evidence plus its life cycle."""
+
+    finding: Finding
+    status: str
+    first_seen: str
+    last_seen: str
+    first_sweep_id: str
+    last_sweep_id: str
+    resolved_at: str | None = None
+    sweeps: list[str] = field(default_factory=list)
+
+    @property
+    def finding_id(self) -> str:
+        return self.finding.finding_id
+
+
+@dataclass
+class ListingVersion:
+    """A stretch of time a listing's page stayed the same (by HTML hash; title + prices if no hash).
+
+    A refetch of an unchanged page only moves ``last_seen_at``; a changed page starts a new
+    version, so A -> B -> A gives three versions (what price-history rules need).
+    """
+
+    subject_id: str
+    html_sha256: str
+    price: float | None
+    original_price: float | None
+    title: str
+    sweep_id: str
+    fetched_at: str
+    last_seen_at: str
+    last_sweep_id: str
+
+
+@dataclass
+class Snapshot:
+    sha256: str
+    url: str
+    path: str
+    fetched_at: str
+    status: int
+    sweep_id: str
+    rendered: bool
+
+
+@dataclass
+class Sweep:
+    sweep_id: str
+    site: str
+    started_at: str
+    finished_at: str | None
+    settings: dict[str, Any]
+    stats: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- contract
+
+
+class Store(abc.ABC):
+    """The only door to storage. Engines: ``pipelines.store.sqlite.SQLiteStore``."""
+
+    # sweeps
+    @abc.abstractmethod
+    def start_sweep(self, sweep_id: str, site: str, started_at: str, settings: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def finish_sweep(self, sweep_id: str, finished_at: str, stats: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def sweeps(self) -> list[Sweep]:
+        """All sweeps, newest first."""
+
+    # subjects
+    @abc.abstractmethod
+    def upsert_listing(self, item: ListingItem) -> None: ...
+
+    @abc.abstractmethod
+    def upsert_shop(self, item: ShopItem) -> None: ...
+
+    @abc.abstractmethod
+    def get_listing(self, subject_id: str) -> ListingItem | None:
+        """The latest observation, ``findings`` filled with its unresolved findings."""
+
+    @abc.abstractmethod
+    def get_shop(self, subject_id: str) -> ShopItem | None: ...
+
+    @abc.abstractmethod
+    def listing_history(self, subject_id: str) -> list[ListingVersion]:
+        """The listing's page versions, oldest first."""
+
+    # findings
+    @abc.abstractmethod
+    def upsert_findings(self, findings: Sequence[Finding]) -> None: ...
+
+    @abc.abstractmethod
+    def resolve_findings(self, subject_id: str, keep_ids: Sequence[str], *, kind: str | None = None,
+                         at: str = "", sweep_id: str = "") -> int:
+        """A rescan of the subject no longer produced the findings not in ``keep_ids``: set their
+        resolved_at / resolved_sweep_id and turn status "open" into "resolved" (other statuses,
+        set by triage, stay). Findings seen after ``at`` are left alone. Returns how many were marked.
+        ``kind`` ("listing" | "shop") keeps a listing and a shop with the same id apart."""
+
+    @abc.abstractmethod
+    def findings_for(self, subject_id: str, *, kind: str | None = None,
+                     include_resolved: bool = True) -> list[StoredFinding]: ...
+
+    # evidence
+    @abc.abstractmethod
+    def record_snapshot(self, sha256: str, url: str, path: str, fetched_at: str, status: int,
+                        sweep_id: str, rendered: bool) -> None: ...
+
+    @abc.abstractmethod
+    def snapshots(self, sha256: str) -> list[Snapshot]: ...
+
+    # questions
+    @abc.abstractmethod
+    def counts(self, sweep_id: str | None = None) -> dict[str, Any]:
+        """listings, shops, findings (unresolved), resolved, snapshots, sweeps, listing_versions,
+        by_category (every form category, in form order) and by_severity (unresolved findings).
+
+        With ``sweep_id``: subjects fetched, findings seen, snapshots and versions recorded in that sweep.
+        """
+
+    @abc.abstractmethod
+    def search(self, q: SearchQuery | Mapping[str, Any]) -> SearchResult:
+        """Hits for ``q`` (a SearchQuery or its keyword arguments as a dict)."""
+
+    @abc.abstractmethod
+    def iter_findings(self, q: SearchQuery | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """One dict per finding passing ``q``'s filters (limit/offset, flagged_only ignored), worst first.
+
+        Keys: the Finding fields plus finding_id, status, first_seen, last_seen,
+        first_sweep_id, last_sweep_id, resolved_at, and from the subject: subject_title,
+        price, currency, shop_name, operator, license_number, fetched_at (of the evidence
+        snapshot, else of the latest observation).
+        """
+
+    # life cycle
+    def flush(self) -> None:  # noqa: B027 - engines without buffering need nothing here
+        """Make buffered writes durable and visible to other readers."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Group writes (all or nothing where the engine can; at least flushed together at the end)."""
+        yield self
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # convenience over the primitives (engines may override for speed)
+    def save(self, item: ListingItem | ShopItem, *, resolve: bool = True) -> None:
+        """Store one parsed page: subject, snapshot record, findings; resolve what the page no longer shows.
+
+        Call ``resolve=False`` when the item was checked with only part of the rules.
+        A page with an HTTP error status only gets its snapshot recorded: it neither
+        replaces the stored subject nor resolves anything.
+        """
+        if item.html_sha256:
+            self.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at,
+                                 item.status, item.sweep_id, item.rendered)
+        if item.status >= 400:
+            return
+        if isinstance(item, ListingItem):
+            self.upsert_listing(item)
+        else:
+            self.upsert_shop(item)
+        if item.findings:
+            self.upsert_findings(item.findings)
+        if resolve:
+            self.resolve_findings(item.subject_id, [f.finding_id for f in item.findings], kind=item.kind,
+                                  at=item.fetched_at, sweep_id=item.sweep_id)
+
+
+# --------------------------------------------------------------------------- text helpers shared by engines
+
+#: Scripts written without spaces: indexed by characters, not words.
+CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003134f"
+_SEGMENT_RE = re.compile(rf"([{CJK_RANGES}]+)|((?:(?![{CJK_RANGES}])[^\W\d_])+)|(\d+)")
+
+
+def fold(text: str) -> str:
+    """NFKC + case fold: full-width to half-width, ＡＢＣ -> abc."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def text_segments(text: str) -> list[tuple[bool, str]]:
+    """Folded text as runs: (True, CJK run) or (False, latin word / number).
+
+    Everything else (spaces, punctuation, symbols) separates runs.
+    """
+    out: list[tuple[bool, str]] = []
+    for m in _SEGMENT_RE.finditer(fold(text)):
+        cjk, word, num = m.groups()
+        out.append((True, cjk) if cjk else (False, word or num))
+    return out
+
+
+def _term_pattern(term: str) -> re.Pattern[str] | None:
+    """A regex that finds ``term`` in raw text the way the index matches it."""
+    parts = []
+    for is_cjk, seg in text_segments(term):
+        esc = re.escape(seg)
+        if is_cjk:
+            parts.append(esc)
+        elif seg.isdigit():
+            parts.append(rf"(?<!\d){esc}(?!\d)")
+        else:
+            parts.append(rf"(?<!(?![{CJK_RANGES}])[^\W\d_]){esc}(?!(?![{CJK_RANGES}])[^\W\d_])")
+    return re.compile(r"[\W_]*?".join(parts), re.IGNORECASE) if parts else None
+
+
+def highlight(fields: Sequence[tuple[str, str]], terms: Sequence[str], width: int = 30) -> tuple[str, str]:
+    """(field, snippet) of the first field where any term occurs, the hit in 【】; ("", "") if none."""
+    patterns = [p for p in (_term_pattern(t) for t in terms) if p is not None]
+    if not patterns:
+        return "", ""
+    for name, text in fields:
+        if not text:
+            continue
+        for candidate in (text, unicodedata.normalize("NFKC", text)):
+            found = [m for m in (p.search(candidate) for p in patterns) if m]
+            if found:
+                m = min(found, key=lambda x: x.start())
+                a, b = m.span()
+                pre = ("…" if a > width else "") + candidate[max(0, a - width):a]
+                post = candidate[b:b + width] + ("…" if len(candidate) > b + width else "")
+                snippet = f"{pre}【{candidate[a:b]}】{post}"
+                return name, " ".join(snippet.split())
+    return "", ""

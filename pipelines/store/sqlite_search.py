@@ -1,0 +1,339 @@
+"""Questions for the SQLite engine: CJK-aware full text, search with filters and facets, finding export.
+
+Kept apart from ``sqlite.py`` (connections, transactions, writes) to keep both readable;
+``SQLiteStore`` mixes this in.
+
+Every indexed document (a listing's text, a shop's text, a finding's evidence) has the
+id ``owner rowid * 4 + TAG[kind]`` in the ``fts`` table and in ``subject_data``, so a
+text match maps to its subject by arithmetic, without reading stored columns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from crawler.items import CATEGORIES, SEVERITIES, Finding
+
+from .base import (
+    RESOLVED,
+    Hit,
+    HitFinding,
+    SearchQuery,
+    SearchResult,
+    as_query,
+    as_tuple,
+    highlight,
+    text_segments,
+)
+
+TAG = {"listing": 0, "shop": 1, "finding": 2}
+TABLE = {"listing": "listings", "shop": "shops"}
+SHOP_TEXT = ("name", "operator", "license_text", "license_number", "food_license", "address",
+             "description", "service", "notices")
+LISTING_TEXT = ("title", "description", "promo", "service", "shop_name")
+_seq = itertools.count()
+
+
+# --------------------------------------------------------------------------- tokenising
+
+
+def index_tokens(text: str) -> str:
+    """Text as the space-separated tokens FTS5 indexes: CJK runs as overlapping bigrams plus the
+    run's last character, latin words and numbers whole, all NFKC + case folded."""
+    toks: list[str] = []
+    for is_cjk, seg in text_segments(text):
+        if is_cjk:
+            toks.extend(map(str.__add__, seg, seg[1:]))  # overlapping bigrams
+            toks.append(seg[-1])
+        else:
+            toks.append(seg)
+    return " ".join(toks)
+
+
+def match_expression(term: str) -> str | None:
+    """One query term as an FTS5 phrase over the same tokens; None if it has no word characters."""
+    segs = text_segments(term)
+    toks: list[str] = []
+    prefix = False
+    for i, (is_cjk, seg) in enumerate(segs):
+        last = i == len(segs) - 1
+        if not is_cjk:
+            toks.append(seg)
+            continue
+        toks.extend(seg[j:j + 2] for j in range(len(seg) - 1))
+        if len(seg) == 1 or not last:  # the document's run may go on after the query's last run
+            toks.append(seg[-1])
+        prefix = last and len(seg) == 1  # one character: any token starting with it
+    if not toks:
+        return None
+    return '"' + " ".join(toks) + '"' + (" *" if prefix else "")
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _in(col: str, values: tuple[str, ...], where: list[str], params: list[Any]) -> None:
+    if values:
+        where.append(f"{col} IN ({placeholders(len(values))})")
+        params.extend(values)
+
+
+def row_finding(r: sqlite3.Row) -> Finding:
+    return Finding(rule_id=r["rule_id"], rule_version=r["rule_version"], pack=r["pack"], title=r["title"],
+                   category=r["category"], severity=r["severity"], basis=r["basis"],
+                   subject_kind=r["subject_kind"], subject_id=r["subject_id"], site=r["site"], shop_id=r["shop_id"],
+                   url=r["url"], field=r["field"], matched=json.loads(r["matched"]), snippet=r["snippet"],
+                   start=r["start_pos"], end=r["end_pos"], deobfuscated=json.loads(r["deobfuscated"]),
+                   snapshot_sha256=r["snapshot_sha256"], sweep_id=r["sweep_id"], found_at=r["found_at"])
+
+
+_FINDING_KEYS = ("rule_id", "rule_version", "pack", "title", "category", "severity", "basis", "subject_kind",
+                 "subject_id", "site", "shop_id", "url", "field", "snippet", "snapshot_sha256", "sweep_id",
+                 "found_at", "finding_id", "status", "first_seen", "last_seen", "first_sweep_id", "last_sweep_id",
+                 "resolved_at", "subject_title", "price", "currency", "shop_name", "operator", "license_number",
+                 "fetched_at")
+
+
+class SQLiteQueries:
+    """Read-side methods of ``SQLiteStore`` (which provides ``_read()``)."""
+
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def counts(self, sweep_id: str | None = None) -> dict[str, Any]:
+        if sweep_id is None:
+            tables = {t: (t, "1") for t in ("listings", "shops", "snapshots", "sweeps", "listing_versions")}
+            fsrc, params = "findings f WHERE 1", ()
+        else:
+            tables = {"listings": ("subject_sweeps", "kind = 'listing' AND sweep_id = ?"),
+                      "shops": ("subject_sweeps", "kind = 'shop' AND sweep_id = ?"),
+                      "snapshots": ("snapshots", "sweep_id = ?"), "sweeps": ("sweeps", "sweep_id = ?"),
+                      "listing_versions": ("listing_versions", "sweep_id = ?")}
+            fsrc, params = "findings f JOIN finding_sweeps fs ON fs.finding_id = f.finding_id WHERE fs.sweep_id = ?", \
+                (sweep_id,)
+        with self._read() as c:
+            out: dict[str, Any] = {k: c.execute(f"SELECT count(*) FROM {t} WHERE {w}", params).fetchone()[0]
+                                   for k, (t, w) in tables.items()}
+            for key, op in (("findings", "!="), ("resolved", "=")):
+                out[key] = c.execute(f"SELECT count(*) FROM {fsrc} AND f.status {op} ?",
+                                     (*params, RESOLVED)).fetchone()[0]
+            for key, col, order in (("by_category", "category", CATEGORIES), ("by_severity", "severity", SEVERITIES)):
+                got = dict(c.execute(f"SELECT f.{col}, count(*) FROM {fsrc} AND f.status != ? GROUP BY f.{col}",
+                                     (*params, RESOLVED)).fetchall())
+                out[key] = {k: got.pop(k, 0) for k in order} | got
+        return out
+
+    # ----------------------------------------------------------------- filters
+
+    @staticmethod
+    def _finding_filter(q: SearchQuery, a: str = "f") -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        _in(f"{a}.category", as_tuple(q.category), where, params)
+        _in(f"{a}.severity", as_tuple(q.severity), where, params)
+        _in(f"{a}.site", as_tuple(q.site), where, params)
+        if as_tuple(q.status):
+            _in(f"{a}.status", as_tuple(q.status), where, params)
+        elif not q.include_resolved:
+            where.append(f"{a}.status!=?")
+            params.append(RESOLVED)
+        for col, value in ((f"{a}.shop_id", q.shop_id), (f"{a}.subject_kind", q.kind)):
+            if value:
+                where.append(f"{col}=?")
+                params.append(value)
+        if q.sweep_id:
+            where.append(f"EXISTS (SELECT 1 FROM finding_sweeps fs WHERE fs.finding_id={a}.finding_id "
+                         "AND fs.sweep_id=?)")
+            params.append(q.sweep_id)
+        return " AND ".join(where) or "1", params
+
+    @staticmethod
+    def _subject_filter(q: SearchQuery, kind: str, a: str) -> tuple[str, list[Any]] | None:
+        """SQL over the subject table (alias ``a``); None when the query excludes this kind."""
+        if (q.kind and q.kind != kind) or (kind == "shop" and (q.price_min is not None or q.price_max is not None)):
+            return None
+        where: list[str] = []
+        params: list[Any] = []
+        _in(f"{a}.site", as_tuple(q.site), where, params)
+        if q.shop_id:
+            where.append(f"{a}.shop_id=?")
+            params.append(q.shop_id)
+        for op, value in ((">=", q.price_min), ("<=", q.price_max)):
+            if value is not None:
+                where.append(f"{a}.price{op}?")
+                params.append(value)
+        if q.sweep_id:
+            where.append(f"EXISTS (SELECT 1 FROM subject_sweeps ss WHERE ss.kind='{kind}' "
+                         f"AND ss.subject_id={a}.subject_id AND ss.sweep_id=?)")
+            params.append(q.sweep_id)
+        return " AND ".join(where) or "1", params
+
+    @staticmethod
+    def _match(c: sqlite3.Connection, q: SearchQuery) -> tuple[str | None, str | None, list[str]]:
+        """Temp tables (tag, rid) of subjects matching every required term / any excluded term.
+
+        Returns (required table or None, excluded table or None, tables to drop).
+        """
+        pos, neg = (list(filter(None, map(match_expression, terms))) for terms in q.terms())
+        n = next(_seq)
+        made: list[str] = []
+
+        def fill(table: str, expr: str) -> None:
+            c.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(tag INT, rid INT, PRIMARY KEY (tag, rid)) "
+                      "WITHOUT ROWID")
+            made.append(table)
+            c.execute(f"CREATE TEMP TABLE _m{n} AS SELECT rowid AS r FROM fts WHERE fts MATCH ?", (expr,))
+            c.execute(f"INSERT OR IGNORE INTO {table} SELECT r & 3, r >> 2 FROM _m{n} WHERE r & 3 < 2")
+            for kind, tbl in TABLE.items():  # findings whose evidence matches count for their subject
+                c.execute(f"INSERT OR IGNORE INTO {table} SELECT {TAG[kind]}, s.rowid FROM _m{n} m "
+                          f"JOIN findings f ON f.rowid = m.r >> 2 JOIN {tbl} s ON s.subject_id = f.subject_id "
+                          f"WHERE m.r & 3 = 2 AND f.subject_kind = '{kind}'")
+            c.execute(f"DROP TABLE _m{n}")
+
+        req = exc = None
+        for i, expr in enumerate(pos):
+            fill(f"_t{n}_{i}", expr)
+            if i:
+                c.execute(f"DELETE FROM _t{n}_0 WHERE NOT EXISTS (SELECT 1 FROM _t{n}_{i} t "
+                          f"WHERE t.tag = _t{n}_0.tag AND t.rid = _t{n}_0.rid)")
+            req = f"_t{n}_0"
+        for expr in neg:
+            fill(f"_x{n}", expr)
+            exc = f"_x{n}"
+        return req, exc, made
+
+    # ----------------------------------------------------------------- search
+
+    def search(self, q: SearchQuery | Mapping[str, Any]) -> SearchResult:
+        q = as_query(q)
+        fsql, fparams = self._finding_filter(q)
+        join = "JOIN" if q.needs_finding else "LEFT JOIN"
+        n = next(_seq)
+        fx, hx = f"_fx{n}", f"_hits{n}"
+        with self._read() as c:
+            req, exc, made = self._match(c, q)
+            made += [fx, hx]
+            try:
+                # per flagged subject: worst severity, its categories (JSON) and severities (bit per rank)
+                c.execute(f"CREATE TEMP TABLE {fx}(kind TEXT, subject_id TEXT, sev INT, cats TEXT, sevs INT, "
+                          "PRIMARY KEY (kind, subject_id))")
+                c.execute(f"CREATE TEMP TABLE {hx}(kind TEXT, rid INT, site TEXT, sev INT, seen TEXT, cats TEXT, "
+                          "sevs INT)")
+                c.execute(f"INSERT INTO {fx} SELECT subject_kind, subject_id, max(severity_rank), "
+                          "json_group_array(DISTINCT category), sum(DISTINCT 1 << severity_rank) FROM findings f "
+                          f"WHERE {fsql} GROUP BY subject_id, subject_kind", fparams)
+                for kind, table in TABLE.items():
+                    sub = self._subject_filter(q, kind, "s")
+                    if sub is None:
+                        continue
+                    source = f"{table} s" if req is None else f"{req} t JOIN {table} s ON s.rowid = t.rid"
+                    where = sub[0] + ("" if req is None else f" AND t.tag = {TAG[kind]}")
+                    if exc is not None:
+                        where += f" AND s.rowid NOT IN (SELECT rid FROM {exc} WHERE tag = {TAG[kind]})"
+                    c.execute(f"INSERT INTO {hx} SELECT '{kind}', s.rowid, s.site, x.sev, s.fetched_at, x.cats, "
+                              f"x.sevs FROM {source} {join} {fx} x ON x.kind = '{kind}' "
+                              f"AND x.subject_id = s.subject_id WHERE {where}", sub[1])
+                ranks = range(len(SEVERITIES), 0, -1)
+                total, *per_rank = c.execute(f"SELECT count(*), {', '.join(f'sum(sevs >> {r} & 1)' for r in ranks)} "
+                                             f"FROM {hx}").fetchone()
+                facets = {"category": dict(c.execute(f"SELECT value, count(*) FROM {hx}, json_each({hx}.cats) "
+                                                     "GROUP BY value ORDER BY 2 DESC, 1")),
+                          "severity": {SEVERITIES[r - 1]: n for r, n in zip(ranks, per_rank, strict=True) if n},
+                          "site": dict(c.execute(f"SELECT site, count(*) FROM {hx} GROUP BY site ORDER BY 2 DESC, 1"))}
+                page = c.execute(f"SELECT kind, rid, sev FROM {hx} ORDER BY coalesce(sev, 0) DESC, seen DESC, "
+                                 "kind, rid LIMIT ? OFFSET ?", (max(q.limit, 0), max(q.offset, 0))).fetchall()
+                hits = self._hits(c, q, page, fsql, fparams)
+            finally:
+                for table in made:
+                    c.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        return SearchResult(hits, total, facets, q)
+
+    def _hits(self, c: sqlite3.Connection, q: SearchQuery, page: list[sqlite3.Row], fsql: str,
+              fparams: list[Any]) -> list[Hit]:
+        by_kind: dict[str, list[int]] = {"listing": [], "shop": []}
+        for r in page:
+            by_kind[r["kind"]].append(r["rid"])
+        sqls = {"listing": "SELECT l.rowid AS rid, l.subject_id, l.site, l.title, l.url, l.shop_id, l.price, "
+                           "l.fetched_at, d.data, coalesce(nullif(l.shop_name, ''), s.name, '') AS shop_name "
+                           "FROM listings l JOIN subject_data d ON d.id = l.rowid * 4 "
+                           "LEFT JOIN shops s ON s.subject_id = l.site || ':' || l.shop_id WHERE l.rowid IN ",
+                "shop": "SELECT s.rowid AS rid, subject_id, site, name AS title, url, shop_id, NULL AS price, "
+                        "fetched_at, d.data, name AS shop_name FROM shops s JOIN subject_data d "
+                        "ON d.id = s.rowid * 4 + 1 WHERE s.rowid IN "}
+        rows: dict[tuple[str, int], sqlite3.Row] = {}
+        findings: dict[tuple[str, str], list[HitFinding]] = {}
+        for kind, rids in by_kind.items():
+            if not rids:
+                continue
+            got = c.execute(sqls[kind] + f"({placeholders(len(rids))})", rids).fetchall()
+            rows.update(((kind, r["rid"]), r) for r in got)
+            ids = [r["subject_id"] for r in got]
+            for f in c.execute(f"SELECT * FROM findings f WHERE f.subject_kind=? AND f.subject_id IN "
+                               f"({placeholders(len(ids))}) AND {fsql} ORDER BY severity_rank DESC, rule_id",
+                               (kind, *ids, *fparams)):
+                findings.setdefault((kind, f["subject_id"]), []).append(HitFinding(
+                    f["finding_id"], f["rule_id"], f["title"], f["category"], f["severity"], f["status"],
+                    f["field"], f["snippet"]))
+        terms = q.terms()[0]
+        out: list[Hit] = []
+        for p in page:
+            kind = p["kind"]
+            r = rows[(kind, p["rid"])]
+            hit = Hit(kind, r["subject_id"], r["site"], r["title"], r["url"], r["shop_id"], r["shop_name"],
+                      r["price"], SEVERITIES[p["sev"] - 1] if p["sev"] else None, r["fetched_at"],
+                      findings.get((kind, r["subject_id"]), []))
+            if terms:
+                data = json.loads(r["data"])
+                values = {**data, "shop_name": r["shop_name"]}
+                texts = [(n, str(values.get(n) or "")) for n in (LISTING_TEXT if kind == "listing" else SHOP_TEXT)]
+                texts += [(f"norm.{k}", v) for k, v in (data.get("norm") or {}).items()]
+                texts += [(f"finding:{f.rule_id}", f.snippet) for f in hit.findings]
+                hit.highlight_field, hit.highlight = highlight(texts, terms)
+            out.append(hit)
+        return out
+
+    # ----------------------------------------------------------------- export stream
+
+    def iter_findings(self, q: SearchQuery | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        q = as_query(q)
+        fsql, params = self._finding_filter(q)
+        where = [fsql]
+        for op, value in ((">=", q.price_min), ("<=", q.price_max)):
+            if value is not None:
+                where.append(f"f.subject_kind='listing' AND l.price{op}?")
+                params.append(value)
+        with self._read() as c:
+            req, exc, made = self._match(c, q)
+            rid = "(CASE f.subject_kind WHEN 'listing' THEN l.rowid ELSE s.rowid END)"
+            tag = "(CASE f.subject_kind WHEN 'listing' THEN 0 ELSE 1 END)"
+            if req is not None:
+                where.append(f"EXISTS (SELECT 1 FROM {req} t WHERE t.tag = {tag} AND t.rid = {rid})")
+            if exc is not None:
+                where.append(f"NOT EXISTS (SELECT 1 FROM {exc} t WHERE t.tag = {tag} AND t.rid = {rid})")
+            sql = ("SELECT f.*, coalesce(l.title, '') AS subject_title, l.price, l.currency, "
+                   "coalesce(nullif(l.shop_name, ''), s.name, '') AS shop_name, "
+                   "coalesce(s.operator, '') AS operator, coalesce(s.license_number, '') AS license_number, "
+                   "coalesce((SELECT max(fetched_at) FROM snapshots sn WHERE sn.sha256 = f.snapshot_sha256 "
+                   "AND f.snapshot_sha256 != ''), nullif(f.last_seen, ''), "
+                   "CASE f.subject_kind WHEN 'listing' THEN l.fetched_at ELSE s.fetched_at END) AS fetched_at "
+                   "FROM findings f LEFT JOIN listings l ON f.subject_kind = 'listing' AND l.subject_id = f.subject_id "
+                   "LEFT JOIN shops s ON s.subject_id = f.site || ':' || f.shop_id "
+                   f"WHERE {' AND '.join(where)} "
+                   "ORDER BY f.severity_rank DESC, f.site, f.shop_id, f.subject_id, f.rule_id")
+            try:
+                cur = c.execute(sql, params)
+                while batch := cur.fetchmany(500):
+                    for r in batch:
+                        d = {k: r[k] for k in _FINDING_KEYS}
+                        d.update(matched=json.loads(r["matched"]), deobfuscated=json.loads(r["deobfuscated"]),
+                                 start=r["start_pos"], end=r["end_pos"])
+                        yield d
+            finally:
+                for table in made:
+                    c.execute(f"DROP TABLE IF EXISTS temp.{table}")
