@@ -1,21 +1,15 @@
-"""netsword: one command for the whole sweep — demo, crawl, rules, search, export."""
+"""netsword: one command for the whole sweep.
+
+Each room brings its own commands (``<package>/commands.py``); this module only gathers them.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from pathlib import Path
-
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from crawler.runner import data_home, default_evidence_dir, default_store_url, run_sweep
-
-console = Console()
-err = Console(stderr=True)
+from crawler.commands import crawl, demo
+from leads.commands import export, search
+from pipelines.commands import rules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,186 +17,8 @@ def main() -> None:
     """netsword — 网剑行动 marketplace sweeps for market regulators."""
 
 
-# --- demo ------------------------------------------------------------------------------
-@main.command()
-@click.option("--keep-serving", is_flag=True, help="keep the demo site up after the sweep (Ctrl-C to stop)")
-def demo(keep_serving: bool) -> None:
-    """Serve the bundled demo marketplace on 127.0.0.1, sweep it, and print a summary."""
-    from crawler.demo.evaluate import evaluate
-    from crawler.demo.server import DemoServer
-    from pipelines.store import open_store
-
-    store_url = default_store_url()
-    err.print(f"[bold]netsword demo[/]: data in {data_home()}")
-    with DemoServer() as server:
-        err.print(f"demo marketplace serving at {server.url} — sweeping it (static pages over HTTP, "
-                  "the kids category in headless Chromium) ...")
-        t0 = time.monotonic()
-        result = run_sweep("demo", base_url=server.url, store_url=store_url, quiet=True)
-        seconds = time.monotonic() - t0
-        store = open_store(store_url)
-        try:
-            _print_summary(store, result, seconds)
-            report = evaluate(store, sweep_id=result.sweep_id)
-            console.print(f"Against the demo's ground truth: precision [bold]{report.precision:.2f}[/], "
-                          f"recall [bold]{report.recall:.2f}[/] ({report.true_positives} of {report.expected} "
-                          f"violations found, {report.false_positives} false alarms)")
-        finally:
-            store.close()
-        _print_next_steps()
-        if keep_serving:
-            err.print(f"demo site still at {server.url} — Ctrl-C to stop")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
-
-
-def _print_summary(store, result, seconds: float) -> None:
-    stats = result.stats
-    counts = store.counts(sweep_id=result.sweep_id)
-    table = Table(title=f"sweep {result.sweep_id}", show_header=False)
-    table.add_row("pages fetched", str(stats.get("response_received_count", 0)))
-    table.add_row("  of them in the browser", str(stats.get("playwright/response_count", 0)))
-    table.add_row("pages failed", str(stats.get("netsword/pages_failed", 0)))
-    table.add_row("listings", str(counts["listings"]))
-    table.add_row("shops", str(counts["shops"]))
-    table.add_row("findings", str(counts["findings"]))
-    table.add_row("seconds", f"{seconds:.1f}")
-    console.print(table)
-    by_cat = Table(title="findings per category (统计表类别)")
-    by_cat.add_column("类别")
-    by_cat.add_column("findings", justify="right")
-    for category, n in sorted(counts["by_category"].items(), key=lambda kv: -kv[1]):
-        by_cat.add_row(category, str(n))
-    console.print(by_cat)
-
-
-def _print_next_steps() -> None:
-    home = data_home()
-    console.print(f"""
-[bold]Where to look[/]
-  store (SQLite):   {home / 'netsword.db'}
-  page snapshots:   {Path(default_evidence_dir()) / 'html'}   (sha256-named, gzip)
-[bold]Next, inside the venv[/] (source .venv/bin/activate):
-  netsword search 高仿                       flagged listings mentioning 高仿
-  netsword search --category 虚假违法互联网广告  by statistics-form category
-  netsword export --format xlsx -o leads.xlsx  findings for enforcement, Chinese columns
-  netsword rules explain "国家级 全网最佳 高 仿耐克"   what fires on a text, and why""")
-
-
-# --- crawl -----------------------------------------------------------------------------
-@main.command()
-@click.option("--site", required=True, help="site profile name (crawler/sites/NAME.yml)")
-@click.option("--base-url", default=None, help="override the profile's base_url")
-@click.option("--sweep-id", default=None, help="sweep id (default: SITE-<UTC time>)")
-def crawl(site: str, base_url: str | None, sweep_id: str | None) -> None:
-    """Sweep one site through the whole pipeline into the store."""
-    result = run_sweep(site, base_url=base_url, sweep_id=sweep_id, quiet=True)
-    stats = result.stats
-    console.print(f"sweep {result.sweep_id}: {stats.get('response_received_count', 0)} pages, "
-                  f"{stats.get('netsword/listings', 0)} listings, {stats.get('netsword/shops', 0)} shops, "
-                  f"{stats.get('netsword/findings', 0)} findings, {stats.get('netsword/pages_failed', 0)} failed")
-
-
-# --- search / export -------------------------------------------------------------------
-@main.command()
-@click.argument("query", required=False, default="")
-@click.option("--category", default=None, help="statistics-form category, e.g. 虚假违法互联网广告")
-@click.option("--severity", default=None, type=click.Choice(["low", "medium", "high", "critical"]))
-@click.option("--site", default=None)
-@click.option("--all", "include_clean", is_flag=True, help="include listings without findings")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print hits as JSON")
-def search(query: str, category: str | None, severity: str | None, site: str | None,
-           include_clean: bool, limit: int, as_json: bool) -> None:
-    """Search flagged listings and shops (Chinese full text + filters)."""
-    from leads.search import format_table
-    from leads.search import search as run_search
-    from pipelines.store import open_store
-
-    store = open_store(default_store_url())
-    try:
-        result = run_search(store, query, category=category, severity=severity, site=site,
-                            flagged_only=not include_clean, limit=limit)
-    finally:
-        store.close()
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        click.echo(format_table(result))
-
-
-@main.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="xlsx", show_default=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--category", default=None)
-@click.option("--severity", default=None)
-@click.option("--site", default=None)
-def export(fmt: str, output: str, category: str | None, severity: str | None, site: str | None) -> None:
-    """Export findings for enforcement teams (CSV / XLSX / JSON, Chinese columns)."""
-    from leads.export import export as run_export
-    from pipelines.store import open_store
-
-    filters = {k: v for k, v in {"category": category, "severity": severity, "site": site}.items() if v}
-    store = open_store(default_store_url())
-    try:
-        n = run_export(store, output, fmt, filters)
-    finally:
-        store.close()
-    console.print(f"{n} findings written to {output}")
-
-
-# --- rules -----------------------------------------------------------------------------
-@main.group()
-def rules() -> None:
-    """Rule packs: test their examples, explain what fires on a text."""
-
-
-@rules.command("test")
-@click.argument("pack", required=False)
-def rules_test(pack: str | None) -> None:
-    """Run every rule's own examples (tests: match / no_match)."""
-    from pipelines.matcher import RuleSet
-
-    results = RuleSet.load().run_examples(pack)
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        expected = "match" if r.expected else "no match"
-        err.print(f"[red]FAIL[/] {escape(r.rule_id)}: expected {expected} on {escape(repr(r.text))}; "
-                  f"got {escape(str(r.detail))}")
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    sys.exit(1 if failed else 0)
-
-
-@rules.command("explain")
-@click.argument("text")
-@click.option("--kind", type=click.Choice(["listing", "shop"]), default="listing")
-@click.option("--json", "as_json", is_flag=True)
-def rules_explain(text: str, kind: str, as_json: bool) -> None:
-    """What fires on TEXT and why ('-' reads a listing/shop as JSON from stdin)."""
-    from pipelines.matcher import RuleSet
-    from pipelines.normalize import normalize_text
-
-    ruleset = RuleSet.load()
-    if text == "-":
-        findings = ruleset.explain_item(json.load(sys.stdin), kind=kind)
-        shown = ""
-    else:
-        findings = ruleset.explain(text, kind=kind)
-        shown = normalize_text(text)
-    if as_json:
-        click.echo(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2))
-        return
-    if shown:
-        console.print(f"normalised: {escape(shown)}")
-    if not findings:
-        console.print("no rule fires")
-    for f in findings:
-        notes = f"  ({'; '.join(f.deobfuscated)})" if f.deobfuscated else ""
-        console.print(f"[bold]{escape(f.rule_id)}[/] {escape(f.title)} · {f.category} · {f.severity} · "
-                      f"{escape(f.basis)}\n   field {f.field}: {escape(f.snippet)}{escape(notes)}")
+for command in (demo, crawl, search, export, rules):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def selector_problem(selector: str) -> str | None:
             Selector(text="<html></html>").xpath(selector[6:])
         else:
             _CSS.css_to_xpath(selector)
-    except Exception as exc:  # noqa: BLE001 - cssselect and lxml raise several types
+    except Exception as exc:
         return f"bad selector {selector!r}: {exc}"
     return None
 
@@ -132,14 +132,15 @@ def _semantic_problems(profile: Profile) -> list[tuple[tuple, str, str]]:
     for name, page in profile.pages.items():
         loc = ("pages", name)
         if page.item == "none" and page.fields:
-            problems.append((loc + ("fields",), "fields on a page without an item", "add `item: listing` or `item: shop`"))
+            hint = "add `item: listing` or `item: shop`"
+            problems.append(((*loc, "fields"), "fields on a page without an item", hint))
         if page.item != "none":
             known = _ITEM_FIELDS[page.item]
             for field_name in page.fields:
                 if field_name not in known:
                     close = sorted(f for f in known if f[:3] == field_name[:3])
                     hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(sorted(known))}"
-                    problems.append((loc + ("fields", field_name), f"unknown {page.item} field {field_name!r}", hint))
+                    problems.append(((*loc, "fields", field_name), f"unknown {page.item} field {field_name!r}", hint))
         selectors = [("follow", i, s) for i, s in enumerate(page.follow)]
         selectors += [("fields", k, s if isinstance(s, str) else s.sel) for k, s in page.fields.items()]
         if page.wait_for:
@@ -147,7 +148,7 @@ def _semantic_problems(profile: Profile) -> list[tuple[tuple, str, str]]:
         for key, sub, sel in selectors:
             why = selector_problem(sel)
             if why:
-                problems.append((loc + ((key,) if sub is None else (key, sub)), why, "CSS like `h1.title` or `xpath://h1`"))
+                problems.append(((*loc, key) if sub is None else (*loc, key, sub), why, "CSS like `h1.title` or `xpath://h1`"))
     return problems
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import ROOT, run_cli
+
 from crawler.demo.evaluate import evaluate
 from pipelines.store import open_store
 
@@ -54,3 +55,21 @@ def test_search_cli_lists_counterfeit_listings(demo_sweep):
     assert proc.returncode == 0, proc.stderr
     assert "高仿" in proc.stdout
     assert "网络销售假冒伪劣商品" in proc.stdout
+
+
+def test_javascript_category_was_rendered_in_chromium(demo_sweep, demo_server):
+    """The kids category's cards exist only after its script runs: the kept snapshot must show them."""
+    import gzip
+    import sqlite3
+    import urllib.request
+
+    raw = urllib.request.urlopen(f"{demo_server.url}/category/kids/").read().decode()
+    assert "item-link" not in raw  # the server's HTML has no cards ...
+    db = sqlite3.connect(demo_sweep["db"])
+    rows = db.execute("select rendered, path from snapshots where url like '%/category/kids/%'").fetchall()
+    db.close()
+    assert rows, "the kids category was never fetched"
+    for rendered, path in rows:
+        assert rendered == 1
+        html = gzip.decompress((demo_sweep["home"] / "evidence" / path).read_bytes()).decode()
+        assert "item-link" in html  # ... the browser-rendered snapshot has them

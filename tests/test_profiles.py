@@ -66,5 +66,5 @@ def test_mistakes_name_file_and_line(tmp_path, bad, good, line, words):
 
 
 def test_unknown_site_lists_known_ones():
-    with pytest.raises(SourceError, match="known sites: .*demo"):
+    with pytest.raises(SourceError, match=r"known sites: .*demo"):
         find_profile("no-such-site")

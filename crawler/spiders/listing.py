@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from crawler.items import ListingItem, PageItem, ShopItem
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
 
+_VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style)]"
 _ITEM_CLASSES = {"listing": ListingItem, "shop": ShopItem}
 
 
@@ -104,7 +105,7 @@ class ListingSpider(scrapy.Spider):
                 " ".join(row.css(f"{page.attributes.value} ::text").getall()).strip()
                 for row in response.css(page.attributes.rows)
             }
-        if "shop_url" in values and values["shop_url"]:
+        if values.get("shop_url"):
             values["shop_url"] = response.urljoin(values["shop_url"])
         item = _ITEM_CLASSES[page.item](**common, **values)
         if page.item == "listing" and not item.listing_id:
@@ -118,14 +119,11 @@ def extract_field(response: Response, spec: str | FieldSpec) -> str:
     """Text of a field: a selector with ``::text``/``::attr`` gives raw values; otherwise all
     text inside the matched elements, whitespace-joined."""
     sel, regex = (spec, None) if isinstance(spec, str) else (spec.sel, spec.re)
-    if sel.startswith("xpath:"):
-        nodes = response.xpath(sel[6:])
-    else:
-        nodes = response.css(sel)
-    if "::" in sel or sel.startswith("xpath:") and "/@" in sel:
+    nodes = response.xpath(sel[6:]) if sel.startswith("xpath:") else response.css(sel)
+    if "::" in sel or (sel.startswith("xpath:") and "/@" in sel):
         parts = [v.strip() for v in nodes.getall()]
     else:
-        parts = [" ".join(t.strip() for t in n.xpath(".//text()[not(ancestor::script or ancestor::style)]").getall() if t.strip()) for n in nodes]
+        parts = [" ".join(t.strip() for t in n.xpath(_VISIBLE_TEXT).getall() if t.strip()) for n in nodes]
     value = " ".join(p for p in parts if p)
     if regex and value:
         m = re.search(regex, value)
