@@ -1,0 +1,1 @@
+"""Benchmarks that print tables (`make bench`). Never timed assertions: figures for people."""
