@@ -1,0 +1,517 @@
+"""The rule engine: rule packs in, Findings out.
+
+``RuleSet.load()`` reads every pack in ``rules/`` once and compiles all terms of all rules
+into ONE Aho-Corasick automaton per subject kind (listing, shop); every term carries, per
+field, the (rule, term group) pairs that use it. Matching an item normalises its fields
+(or takes ``item.norm``), removes obfuscating separators, and scans all fields in one call.
+Only rules with hits (plus the few rules without terms: pure ``when``/``check``/``regex``
+rules) are evaluated further: scope, none, unless, whole words (jieba, only where such a
+term hit), near, all, regex, check, when.
+
+The automaton library is ``ahocorasick_rs`` (a Rust DFA) when installed, else
+``pyahocorasick``, whose per-character cost grows with the number of distinct first
+characters of the terms (about 6x slower with today's packs); ``NETSWORD_MATCH_BACKEND``
+forces one. Both give the same findings (the tests run both).
+
+A rule gives at most one Finding per subject (the first hit in field order), so its
+``finding_id`` is stable across sweeps.
+
+    ruleset = RuleSet.load()
+    findings = ruleset.match(item)            # pure: the item is not changed
+    ruleset.explain("高仿LV包包 1:1复刻")      # what would fire on this text
+    [r for r in ruleset.run_examples() if not r.ok]
+
+``MatchPipeline`` is the Scrapy item pipeline (settings ``MATCH_RULES_DIR``,
+``MATCH_INCLUDE_TEST``; stats ``match/items``, ``match/findings``, ``match/hits/<category>``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.items import TEXT_FIELDS, Finding
+from pipelines.normalize import (
+    NOTE_SEPARATORS,
+    Stripped,
+    normalize_text,
+    notes_for_fragment,
+    parse_price,
+    strip_separators,
+    word_bounds,
+)
+from pipelines.rule_checks import CHECKS, CheckEvidence
+from pipelines.rules_loader import load_packs
+from pipelines.rules_model import (
+    WHEN_FUNCTIONS,
+    DuplicateRuleError,
+    Pack,
+    Predicate,
+    Rule,
+    RuleError,
+    RuleExpressionError,
+    RuleListError,
+    RuleLocation,
+    RuleSchemaError,
+    RuleSyntaxError,
+    RuleValueError,
+)
+from pipelines.rules_scan import Scanner, pick_backend
+from pipelines.rules_tools import AnalystTools, ExampleResult
+
+__all__ = [
+    "DuplicateRuleError", "ExampleResult", "MatchPipeline", "RuleError", "RuleExpressionError", "RuleListError",
+    "RuleLocation", "RuleSchemaError", "RuleSet", "RuleSyntaxError", "RuleValueError", "default_rules_dir",
+]
+
+# term-group codes stored in the automaton next to each rule index
+G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_ALL = 0, 1, 2, 3, 4, 5, 10
+
+SNIPPET_CONTEXT = 30  # characters of normalised text either side of the hit
+WORD_WINDOW = 12  # characters either side of a hit given to jieba for the whole-word check
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+Hit = tuple[int, str, int, int, str]  # (group, field, start, end, term) in separator-stripped text
+
+
+def default_rules_dir() -> Path:
+    """``$NETSWORD_RULES_DIR`` or ``<repo>/rules``."""
+    env = os.environ.get("NETSWORD_RULES_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "rules"
+
+
+_EMPTY = Stripped("", "")
+
+
+class _ItemText:
+    """Per-item cache of normalised and separator-stripped field texts and price numbers."""
+
+    __slots__ = ("_norm", "_numbers", "_strip", "item")
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+        self._norm: dict[str, str] = {}
+        self._strip: dict[str, Stripped] = {}
+        self._numbers: dict[str, float | None] | None = None
+
+    def norm(self, f: str) -> str:
+        v = self._norm.get(f)
+        if v is None:
+            pre = self.item.norm.get(f) if self.item.norm else None
+            v = pre if pre is not None else normalize_text(getattr(self.item, f, "") or "")
+            self._norm[f] = v
+        return v
+
+    def stripped(self, f: str) -> Stripped:
+        st = self._strip.get(f)
+        if st is None:
+            norm = self.norm(f)
+            st = self._strip[f] = strip_separators(norm) if norm else _EMPTY
+        return st
+
+    def numbers(self) -> dict[str, float | None]:
+        if self._numbers is None:
+            it = self.item
+            n: dict[str, float | None] = {}
+            if it.kind == "listing":
+                p = it.price if it.price is not None else parse_price(it.price_text)[0]
+                op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
+                n = {"price": p, "original_price": op,
+                     "ratio": op / p if p and op is not None and p > 0 else None,
+                     "discount": p / op if op and p is not None and op > 0 else None}
+            else:
+                n = {"listing_count": float(it.listing_count) if it.listing_count is not None else None}
+            self._numbers = n
+        return self._numbers
+
+
+@dataclass
+class _Evidence:
+    hits: list[tuple[str, int, int]] = field(default_factory=list)  # (field, start, end), stripped text
+    combine: bool = False  # one highlighted span over all hits in the first field (near)
+    check: CheckEvidence | None = None
+
+
+class RuleSet(AnalystTools):
+    """All loaded packs, compiled. Build with :meth:`load`."""
+
+    def __init__(self, packs: list[Pack], rules_dir: Path | None = None, errors: list[RuleError] | None = None,
+                 include_test: bool = False, backend: str | None = None) -> None:
+        self.packs = packs
+        self.backend = pick_backend(backend)
+        self.rules_dir = rules_dir
+        self.errors = list(errors or [])
+        self.include_test = include_test
+        self.rules: list[Rule] = [r for p in packs for r in p.rules]
+        for i, r in enumerate(self.rules):
+            r.index = i
+        self.by_id = {r.id: r for r in self.rules}
+        self._field_order = [{f: i for i, f in enumerate(r.fields)} for r in self.rules]
+        self._compile()
+        self._local = threading.local()  # one simpleeval evaluator per thread (it keeps the names)
+
+    # ------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, rules_dir: Path | str | None = None, *, collect_errors: bool = False,
+             include_test: bool = False, backend: str | None = None) -> RuleSet:
+        """Load and compile every pack in ``rules_dir`` (default :func:`default_rules_dir`).
+
+        Errors raise a :class:`RuleError` subclass naming file and line; with
+        ``collect_errors=True`` the faulty rules are skipped and ``ruleset.errors`` lists every
+        problem. ``include_test`` makes :meth:`match` also run rules with ``status: test``.
+        ``backend`` picks the automaton library (default ``$NETSWORD_MATCH_BACKEND`` or auto).
+        """
+        d = Path(rules_dir) if rules_dir is not None else default_rules_dir()
+        packs, errors = load_packs(d, collect_errors=collect_errors)
+        return cls(packs, d, errors, include_test, backend)
+
+    def _compile(self) -> None:
+        table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]] = defaultdict(dict)
+
+        def add(rule: Rule, fields: tuple[str, ...], terms: tuple[str, ...], group: int) -> None:
+            for f in fields:
+                t = table[(rule.applies_to, f)]
+                for term in terms:
+                    t.setdefault(term, []).append((rule.index, group))
+
+        self._always: dict[str, list[int]] = {k: [] for k in TEXT_FIELDS}
+        for r in self.rules:
+            if r.any:
+                add(r, r.fields, r.any.terms, G_ANY)
+            for j, g in enumerate(r.all):
+                add(r, r.fields, g.terms, G_ALL + j)
+            if r.near:
+                add(r, r.fields, r.near.a.terms, G_NEAR_A)
+                add(r, r.fields, r.near.b.terms, G_NEAR_B)
+            if r.unless:
+                add(r, r.fields, r.unless.terms.terms, G_UNLESS)
+            if r.none:
+                add(r, r.fields, r.none.terms, G_NONE)
+            if r.scope and r.scope.terms:
+                add(r, r.scope.fields, r.scope.terms.terms, G_SCOPE)
+            if not r.has_terms:
+                self._always[r.applies_to].append(r.index)
+        # ONE automaton per subject kind over all fields' terms; each term carries, per field, the
+        # (rule, group) pairs it feeds. An item's fields are scanned in one call, joined by NUL.
+        self._automata: dict[str, Scanner] = {}
+        self._scan_fields: dict[str, list[str]] = {}
+        for kind, fields in TEXT_FIELDS.items():
+            scan_fields = [f for f in fields if table.get((kind, f))]
+            self._scan_fields[kind] = scan_fields
+            if not scan_fields:
+                continue
+            words = list(dict.fromkeys(t for f in scan_fields for t in table[(kind, f)]))
+            payloads = [(t, t[0] in _ALNUM, t[-1] in _ALNUM,
+                         tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
+                        for t in words]
+            self._automata[kind] = Scanner(words, payloads, self.backend)
+
+    # ------------------------------------------------------------ matching
+
+    def match(self, item: Any) -> list[Finding]:
+        """Findings for one ListingItem or ShopItem (at most one per rule). Does not modify the item."""
+        return self._match(item, None, self.include_test)
+
+    def _match(self, item: Any, only: set[int] | None, include_test: bool) -> list[Finding]:
+        kind = item.kind
+        ctx = _ItemText(item)
+        hits: dict[int, list[Hit]] = defaultdict(list)
+        fields = self._scan_fields[kind]
+        parts: list[str] = []
+        starts: list[int] = []
+        which: list[int] = []
+        pos = 0
+        for fi, f in enumerate(fields):
+            text = ctx.stripped(f).text
+            if text:
+                parts.append(text)
+                starts.append(pos)
+                which.append(fi)
+                pos += len(text) + 1
+        if parts:
+            scanner = self._automata[kind]
+            payloads = scanner.payloads
+            single = len(parts) == 1
+            for i, start, end in scanner.scan(parts[0] if single else "\x00".join(parts)):
+                k = 0 if single else bisect_right(starts, start) - 1
+                term, left, right, per_field = payloads[i]
+                members = per_field[which[k]]
+                if not members:
+                    continue
+                base, text = starts[k], parts[k]
+                start -= base
+                end -= base
+                # latin terms must not sit inside a longer latin word ("lv" in "silver")
+                if left and start and text[start - 1] in _ALNUM:
+                    continue
+                if right and end < len(text) and text[end] in _ALNUM:
+                    continue
+                f = fields[which[k]]
+                for ridx, group in members:
+                    hits[ridx].append((group, f, start, end, term))
+        candidates = set(hits)
+        candidates.update(self._always[kind])
+        if only is not None:
+            candidates &= only
+        if not candidates:
+            return []
+        found_at = ""
+        out: list[Finding] = []
+        for ridx in sorted(candidates):
+            rule = self.rules[ridx]
+            if rule.status != "stable" and not include_test:
+                continue
+            ev = self._evaluate(rule, hits.get(ridx, []), ctx)
+            if ev is not None:
+                found_at = found_at or datetime.now(UTC).isoformat(timespec="seconds")
+                out.append(self._finding(rule, item, ctx, ev, found_at))
+        return out
+
+    def _evaluate(self, rule: Rule, hits: list[Hit], ctx: _ItemText) -> _Evidence | None:
+        unless: dict[str, list[tuple[int, int]]] = {}
+        pos: list[Hit] = []
+        in_scope = rule.scope is None
+        for h in hits:
+            g = h[0]
+            if g == G_NONE:
+                return None
+            if g == G_UNLESS:
+                unless.setdefault(h[1], []).append((h[2], h[3]))
+            elif g == G_SCOPE:
+                in_scope = True
+            else:
+                pos.append(h)
+        if not in_scope and rule.scope and rule.scope.category_in:
+            cat = ctx.norm("category")
+            in_scope = any(c in cat for c in rule.scope.category_in)
+        if not in_scope:
+            return None
+        order = self._field_order[rule.index]
+        pos.sort(key=lambda h: (order[h[1]], h[2]))
+        memo: dict[Hit, bool] = {}
+
+        def valid(h: Hit) -> bool:
+            ok = memo.get(h)
+            if ok is None:
+                ok = memo[h] = not self._excluded(rule, h[1], h[2], h[3], unless) and (
+                    h[4] not in rule.words or self._whole_word(ctx, h))
+            return ok
+
+        ev: _Evidence | None = None
+        if rule.near:
+            pair = self._near_pair(rule, pos, valid)
+            if pair is None:
+                return None
+            ev = _Evidence(hits=[(pair[0][1], pair[0][2], pair[0][3]), (pair[1][1], pair[1][2], pair[1][3])],
+                           combine=True)
+        if rule.any:
+            first = next((h for h in pos if h[0] == G_ANY and valid(h)), None)
+            if first is None:
+                return None
+            if ev is None:
+                ev = _Evidence(hits=[(first[1], first[2], first[3])])
+        if rule.all:
+            firsts: list[Hit] = []
+            for j in range(len(rule.all)):
+                h = next((h for h in pos if h[0] == G_ALL + j and valid(h)), None)
+                if h is None:
+                    return None
+                firsts.append(h)
+            if ev is None:
+                firsts.sort(key=lambda h: (order[h[1]], h[2]))
+                ev = _Evidence(hits=[(h[1], h[2], h[3]) for h in firsts])
+        if rule.regex:
+            rx = self._regex_hit(rule, ctx, unless)
+            if rx is None:
+                return None
+            if ev is None:
+                ev = _Evidence(hits=[rx])
+        if rule.check:
+            ce = CHECKS[rule.check].func(ctx.item)
+            if ce is None:
+                return None
+            if ev is None:
+                ev = _Evidence(check=ce)
+        if rule.when:
+            if not self._when_true(rule.when, ctx):
+                return None
+            if ev is None:
+                ev = _Evidence(check=self._when_evidence(rule.when, ctx))
+        return ev
+
+    @staticmethod
+    def _excluded(rule: Rule, f: str, s: int, e: int, unless: dict[str, list[tuple[int, int]]]) -> bool:
+        spans = unless.get(f)
+        if not spans or rule.unless is None:
+            return False
+        w = rule.unless.within
+        for us, ue in spans:
+            if w is None:
+                if us <= s and e <= ue:
+                    return True
+            elif s - ue <= w and us - e <= w:
+                return True
+        return False
+
+    @staticmethod
+    def _whole_word(ctx: _ItemText, h: Hit) -> bool:
+        text = ctx.stripped(h[1]).text
+        s, e = h[2], h[3]
+        a, b = max(0, s - WORD_WINDOW), min(len(text), e + WORD_WINDOW)
+        bounds = word_bounds(text[a:b])
+        return (s - a) in bounds and (e - a) in bounds
+
+    @staticmethod
+    def _near_pair(rule: Rule, pos: list[Hit], valid: Any) -> tuple[Hit, Hit] | None:
+        assert rule.near is not None
+        within = rule.near.within
+        a_hits = [h for h in pos if h[0] == G_NEAR_A]
+        b_hits = [h for h in pos if h[0] == G_NEAR_B]
+        best: tuple[Hit, Hit] | None = None
+        for b in b_hits:  # pos is sorted, so the first pair found for the earliest b is taken
+            for a in a_hits:
+                if a[1] != b[1] or not (b[2] - a[3] <= within and a[2] - b[3] <= within):
+                    continue
+                if (a[2], a[3]) == (b[2], b[3]) or not valid(b) or not valid(a):
+                    continue
+                best = (a, b) if a[2] <= b[2] else (b, a)
+                return best
+        return best
+
+    def _regex_hit(self, rule: Rule, ctx: _ItemText,
+                   unless: dict[str, list[tuple[int, int]]]) -> tuple[str, int, int] | None:
+        for f in rule.fields:
+            text = ctx.stripped(f).text
+            if not text:
+                continue
+            for p in rule.regex:
+                for m in p.finditer(text):
+                    if m.end() > m.start() and not self._excluded(rule, f, m.start(), m.end(), unless):
+                        return (f, m.start(), m.end())
+        return None
+
+    def _when_true(self, pred: Predicate, ctx: _ItemText) -> bool:
+        nums = ctx.numbers()
+        values = {}
+        for name in pred.names:
+            v = nums.get(name)
+            if v is None:
+                return False  # a missing number never satisfies a predicate
+            values[name] = v
+        evaluator = getattr(self._local, "eval", None)
+        if evaluator is None:
+            from simpleeval import SimpleEval
+
+            evaluator = self._local.eval = SimpleEval(names={}, functions=dict(WHEN_FUNCTIONS))
+        evaluator.names = values
+        try:
+            return bool(evaluator.eval(pred.expr, previously_parsed=pred.parsed))
+        except Exception:  # division by zero, type errors ...: the predicate is simply false
+            return False
+
+    @staticmethod
+    def _when_evidence(pred: Predicate, ctx: _ItemText) -> CheckEvidence:
+        it, nums, names = ctx.item, ctx.numbers(), pred.names
+        if it.kind == "shop":
+            return CheckEvidence("name", [], f"店铺商品数【{it.listing_count}】（{pred.expr}）")
+        parts, matched = [], []
+        fld = "price_text"
+        if names & {"price", "ratio", "discount"}:
+            shown = it.price_text or f"{nums['price']:g}"
+            parts.append(f"现价【{shown}】")
+            matched.append(shown)
+        if names & {"original_price", "ratio", "discount"}:
+            shown = it.original_price_text or f"{nums['original_price']:g}"
+            parts.append(f"划线价【{shown}】")
+            matched.append(shown)
+            fld = "original_price_text"
+        if nums.get("ratio") is not None:
+            parts.append(f"划线价为现价的 {nums['ratio']:.1f} 倍")
+        return CheckEvidence(fld, matched, "，".join(parts) + f"（{pred.expr}）")
+
+    # ------------------------------------------------------------ findings
+
+    def _finding(self, rule: Rule, item: Any, ctx: _ItemText, ev: _Evidence, found_at: str) -> Finding:
+        f = Finding(
+            rule_id=rule.id, rule_version=rule.version, pack=rule.pack, title=rule.title, category=rule.category,
+            severity=rule.severity, basis=rule.basis, subject_kind=item.kind, subject_id=item.subject_id,
+            site=item.site, shop_id=item.shop_id, url=item.url, field="", snapshot_sha256=item.html_sha256,
+            sweep_id=item.sweep_id, found_at=found_at,
+        )
+        if ev.check is not None:
+            f.field, f.matched, f.snippet = ev.check.field, list(ev.check.matched), ev.check.snippet
+            return f
+        main = ev.hits[0][0]
+        st = ctx.stripped(main)
+        if ev.combine:
+            same = [(s, e) for fl, s, e in ev.hits if fl == main]
+            s, e = min(x[0] for x in same), max(x[1] for x in same)
+        else:
+            s, e = ev.hits[0][1], ev.hits[0][2]
+        ns, ne = st.source_span(s, e)
+        norm = st.source
+        a, b = max(0, ns - SNIPPET_CONTEXT), min(len(norm), ne + SNIPPET_CONTEXT)
+        f.field, f.start, f.end = main, ns, ne
+        f.snippet = f"{'…' if a else ''}{norm[a:ns]}【{norm[ns:ne]}】{norm[ne:b]}{'…' if b < len(norm) else ''}"
+        notes: list[str] = []
+        for fl, hs, he in ev.hits:
+            stf = ctx.stripped(fl)
+            ha, hb = stf.source_span(hs, he)
+            frag = stf.source[ha:hb]
+            f.matched.append(frag)
+            if hb - ha != he - hs:
+                notes.append(f"{NOTE_SEPARATORS}: {frag}→{stf.text[hs:he]}")
+            for note in notes_for_fragment(getattr(item, fl, "") or "", frag):
+                if note not in notes:
+                    notes.append(note)
+        f.deobfuscated = notes
+        return f
+
+class MatchPipeline:
+    """Scrapy item pipeline: appends the rule engine's findings to ``item.findings``.
+
+    Settings: ``MATCH_RULES_DIR`` (default ``$NETSWORD_RULES_DIR`` or ``<repo>/rules``),
+    ``MATCH_INCLUDE_TEST`` (also run ``status: test`` rules; default False).
+    Stats: ``match/items``, ``match/findings``, ``match/hits/<category>``.
+    """
+
+    def __init__(self, rules_dir: Path | str | None = None, include_test: bool = False, stats: Any = None,
+                 ruleset: RuleSet | None = None) -> None:
+        self.rules_dir = rules_dir
+        self.include_test = include_test
+        self.stats = stats
+        self.ruleset = ruleset
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MatchPipeline:
+        s = crawler.settings
+        return cls(rules_dir=s.get("MATCH_RULES_DIR") or None, include_test=s.getbool("MATCH_INCLUDE_TEST", False),
+                   stats=crawler.stats)
+
+    def open_spider(self, spider: Any = None) -> None:
+        if self.ruleset is None:
+            self.ruleset = RuleSet.load(self.rules_dir, include_test=self.include_test)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        if getattr(item, "kind", None) not in TEXT_FIELDS:
+            return item
+        if self.ruleset is None:
+            self.open_spider(spider)
+        assert self.ruleset is not None
+        stats = self.stats or getattr(getattr(spider, "crawler", None), "stats", None)
+        have = {f.finding_id for f in item.findings}
+        new = [f for f in self.ruleset.match(item) if f.finding_id not in have]
+        item.findings.extend(new)
+        if stats is not None:
+            stats.inc_value("match/items")
+            for f in new:
+                stats.inc_value("match/findings")
+                stats.inc_value(f"match/hits/{f.category}")
+        return item

@@ -1,0 +1,202 @@
+"""Typed, compiled rule objects and the errors rule loading raises.
+
+Rule packs (``rules/*.yml``) are parsed by :mod:`pipelines.rules_loader` into these
+dataclasses; :mod:`pipelines.matcher` compiles their terms into automata and runs them.
+Every object keeps the :class:`RuleLocation` it came from, so an error or a failing example
+can name the file and line an analyst has to open.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SubjectKind = Literal["listing", "shop"]
+
+# ---------------------------------------------------------------- locations and errors
+
+
+@dataclass(frozen=True)
+class RuleLocation:
+    path: str
+    line: int = 0  # 1-based; 0 = unknown
+    column: int = 0  # 1-based; 0 = unknown
+
+    def __str__(self) -> str:
+        if self.line and self.column:
+            return f"{self.path}:{self.line}:{self.column}"
+        if self.line:
+            return f"{self.path}:{self.line}"
+        return self.path
+
+
+class RuleError(ValueError):
+    """Root of every rule-pack problem. ``str(err)`` is ``file:line:col: message (hint)``."""
+
+    def __init__(self, message: str, location: RuleLocation | None = None, hint: str = "",
+                 rule_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+        self.rule_id = rule_id
+
+    @property
+    def path(self) -> str | None:
+        return self.location.path if self.location else None
+
+    @property
+    def line(self) -> int:
+        return self.location.line if self.location else 0
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        rule = f"[{self.rule_id}] " if self.rule_id else ""
+        hint = f"\n  提示/hint: {self.hint}" if self.hint else ""
+        return f"{where}{rule}{self.message}{hint}"
+
+
+class RuleSyntaxError(RuleError):
+    """The YAML file cannot be read (indentation, quotes, tabs ...). Raised by the loader."""
+
+
+class RuleSchemaError(RuleError):
+    """A key is unknown, missing, or has the wrong kind of value (list vs text vs mapping)."""
+
+
+class RuleValueError(RuleError):
+    """A value is not allowed: unknown category, severity, field, status, check or applies_to."""
+
+
+class RuleListError(RuleError):
+    """An ``@lists/...`` reference points to a missing or empty term list."""
+
+
+class RuleExpressionError(RuleError):
+    """A ``when:`` expression cannot be parsed or uses a name that does not exist."""
+
+
+class DuplicateRuleError(RuleError):
+    """Two rules (in any packs) share one id."""
+
+
+# ---------------------------------------------------------------- compiled rules
+
+
+@dataclass(frozen=True)
+class TermGroup:
+    """A set of terms; ``terms`` are the normalised forms the automaton looks for."""
+
+    terms: tuple[str, ...]
+    location: RuleLocation | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+@dataclass(frozen=True)
+class Near:
+    a: TermGroup
+    b: TermGroup
+    within: int  # max characters between the end of one hit and the start of the other
+
+
+@dataclass(frozen=True)
+class Unless:
+    """Allow contexts: a hit inside (or, with ``within``, near) one of these terms is dropped."""
+
+    terms: TermGroup
+    within: int | None = None  # None: the hit must lie inside the unless-term occurrence
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a rule applies: listings in these site categories OR items mentioning these terms."""
+
+    category_in: tuple[str, ...] = ()  # normalised; substring match on item.category
+    terms: TermGroup | None = None
+    fields: tuple[str, ...] = ()  # fields searched for scope terms (default: every text field)
+
+
+#: Numbers a ``when:`` expression may use.
+WHEN_NAMES: dict[str, str] = {
+    "price": "现价 (listing price)",
+    "original_price": "划线价/原价 (struck-through price)",
+    "ratio": "original_price / price",
+    "discount": "price / original_price",
+    "listing_count": "店铺商品数 (shop listing count)",
+}
+WHEN_FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round}
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A compiled ``when:`` expression (simpleeval; never Python eval)."""
+
+    expr: str
+    names: frozenset[str]
+    parsed: Any = field(compare=False, repr=False)
+
+    @staticmethod
+    def names_in(expr: str) -> set[str]:
+        tree = ast.parse(expr, mode="eval")
+        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+
+
+@dataclass(frozen=True)
+class Example:
+    """One ``tests:`` entry: a text (set as the rule's fields) or item fields."""
+
+    value: str | dict[str, Any]
+    expected: bool  # True: must match; False: must not
+    location: RuleLocation | None = None
+
+    @property
+    def label(self) -> str:
+        if isinstance(self.value, str):
+            return self.value
+        return ", ".join(f"{k}={v!r}" for k, v in self.value.items())
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    category: str
+    severity: str
+    basis: str
+    applies_to: SubjectKind
+    fields: tuple[str, ...]
+    pack: str
+    version: str
+    status: str = "stable"
+    any: TermGroup | None = None
+    all: tuple[TermGroup, ...] = ()
+    near: Near | None = None
+    regex: tuple[re.Pattern[str], ...] = ()
+    unless: Unless | None = None
+    none: TermGroup | None = None
+    words: frozenset[str] = frozenset()
+    when: Predicate | None = None
+    check: str | None = None
+    scope: Scope | None = None
+    note: str = ""
+    examples: tuple[Example, ...] = ()
+    location: RuleLocation | None = None
+    index: int = -1  # position in RuleSet.rules, set by the engine
+
+    @property
+    def has_terms(self) -> bool:
+        return bool(self.any or self.all or self.near)
+
+
+@dataclass
+class Pack:
+    name: str
+    version: str
+    path: str
+    title: str = ""
+    rules: list[Rule] = field(default_factory=list)
