@@ -1,26 +1,27 @@
-"""Search: Chinese full text (bigrams), filters, facets, ordering, pagination, the terminal table."""
+"""SQLite's Chinese tokens and the terminal table of a search.
+
+Search behaviour itself (two-character words, filters, facets, ordering, pagination) is part
+of the Store contract: tests/store_contract/test_contract_search.py, run against every engine.
+``fill_corpus`` and ``COUNTERFEIT`` are re-exported here for older imports.
+"""
 
 from __future__ import annotations
 
 import pytest
-from test_store_sqlite import T1, T2, T3, finding, listing, shop
+from store_contract.store_builders import AD, COUNTERFEIT, PRICE, fill_corpus
 
 from leads.search import format_table, search
-from pipelines.store import SearchQuery, open_store
+from pipelines.store import open_store
 from pipelines.store.sqlite_search import index_tokens, match_expression
 
-COUNTERFEIT, PRICE, AD = "网络销售假冒伪劣商品", "不正当价格行为", "虚假违法互联网广告"
+__all__ = ["AD", "COUNTERFEIT", "PRICE", "fill_corpus"]
 
 
 @pytest.fixture
-def store(tmp_path):
+def corpus(tmp_path):
     s = open_store(f"sqlite:///{tmp_path}/search.db")
-    yield s
+    yield fill_corpus(s)
     s.close()
-
-
-def ids(result) -> list[str]:
-    return [h.subject_id for h in result.hits]
 
 
 def test_tokens_are_bigrams_for_cjk_and_whole_words_otherwise():
@@ -30,125 +31,6 @@ def test_tokens_are_bigrams_for_cjk_and_whole_words_otherwise():
     assert match_expression("仿") == '"仿" *'
     assert match_expression("高仿nike") == '"高仿 仿 nike"'
     assert match_expression("!!") is None
-
-
-def test_two_character_words_without_false_hits(store):
-    positives = {"1": "耐克高仿运动鞋", "2": "高仿", "3": "Nike 高仿 AJ1", "4": "【高仿】包包"}
-    negatives = {"5": "仿真花 客厅装饰", "6": "高端仿古家具", "7": "高 仿", "8": "仿高跟鞋"}
-    for lid, title in {**positives, **negatives}.items():
-        store.upsert_listing(listing(lid, title))
-    found = search(store, "高仿", flagged_only=False)
-    assert sorted(ids(found)) == sorted(f"demo:{k}" for k in positives)
-    assert found.total == len(positives)
-    assert all("【高仿】" in h.highlight for h in found.hits)
-
-
-def test_phrases_latin_words_and_single_characters(store):
-    store.upsert_listing(listing("1", "运动鞋", description="本店不支持七天无理由退货"))
-    store.upsert_listing(listing("2", "七天 无理由"))  # separated: not the phrase
-    store.upsert_listing(listing("3", "ＮＩＫＥ　Air Max 90"))  # full-width latin
-    store.upsert_listing(listing("4", "snikers 9000"))
-    store.upsert_shop(shop("s1", "潮鞋店", service="支持七天无理由退换"))
-
-    def hits(text: str) -> list[str]:
-        return sorted(ids(search(store, text, flagged_only=False)))
-
-    assert hits("七天无理由") == ["demo:1", "demo:s1"]
-    assert hits("nike") == ["demo:3"] and hits("NIKE air") == ["demo:3"]
-    assert hits("90") == ["demo:3"]  # numbers whole: not 9000
-    assert hits("鞋") == ["demo:1", "demo:s1"]  # one character: any position
-    assert hits("七") == ["demo:1", "demo:2", "demo:s1"]
-    assert hits("运动鞋 七天") == ["demo:1"]  # terms are ANDed
-    assert hits("七天 -运动") == ["demo:2", "demo:s1"]  # minus excludes
-    assert hits("!!!") == hits("") == sorted(["demo:1", "demo:2", "demo:3", "demo:4", "demo:s1"])
-    h = search(store, "七天无理由", kind="listing", flagged_only=False).hits[0]
-    assert h.highlight_field == "description" and "【七天无理由】" in h.highlight
-
-
-def test_snippets_and_normalised_text_are_searchable(store):
-    item = listing("1", "耐克 高*仿 鞋", norm={"title": "耐克高仿鞋"})  # obfuscated, normalised by the pipeline
-    store.upsert_listing(item)
-    store.upsert_findings([finding(item, snippet="耐克【高仿】鞋", matched=["高仿"])])
-    other = listing("2", "运动鞋")
-    store.upsert_listing(other)
-    store.upsert_findings([finding(other, "ad.absolute", category=AD, snippet="全网【第一】品牌", matched=["第一"])])
-    assert ids(search(store, "高仿")) == ["demo:1"]
-    assert ids(search(store, "全网第一")) == ["demo:2"]  # only in the finding's evidence
-
-
-def fill_corpus(store):
-    """Six listings on two sites, one shop; findings of several categories and severities."""
-    rows = [  # id, title, price, site, shop, time, [(rule, category, severity)]
-        ("1", "耐克高仿运动鞋", 199.0, "demo", "s1", T1, [("fake.imitation", COUNTERFEIT, "high")]),
-        ("2", "高仿名牌包 全网最低价", 88.0, "demo", "s1", T2,
-         [("fake.imitation", COUNTERFEIT, "high"), ("price.lowest", PRICE, "medium")]),
-        ("3", "国家级 最佳 保健茶", 58.0, "demo", "s2", T3, [("ad.absolute", AD, "medium")]),
-        ("4", "高仿手表 假一赔十", 1299.0, "mall", "m1", T2, [("fake.imitation", COUNTERFEIT, "critical")]),
-        ("5", "普通运动鞋", 299.0, "demo", "s2", T3, []),
-        ("6", "原价999现价99 限时", 99.0, "mall", "m1", T1, [("price.fake-original", PRICE, "low")]),
-    ]
-    for lid, title, price, site, shop_id, at, fs in rows:
-        item = listing(lid, title, price=price, site=site, shop_id=shop_id, at=at, sweep="sw2" if at == T3 else "sw1")
-        store.upsert_listing(item)
-        store.upsert_findings([finding(item, r, category=c, severity=s) for r, c, s in fs])
-    s = shop("m1", "名表商城", site="mall", notices="高仿手表专卖")
-    store.upsert_shop(s)
-    store.upsert_findings([finding(s, "disclosure.no-license", category="电子商务经营者未履行市场主体公示义务",
-                                   severity="medium", snippet="未公示营业执照")])
-    return store
-
-
-@pytest.fixture
-def corpus(store):
-    return fill_corpus(store)
-
-
-def test_flagged_only_and_ordering(corpus):
-    r = search(corpus)
-    assert r.total == 6  # the unflagged listing 5 is left out
-    # critical first, then high (newest first), then medium (newest first), then low
-    assert ids(r) == ["mall:4", "demo:2", "demo:1", "demo:3", "mall:m1", "mall:6"]
-    assert r.hits[0].max_severity == "critical" and r.hits[0].shop_name == "测试小店"
-    assert search(corpus, flagged_only=False).total == 7
-
-
-def test_filters(corpus):
-    assert sorted(ids(search(corpus, category=COUNTERFEIT))) == ["demo:1", "demo:2", "mall:4"]
-    assert sorted(ids(search(corpus, category=[PRICE, AD]))) == ["demo:2", "demo:3", "mall:6"]
-    assert ids(search(corpus, severity="critical")) == ["mall:4"]
-    assert sorted(ids(search(corpus, site="mall"))) == ["mall:4", "mall:6", "mall:m1"]
-    assert sorted(ids(search(corpus, shop_id="s1"))) == ["demo:1", "demo:2"]
-    assert sorted(ids(search(corpus, price_min=90, price_max=300))) == ["demo:1", "mall:6"]
-    assert ids(search(corpus, kind="shop")) == ["mall:m1"]
-    assert ids(search(corpus, sweep_id="sw2")) == ["demo:3"]
-    assert sorted(ids(search(corpus, "高仿"))) == ["demo:1", "demo:2", "mall:4", "mall:m1"]
-    assert ids(search(corpus, "高仿", site="mall", kind="listing")) == ["mall:4"]
-    # a hit lists the findings that passed the filters
-    (hit,) = search(corpus, "高仿", category=PRICE).hits
-    assert hit.subject_id == "demo:2" and [f.rule_id for f in hit.findings] == ["price.lowest"]
-
-
-def test_facets(corpus):
-    r = search(corpus)
-    assert r.facets["site"] == {"demo": 3, "mall": 3}
-    assert r.facets["category"] == {COUNTERFEIT: 3, PRICE: 2, AD: 1, "电子商务经营者未履行市场主体公示义务": 1}
-    assert r.facets["severity"] == {"high": 2, "medium": 3, "critical": 1, "low": 1}
-    r = search(corpus, "高仿")
-    assert r.facets["category"][COUNTERFEIT] == 3 and r.facets["site"] == {"demo": 2, "mall": 2}
-
-
-def test_pagination(corpus):
-    every = ids(search(corpus, limit=100))
-    pages = [ids(search(corpus, limit=4, offset=o)) for o in (0, 4)]
-    assert pages[0] + pages[1] == every and len(pages[0]) == 4
-    beyond = search(corpus, limit=4, offset=50)
-    assert beyond.hits == [] and beyond.total == 6
-    assert search(corpus, limit=0).hits == []
-
-
-def test_search_query_defaults():
-    q = SearchQuery()
-    assert q.flagged_only and q.limit == 20 and q.offset == 0 and q.terms() == ([], [])
 
 
 def test_format_table(corpus):

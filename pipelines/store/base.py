@@ -14,7 +14,7 @@ Every engine keeps the same things and answers the same questions:
 
 Writes may be buffered by an engine; ``flush()`` makes them durable and visible to
 other processes; ``close()`` flushes. Reads through the same Store object always see
-its own writes. Tests for the contract live in ``tests/test_store_sqlite.py``.
+its own writes. The contract suite, run against every engine, is ``tests/store_contract/``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ class SearchQuery:
     given -- has at least one finding that passes the finding filters.
     ``sweep_id`` also requires the subject to have been fetched in that sweep.
     ``price_min``/``price_max`` apply to listings (shops are then left out).
+    ``seen_from`` / ``seen_before`` (ISO 8601 UTC times) keep findings seen in that period:
+    last seen at or after ``seen_from`` and first seen before ``seen_before``.
     """
 
     text: str = ""
@@ -86,6 +88,8 @@ class SearchQuery:
     flagged_only: bool = True
     price_min: float | None = None
     price_max: float | None = None
+    seen_from: str | None = None
+    seen_before: str | None = None
     limit: int = 20
     offset: int = 0
 
@@ -102,7 +106,8 @@ class SearchQuery:
 
     @property
     def needs_finding(self) -> bool:
-        return self.flagged_only or bool(as_tuple(self.category) or as_tuple(self.severity) or as_tuple(self.status))
+        return self.flagged_only or bool(as_tuple(self.category) or as_tuple(self.severity) or as_tuple(self.status)
+                                         or self.seen_from or self.seen_before)
 
 
 @dataclass
@@ -204,6 +209,23 @@ class Snapshot:
 
 
 @dataclass
+class PageState:
+    """What the last stored fetch of a URL gave, for the next sweep's conditional request
+    (``If-None-Match`` / ``If-Modified-Since``) and its "unchanged content" check."""
+
+    url: str
+    sha256: str  # of the page body as stored (the evidence snapshot)
+    path: str  # the snapshot's path, relative to the evidence root
+    etag: str = ""
+    last_modified: str = ""
+    fetched_at: str = ""
+    sweep_id: str = ""
+    page_type: str = ""
+    subject_kind: str = ""  # "listing" | "shop" | "" (a page without a subject)
+    subject_id: str = ""
+
+
+@dataclass
 class Sweep:
     sweep_id: str
     site: str
@@ -213,11 +235,69 @@ class Sweep:
     stats: dict[str, Any]
 
 
+@dataclass
+class SweepRun:
+    """One run of a sweep as the scheduler records it (``netsword schedule history``); id = the sweep id.
+
+    ``status``: running | ok | incomplete (the crawl stopped early) | failed | crashed (killed by a
+    signal) | interrupted (the scheduler was stopped) | skipped (the site was busy). Times: ISO 8601 UTC.
+    """
+
+    run_id: str
+    site: str
+    kind: str = "manual"  # baseline | daily | hourly | manual
+    campaign: str = ""
+    festival: str = ""
+    job_id: str = ""
+    started_at: str = ""
+    finished_at: str | None = None
+    status: str = "running"
+    exit_code: int | None = None
+    pages: int = 0
+    findings: int = 0  # findings seen in the sweep
+    new_findings: int = 0  # first seen in the sweep
+    errors: int = 0  # failed pages + error log lines
+    message: str = ""  # why it failed or was skipped
+    alert: str = ""  # "" (none due) | "sent: ..." | "failed: ..."
+    pid: int | None = None  # of the crawl process while running
+
+
+@dataclass
+class TriageEvent:
+    """One analyst decision on a lead (the audit trail; never changed or deleted once added).
+
+    ``action``: "status" (value = new/confirmed/dismissed/referred), "assign" (value = user
+    name, "" to unassign), "note" (value = the text) or "finding_status" (``finding_id`` set,
+    value = the finding's new status). ``previous`` is the value before the change.
+    """
+
+    lead_id: str  # "<site>:<shop_id>"
+    action: str
+    value: str
+    actor: str
+    at: str = ""  # ISO 8601 UTC; the store fills it when empty
+    previous: str = ""
+    finding_id: str = ""
+    event_id: int | None = None  # assigned by the store, increasing
+
+
+@dataclass
+class User:
+    """A console user; ``password_hash`` is an argon2 hash (never the password)."""
+
+    username: str
+    password_hash: str
+    role: str = "analyst"  # "analyst" | "admin"
+    disabled: bool = False
+    created_at: str = ""
+    updated_at: str = ""
+
+
 # --------------------------------------------------------------------------- contract
 
 
 class Store(abc.ABC):
-    """The only door to storage. Engines: ``pipelines.store.sqlite.SQLiteStore``."""
+    """The only door to storage. Engines: ``sqlite.SQLiteStore``, ``elastic.ElasticStore``."""
 
     # sweeps
     @abc.abstractmethod
@@ -272,6 +352,28 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def snapshots(self, sha256: str) -> list[Snapshot]: ...
 
+    # incremental sweeps and resume
+    @abc.abstractmethod
+    def page_state(self, url: str) -> PageState | None:
+        """The last stored state of ``url`` (None if never stored)."""
+
+    @abc.abstractmethod
+    def put_page_state(self, state: PageState) -> None:
+        """Replace the state of ``state.url``. Written after the page's item, so a crash never
+        leaves a state whose item is missing."""
+
+    @abc.abstractmethod
+    def mark_seen(self, kind: str, subject_id: str, sweep_id: str, seen_at: str) -> bool:
+        """The subject's page was fetched in ``sweep_id`` and found unchanged: it counts as fetched in
+        that sweep (counts, search by sweep), its latest observation, latest listing version and open
+        findings are extended to ``seen_at`` (no new version, nothing resolved). False if unknown."""
+
+    @abc.abstractmethod
+    def sweep_urls(self, sweep_id: str) -> set[str]:
+        """URLs whose page state was last written in ``sweep_id`` (unchanged pages included): pages
+        stored completely in that sweep, which a resumed sweep need not fetch again. (The state is
+        written after the page's subject, findings and snapshot, so it implies them.)"""
+
     # questions
     @abc.abstractmethod
     def counts(self, sweep_id: str | None = None) -> dict[str, Any]:
@@ -294,6 +396,47 @@ class Store(abc.ABC):
         price, currency, shop_name, operator, license_number, fetched_at (of the evidence
         snapshot, else of the latest observation).
         """
+
+    @abc.abstractmethod
+    def iter_shops(self, site: FilterValue = None) -> Iterator[ShopItem]:
+        """Every stored shop (latest observation, ``findings`` left empty), by site and shop id."""
+
+    # triage (leads/triage.py) and console users (leads/users.py)
+    @abc.abstractmethod
+    def set_finding_status(self, finding_ids: Sequence[str], status: str, *,
+                           only_from: Sequence[str] | None = None) -> int:
+        """Set the triage status of findings (those whose status is in ``only_from``, if given);
+        returns how many changed. Rescans keep triage statuses (see ``resolve_findings``)."""
+
+    @abc.abstractmethod
+    def add_triage_event(self, event: TriageEvent) -> TriageEvent:
+        """Append to the audit trail; returns the event with ``event_id`` (and ``at`` if empty) set."""
+
+    @abc.abstractmethod
+    def triage_events(self, lead_id: str | None = None) -> list[TriageEvent]:
+        """The audit trail of one lead (or of all leads), oldest first."""
+
+    @abc.abstractmethod
+    def put_user(self, user: User) -> None:
+        """Create or replace the user with ``user.username``."""
+
+    @abc.abstractmethod
+    def get_user(self, username: str) -> User | None: ...
+
+    @abc.abstractmethod
+    def users(self) -> list[User]:
+        """All users, by name."""
+
+    # sweep run records (the scheduler, scheduling/runs.py); engines without them raise NotImplementedError
+    def put_run(self, run: SweepRun) -> None:
+        """Create or replace the run record ``run.run_id`` (written durably at once)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no sweep run records yet")
+
+    def runs(self, *, site: FilterValue = None, kind: FilterValue = None, status: FilterValue = None,
+             campaign: str | None = None, festival: str | None = None, job_id: str | None = None,
+             run_id: str | None = None, limit: int | None = 100) -> list[SweepRun]:
+        """Run records passing the filters, newest (by started_at) first."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no sweep run records yet")
 
     # life cycle
     def flush(self) -> None:  # noqa: B027 - engines without buffering need nothing here

@@ -45,10 +45,23 @@ from typing import Any
 
 from crawler.items import Finding, ListingItem, ShopItem
 
-from .base import OPEN, RESOLVED, SEVERITY_RANK, ListingVersion, Snapshot, Store, StoredFinding, Sweep, utcnow
+from .base import (
+    OPEN,
+    RESOLVED,
+    SEVERITY_RANK,
+    ListingVersion,
+    PageState,
+    Snapshot,
+    Store,
+    StoredFinding,
+    Sweep,
+    utcnow,
+)
+from .sqlite_leads import LEADS_SCHEMA, SQLiteLeads
+from .sqlite_runs import RUNS_SCHEMA, SQLiteRuns
 from .sqlite_search import LISTING_TEXT, SHOP_TEXT, TAG, SQLiteQueries, index_tokens, placeholders, row_finding
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 4  # v2: triage_events, users (sqlite_leads.py); v3: page_states (crawler); v4: sweep_runs
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -104,6 +117,15 @@ CREATE TABLE IF NOT EXISTS subject_data (id INTEGER PRIMARY KEY, data TEXT NOT N
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = 'unicode61', columnsize = 0);
 """
 
+#: v3 (crawler): the last stored fetch of every URL, for conditional requests and unchanged pages.
+CRAWL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS page_states (
+  url TEXT PRIMARY KEY, sha256 TEXT NOT NULL, path TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,
+  fetched_at TEXT NOT NULL, sweep_id TEXT NOT NULL, page_type TEXT NOT NULL, subject_kind TEXT NOT NULL,
+  subject_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS page_states_sweep ON page_states(sweep_id);
+"""
+
 _FINDING_COLS = ("subject_kind", "subject_id", "rule_id", "rule_version", "pack", "title", "category",
                  "severity", "severity_rank", "basis", "site", "shop_id", "url", "field", "matched", "snippet",
                  "start_pos", "end_pos", "deobfuscated", "snapshot_sha256", "sweep_id", "found_at", "fts_hash")
@@ -136,7 +158,7 @@ def _from_data(cls: type, data: str) -> Any:
 # --------------------------------------------------------------------------- the engine
 
 
-class SQLiteStore(SQLiteQueries, Store):
+class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
     def __init__(self, path: str | Path, *, batch_size: int = 500, max_delay: float = 1.0,
                  timeout: float = 30.0) -> None:
         self.path = str(path)
@@ -174,8 +196,9 @@ class SQLiteStore(SQLiteQueries, Store):
             if version is not None and version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path}: store schema v{version} is newer than this netsword "
                                    f"(v{SCHEMA_VERSION}); upgrade netsword")
-            if version is None:
-                self._w.executescript(f"BEGIN; {SCHEMA} INSERT INTO schema_version VALUES ({SCHEMA_VERSION}); COMMIT;")
+            if version is None or version < SCHEMA_VERSION:  # every change is additive: IF NOT EXISTS
+                self._w.executescript(f"BEGIN; {SCHEMA} {LEADS_SCHEMA} {CRAWL_SCHEMA} {RUNS_SCHEMA} "
+                                      f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION}); COMMIT;")
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -503,5 +526,49 @@ class SQLiteStore(SQLiteQueries, Store):
             rows = c.execute("SELECT * FROM snapshots WHERE sha256=? ORDER BY fetched_at", (sha256,)).fetchall()
         return [Snapshot(r["sha256"], r["url"], r["path"], r["fetched_at"], r["status"], r["sweep_id"],
                          bool(r["rendered"])) for r in rows]
+
+    # ----------------------------------------------------------------- incremental sweeps and resume
+
+    def page_state(self, url: str) -> PageState | None:
+        with self._read() as c:
+            row = c.execute("SELECT url, sha256, path, etag, last_modified, fetched_at, sweep_id, page_type, "
+                            "subject_kind, subject_id FROM page_states WHERE url=?", (url,)).fetchone()
+        return PageState(*row) if row is not None else None
+
+    def put_page_state(self, state: PageState) -> None:
+        values = (state.url, state.sha256, state.path, state.etag, state.last_modified, state.fetched_at,
+                  state.sweep_id, state.page_type, state.subject_kind, state.subject_id)
+        with self._write(atomic=False) as c:
+            c.execute("INSERT OR REPLACE INTO page_states(url, sha256, path, etag, last_modified, fetched_at, "
+                      "sweep_id, page_type, subject_kind, subject_id) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
+
+    def mark_seen(self, kind: str, subject_id: str, sweep_id: str, seen_at: str) -> bool:
+        table = {"listing": "listings", "shop": "shops"}.get(kind)
+        if table is None:
+            raise ValueError(f"kind must be 'listing' or 'shop', not {kind!r}")
+        with self._write() as c:
+            row = c.execute(f"SELECT rowid, fetched_at FROM {table} WHERE subject_id=?", (subject_id,)).fetchone()
+            if row is None:
+                return False
+            if seen_at > row["fetched_at"]:
+                c.execute(f"UPDATE {table} SET fetched_at=?, sweep_id=? WHERE rowid=?", (seen_at, sweep_id, row[0]))
+                c.execute("UPDATE subject_data SET data=json_set(data, '$.fetched_at', ?, '$.sweep_id', ?) "
+                          "WHERE id=?", (seen_at, sweep_id, row[0] * 4 + TAG[kind]))
+            c.execute("INSERT OR IGNORE INTO subject_sweeps VALUES (?,?,?)", (kind, subject_id, sweep_id))
+            if kind == "listing":
+                c.execute("UPDATE listing_versions SET last_seen_at=?, last_sweep_id=? WHERE id=(SELECT id FROM "
+                          "listing_versions WHERE subject_id=? ORDER BY fetched_at DESC, id DESC LIMIT 1) "
+                          "AND last_seen_at<?", (seen_at, sweep_id, subject_id, seen_at))
+            ids = [r[0] for r in c.execute("SELECT finding_id FROM findings WHERE subject_id=? AND subject_kind=? "
+                                            "AND resolved_at IS NULL", (subject_id, kind))]
+            if ids:
+                c.execute(f"UPDATE findings SET last_seen=?, last_sweep_id=? WHERE finding_id IN "
+                          f"({placeholders(len(ids))}) AND last_seen<?", (seen_at, sweep_id, *ids, seen_at))
+                c.executemany("INSERT OR IGNORE INTO finding_sweeps VALUES (?,?)", [(i, sweep_id) for i in ids])
+        return True
+
+    def sweep_urls(self, sweep_id: str) -> set[str]:
+        with self._read() as c:
+            return {r[0] for r in c.execute("SELECT url FROM page_states WHERE sweep_id=?", (sweep_id,))}
 
     # ----------------------------------------------------------------- questions

@@ -39,6 +39,17 @@ LISTING_TEXT = ("title", "description", "promo", "service", "shop_name")
 _seq = itertools.count()
 
 
+def _cat_bit(i: int) -> int:
+    """Bit of ``CATEGORIES[i]`` in a category mask; ``len(CATEGORIES)`` stands for any other category."""
+    return 5 + i  # bits 0-4: severity ranks
+
+
+#: per subject: worst severity, and bit masks of the severities and categories of its findings (NULL without)
+_AGG = ("max(f.severity_rank) AS sev, sum(DISTINCT 1 << f.severity_rank) AS sevs, sum(DISTINCT 1 << CASE f.category "
+        + " ".join(f"WHEN '{c}' THEN {_cat_bit(i)}" for i, c in enumerate(CATEGORIES))
+        + f" WHEN NULL THEN NULL ELSE iif(f.category IS NULL, NULL, {_cat_bit(len(CATEGORIES))}) END) AS cats")
+
+
 # --------------------------------------------------------------------------- tokenising
 
 
@@ -151,6 +162,10 @@ class SQLiteQueries:
             where.append(f"EXISTS (SELECT 1 FROM finding_sweeps fs WHERE fs.finding_id={a}.finding_id "
                          "AND fs.sweep_id=?)")
             params.append(q.sweep_id)
+        for cond, value in ((f"{a}.last_seen>=?", q.seen_from), (f"{a}.first_seen<?", q.seen_before)):
+            if value:
+                where.append(cond)
+                params.append(value)
         return " AND ".join(where) or "1", params
 
     @staticmethod
@@ -215,44 +230,75 @@ class SQLiteQueries:
         fsql, fparams = self._finding_filter(q)
         join = "JOIN" if q.needs_finding else "LEFT JOIN"
         n = next(_seq)
-        fx, hx = f"_fx{n}", f"_hits{n}"
+        hx = f"_hits{n}"
+        agg = _AGG
         with self._read() as c:
             req, exc, made = self._match(c, q)
-            made += [fx, hx]
+            made.append(hx)
             try:
-                # per flagged subject: worst severity, its categories (JSON) and severities (bit per rank)
-                c.execute(f"CREATE TEMP TABLE {fx}(kind TEXT, subject_id TEXT, sev INT, cats TEXT, sevs INT, "
-                          "PRIMARY KEY (kind, subject_id))")
-                c.execute(f"CREATE TEMP TABLE {hx}(kind TEXT, rid INT, site TEXT, sev INT, seen TEXT, cats TEXT, "
-                          "sevs INT)")
-                c.execute(f"INSERT INTO {fx} SELECT subject_kind, subject_id, max(severity_rank), "
-                          "json_group_array(DISTINCT category), sum(DISTINCT 1 << severity_rank) FROM findings f "
-                          f"WHERE {fsql} GROUP BY subject_id, subject_kind", fparams)
+                # one row per hit: worst severity and the severities / categories (bit masks) of the
+                # findings that passed the filters; only the matched subjects' findings are read
+                c.execute(f"CREATE TEMP TABLE {hx}(tag INT, rid INT, site TEXT, seen TEXT, sev INT, sevs INT, "
+                          "cats INT)")
                 for kind, table in TABLE.items():
                     sub = self._subject_filter(q, kind, "s")
                     if sub is None:
                         continue
-                    source = f"{table} s" if req is None else f"{req} t JOIN {table} s ON s.rowid = t.rid"
-                    where = sub[0] + ("" if req is None else f" AND t.tag = {TAG[kind]}")
+                    where, params = sub
                     if exc is not None:
                         where += f" AND s.rowid NOT IN (SELECT rid FROM {exc} WHERE tag = {TAG[kind]})"
-                    c.execute(f"INSERT INTO {hx} SELECT '{kind}', s.rowid, s.site, x.sev, s.fetched_at, x.cats, "
-                              f"x.sevs FROM {source} {join} {fx} x ON x.kind = '{kind}' "
-                              f"AND x.subject_id = s.subject_id WHERE {where}", sub[1])
+                    cols = f"{TAG[kind]}, s.rowid, s.site, s.fetched_at"
+                    if req is None and q.needs_finding and not q.shop_id:
+                        # every flagged subject may be a hit: group the findings (index order), then join
+                        c.execute(f"INSERT INTO {hx} SELECT {cols}, x.sev, x.sevs, x.cats FROM "
+                                  f"(SELECT f.subject_id AS sid, {agg} FROM findings f "
+                                  f"WHERE f.subject_kind = '{kind}' AND {fsql} GROUP BY f.subject_id) x "
+                                  f"JOIN {table} s ON s.subject_id = x.sid WHERE {where}",
+                                  [*fparams, *params])
+                        continue
+                    if req is not None:
+                        source = f"{req} t JOIN {table} s ON s.rowid = t.rid"
+                        where += f" AND t.tag = {TAG[kind]}"
+                        group = "t.rid"  # primary key order: no sorting
+                    else:
+                        source, group = f"{table} s", "s.rowid"
+                    c.execute(f"INSERT INTO {hx} SELECT {cols}, {agg} FROM {source} {join} findings f "
+                              f"ON f.subject_id = s.subject_id AND f.subject_kind = '{kind}' AND {fsql} "
+                              f"WHERE {where} GROUP BY {group}", [*fparams, *params])
                 ranks = range(len(SEVERITIES), 0, -1)
-                total, *per_rank = c.execute(f"SELECT count(*), {', '.join(f'sum(sevs >> {r} & 1)' for r in ranks)} "
-                                             f"FROM {hx}").fetchone()
-                facets = {"category": dict(c.execute(f"SELECT value, count(*) FROM {hx}, json_each({hx}.cats) "
-                                                     "GROUP BY value ORDER BY 2 DESC, 1")),
-                          "severity": {SEVERITIES[r - 1]: n for r, n in zip(ranks, per_rank, strict=True) if n},
+                bits = range(len(CATEGORIES) + 1)  # the last: any other category
+                total, *counts = c.execute(
+                    f"SELECT count(*), {', '.join(f'sum(sevs >> {r} & 1)' for r in ranks)}, "
+                    f"{', '.join(f'sum(cats >> {_cat_bit(i)} & 1)' for i in bits)} FROM {hx}").fetchone()
+                per_rank, per_cat = counts[:len(ranks)], counts[len(ranks):]
+                if per_cat[-1]:  # categories outside the known list: count them from the findings
+                    cats = self._category_facet(c, q, hx, fsql, fparams)
+                else:
+                    cats = {CATEGORIES[i]: k for i, k in enumerate(per_cat[:-1]) if k}
+                facets = {"category": dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
+                          "severity": {SEVERITIES[r - 1]: k for r, k in zip(ranks, per_rank, strict=True) if k},
                           "site": dict(c.execute(f"SELECT site, count(*) FROM {hx} GROUP BY site ORDER BY 2 DESC, 1"))}
-                page = c.execute(f"SELECT kind, rid, sev FROM {hx} ORDER BY coalesce(sev, 0) DESC, seen DESC, "
-                                 "kind, rid LIMIT ? OFFSET ?", (max(q.limit, 0), max(q.offset, 0))).fetchall()
+                page = c.execute(f"SELECT CASE tag WHEN {TAG['listing']} THEN 'listing' ELSE 'shop' END AS kind, "
+                                 f"rid, sev FROM {hx} ORDER BY coalesce(sev, 0) DESC, seen DESC, tag, rid "
+                                 "LIMIT ? OFFSET ?", (max(q.limit, 0), max(q.offset, 0))).fetchall()
                 hits = self._hits(c, q, page, fsql, fparams)
             finally:
                 for table in made:
                     c.execute(f"DROP TABLE IF EXISTS temp.{table}")
         return SearchResult(hits, total, facets, q)
+
+    @staticmethod
+    def _category_facet(c: sqlite3.Connection, q: SearchQuery, hx: str, fsql: str,
+                        fparams: list[Any]) -> dict[str, int]:
+        """Hits per category, read from the hits' findings (when some category has no bit)."""
+        parts, params = [], []
+        for kind, table in TABLE.items():
+            parts.append(f"SELECT h.rowid AS h, f.category AS category FROM {hx} h JOIN {table} s ON s.rowid = h.rid "
+                         f"JOIN findings f ON f.subject_id = s.subject_id AND f.subject_kind = '{kind}' "
+                         f"WHERE h.tag = {TAG[kind]} AND {fsql}")
+            params += fparams
+        return dict(c.execute(f"SELECT category, count(DISTINCT h) FROM ({' UNION ALL '.join(parts)}) "
+                              "GROUP BY category", params))
 
     def _hits(self, c: sqlite3.Connection, q: SearchQuery, page: list[sqlite3.Row], fsql: str,
               fparams: list[Any]) -> list[Hit]:
@@ -274,7 +320,8 @@ class SQLiteQueries:
             got = c.execute(sqls[kind] + f"({placeholders(len(rids))})", rids).fetchall()
             rows.update(((kind, r["rid"]), r) for r in got)
             ids = [r["subject_id"] for r in got]
-            for f in c.execute(f"SELECT * FROM findings f WHERE f.subject_kind=? AND f.subject_id IN "
+            for f in c.execute(f"SELECT * FROM findings f INDEXED BY findings_subject WHERE f.subject_kind=? "
+                               f"AND f.subject_id IN "
                                f"({placeholders(len(ids))}) AND {fsql} ORDER BY severity_rank DESC, rule_id",
                                (kind, *ids, *fparams)):
                 findings.setdefault((kind, f["subject_id"]), []).append(HitFinding(

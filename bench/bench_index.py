@@ -1,0 +1,197 @@
+"""Indexing and search benchmark of the two Store engines.
+
+    python -m bench.bench_index [--findings 100000] [--listings 1000000] [--repeat 7] [--db FILE]
+                                [--skip-es] [--skip-index] [--skip-search]
+
+1. Indexing: ``--findings`` findings (two per listing, the way the crawl pipeline saves pages:
+   snapshot record, listing, findings, resolve) into SQLite and into the Elasticsearch stand-in
+   (noida-db, started here on 127.0.0.1; or a real cluster with NETSWORD_TEST_ES_URL). Prints
+   findings/s and the Elasticsearch documents written per second.
+2. Search: 20 typical analyst queries over ``--listings`` listings in SQLite (30% flagged),
+   p50/p95 over ``--repeat`` runs each, and p95 over all of them (target < 100 ms).
+
+Building the 1M-listing file takes minutes on 2 cores; ``--listings`` makes it smaller
+(``--db`` keeps the file for the next run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.bench_store import BRANDS, GOODS, MODS, RULES
+from crawler.items import CATEGORIES, Finding, ListingItem, ShopItem
+from pipelines.store import SearchQuery, open_store
+
+AT = "2026-06-01T00:00:00+00:00"
+
+
+def items(n: int, sweep: str = "sw1", per_listing: int | None = None, flagged: float = 0.3,
+          seed: int = 11) -> Iterator[ListingItem]:
+    """``n`` synthetic Chinese listings, lazily; ``per_listing`` findings on every one, else on ``flagged`` of them."""
+    rnd = random.Random(seed)
+    shops = max(n // 40, 1)
+    for i in range(n):
+        title = f"{rnd.choice(BRANDS)}{rnd.choice(MODS)}{rnd.choice(GOODS)} {rnd.choice(MODS)}"
+        shop_id = f"s{rnd.randrange(shops)}"
+        price = round(rnd.uniform(5, 3000), 2)
+        item = ListingItem(url=f"http://bench.test/item/{i}.html", site=rnd.choice(("bench", "mall")), sweep_id=sweep,
+                           status=200, fetched_at=AT, html_sha256=f"{i:012d}".ljust(64, "0"),
+                           html_path=f"html/{i}.html.gz", listing_id=str(i), shop_id=shop_id,
+                           shop_name=f"店铺{shop_id}", title=title,
+                           description="".join(rnd.choice(MODS + GOODS) for _ in range(rnd.randint(5, 20))),
+                           service=rnd.choice(("支持七天无理由退货", "不支持七天无理由退货", "")), price=price)
+        k = per_listing if per_listing is not None else (rnd.randint(1, 3) if rnd.random() < flagged else 0)
+        for rule_id, category, severity in rnd.sample(RULES, k):
+            item.findings.append(Finding(
+                rule_id=rule_id, rule_version="1", pack=rule_id.split(".")[0], title=rule_id, category=category,
+                severity=severity, basis="《电子商务法》", subject_kind="listing", subject_id=item.subject_id,
+                site=item.site, shop_id=shop_id, url=item.url, field="title", matched=[title[:2]],
+                snippet=f"【{title[:6]}】{title[6:20]}", snapshot_sha256=item.html_sha256, sweep_id=sweep, found_at=AT))
+        yield item
+
+
+def index_run(url: str, findings: int) -> tuple[int, float]:
+    """Save ``findings // 2`` listings with two findings each; returns (findings written, seconds)."""
+    store = open_store(url)
+    try:
+        store.start_sweep("sw1", "bench", AT, {})
+        t0 = time.perf_counter()
+        n = 0
+        for item in items(findings // 2, per_listing=2):
+            store.save(item)
+            n += len(item.findings)
+        store.flush()
+        secs = time.perf_counter() - t0
+        counts = store.counts()
+        assert counts["findings"] == n, counts
+    finally:
+        store.close()
+    return n, secs
+
+
+def bench_indexing(findings: int, skip_es: bool) -> None:
+    print(f"{'indexing':<34}{'findings':>10}{'seconds':>10}{'findings/s':>12}{'docs/s':>10}")
+    tmp = Path(tempfile.mkdtemp(prefix="netsword-bench-"))
+    try:
+        n, secs = index_run(f"sqlite:///{tmp}/index.db", findings)
+        rows = n + n // 2 + n // 2  # findings, listings, snapshot records
+        print(f"{'SQLite (WAL, FTS5)':<34}{n:>10}{secs:>10.1f}{n / secs:>12.0f}{rows / secs:>10.0f}")
+        if skip_es:
+            return
+        real = os.environ.get("NETSWORD_TEST_ES_URL", "")
+        server = None
+        if real:
+            host, label = real.split("://", 1)[1].rstrip("/"), "Elasticsearch (NETSWORD_TEST_ES_URL)"
+        else:
+            from tests.store_contract.standin import StandIn, StandInUnavailable
+
+            try:
+                server = StandIn(tmp / "es").start()
+            except StandInUnavailable as e:
+                print(f"{'Elasticsearch stand-in':<34}  skipped: {e}")
+                return
+            host, label = server.store_host, "Elasticsearch stand-in (noida-db)"
+        try:
+            # a long request timeout: the stand-in refreshes a 100k-document index slowly
+            n, secs = index_run(f"elasticsearch://{host}/bench?spool={tmp}/spool.jsonl&timeout=600", findings)
+        finally:
+            if server is not None:
+                server.stop()
+        # roots + findings + versions + snapshots: what the engine writes per listing page with 2 findings
+        docs = n // 2 * 3 + n
+        print(f"{label:<34}{n:>10}{secs:>10.1f}{n / secs:>12.0f}{docs / secs:>10.0f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+QUERIES: list[tuple[str, SearchQuery]] = [
+    ("高仿 (flagged)", SearchQuery(text="高仿")),
+    ("高仿 (all listings)", SearchQuery(text="高仿", flagged_only=False)),
+    ("七天无理由 (all)", SearchQuery(text="七天无理由", flagged_only=False)),
+    ("nike (all)", SearchQuery(text="nike", flagged_only=False)),
+    ("仿 (one character)", SearchQuery(text="仿", flagged_only=False)),
+    ("no text (default view)", SearchQuery()),
+    ("category 假冒伪劣", SearchQuery(category=CATEGORIES[0])),
+    ("category 广告 + site", SearchQuery(category=CATEGORIES[8], site="mall")),
+    ("severity critical", SearchQuery(severity="critical")),
+    ("高仿 + high/critical + <500", SearchQuery(text="高仿", severity=["high", "critical"], price_max=500)),
+    ("one shop", SearchQuery(shop_id="s123", flagged_only=False)),
+    ("假一赔十 (flagged)", SearchQuery(text="假一赔十")),
+    ("全网最低价 + price category", SearchQuery(text="全网最低价", category=CATEGORIES[7])),
+    ("国家级 (flagged)", SearchQuery(text="国家级")),
+    ("耐克 高仿 (two terms)", SearchQuery(text="耐克 高仿")),
+    ("运动鞋 -高仿 (exclusion)", SearchQuery(text="运动鞋 -高仿", flagged_only=False)),
+    ("price 100-300 (flagged)", SearchQuery(price_min=100, price_max=300)),
+    ("sweep sw1, critical", SearchQuery(sweep_id="sw1", severity="critical")),
+    ("page 500 of 高仿", SearchQuery(text="高仿", offset=10_000)),
+    ("including resolved, low", SearchQuery(severity="low", include_resolved=True)),
+]
+
+
+def bench_search(listings: int, repeat: int, db: str) -> None:
+    path = Path(db) if db else Path(tempfile.mkdtemp(prefix="netsword-bench-")) / "search.db"
+    store = open_store(path, batch_size=5000)
+    try:
+        have = store.counts()["listings"]
+        if have != listings:
+            if have:
+                raise SystemExit(f"{path} holds {have} listings, not {listings}: remove it or pick another --db")
+            t0 = time.perf_counter()
+            store.start_sweep("sw1", "bench", AT, {})
+            for i in range(max(listings // 40, 1)):
+                store.upsert_shop(ShopItem(url=f"http://bench.test/shop/s{i}/", site="bench", shop_id=f"s{i}",
+                                           name=f"店铺s{i}", operator=f"某某商贸有限公司{i}", fetched_at=AT))
+            for item in items(listings):
+                store.save(item, resolve=False)
+            store.flush()
+            print(f"built {listings} listings in {time.perf_counter() - t0:.0f} s ({path})")
+        print(f"\n{'search over ' + str(listings) + ' listings (SQLite)':<34}{'hits':>9}{'p50 ms':>9}{'p95 ms':>9}")
+        every: list[float] = []
+        for label, q in QUERIES:
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                res = store.search(q)
+                times.append((time.perf_counter() - t0) * 1000)
+            every += times
+            times.sort()
+            print(f"{label:<34}{res.total:>9}{statistics.median(times):>9.1f}{_p95(times):>9.1f}")
+        every.sort()
+        print(f"{'all 20 queries':<34}{'':>9}{statistics.median(every):>9.1f}{_p95(every):>9.1f}"
+              "   (target p95 < 100 ms)")
+    finally:
+        store.close()
+        if not db:
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _p95(sorted_times: list[float]) -> float:
+    return sorted_times[min(len(sorted_times) - 1, round(0.95 * (len(sorted_times) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--findings", type=int, default=100_000, help="findings to index into each engine")
+    ap.add_argument("--listings", type=int, default=1_000_000, help="listings in the SQLite search corpus")
+    ap.add_argument("--repeat", type=int, default=7, help="runs per search query")
+    ap.add_argument("--db", default="", help="keep the search corpus in this SQLite file (reused when it matches)")
+    ap.add_argument("--skip-es", action="store_true", help="index into SQLite only")
+    ap.add_argument("--skip-search", action="store_true", help="indexing only")
+    ap.add_argument("--skip-index", action="store_true", help="search only")
+    args = ap.parse_args()
+    if not args.skip_index:
+        bench_indexing(args.findings, args.skip_es)
+    if not args.skip_search:
+        bench_search(args.listings, args.repeat, args.db)
+
+
+if __name__ == "__main__":
+    main()
