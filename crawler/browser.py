@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import math
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 # Debian's real binary first: /usr/bin/chromium is a wrapper script that prints a warning.
 _CANDIDATES = (
@@ -59,3 +64,28 @@ def launch_options() -> dict:
     if exe:
         opts["executable_path"] = exe
     return opts
+
+
+#: Tallest screenshot taken (Chromium cannot capture much beyond 16384 px in one image).
+SCREENSHOT_MAX_HEIGHT = 16_000
+
+
+async def full_page_png(page: Any, timeout: float = 30.0, max_height: int = SCREENSHOT_MAX_HEIGHT) -> bytes:
+    """A full-page PNG of a Playwright page, through Chromium's own capture (about twice as fast as
+    ``page.screenshot(full_page=True)``: no viewport resizing, fast PNG encoding; still lossless).
+    Falls back to Playwright's screenshot on other browsers."""
+    try:
+        cdp = await page.context.new_cdp_session(page)
+    except Exception:  # not Chromium
+        return await page.screenshot(full_page=True, type="png", timeout=timeout * 1000)
+    try:
+        metrics = await asyncio.wait_for(cdp.send("Page.getLayoutMetrics"), timeout)
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        clip = {"x": 0, "y": 0, "width": math.ceil(size["width"]),
+                "height": min(math.ceil(size["height"]), max_height), "scale": 1}
+        shot = await asyncio.wait_for(cdp.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True, "clip": clip}), timeout)
+        return base64.b64decode(shot["data"])
+    finally:
+        with contextlib.suppress(Exception):
+            await cdp.detach()

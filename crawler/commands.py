@@ -1,4 +1,4 @@
-"""`netsword demo` and `netsword crawl`: running sweeps."""
+"""`netsword demo`, `crawl`, `profile check` and `evidence verify`: sweeps and what they keep."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from crawler.runner import data_home, default_evidence_dir, default_store_url, r
 
 console = Console()
 err = Console(stderr=True)
-
 
 
 # --- demo ------------------------------------------------------------------------------
@@ -53,12 +52,13 @@ def demo(keep_serving: bool) -> None:
 
 
 def _print_summary(store, result, seconds: float) -> None:
-    stats = result.stats
     counts = store.counts(sweep_id=result.sweep_id)
     table = Table(title=f"sweep {result.sweep_id}", show_header=False)
-    table.add_row("pages fetched", str(stats.get("response_received_count", 0)))
-    table.add_row("  of them in the browser", str(stats.get("playwright/response_count", 0)))
-    table.add_row("pages failed", str(stats.get("netsword/pages_failed", 0)))
+    summary = result.summary()
+    table.add_row("pages fetched", str(summary["pages"]))
+    table.add_row("  of them in the browser", str(summary["browser"]))
+    table.add_row("  ok after a retry", str(summary["retried"]))
+    table.add_row("pages failed", str(summary["failed"]))
     table.add_row("listings", str(counts["listings"]))
     table.add_row("shops", str(counts["shops"]))
     table.add_row("findings", str(counts["findings"]))
@@ -78,11 +78,14 @@ def _print_next_steps() -> None:
 [bold]Where to look[/]
   store (SQLite):   {home / 'netsword.db'}
   page snapshots:   {Path(default_evidence_dir()) / 'html'}   (sha256-named, gzip)
+  screenshots:      {Path(default_evidence_dir()) / 'screenshots'}   (browser pages, flagged listings)
+  WARC, manifests:  {Path(default_evidence_dir()) / 'warc'}, {Path(default_evidence_dir()) / 'manifests'}
 [bold]Next, inside the venv[/] (source .venv/bin/activate):
   netsword search 高仿                       flagged listings mentioning 高仿
   netsword search --category 虚假违法互联网广告  by statistics-form category
   netsword export --format xlsx -o leads.xlsx  findings for enforcement, Chinese columns
-  netsword rules explain "国家级 全网最佳 高 仿耐克"   what fires on a text, and why""")
+  netsword rules explain "国家级 全网最佳 高 仿耐克"   what fires on a text, and why
+  netsword evidence verify SWEEP_ID           re-hash a sweep's evidence""")
 
 
 # --- crawl -----------------------------------------------------------------------------
@@ -90,12 +93,134 @@ def _print_next_steps() -> None:
 @click.option("--site", required=True, help="site profile name (crawler/sites/NAME.yml)")
 @click.option("--base-url", default=None, help="override the profile's base_url")
 @click.option("--sweep-id", default=None, help="sweep id (default: SITE-<UTC time>)")
-def crawl(site: str, base_url: str | None, sweep_id: str | None) -> None:
+@click.option("--resume", is_flag=True, help="continue the site's last unfinished sweep (after a crash or kill)")
+@click.option("--search", "terms", multiple=True, help="sweep only the search results for this term (repeatable)")
+@click.option("--full", is_flag=True, help="parse every page, also those unchanged since the last sweep")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="a Scrapy / netsword setting, as `scrapy crawl -s` (repeatable)")
+def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, terms: tuple[str, ...],
+          full: bool, overrides: tuple[str, ...]) -> None:
     """Sweep one site through the whole pipeline into the store."""
-    result = run_sweep(site, base_url=base_url, sweep_id=sweep_id, quiet=True)
-    stats = result.stats
-    console.print(f"sweep {result.sweep_id}: {stats.get('response_received_count', 0)} pages, "
-                  f"{stats.get('netsword/listings', 0)} listings, {stats.get('netsword/shops', 0)} shops, "
-                  f"{stats.get('netsword/findings', 0)} findings, {stats.get('netsword/pages_failed', 0)} failed")
+    from crawler.runner import SweepError
+    from crawler.yaml_source import SourceError
+
+    if resume and sweep_id:
+        raise click.UsageError("--sweep-id cannot be used with --resume (the sweep keeps its id)")
+    extra = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.UsageError(f"-s wants NAME=VALUE, got {item!r}")
+        extra[name.strip()] = value
+    try:
+        result = run_sweep(site, base_url=base_url, sweep_id=sweep_id, quiet=True, resume=resume,
+                           search=list(terms) or None, full=full, extra_settings=extra)
+    except (SweepError, SourceError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    s = result.summary()
+    counts = _sweep_counts(result.sweep_id)
+    console.print(f"sweep {result.sweep_id}: {s['pages']} pages — ok {s['ok']} (after a retry {s['retried']}, "
+                  f"unchanged {s['unchanged']}, in the browser {s['browser']}), failed {s['failed']}, "
+                  f"skipped {s['skipped']}; {counts.get('listings', 0)} listings, {counts.get('shops', 0)} shops, "
+                  f"{counts.get('findings', 0)} findings")
+    if not result.finished:
+        err.print(f"sweep stopped early ({result.stats.get('finish_reason')}): netsword crawl --site {site} --resume")
+        raise SystemExit(1)
 
 
+def _sweep_counts(sweep_id: str) -> dict:
+    """Subjects and findings seen in the sweep (unchanged pages included), from the store."""
+    from pipelines.store import open_store
+
+    store = open_store(default_store_url())
+    try:
+        return store.counts(sweep_id=sweep_id)
+    finally:
+        store.close()
+
+
+# --- profile ---------------------------------------------------------------------------
+@click.group()
+def profile() -> None:
+    """Site profiles (crawler/sites/*.yml): check them against real pages."""
+
+
+@profile.command("check")
+@click.argument("site")
+@click.argument("url")
+def profile_check(site: str, url: str) -> None:
+    """Fetch URL with SITE's profile and show what each selector extracts (nothing is stored)."""
+    from rich.markup import escape
+
+    from crawler.profile_check import check_page
+    from crawler.yaml_source import SourceError
+
+    try:
+        result = check_page(site, url)
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result.ok:
+        err.print(f"[red]{escape(url)}[/]: {escape(result.error)}")
+        raise SystemExit(1)
+    console.print(f"{escape(result.final_url)} — page type [bold]{escape(result.page_type)}[/] "
+                  f"(item: {result.item}, {result.render}), HTTP {result.status}", highlight=False)
+    table = Table(show_lines=True)
+    for col in ("field", "selector", "matches", "value"):
+        table.add_column(col, overflow="fold")
+    for r in result.fields:
+        value = r.value if len(r.value) <= 160 else r.value[:160] + "…"
+        style = "red" if not r.value else ""
+        table.add_row(r.name, escape(r.selector), str(r.matches), escape(value) or "(empty)", style=style)
+    for name, value in result.generic.items():
+        table.add_row(name, "(generic: JSON-LD / microdata / meta)", "", escape(value[:160]))
+    for r in result.links:
+        table.add_row(r.name, escape(r.selector), str(r.matches), escape(r.value) or "(no links)",
+                      style="red" if not r.matches else "")
+    console.print(table)
+    empty = [r.name for r in result.fields if not r.value]
+    if empty:
+        err.print(f"empty fields: {', '.join(empty)}")
+
+
+# --- evidence --------------------------------------------------------------------------
+@click.group()
+def evidence() -> None:
+    """Evidence kept by sweeps: HTML snapshots, screenshots, WARC files, manifests."""
+
+
+@evidence.command("verify")
+@click.argument("sweep_or_bundle")
+@click.option("--evidence-dir", default=None, help="evidence root (default: $EVIDENCE_DIR or $NETSWORD_HOME/evidence)")
+def evidence_verify(sweep_or_bundle: str, evidence_dir: str | None) -> None:
+    """Re-hash a sweep's evidence (or an evidence bundle .zip) and report changed or missing files."""
+    if sweep_or_bundle.lower().endswith(".zip"):
+        _verify_bundle(sweep_or_bundle)
+        return
+    from pipelines.evidence_verify import verify_sweep
+
+    root = evidence_dir or default_evidence_dir()
+    report = verify_sweep(root, sweep_or_bundle)
+    for line in report.missing:
+        console.print(f"[red]MISSING[/] {line}", markup=True, highlight=False)
+    for line in report.changed:
+        console.print(f"[red]CHANGED[/] {line}", markup=True, highlight=False)
+    for line in report.notes:
+        err.print(f"note: {line}", highlight=False)
+    verdict = "ok" if report.ok else f"{len(report.changed)} changed, {len(report.missing)} missing"
+    console.print(f"sweep {report.sweep_id}: {report.manifest_lines} manifest lines, {report.files_checked} files "
+                  f"checked — {verdict}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _verify_bundle(path: str) -> None:
+    try:
+        from leads.bundle import verify_bundle
+    except ImportError as exc:
+        raise click.ClickException("bundle verification needs leads.bundle (not installed here)") from exc
+    check = verify_bundle(path)
+    for problem in check.problems:
+        console.print(f"[red]PROBLEM[/] {problem}", highlight=False)
+    console.print(f"bundle {path}: {check.files_checked} files checked — {'ok' if check.ok else 'NOT ok'}")
+    if not check.ok:
+        raise SystemExit(1)

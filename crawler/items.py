@@ -90,6 +90,11 @@ class PageFields:
     html_sha256: str = ""  # sha256 of the HTML bytes as received / rendered
     html_path: str = ""  # content-addressed snapshot (gzip), relative to the evidence root
     html: bytes = field(default=b"", repr=False)  # the page body; the evidence stage stores it, then empties it
+    requested_url: str = ""  # the URL asked for, when redirects ended elsewhere ("" = same as url)
+    etag: str = ""  # validators the server sent: the next sweep asks "changed since?" with them
+    last_modified: str = ""
+    screenshot_sha256: str = ""  # full-page PNG (every browser page; listings with findings)
+    screenshot_path: str = ""  # relative to the evidence root
 
 
 @dataclass
@@ -98,6 +103,17 @@ class PageItem(PageFields):
 
     page_type: str = ""
     kind: str = "page"
+
+
+@dataclass
+class UnchangedPage(PageFields):
+    """A page the server (304) or its content hash shows unchanged since the last sweep: not parsed
+    again; the store marks its subject as seen in this sweep. Its evidence is the earlier snapshot."""
+
+    page_type: str = ""
+    subject_kind: str = ""  # "listing" | "shop" | "" (a page without a subject)
+    subject_id: str = ""
+    kind: str = "unchanged"
 
 
 @dataclass
@@ -122,6 +138,8 @@ class ListingItem(PageFields):
     currency: str | None = None
     norm: dict[str, str] = field(default_factory=dict)  # field -> normalised text
     tokens: list[str] = field(default_factory=list)  # jieba tokens of title + description
+    # filled by pipelines.history from earlier sweeps (e.g. prev_price, max_price_30d): numbers for `when:` rules
+    history: dict[str, float] = field(default_factory=dict)
     # filled by pipelines.matcher
     findings: list[Finding] = field(default_factory=list)
 

@@ -1,26 +1,42 @@
 """Site profiles (crawler/sites/*.yml): validated on load, errors point to file:line.
 
 A profile says, for one site, where to start, which page types exist (matched by URL
-regex), which links to follow from each, which fields to extract with CSS or XPath, and
-which page types need a browser (``render: browser``).
+regex, first match wins), which links to follow from each, how to page through lists,
+which fields to extract with CSS or XPath (``xpath:`` prefix), and which pages need a
+browser (``render: browser``, with ``steps``; see :mod:`crawler.browser_steps`).
+
+Page types (``type``):
+
+* ``page``     anything kept as evidence only (home, help pages)
+* ``list``     a category or shop list: links to listings, a next page
+* ``search``   search results (``search.url`` in the profile builds their URLs from terms)
+* ``listing``  a product page: becomes a :class:`~crawler.items.ListingItem`
+* ``shop``     a shop home page: becomes a :class:`~crawler.items.ShopItem`
+
+``netsword profile check SITE URL`` fetches one page and shows what each selector extracts.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import fields as dc_fields
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crawler.browser_steps import Step
 from crawler.config import sites_dir
 from crawler.items import ListingItem, ShopItem
 from crawler.yaml_source import SourceError, load_yaml
 
+PageKind = Literal["page", "list", "search", "listing", "shop"]
+#: Item class names per page type that yields one.
+ITEM_OF: dict[str, str] = {"listing": "listing", "shop": "shop"}
 _ITEM_FIELDS = {
     "listing": {f.name for f in dc_fields(ListingItem)},
     "shop": {f.name for f in dc_fields(ShopItem)},
@@ -50,41 +66,79 @@ class FieldSpec(_Strict):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regex {v!r}: {exc}") from exc
+            _check_regex(v)
         return v
 
 
+class Pagination(_Strict):
+    """The "next page" link of a list, followed up to ``max_pages`` pages deep."""
+
+    next: str
+    max_pages: int = Field(200, ge=1, le=100_000)
+
+
 class PageType(_Strict):
+    type: PageKind = "page"
     match: list[str] = Field(min_length=1, description="regexes on the URL path and query")
-    item: Literal["listing", "shop", "none"] = "none"
     render: Literal["http", "browser"] = "http"
-    wait_for: str | None = None  # CSS selector the browser waits for (render: browser)
-    follow: list[str] = Field(default_factory=list)  # CSS selectors of links to follow
+    wait_for: str | None = None  # shorthand for `steps: [{wait_for: ...}]`
+    steps: list[Step] = Field(default_factory=list)
+    follow: list[str] = Field(default_factory=list)  # selectors of links to follow (CSS or xpath:)
+    pagination: str | Pagination | None = None
     fields: dict[str, str | FieldSpec] = Field(default_factory=dict)
     attributes: AttributeRows | None = None
+    generic: bool = False  # listing: fill fields the selectors miss from JSON-LD / microdata / OpenGraph
 
     @field_validator("match")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
         for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
+            _check_regex(pattern)
         return v
 
     @cached_property
     def patterns(self) -> list[re.Pattern[str]]:
         return [re.compile(p) for p in self.match]
 
+    @property
+    def item(self) -> str:
+        """"listing", "shop" or "none": which item this page type yields."""
+        return ITEM_OF.get(self.type, "none")
+
+    @property
+    def all_steps(self) -> list[Step]:
+        """``wait_for`` (if any) first, then ``steps``."""
+        head = [Step(wait_for=self.wait_for)] if self.wait_for else []
+        return head + list(self.steps)
+
+    @property
+    def next_page(self) -> Pagination | None:
+        if isinstance(self.pagination, str):
+            return Pagination(next=self.pagination)
+        return self.pagination
+
 
 class Politeness(_Strict):
     obey_robots: bool = True
-    concurrency: int = Field(8, ge=1, le=64)
-    delay: float = Field(0.25, ge=0)
+    concurrency: int = Field(8, ge=1, le=64, description="requests at once to one domain")
+    delay: float = Field(0.25, ge=0, description="seconds between requests to one domain (AutoThrottle's floor)")
+    autothrottle: bool = True
+    timeout: float = Field(30, gt=0, le=600, description="seconds per page")
+    retries: int = Field(3, ge=0, le=20)
+
+
+class Search(_Strict):
+    """How to build a search URL for a term: ``url: '{base_url}/search?q={query}'``."""
+
+    url: str
+    terms: list[str] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _has_query(cls, v: str) -> str:
+        if "{query}" not in v:
+            raise ValueError("the search url needs a {query} placeholder")
+        return v
 
 
 class Profile(_Strict):
@@ -95,6 +149,7 @@ class Profile(_Strict):
     start_urls: list[str] = Field(min_length=1)
     allowed_domains: list[str] = Field(default_factory=list)
     politeness: Politeness = Field(default_factory=Politeness)
+    search: Search | None = None
     pages: dict[str, PageType] = Field(min_length=1)
 
     def page_type(self, url: str) -> tuple[str, PageType] | None:
@@ -109,6 +164,23 @@ class Profile(_Strict):
         base = (base_url or self.base_url).rstrip("/")
         return [u.replace("{base_url}", base) for u in self.start_urls]
 
+    def search_urls(self, terms: list[str], base_url: str | None = None) -> list[str]:
+        """Search result URLs for ``terms`` (the profile's own terms when empty)."""
+        from urllib.parse import quote
+
+        if self.search is None:
+            raise ValueError(f"site {self.site!r} has no `search:` in its profile")
+        base = (base_url or self.base_url).rstrip("/")
+        return [self.search.url.replace("{base_url}", base).replace("{query}", quote(t))
+                for t in (terms or self.search.terms)]
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
+
 
 def _path_and_query(url: str) -> str:
     m = re.match(r"^[a-z]+://[^/]+", url)
@@ -116,7 +188,7 @@ def _path_and_query(url: str) -> str:
 
 
 def selector_problem(selector: str) -> str | None:
-    """Why a field selector cannot work, or None."""
+    """Why a selector cannot work, or None."""
     try:
         if selector.startswith("xpath:"):
             Selector(text="<html></html>").xpath(selector[6:])
@@ -127,29 +199,138 @@ def selector_problem(selector: str) -> str | None:
     return None
 
 
-def _semantic_problems(profile: Profile) -> list[tuple[tuple, str, str]]:
-    problems: list[tuple[tuple, str, str]] = []
+# --------------------------------------------------------------------------- checks beyond the schema
+
+Problem = tuple[tuple[Any, ...], str, str]  # (location, problem, hint)
+
+
+def _page_selectors(page: PageType) -> list[tuple[tuple[Any, ...], str]]:
+    out: list[tuple[tuple[Any, ...], str]] = [(("follow", i), s) for i, s in enumerate(page.follow)]
+    out += [(("fields", k), s if isinstance(s, str) else s.sel) for k, s in page.fields.items()]
+    if page.wait_for:
+        out.append((("wait_for",), page.wait_for))
+    for i, step in enumerate(page.steps):
+        sel = step.selector()
+        if sel:
+            out.append((("steps", i, step.action), sel))
+    nxt = page.next_page
+    if nxt is not None:
+        out.append((("pagination",), nxt.next))
+    if page.attributes is not None:
+        out += [(("attributes", k), getattr(page.attributes, k)) for k in ("rows", "name", "value")]
+    return out
+
+
+def _semantic_problems(profile: Profile) -> list[Problem]:
+    problems: list[Problem] = []
     for name, page in profile.pages.items():
         loc = ("pages", name)
-        if page.item == "none" and page.fields:
-            hint = "add `item: listing` or `item: shop`"
-            problems.append(((*loc, "fields"), "fields on a page without an item", hint))
+        if page.item == "none" and (page.fields or page.attributes):
+            problems.append(((*loc, "fields"), f"fields on a page of type {page.type!r}, which yields no item",
+                             "set `type: listing` or `type: shop`, or remove the fields"))
         if page.item != "none":
             known = _ITEM_FIELDS[page.item]
             for field_name in page.fields:
                 if field_name not in known:
-                    close = sorted(f for f in known if f[:3] == field_name[:3])
+                    close = difflib.get_close_matches(field_name, sorted(known), n=1)
                     hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(sorted(known))}"
                     problems.append(((*loc, "fields", field_name), f"unknown {page.item} field {field_name!r}", hint))
-        selectors = [("follow", i, s) for i, s in enumerate(page.follow)]
-        selectors += [("fields", k, s if isinstance(s, str) else s.sel) for k, s in page.fields.items()]
-        if page.wait_for:
-            selectors.append(("wait_for", None, page.wait_for))
-        for key, sub, sel in selectors:
+        if page.type == "listing" and "title" not in page.fields and not page.generic:
+            problems.append(((*loc, "type"), "a listing page needs a `title` field",
+                             "add `title: 'h1'` under fields, or `generic: true` to read it from JSON-LD"))
+        if page.render == "http" and (page.steps or page.wait_for):
+            key = "steps" if page.steps else "wait_for"
+            problems.append(((*loc, key), "browser steps on a page fetched without a browser",
+                             "add `render: browser` to this page type"))
+        for sub, sel in _page_selectors(page):
             why = selector_problem(sel)
             if why:
-                problems.append(((*loc, key) if sub is None else (*loc, key, sub), why, "CSS like `h1.title` or `xpath://h1`"))
+                problems.append(((*loc, *sub), why, "CSS like `h1.title` or `xpath://h1`"))
     return problems
+
+
+# --------------------------------------------------------------------------- loading
+
+#: Keys allowed at each place of a profile, for "did you mean" hints.
+_MODELS: dict[str, type[BaseModel]] = {
+    "": Profile, "page": PageType, "step": Step, "pagination": Pagination, "field": FieldSpec,
+    "attributes": AttributeRows, "politeness": Politeness, "search": Search,
+}
+#: What to write for a missing key.
+_EXAMPLES = {
+    "site": "site: myshop   (lower case letters, digits, - and _)",
+    "name": "name: 某某商城",
+    "start_urls": "start_urls: ['{base_url}/']",
+    "pages": "pages: {home: {match: ['^/$'], follow: ['a.category']}}",
+    "match": "match: ['^/item/\\d+\\.html$']",
+    "next": "next: 'a.next'",
+    "sel": "sel: 'h1.title'",
+    "rows": "rows: 'table.attrs tr'",
+    "url": "url: '{base_url}/search?q={query}'",
+}
+
+
+def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the mapping at ``parent`` (the path to the mapping holding a bad key)."""
+    from crawler.browser_steps import ScrollOptions
+
+    n = len(parent)
+    if n == 0:
+        return Profile
+    if n == 1:
+        return _MODELS.get(str(parent[0])) if parent[0] in ("politeness", "search") else None
+    if parent[0] != "pages":
+        return None
+    if n == 2:
+        return PageType
+    kind = parent[2]
+    if n == 3:
+        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes") else None
+    if n == 4:
+        return Step if kind == "steps" else FieldSpec if kind == "fields" else None
+    return ScrollOptions if kind == "steps" and n == 5 else None
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """The error location as YAML keys: pydantic adds union member tags (``str``, ``FieldSpec`` ...)
+    that are not in the file; a part that is not a key (or index) of the data there is dropped."""
+    out: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+            node = node[part]
+        elif isinstance(part, str) and (part[:1].isupper() or part in _TAGS or part.startswith("function-")) \
+                and i < len(loc) - 1:
+            continue  # a union member tag
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
+_TAGS = {"str", "bool", "int", "float", "list", "dict"}
+
+
+def _hint(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    key = loc[-1] if loc else ""
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        if key == "item":
+            return "write `type: listing` or `type: shop`"
+        if close:
+            return f"did you mean {close[0]!r}?"
+        return f"allowed here: {', '.join(allowed)}" if allowed else "remove it or check its spelling"
+    if err["type"] == "missing":
+        return f"add `{_EXAMPLES.get(str(key), str(key) + ': ...')}`"
+    if err["type"] == "literal_error":
+        return f"write one of: {err.get('ctx', {}).get('expected', '')}"
+    return ""
+
+
+_ERROR_ORDER = {"extra_forbidden": 0, "missing": 1, "value_error": 2, "literal_error": 3}
 
 
 def load_profile(path: Path | str) -> Profile:
@@ -160,11 +341,11 @@ def load_profile(path: Path | str) -> Profile:
     try:
         profile = Profile.model_validate(doc.data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        hint = "remove it or check its spelling" if err["type"] == "extra_forbidden" else ""
+        errors = sorted(exc.errors(), key=lambda e: (_ERROR_ORDER.get(e["type"], 9), -len(e["loc"])))
+        err = errors[0]
+        loc = _clean_loc(tuple(err["loc"]), doc.data)
         what = ".".join(str(p) for p in loc)
-        raise SourceError(doc.path, doc.line_of(loc), f"{what}: {err['msg']}", hint) from exc
+        raise SourceError(doc.path, doc.line_of(loc), f"{what}: {err['msg']}", _hint(err, loc)) from exc
     problems = _semantic_problems(profile)
     if problems:
         loc, problem, hint = problems[0]

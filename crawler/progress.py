@@ -41,7 +41,7 @@ class ProgressLog:
         pages = get("response_received_count", 0)
         rate = pages / max(time.monotonic() - self._t0, 1e-6)
         return (f"pages {pages} · listings {get('netsword/listings', 0)} · shops {get('netsword/shops', 0)}"
-                f" · findings {get('netsword/findings', 0)} · failed {get('netsword/pages_failed', 0)}"
+                f" · findings {get('netsword/findings', 0)} · failed {get('netsword/pages/failed', 0)}"
                 f" · {rate:.1f} pages/s")
 
     def log(self) -> None:

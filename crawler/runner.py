@@ -1,15 +1,28 @@
-"""Running a sweep (one crawl of one site) in this process, outside the `scrapy` command."""
+"""Running a sweep (one crawl of one site) in this process, outside the `scrapy` command.
+
+Each site has a job folder, ``<NETSWORD_HOME>/jobs/<site>/`` (Scrapy's ``JOBDIR``): the
+frontier (:mod:`crawler.frontier`), Scrapy's disk queue, and ``sweep.json`` (sweep id, base
+URL, search terms, whether it finished). ``resume=True`` continues the last unfinished sweep of
+the site with the same sweep id; a new sweep starts from an empty job folder.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from crawler.config import ROOT
+
+
+class SweepError(RuntimeError):
+    """A sweep cannot start (nothing to resume, a bad profile ...); the message says what to do."""
 
 
 def data_home() -> Path:
@@ -18,11 +31,19 @@ def data_home() -> Path:
 
 
 def default_store_url() -> str:
-    return os.environ.get("NETSWORD_STORE") or f"sqlite:///{data_home() / 'netsword.db'}"
+    """The configured store: $NETSWORD_STORE, else ``store:`` in the config file, else SQLite in
+    $NETSWORD_HOME (see :func:`pipelines.store.configured_store_url`)."""
+    from pipelines.store import configured_store_url
+
+    return configured_store_url()
 
 
 def default_evidence_dir() -> str:
     return os.environ.get("EVIDENCE_DIR") or str(data_home() / "evidence")
+
+
+def job_dir(site: str) -> Path:
+    return data_home() / "jobs" / site
 
 
 @dataclass
@@ -31,22 +52,95 @@ class SweepResult:
     site: str
     stats: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def finished(self) -> bool:
+        return self.stats.get("finish_reason") == "finished"
+
+    def summary(self) -> dict[str, int]:
+        """Pages ok / retried (ok after a retry) / failed / unchanged / skipped, and items."""
+        get = self.stats.get
+        return {"pages": get("response_received_count", 0), "ok": get("netsword/pages/ok", 0),
+                "retried": get("netsword/pages/retried", 0), "failed": get("netsword/pages/failed", 0),
+                "unchanged": get("netsword/pages/unchanged", 0), "skipped": get("netsword/pages/skipped", 0),
+                "browser": get("netsword/browser/pages", 0), "listings": get("netsword/listings", 0),
+                "shops": get("netsword/shops", 0), "findings": get("netsword/findings", 0)}
+
+
+def _read_job(job: Path) -> dict[str, Any]:
+    try:
+        return json.loads((job / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_job(job: Path, info: dict[str, Any]) -> None:
+    job.mkdir(parents=True, exist_ok=True)
+    tmp = job / "sweep.json.tmp"
+    tmp.write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(job / "sweep.json")
+
+
+def prepare_job(site: str, *, resume: bool, sweep_id: str | None, base_url: str | None,
+                search: list[str] | None) -> dict[str, Any]:
+    """The job description (sweep.json) for a new or a resumed sweep of ``site``."""
+    from crawler.spiders.listing import new_sweep_id
+
+    job = job_dir(site)
+    info = _read_job(job)
+    if resume:
+        if not info:
+            raise SweepError(f"nothing to resume for site {site!r} (no job in {job}); start a sweep without --resume")
+        if info.get("finished"):
+            raise SweepError(f"sweep {info['sweep_id']} of {site!r} already finished; start a new one without --resume")
+        for stale in ("requests.queue", "requests.seen"):  # Scrapy's: stale after a kill, rebuilt from the frontier
+            path = job / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        info["resumed"] = int(info.get("resumed", 0)) + 1
+        if base_url:
+            info["base_url"] = base_url
+    else:
+        if info and not info.get("finished"):
+            logging.getLogger(__name__).warning(
+                "unfinished sweep %s of %s is dropped (next time: netsword crawl --resume)", info.get("sweep_id"), site)
+        if job.exists():
+            shutil.rmtree(job)
+        info = {"site": site, "sweep_id": sweep_id or new_sweep_id(site), "base_url": base_url,
+                "search": search or [], "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "finished": False, "resumed": 0}
+    _write_job(job, info)
+    return info
+
 
 def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None = None,
               evidence_dir: str | None = None, sweep_id: str | None = None,
-              quiet: bool = False, extra_settings: dict[str, Any] | None = None) -> SweepResult:
-    """Crawl ``site`` with its profile through the whole pipeline; blocks until done."""
+              quiet: bool = False, extra_settings: dict[str, Any] | None = None,
+              resume: bool = False, search: list[str] | None = None, full: bool = False) -> SweepResult:
+    """Crawl ``site`` with its profile through the whole pipeline; blocks until done.
+
+    ``resume``: continue the site's last unfinished sweep; ``search``: sweep only the search
+    results for these terms; ``full``: parse every page even if unchanged since the last sweep.
+    """
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from crawler.spiders.listing import ListingSpider, new_sweep_id
+    from crawler.profiles import find_profile
+    from crawler.spiders.listing import ListingSpider
 
+    profile = find_profile(site)  # a bad profile fails here, before anything is written
+    job = prepare_job(site, resume=resume, sweep_id=sweep_id, base_url=base_url, search=search)
     settings = get_project_settings()
     settings.set("STORE_URL", store_url or default_store_url(), priority="cmdline")
     settings.set("EVIDENCE_DIR", evidence_dir or default_evidence_dir(), priority="cmdline")
+    settings.set("JOBDIR", str(job_dir(site)), priority="cmdline")
+    settings.set("NETSWORD_RESUME", resume, priority="cmdline")
+    if full:
+        settings.set("NETSWORD_INCREMENTAL", False, priority="cmdline")
     if quiet:
         settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
         _show_progress_lines()
@@ -55,12 +149,16 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     Path(settings.get("EVIDENCE_DIR")).mkdir(parents=True, exist_ok=True)
     _ensure_sqlite_parent(settings.get("STORE_URL"))
 
-    sweep_id = sweep_id or new_sweep_id(site)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(ListingSpider)
-    process.crawl(crawler, site=site, base_url=base_url, sweep_id=sweep_id)
+    process.crawl(crawler, site=site, profile=profile, base_url=job.get("base_url"), sweep_id=job["sweep_id"],
+                  search=job.get("search") or None)
     process.start()
-    return SweepResult(sweep_id, site, dict(crawler.stats.get_stats() or {}))
+    result = SweepResult(job["sweep_id"], site, dict(crawler.stats.get_stats() or {}))
+    if result.finished:
+        job["finished"] = True
+        _write_job(job_dir(site), job)
+    return result
 
 
 def _show_progress_lines() -> None:

@@ -4,7 +4,12 @@ netsword's own settings are prefixed by the component that reads them
 (``NETSWORD_*`` for the sweep, ``EVIDENCE_*``, ``STORE_*``, ``MATCH_*``), kept alphabetical
 inside each group. Every one can be overridden the Scrapy way (``-s NAME=VALUE``) or by
 an environment variable of the same name (read by :mod:`crawler.config`).
+
+Precedence: these defaults < the site profile's ``politeness`` (robots, concurrency, delay,
+AutoThrottle, timeout, retries; applied by the spider) < ``-s`` / ``run_sweep(extra_settings=)``.
 """
+
+from scrapy.settings.default_settings import RETRY_EXCEPTIONS as _SCRAPY_RETRY_EXCEPTIONS
 
 from crawler.browser import launch_options
 from crawler.config import env_setting
@@ -13,8 +18,9 @@ BOT_NAME = "netsword"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-# --- politeness (a site profile may lower these; see crawler/sites/*.yml) ---------------
+# --- politeness (a site profile may change these; see crawler/sites/*.yml) --------------
 AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 CONCURRENT_REQUESTS = 16
@@ -24,14 +30,31 @@ DOWNLOAD_TIMEOUT = 30
 ROBOTSTXT_OBEY = True
 USER_AGENT = "netsword/0.1 (+market supervision sweep; contact: see site profile)"
 
-# --- robustness --------------------------------------------------------------------------
+# --- robustness: retries with backoff (crawler.middlewares) ------------------------------
+NETSWORD_RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry, doubled for each next one
+NETSWORD_RETRY_BACKOFF_MAX = 60.0  # never wait longer (also caps Retry-After)
 RETRY_ENABLED = True
+RETRY_EXCEPTIONS = [*_SCRAPY_RETRY_EXCEPTIONS, "playwright.async_api.Error"]  # browser timeouts, crashed pages
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"  # the spider logs one "page failed" line per URL instead
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_TIMES = 3
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.incremental.IncrementalMiddleware": 560,  # after decompression (590) on the way back
+    "crawler.browser_pool.BrowserPoolMiddleware": 950,
+    "crawler.middlewares.FetchTimeMiddleware": 990,
+}
+SPIDER_MIDDLEWARES = {
+    "crawler.frontier.FrontierMiddleware": 100,  # sees requests after the offsite / depth filters
+}
 
 # --- Scrapy 2.19 defaults we do not want on an unattended crawler ------------------------
 EXTENSIONS = {
     "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.middlewares.AutoThrottle": 0,  # also speeds up on 304s (incremental sweeps)
     "crawler.progress.ProgressLog": 500,
 }
 TELNETCONSOLE_ENABLED = False
@@ -39,26 +62,39 @@ LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# --- browser pages (render: browser in a profile) ----------------------------------------
-DOWNLOAD_HANDLERS = {
-    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+# --- browser pages (render: browser in a profile; crawler.browser_pool) -------------------
+DOWNLOAD_HANDLERS = {  # scrapy-playwright's handler, with pages reused (crawler.browser_handler)
+    "http": "crawler.browser_handler.PooledPlaywrightHandler",
+    "https": "crawler.browser_handler.PooledPlaywrightHandler",
 }
+NETSWORD_BROWSER_CONTEXTS = 2  # context slots, each recycled after NETSWORD_BROWSER_RECYCLE_PAGES pages
+NETSWORD_BROWSER_MEMORY_AT = []  # record RSS after these many browser pages (bench)
+NETSWORD_BROWSER_PAGE_TIMEOUT = 45.0  # seconds before a hung page is closed (and retried)
+NETSWORD_BROWSER_PAGES_PER_CONTEXT = 4  # open pages per context (reused)
+NETSWORD_BROWSER_RECYCLE_PAGES = 200
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
-PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
-PLAYWRIGHT_MAX_CONTEXTS = 2
-PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000
+PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
+PLAYWRIGHT_MAX_CONTEXTS = 2 * NETSWORD_BROWSER_CONTEXTS  # a retiring and a fresh context per slot
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 32  # scrapy-playwright's own limit; the pool keeps to the one above
 
 # --- the netsword pipeline: normalize -> match -> evidence -> store ----------------------
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.history.HistoryPipeline": 150,  # item.history (earlier prices) for price-history rules
     "pipelines.matcher.MatchPipeline": 200,
     "pipelines.evidence.EvidencePipeline": 300,
-    "pipelines.store.pipeline.StorePipeline": 400,
+    "crawler.incremental.SweepStorePipeline": 400,  # StorePipeline + page states, unchanged pages
 }
 
 EVIDENCE_DIR = env_setting("EVIDENCE_DIR", "var/evidence")
+EVIDENCE_FINDING_SCREENSHOTS = True  # listings with findings: render the stored snapshot, screenshot it
+EVIDENCE_RENDER_BACKLOG = 200  # flagged listings waiting for their screenshot before the pipeline waits too
+EVIDENCE_RENDER_CONCURRENCY = 2
+EVIDENCE_SCREENSHOTS = True  # every browser page
+EVIDENCE_WARC = True
+NETSWORD_INCREMENTAL = True  # conditional requests; unchanged pages are not parsed again
 NETSWORD_PROGRESS_INTERVAL = 2.0
+NETSWORD_RESUME = False  # set by `netsword crawl --resume`
 STORE_BATCH_SIZE = 200
 STORE_URL = env_setting("NETSWORD_STORE", "sqlite:///var/netsword.db")

@@ -1,7 +1,13 @@
 """The generic, profile-driven spider: ``scrapy crawl listing -a site=demo``.
 
 Everything site-specific lives in the site profile (crawler/sites/<site>.yml): which page
-types exist, which links to follow, which fields to extract, which pages need a browser.
+types exist, which links to follow, how lists page, which fields to extract, which pages
+need a browser and what to do in it. Spider arguments: ``site``, ``base_url``, ``sweep_id``,
+``search`` (comma-separated terms: sweep only their search results).
+
+A callback yields the page's links before its item: the frontier (:mod:`crawler.frontier`)
+makes the links durable before the item can reach the store, so a killed sweep never has a
+stored page whose links were lost.
 """
 
 from __future__ import annotations
@@ -12,66 +18,98 @@ from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy_playwright.page import PageMethod
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.items import ListingItem, PageItem, ShopItem
+from crawler.browser_steps import page_methods
+from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
 
 _VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style)]"
 _ITEM_CLASSES = {"listing": ListingItem, "shop": ShopItem}
+#: Response flag set by :class:`crawler.incremental.IncrementalMiddleware` (body = the stored snapshot).
+UNCHANGED = "netsword-unchanged"
 
 
 def new_sweep_id(site: str) -> str:
     return f"{site}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 class ListingSpider(scrapy.Spider):
     name = "listing"
 
     def __init__(self, site: str = "demo", base_url: str | None = None, sweep_id: str | None = None,
-                 profile: Profile | None = None, **kwargs: Any) -> None:
+                 profile: Profile | None = None, search: str | list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.profile = profile or find_profile(site)
         self.site = self.profile.site
         self.base_url = base_url
         self.sweep_id = sweep_id or new_sweep_id(self.site)
         self.allowed_domains = self.profile.allowed_domains or None
+        terms = search.split(",") if isinstance(search, str) else list(search or [])
+        self.search_terms = [t.strip() for t in terms if t.strip()]
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ListingSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         polite = spider.profile.politeness
-        # A profile's politeness overrides the project defaults (spider priority, as custom_settings).
-        crawler.settings.set("ROBOTSTXT_OBEY", polite.obey_robots, priority="spider")
-        crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", polite.concurrency, priority="spider")
-        crawler.settings.set("DOWNLOAD_DELAY", polite.delay, priority="spider")
+        # A profile's politeness overrides the project defaults (spider priority, as custom_settings);
+        # the command line (-s, priority cmdline) still wins.
+        for name, value in (("ROBOTSTXT_OBEY", polite.obey_robots),
+                            ("CONCURRENT_REQUESTS_PER_DOMAIN", polite.concurrency),
+                            ("DOWNLOAD_DELAY", polite.delay),
+                            ("AUTOTHROTTLE_ENABLED", polite.autothrottle),
+                            ("DOWNLOAD_TIMEOUT", polite.timeout),
+                            ("RETRY_TIMES", polite.retries)):
+            crawler.settings.set(name, value, priority="spider")
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for url in self.profile.resolved_start_urls(self.base_url):
-            request = self._request(url)
+        if self.search_terms:
+            urls = self.profile.search_urls(self.search_terms, self.base_url)
+        else:
+            urls = self.profile.resolved_start_urls(self.base_url)
+        for url in urls:
+            request = self.request_for(url)
             if request is not None:
                 yield request
 
     # -- requests ---------------------------------------------------------------------
-    def _request(self, url: str) -> scrapy.Request | None:
+    def request_for(self, url: str, page_no: int = 1, **kwargs: Any) -> scrapy.Request | None:
+        """The request for ``url`` as its page type wants it fetched; None if no page type matches."""
         match = self.profile.page_type(url)
         if match is None:
             return None
         name, page = match
-        meta: dict[str, Any] = {"page_type": name}
+        meta: dict[str, Any] = {"netsword_page_type": name, "netsword_page_no": page_no}
         if page.render == "browser":
             meta["playwright"] = True
-            if page.wait_for:
-                meta["playwright_page_methods"] = [PageMethod("wait_for_selector", page.wait_for, timeout=15_000)]
-        return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta)
+            steps = page.all_steps
+            if steps:
+                meta["playwright_page_methods"] = page_methods(steps)
+        return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta, **kwargs)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self.logger.warning("fetch failed: %s (%s)", request.url, failure.getErrorMessage() or failure.type.__name__)
-        self.crawler.stats.inc_value("netsword/pages_failed")
+        stats = self.crawler.stats
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):  # robots.txt, offsite
+            stats.inc_value("netsword/pages/skipped")
+            self.logger.info("skipped: %s (%s)", request.url, failure.getErrorMessage() or "ignored")
+            return
+        tries = request.meta.get("retry_times", 0) + 1
+        reason = failure.getErrorMessage() or failure.type.__name__
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            reason = f"HTTP {response.status}"
+        stats.inc_value("netsword/pages/failed")
+        self.logger.warning("page failed: %s after %d %s: %s", request.url, tries,
+                            "try" if tries == 1 else "tries", reason)
 
     # -- parsing ----------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -79,34 +117,64 @@ class ListingSpider(scrapy.Spider):
         if match is None:
             return
         name, page = match
-        yield self.extract(response, name, page)
-        for css in page.follow:
-            for href in response.css(f"{css}::attr(href)").getall():
-                request = self._request(response.urljoin(href))
+        stats = self.crawler.stats
+        stats.inc_value("netsword/pages/ok")
+        if response.meta.get("retry_times"):
+            stats.inc_value("netsword/pages/retried")
+        yield from self.links(response, page)
+        if UNCHANGED in response.flags:
+            stats.inc_value("netsword/pages/unchanged")
+            yield self.unchanged(response, name)
+        else:
+            yield self.extract(response, name, page)
+
+    def links(self, response: Response, page: PageType) -> Iterator[scrapy.Request]:
+        """Requests for the page's links (``follow``) and its next page (``pagination``)."""
+        for sel in page.follow:
+            for href in select_links(response, sel):
+                request = self.request_for(response.urljoin(href))
+                if request is not None:
+                    yield request
+        nxt = page.next_page
+        page_no = response.meta.get("netsword_page_no", 1)
+        if nxt is not None and page_no < nxt.max_pages:
+            for href in select_links(response, nxt.next)[:1]:
+                request = self.request_for(response.urljoin(href), page_no=page_no + 1)
                 if request is not None:
                     yield request
 
-    def extract(self, response: Response, page_name: str, page: PageType) -> ListingItem | ShopItem | PageItem:
-        common = {
+    def _common(self, response: Response) -> dict[str, Any]:
+        requested = (response.meta.get("redirect_urls") or [response.url])[0]
+        headers = response.headers
+        return {
             "url": response.url,
+            "requested_url": requested if requested != response.url else "",
             "site": self.site,
             "sweep_id": self.sweep_id,
             "status": response.status,
-            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "rendered": bool(response.meta.get("playwright")),
-            "html": response.body,
+            "fetched_at": response.meta.get("netsword_fetched_at") or utc_now(),
+            "rendered": "playwright" in response.flags,
+            "etag": (headers.get("ETag") or b"").decode("latin-1"),
+            "last_modified": (headers.get("Last-Modified") or b"").decode("latin-1"),
         }
+
+    def unchanged(self, response: Response, page_name: str) -> UnchangedPage:
+        prev = response.meta.get("netsword_prev") or {}
+        shot = response.meta.get("netsword_screenshot") or ("", "")
+        return UnchangedPage(**self._common(response), html_sha256=prev.get("sha256", ""),
+                             html_path=prev.get("path", ""), page_type=page_name,
+                             subject_kind=prev.get("subject_kind", ""), subject_id=prev.get("subject_id", ""),
+                             screenshot_sha256=shot[0], screenshot_path=shot[1])
+
+    def extract(self, response: Response, page_name: str, page: PageType) -> ListingItem | ShopItem | PageItem:
+        common = self._common(response)
+        common["html"] = response.body
+        shot = response.meta.get("netsword_screenshot")
+        if shot:
+            common["screenshot_sha256"], common["screenshot_path"] = shot
         if page.item == "none":
             return PageItem(page_type=page_name, **common)
-        values = {name: extract_field(response, spec) for name, spec in page.fields.items()}
-        if page.attributes is not None:
-            values["attributes"] = {
-                " ".join(row.css(f"{page.attributes.name} ::text").getall()).strip():
-                " ".join(row.css(f"{page.attributes.value} ::text").getall()).strip()
-                for row in response.css(page.attributes.rows)
-            }
-        if values.get("shop_url"):
-            values["shop_url"] = response.urljoin(values["shop_url"])
+        values = extract_fields(response, page)
         item = _ITEM_CLASSES[page.item](**common, **values)
         if page.item == "listing" and not item.listing_id:
             item.listing_id = _id_from_url(response.url)
@@ -115,12 +183,32 @@ class ListingSpider(scrapy.Spider):
         return item
 
 
+def extract_fields(response: Response, page: PageType) -> dict[str, Any]:
+    """The item fields a page type's selectors (and, with ``generic: true``, page metadata) give."""
+    values: dict[str, Any] = {name: extract_field(response, spec) for name, spec in page.fields.items()}
+    if page.attributes is not None:
+        values["attributes"] = {
+            " ".join(row.css(f"{page.attributes.name} ::text").getall()).strip():
+            " ".join(row.css(f"{page.attributes.value} ::text").getall()).strip()
+            for row in response.css(page.attributes.rows)
+        }
+    if page.generic and page.item == "listing":
+        from crawler.generic import extract_product
+
+        for name, value in extract_product(response.text, response.url).as_fields().items():
+            if value and not values.get(name):
+                values[name] = value
+    if values.get("shop_url"):
+        values["shop_url"] = response.urljoin(values["shop_url"])
+    return values
+
+
 def extract_field(response: Response, spec: str | FieldSpec) -> str:
     """Text of a field: a selector with ``::text``/``::attr`` gives raw values; otherwise all
     text inside the matched elements, whitespace-joined."""
     sel, regex = (spec, None) if isinstance(spec, str) else (spec.sel, spec.re)
     nodes = response.xpath(sel[6:]) if sel.startswith("xpath:") else response.css(sel)
-    if "::" in sel or (sel.startswith("xpath:") and "/@" in sel):
+    if "::" in sel or (sel.startswith("xpath:") and ("/@" in sel or "text()" in sel)):
         parts = [v.strip() for v in nodes.getall()]
     else:
         parts = [" ".join(t.strip() for t in n.xpath(_VISIBLE_TEXT).getall() if t.strip()) for n in nodes]
@@ -129,6 +217,22 @@ def extract_field(response: Response, spec: str | FieldSpec) -> str:
         m = re.search(regex, value)
         value = (m.group(1) if m and m.groups() else m.group(0)) if m else ""
     return value
+
+
+def select_links(response: Response, selector: str) -> list[str]:
+    """hrefs of the links a selector picks: elements (their ``href``) or attribute values."""
+    if selector.startswith("xpath:"):
+        nodes = response.xpath(selector[6:])
+    elif "::" in selector:
+        return [v.strip() for v in response.css(selector).getall() if v.strip()]
+    else:
+        nodes = response.css(selector)
+    out = []
+    for node in nodes:
+        value = node.attrib.get("href") if hasattr(node.root, "tag") else node.get()
+        if value and value.strip():
+            out.append(value.strip())
+    return out
 
 
 def _id_from_url(url: str) -> str:

@@ -1,0 +1,211 @@
+"""Generic product fields from any product page: structured data first, then common markup.
+
+For real sites without a hand-written profile (and for ``generic: true`` listing pages, where
+it fills what the profile's selectors miss). Sources, in order of trust:
+
+1. JSON-LD (``<script type="application/ld+json">``): a ``Product`` with ``offers`` (``Offer``,
+   ``AggregateOffer``, ``priceSpecification``);
+2. microdata (``itemprop="price"`` with ``content`` or text, inside an ``Offer`` / ``Product``);
+3. meta tags (``product:price:amount``, ``og:price:amount``, ``itemprop=price``);
+4. the price elements of big marketplaces and common price class names.
+
+Each source proposes a price *text* (what the page shows or declares, with its currency when
+known); :func:`pipelines.normalize.parse_price` turns it into a number like every other price.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from parsel import Selector
+
+#: Price elements of big marketplaces and common shop systems, most specific first.
+PRICE_SELECTORS: tuple[str, ...] = (
+    "#corePrice_feature_div .a-offscreen", "#corePriceDisplay_desktop_feature_div .a-offscreen",
+    "#priceblock_dealprice", "#priceblock_ourprice", "#priceblock_saleprice", "#price_inside_buybox",
+    "#newBuyBoxPrice", "#kindle-price", "#price", "span.a-price span.a-offscreen",
+    "#prcIsum", "#mm-saleDscPrc", ".x-price-primary span", ".x-bin-price__content span", ".a-color-price",
+    "[class*=pricenew]", "[class*=price-new]", "[class*=new-price]", "[class*=sale-price]", "[class*=special-price]",
+    "[data-testid=price]", "[data-test=product-price]", "[data-qa=price]", "[data-price]", "[price]",
+    ".product-price .price", ".product__price", ".product-price", ".price-current", ".current-price",
+    ".price--current", ".price__current", ".our-price", ".price-now", ".price .amount", ".price",
+)
+#: Attributes that hold a price themselves.
+_PRICE_ATTRS = {"[data-price]": "data-price", "[price]": "price"}
+#: "price: 12.00" in many languages (the label before a price), for pages without markup to go by.
+_LABELLED = re.compile(
+    r"(?:价格|售价|價格|售價|直購價|直购价|特價|特价|优惠价|優惠價|促销价|促銷價|到手价|现价|現價|抢购价|"
+    r"price|prix|preis|precio|precios|prezzo|preço|cena|цена)\s*[:：]?\s*((?:NT\$|US\$|RMB|CNY|[¥￥$€£])?\s*"
+    r"\d[\d.,\s]*\d(?:\s*元)?|(?:NT\$|US\$|RMB|CNY|[¥￥$€£])?\s*\d(?:\s*元)?)",
+    re.IGNORECASE)
+_NUMBER = re.compile(r"\d")
+_LD_TYPES = {"product", "productgroup", "offer", "aggregateoffer", "individualproduct", "vehicle", "book"}
+
+
+@dataclass
+class Product:
+    title: str = ""
+    price_text: str = ""
+    currency: str = ""
+    brand: str = ""
+    sku: str = ""
+    description: str = ""
+    source: str = ""  # where the price came from: jsonld | microdata | meta | css
+    candidates: list[tuple[str, str]] = field(default_factory=list)  # (source, price text) in order
+
+    def as_fields(self) -> dict[str, Any]:
+        """ListingItem fields."""
+        attrs = {k: v for k, v in (("品牌", self.brand), ("SKU", self.sku)) if v}
+        price = self.price_text
+        if price and self.currency and not re.search(r"[^\d\s.,]", price):
+            price = f"{self.currency} {price}"
+        return {"title": self.title, "price_text": price, "description": self.description, "attributes": attrs}
+
+
+def extract_product(html: str, url: str = "") -> Product:
+    sel = Selector(text=html or "<html></html>")
+    product = Product()
+    for source, finder in (("jsonld", _jsonld), ("microdata", _microdata), ("meta", _meta), ("css", _css),
+                           ("label", _label)):
+        for text, currency in finder(sel, product):
+            if text and _NUMBER.search(text):
+                product.candidates.append((source, text))
+                if not product.price_text:
+                    product.price_text, product.currency, product.source = text.strip(), currency or "", source
+        if product.price_text:
+            break
+    product.title = product.title or _first(sel, ("meta[property='og:title']::attr(content)", "h1 ::text",
+                                                  "title::text"))
+    product.description = product.description or _first(sel, ("meta[property='og:description']::attr(content)",
+                                                              "meta[name=description]::attr(content)"))
+    return product
+
+
+def _first(sel: Selector, queries: tuple[str, ...]) -> str:
+    for q in queries:
+        value = " ".join(t.strip() for t in sel.css(q).getall() if t.strip())
+        if value:
+            return " ".join(value.split())[:500]
+    return ""
+
+
+# --------------------------------------------------------------------------- JSON-LD
+
+
+def _ld_objects(sel: Selector) -> Iterator[dict[str, Any]]:
+    for raw in sel.css("script[type*='ld+json']::text").getall():
+        data = _loads(raw)
+        stack = [data]
+        while stack:
+            node = stack.pop(0)
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                yield node
+                for key in ("@graph", "mainEntity", "itemListElement", "hasVariant"):
+                    if key in node:
+                        stack.append(node[key])
+
+
+_WRAPPERS = re.compile(r"^\s*(?:<!--|//\s*<!\[CDATA\[|/\*\s*<!\[CDATA\[\s*\*/)|"
+                       r"(?://\s*\]\]>|/\*\s*\]\]>\s*\*/|-->)\s*$")
+
+
+def _loads(raw: str) -> Any:
+    text = _WRAPPERS.sub("", raw.strip()).strip()
+    for attempt in (text, re.sub(r"[\x00-\x1f]", " ", text), re.sub(r",\s*([}\]])", r"\1", text)):
+        try:
+            return json.loads(attempt)
+        except ValueError:
+            continue
+    return None
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    t = node.get("@type") or ""
+    return {str(x).lower().rsplit("/", 1)[-1] for x in (t if isinstance(t, list) else [t])}
+
+
+def _offer_prices(offers: Any, currency: str = "") -> Iterator[tuple[str, str]]:
+    for offer in offers if isinstance(offers, list) else [offers]:
+        if not isinstance(offer, dict):
+            continue
+        cur = str(offer.get("priceCurrency") or currency or "")
+        for key in ("price", "lowPrice", "highPrice"):
+            value = offer.get(key)
+            if value not in (None, "", 0, "0"):
+                yield str(value), cur
+                break
+        else:
+            spec = offer.get("priceSpecification")
+            for s in spec if isinstance(spec, list) else [spec]:
+                if isinstance(s, dict) and s.get("price") not in (None, ""):
+                    yield str(s["price"]), str(s.get("priceCurrency") or cur)
+            if "offers" in offer:
+                yield from _offer_prices(offer["offers"], cur)
+
+
+def _jsonld(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+    for node in _ld_objects(sel):
+        types = _types(node)
+        if not types & _LD_TYPES:
+            continue
+        if "offer" in types or "aggregateoffer" in types:
+            yield from _offer_prices(node)
+            continue
+        if not product.title and isinstance(node.get("name"), str):
+            product.title = node["name"].strip()
+        if not product.sku and node.get("sku"):
+            product.sku = str(node["sku"])
+        brand = node.get("brand")
+        if not product.brand and brand:
+            product.brand = str(brand.get("name", "") if isinstance(brand, dict) else brand)
+        if not product.description and isinstance(node.get("description"), str):
+            product.description = " ".join(node["description"].split())[:2000]
+        if "offers" in node:
+            yield from _offer_prices(node["offers"])
+
+
+# --------------------------------------------------------------------------- microdata, meta, CSS
+
+
+def _microdata(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+    currency = (sel.css("[itemprop=priceCurrency]::attr(content)").get()
+                or sel.css("[itemprop=priceCurrency]::text").get() or "")
+    for node in sel.css("[itemprop=price], [itemprop=lowPrice]"):
+        value = node.attrib.get("content") or " ".join(node.css("::text").getall())
+        yield " ".join(value.split()), currency.strip()
+    if not product.title:
+        product.title = _first(sel, ("[itemtype*=Product] [itemprop=name]::attr(content)",
+                                     "[itemtype*=Product] [itemprop=name] ::text"))
+
+
+def _meta(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+    for prop in ("product:price:amount", "og:price:amount", "product:sale_price:amount", "og:price",
+                 "product:price"):
+        value = sel.css(f"meta[property='{prop}']::attr(content), meta[name='{prop}']::attr(content)").get()
+        if value:
+            cur_prop = prop.replace("amount", "currency")
+            cur = sel.css(f"meta[property='{cur_prop}']::attr(content), meta[name='{cur_prop}']::attr(content)").get()
+            yield value, cur or ""
+
+
+def _css(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+    for query in PRICE_SELECTORS:
+        for node in sel.css(query)[:3]:
+            value = node.attrib.get(_PRICE_ATTRS[query]) if query in _PRICE_ATTRS else None
+            text = value or " ".join(t.strip() for t in node.css("::text").getall() if t.strip())
+            if text and len(text) < 60:
+                yield text, ""
+
+
+def _label(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+    texts = sel.css("meta[property='og:description']::attr(content), meta[name=description]::attr(content)").getall()
+    texts.append(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()))
+    for text in texts:
+        for m in _LABELLED.finditer(text):
+            yield " ".join(m.group(1).split()), ""

@@ -1,0 +1,134 @@
+"""``netsword profile check SITE URL``: fetch one page the way a sweep would, show what each selector gets.
+
+For writing and repairing profiles: the page goes through the same spider code (page type,
+``render: browser`` and its steps, robots.txt, retries), but nothing is stored.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.config import ROOT
+from crawler.profiles import FieldSpec, Profile
+from crawler.spiders.listing import ListingSpider, extract_field, extract_fields, select_links
+
+
+@dataclass
+class SelectorResult:
+    name: str  # field name, or "follow" / "pagination"
+    selector: str
+    matches: int  # elements (or values) the selector found
+    value: str  # the field value as the item gets it; links: the first few, one a line
+
+
+@dataclass
+class CheckResult:
+    url: str
+    page_type: str = ""
+    render: str = ""
+    item: str = ""
+    status: int = 0
+    final_url: str = ""
+    fields: list[SelectorResult] = field(default_factory=list)
+    links: list[SelectorResult] = field(default_factory=list)
+    generic: dict[str, str] = field(default_factory=dict)  # what generic extraction adds (generic: true)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _count(response: Response, selector: str) -> int:
+    nodes = response.xpath(selector[6:]) if selector.startswith("xpath:") else response.css(selector)
+    return len(nodes)
+
+
+class ProfileCheckSpider(ListingSpider):
+    name = "profile-check"
+
+    def __init__(self, url: str = "", result: CheckResult | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check_url = url
+        self.result = result or CheckResult(url)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        request = self.request_for(self.check_url, dont_filter=True)
+        if request is None:
+            names = ", ".join(f"{n} ({' | '.join(p.match)})" for n, p in self.profile.pages.items())
+            self.result.error = f"no page type of {self.site!r} matches this URL; page types: {names}"
+            return
+        yield request.replace(callback=self.check, errback=self.check_failed)
+
+    def check(self, response: Response) -> Iterator[Any]:
+        r = self.result
+        match = self.profile.page_type(response.url)
+        if match is None:
+            r.error = f"redirected to {response.url}, which no page type matches"
+            return
+        name, page = match
+        r.page_type, r.render, r.item = name, page.render, page.item
+        r.status, r.final_url = response.status, response.url
+        for fname, spec in page.fields.items():
+            sel = spec if isinstance(spec, str) else spec.sel
+            value = extract_field(response, spec)
+            shown = f"{value}  (re: {spec.re})" if isinstance(spec, FieldSpec) and spec.re else value
+            r.fields.append(SelectorResult(fname, sel, _count(response, sel), shown))
+        if page.generic:
+            selected = {f.name: f.value for f in r.fields}
+            r.generic = {k: v for k, v in extract_fields(response, page).items()
+                         if isinstance(v, str) and v and not selected.get(k)}
+        for sel in page.follow:
+            hrefs = select_links(response, sel)
+            r.links.append(SelectorResult("follow", sel, len(hrefs), "\n".join(hrefs[:3])))
+        nxt = page.next_page
+        if nxt is not None:
+            hrefs = select_links(response, nxt.next)
+            r.links.append(SelectorResult("pagination", nxt.next, len(hrefs), "\n".join(hrefs[:1])))
+        return
+        yield  # a generator, as Scrapy callbacks are
+
+    def check_failed(self, failure: Failure) -> None:
+        response = getattr(failure.value, "response", None)
+        self.result.status = response.status if response is not None else 0
+        self.result.error = (f"HTTP {response.status}" if response is not None
+                             else failure.getErrorMessage() or failure.type.__name__)
+
+
+def check_page(site: str, url: str, *, profile: Profile | None = None) -> CheckResult:
+    """Fetch ``url`` with ``site``'s profile; returns what each selector extracts (blocks)."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    from crawler.profiles import find_profile
+
+    profile = profile or find_profile(site)
+    settings = get_project_settings()
+    for key, value in {"ITEM_PIPELINES": {}, "SPIDER_MIDDLEWARES": {}, "LOG_LEVEL": "ERROR",
+                       "EVIDENCE_SCREENSHOTS": False, "NETSWORD_INCREMENTAL": False,
+                       "RETRY_TIMES": 1, "LOG_INSTALL_ROOT_HANDLER": False}.items():
+        settings.set(key, value, priority="cmdline")
+    settings.set("DOWNLOADER_MIDDLEWARES", {**settings.getdict("DOWNLOADER_MIDDLEWARES"),
+                                            "crawler.incremental.IncrementalMiddleware": None}, priority="cmdline")
+    result = CheckResult(url)
+    settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"), "crawler.progress.ProgressLog": None},
+                 priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(ProfileCheckSpider)
+    process.crawl(crawler, site=site, profile=profile, url=url, result=result)
+    process.start()
+    if not result.error and not result.page_type:
+        stats = crawler.stats.get_stats()
+        result.error = "not fetched" + (" (robots.txt forbids it)" if stats.get("robotstxt/forbidden") else "")
+    return result
