@@ -13,6 +13,10 @@ The automaton library is ``ahocorasick_rs`` (a Rust DFA) when installed, else
 characters of the terms (about 6x slower with today's packs); ``NETSWORD_MATCH_BACKEND``
 forces one. Both give the same findings (the tests run both).
 
+Other spellings: pinyin / initials variants of opted-in groups are ordinary automaton keys
+that stand for their term; latin words with digits for letters (``n1ke``) are looked up by
+:class:`pipelines.rules_variants.DigitTricks`. Both are reported in ``Finding.deobfuscated``.
+
 A rule gives at most one Finding per subject (the first hit in field order), so its
 ``finding_id`` is stable across sweeps.
 
@@ -28,7 +32,6 @@ A rule gives at most one Finding per subject (the first hit in field order), so 
 from __future__ import annotations
 
 import os
-import threading
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,22 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from crawler.items import TEXT_FIELDS, Finding
-from pipelines.normalize import (
-    NOTE_SEPARATORS,
-    Stripped,
-    normalize_text,
-    notes_for_fragment,
-    parse_price,
-    strip_separators,
-    word_bounds,
-)
+from pipelines.normalize import NOTE_SEPARATORS, notes_for_fragment, word_bounds
 from pipelines.rule_checks import CHECKS, CheckEvidence
+from pipelines.rules_context import ItemText, WhenEvaluator, when_evidence
 from pipelines.rules_loader import load_packs
 from pipelines.rules_model import (
-    WHEN_FUNCTIONS,
     DuplicateRuleError,
     Pack,
-    Predicate,
     Rule,
     RuleError,
     RuleExpressionError,
@@ -61,9 +55,13 @@ from pipelines.rules_model import (
     RuleSchemaError,
     RuleSyntaxError,
     RuleValueError,
+    TermGroup,
+    Variant,
 )
+from pipelines.rules_prices import ReferenceTable, load_references
 from pipelines.rules_scan import Scanner, pick_backend
 from pipelines.rules_tools import AnalystTools, ExampleResult
+from pipelines.rules_variants import NOTE_DIGITS, DigitTricks, variant_note
 
 __all__ = [
     "DuplicateRuleError", "ExampleResult", "MatchPipeline", "RuleError", "RuleExpressionError", "RuleListError",
@@ -86,54 +84,9 @@ def default_rules_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "rules"
 
 
-_EMPTY = Stripped("", "")
-
-
-class _ItemText:
-    """Per-item cache of normalised and separator-stripped field texts and price numbers."""
-
-    __slots__ = ("_norm", "_numbers", "_strip", "item")
-
-    def __init__(self, item: Any) -> None:
-        self.item = item
-        self._norm: dict[str, str] = {}
-        self._strip: dict[str, Stripped] = {}
-        self._numbers: dict[str, float | None] | None = None
-
-    def norm(self, f: str) -> str:
-        v = self._norm.get(f)
-        if v is None:
-            pre = self.item.norm.get(f) if self.item.norm else None
-            v = pre if pre is not None else normalize_text(getattr(self.item, f, "") or "")
-            self._norm[f] = v
-        return v
-
-    def stripped(self, f: str) -> Stripped:
-        st = self._strip.get(f)
-        if st is None:
-            norm = self.norm(f)
-            st = self._strip[f] = strip_separators(norm) if norm else _EMPTY
-        return st
-
-    def numbers(self) -> dict[str, float | None]:
-        if self._numbers is None:
-            it = self.item
-            n: dict[str, float | None] = {}
-            if it.kind == "listing":
-                p = it.price if it.price is not None else parse_price(it.price_text)[0]
-                op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
-                n = {"price": p, "original_price": op,
-                     "ratio": op / p if p and op is not None and p > 0 else None,
-                     "discount": p / op if op and p is not None and op > 0 else None}
-            else:
-                n = {"listing_count": float(it.listing_count) if it.listing_count is not None else None}
-            self._numbers = n
-        return self._numbers
-
-
 @dataclass
 class _Evidence:
-    hits: list[tuple[str, int, int]] = field(default_factory=list)  # (field, start, end), stripped text
+    hits: list[tuple[str, int, int, str]] = field(default_factory=list)  # (field, start, end, term), stripped text
     combine: bool = False  # one highlighted span over all hits in the first field (near)
     check: CheckEvidence | None = None
 
@@ -142,9 +95,11 @@ class RuleSet(AnalystTools):
     """All loaded packs, compiled. Build with :meth:`load`."""
 
     def __init__(self, packs: list[Pack], rules_dir: Path | None = None, errors: list[RuleError] | None = None,
-                 include_test: bool = False, backend: str | None = None) -> None:
+                 include_test: bool = False, backend: str | None = None,
+                 references: ReferenceTable | None = None) -> None:
         self.packs = packs
         self.backend = pick_backend(backend)
+        self.references = references
         self.rules_dir = rules_dir
         self.errors = list(errors or [])
         self.include_test = include_test
@@ -154,7 +109,7 @@ class RuleSet(AnalystTools):
         self.by_id = {r.id: r for r in self.rules}
         self._field_order = [{f: i for i, f in enumerate(r.fields)} for r in self.rules]
         self._compile()
-        self._local = threading.local()  # one simpleeval evaluator per thread (it keeps the names)
+        self._when = WhenEvaluator()
 
     # ------------------------------------------------------------ loading
 
@@ -170,7 +125,9 @@ class RuleSet(AnalystTools):
         """
         d = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         packs, errors = load_packs(d, collect_errors=collect_errors)
-        return cls(packs, d, errors, include_test, backend)
+        backend = pick_backend(backend)
+        references, ref_errors = load_references(d, backend, collect_errors=collect_errors)
+        return cls(packs, d, errors + ref_errors, include_test, backend, references)
 
     def _compile(self) -> None:
         table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]] = defaultdict(dict)
@@ -181,15 +138,26 @@ class RuleSet(AnalystTools):
                 for term in terms:
                     t.setdefault(term, []).append((rule.index, group))
 
+        def add_group(rule: Rule, g: TermGroup, group: int) -> None:
+            add(rule, rule.fields, g.terms, group)
+            if g.variants:
+                add(rule, rule.fields, tuple(v.text for v in g.variants), group)
+                for v in g.variants:
+                    self._variants[rule.index].setdefault(v.text, v)
+
         self._always: dict[str, list[int]] = {k: [] for k in TEXT_FIELDS}
+        # names of each rule's `when` the item itself provides (not the reference-price lookup)
+        self._item_names = [tuple(n for n in r.when.names if not n.startswith("reference_")) if r.when else ()
+                            for r in self.rules]
+        self._variants: list[dict[str, Variant]] = [{} for _ in self.rules]
         for r in self.rules:
             if r.any:
-                add(r, r.fields, r.any.terms, G_ANY)
+                add_group(r, r.any, G_ANY)
             for j, g in enumerate(r.all):
-                add(r, r.fields, g.terms, G_ALL + j)
+                add_group(r, g, G_ALL + j)
             if r.near:
-                add(r, r.fields, r.near.a.terms, G_NEAR_A)
-                add(r, r.fields, r.near.b.terms, G_NEAR_B)
+                add_group(r, r.near.a, G_NEAR_A)
+                add_group(r, r.near.b, G_NEAR_B)
             if r.unless:
                 add(r, r.fields, r.unless.terms.terms, G_UNLESS)
             if r.none:
@@ -201,6 +169,7 @@ class RuleSet(AnalystTools):
         # ONE automaton per subject kind over all fields' terms; each term carries, per field, the
         # (rule, group) pairs it feeds. An item's fields are scanned in one call, joined by NUL.
         self._automata: dict[str, Scanner] = {}
+        self._tricks: dict[str, DigitTricks] = {}
         self._scan_fields: dict[str, list[str]] = {}
         for kind, fields in TEXT_FIELDS.items():
             scan_fields = [f for f in fields if table.get((kind, f))]
@@ -212,6 +181,7 @@ class RuleSet(AnalystTools):
                          tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
                         for t in words]
             self._automata[kind] = Scanner(words, payloads, self.backend)
+            self._tricks[kind] = DigitTricks(words)
 
     # ------------------------------------------------------------ matching
 
@@ -221,15 +191,15 @@ class RuleSet(AnalystTools):
 
     def _match(self, item: Any, only: set[int] | None, include_test: bool) -> list[Finding]:
         kind = item.kind
-        ctx = _ItemText(item)
+        ctx = ItemText(item, self.references)
         hits: dict[int, list[Hit]] = defaultdict(list)
         fields = self._scan_fields[kind]
         parts: list[str] = []
         starts: list[int] = []
         which: list[int] = []
         pos = 0
-        for fi, f in enumerate(fields):
-            text = ctx.stripped(f).text
+        for fi, st in enumerate(ctx.strip_fields(fields)):
+            text = st.text
             if text:
                 parts.append(text)
                 starts.append(pos)
@@ -239,7 +209,8 @@ class RuleSet(AnalystTools):
             scanner = self._automata[kind]
             payloads = scanner.payloads
             single = len(parts) == 1
-            for i, start, end in scanner.scan(parts[0] if single else "\x00".join(parts)):
+            joined = parts[0] if single else "\x00".join(parts)
+            for i, start, end in scanner.scan(joined):
                 k = 0 if single else bisect_right(starts, start) - 1
                 term, left, right, per_field = payloads[i]
                 members = per_field[which[k]]
@@ -256,6 +227,16 @@ class RuleSet(AnalystTools):
                 f = fields[which[k]]
                 for ridx, group in members:
                     hits[ridx].append((group, f, start, end, term))
+            # latin words with digits for letters (n1ke): whole words already, looked up by skeleton
+            for i, start, end in self._tricks[kind].scan(joined):
+                k = 0 if single else bisect_right(starts, start) - 1
+                term, _, _, per_field = payloads[i]
+                members = per_field[which[k]]
+                if members:
+                    f, start, end = fields[which[k]], start - starts[k], end - starts[k]
+                    ctx.tricks[(f, start, end)] = term
+                    for ridx, group in members:
+                        hits[ridx].append((group, f, start, end, term))
         candidates = set(hits)
         candidates.update(self._always[kind])
         if only is not None:
@@ -268,13 +249,20 @@ class RuleSet(AnalystTools):
             rule = self.rules[ridx]
             if rule.status != "stable" and not include_test:
                 continue
-            ev = self._evaluate(rule, hits.get(ridx, []), ctx)
+            rule_hits = hits.get(ridx)
+            # conditions are ANDed: a rule without term hits whose `when` is false cannot fire (the common
+            # case for price rules, checked here without the rest of the evaluation; numbers first)
+            if rule_hits is None and rule.when is not None:
+                nums = ctx.numbers()
+                if any(nums.get(n) is None for n in self._item_names[ridx]) or not self._when.true(rule.when, ctx):
+                    continue
+            ev = self._evaluate(rule, rule_hits or [], ctx)
             if ev is not None:
                 found_at = found_at or datetime.now(UTC).isoformat(timespec="seconds")
                 out.append(self._finding(rule, item, ctx, ev, found_at))
         return out
 
-    def _evaluate(self, rule: Rule, hits: list[Hit], ctx: _ItemText) -> _Evidence | None:
+    def _evaluate(self, rule: Rule, hits: list[Hit], ctx: ItemText) -> _Evidence | None:
         unless: dict[str, list[tuple[int, int]]] = {}
         pos: list[Hit] = []
         in_scope = rule.scope is None
@@ -309,14 +297,14 @@ class RuleSet(AnalystTools):
             pair = self._near_pair(rule, pos, valid)
             if pair is None:
                 return None
-            ev = _Evidence(hits=[(pair[0][1], pair[0][2], pair[0][3]), (pair[1][1], pair[1][2], pair[1][3])],
+            ev = _Evidence(hits=[pair[0][1:], pair[1][1:]],
                            combine=True)
         if rule.any:
             first = next((h for h in pos if h[0] == G_ANY and valid(h)), None)
             if first is None:
                 return None
             if ev is None:
-                ev = _Evidence(hits=[(first[1], first[2], first[3])])
+                ev = _Evidence(hits=[first[1:]])
         if rule.all:
             firsts: list[Hit] = []
             for j in range(len(rule.all)):
@@ -326,7 +314,7 @@ class RuleSet(AnalystTools):
                 firsts.append(h)
             if ev is None:
                 firsts.sort(key=lambda h: (order[h[1]], h[2]))
-                ev = _Evidence(hits=[(h[1], h[2], h[3]) for h in firsts])
+                ev = _Evidence(hits=[h[1:] for h in firsts])
         if rule.regex:
             rx = self._regex_hit(rule, ctx, unless)
             if rx is None:
@@ -340,10 +328,10 @@ class RuleSet(AnalystTools):
             if ev is None:
                 ev = _Evidence(check=ce)
         if rule.when:
-            if not self._when_true(rule.when, ctx):
+            if not self._when.true(rule.when, ctx):
                 return None
             if ev is None:
-                ev = _Evidence(check=self._when_evidence(rule.when, ctx))
+                ev = _Evidence(check=when_evidence(rule.when, ctx))
         return ev
 
     @staticmethod
@@ -361,7 +349,7 @@ class RuleSet(AnalystTools):
         return False
 
     @staticmethod
-    def _whole_word(ctx: _ItemText, h: Hit) -> bool:
+    def _whole_word(ctx: ItemText, h: Hit) -> bool:
         text = ctx.stripped(h[1]).text
         s, e = h[2], h[3]
         a, b = max(0, s - WORD_WINDOW), min(len(text), e + WORD_WINDOW)
@@ -385,8 +373,8 @@ class RuleSet(AnalystTools):
                 return best
         return best
 
-    def _regex_hit(self, rule: Rule, ctx: _ItemText,
-                   unless: dict[str, list[tuple[int, int]]]) -> tuple[str, int, int] | None:
+    def _regex_hit(self, rule: Rule, ctx: ItemText,
+                   unless: dict[str, list[tuple[int, int]]]) -> tuple[str, int, int, str] | None:
         for f in rule.fields:
             text = ctx.stripped(f).text
             if not text:
@@ -394,51 +382,12 @@ class RuleSet(AnalystTools):
             for p in rule.regex:
                 for m in p.finditer(text):
                     if m.end() > m.start() and not self._excluded(rule, f, m.start(), m.end(), unless):
-                        return (f, m.start(), m.end())
+                        return (f, m.start(), m.end(), m.group())
         return None
-
-    def _when_true(self, pred: Predicate, ctx: _ItemText) -> bool:
-        nums = ctx.numbers()
-        values = {}
-        for name in pred.names:
-            v = nums.get(name)
-            if v is None:
-                return False  # a missing number never satisfies a predicate
-            values[name] = v
-        evaluator = getattr(self._local, "eval", None)
-        if evaluator is None:
-            from simpleeval import SimpleEval
-
-            evaluator = self._local.eval = SimpleEval(names={}, functions=dict(WHEN_FUNCTIONS))
-        evaluator.names = values
-        try:
-            return bool(evaluator.eval(pred.expr, previously_parsed=pred.parsed))
-        except Exception:  # division by zero, type errors ...: the predicate is simply false
-            return False
-
-    @staticmethod
-    def _when_evidence(pred: Predicate, ctx: _ItemText) -> CheckEvidence:
-        it, nums, names = ctx.item, ctx.numbers(), pred.names
-        if it.kind == "shop":
-            return CheckEvidence("name", [], f"店铺商品数【{it.listing_count}】（{pred.expr}）")
-        parts, matched = [], []
-        fld = "price_text"
-        if names & {"price", "ratio", "discount"}:
-            shown = it.price_text or f"{nums['price']:g}"
-            parts.append(f"现价【{shown}】")
-            matched.append(shown)
-        if names & {"original_price", "ratio", "discount"}:
-            shown = it.original_price_text or f"{nums['original_price']:g}"
-            parts.append(f"划线价【{shown}】")
-            matched.append(shown)
-            fld = "original_price_text"
-        if nums.get("ratio") is not None:
-            parts.append(f"划线价为现价的 {nums['ratio']:.1f} 倍")
-        return CheckEvidence(fld, matched, "，".join(parts) + f"（{pred.expr}）")
 
     # ------------------------------------------------------------ findings
 
-    def _finding(self, rule: Rule, item: Any, ctx: _ItemText, ev: _Evidence, found_at: str) -> Finding:
+    def _finding(self, rule: Rule, item: Any, ctx: ItemText, ev: _Evidence, found_at: str) -> Finding:
         f = Finding(
             rule_id=rule.id, rule_version=rule.version, pack=rule.pack, title=rule.title, category=rule.category,
             severity=rule.severity, basis=rule.basis, subject_kind=item.kind, subject_id=item.subject_id,
@@ -451,7 +400,7 @@ class RuleSet(AnalystTools):
         main = ev.hits[0][0]
         st = ctx.stripped(main)
         if ev.combine:
-            same = [(s, e) for fl, s, e in ev.hits if fl == main]
+            same = [(s, e) for fl, s, e, _ in ev.hits if fl == main]
             s, e = min(x[0] for x in same), max(x[1] for x in same)
         else:
             s, e = ev.hits[0][1], ev.hits[0][2]
@@ -461,7 +410,8 @@ class RuleSet(AnalystTools):
         f.field, f.start, f.end = main, ns, ne
         f.snippet = f"{'…' if a else ''}{norm[a:ns]}【{norm[ns:ne]}】{norm[ne:b]}{'…' if b < len(norm) else ''}"
         notes: list[str] = []
-        for fl, hs, he in ev.hits:
+        variants = self._variants[rule.index]
+        for fl, hs, he, term in ev.hits:
             stf = ctx.stripped(fl)
             ha, hb = stf.source_span(hs, he)
             frag = stf.source[ha:hb]
@@ -471,8 +421,13 @@ class RuleSet(AnalystTools):
             for note in notes_for_fragment(getattr(item, fl, "") or "", frag):
                 if note not in notes:
                     notes.append(note)
+            if (fl, hs, he) in ctx.tricks:
+                notes.append(f"{NOTE_DIGITS}: {frag}→{ctx.tricks[(fl, hs, he)]}")
+            elif term in variants:
+                notes.append(variant_note(variants[term], frag))
         f.deobfuscated = notes
         return f
+
 
 class MatchPipeline:
     """Scrapy item pipeline: appends the rule engine's findings to ``item.findings``.

@@ -5,9 +5,11 @@
 1. zero-width and other invisible characters removed (U+200B-U+200D, U+2060, U+FEFF, soft
    hyphen, bidi marks),
 2. NFKC (full-width -> half-width, compatibility ideographs, circled digits ...),
-3. traditional -> simplified Chinese (OpenCC ``t2s`` from opencc-purepy, plus a few variant
+3. look-alike letters in latin words (Cyrillic ``с`` in ``Guссi``, Greek ``ΝΙΚΕ``) and dingbat
+   digits (``❶ ➀``) folded (:mod:`pipelines.rules_homoglyphs`),
+4. traditional -> simplified Chinese (OpenCC ``t2s`` from opencc-purepy, plus a few variant
    characters OpenCC keeps, such as 倣 -> 仿),
-4. latin lower-cased, runs of whitespace collapsed to one space.
+5. latin lower-cased, runs of whitespace collapsed to one space.
 
 ``deobfuscate_text`` also drops separators that sellers put between Chinese characters to
 dodge keyword filters (高 仿, 高*仿, 高-仿, 高.仿 -> 高仿) and says what it did, so a finding
@@ -42,12 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from crawler.items import TEXT_FIELDS
+from pipelines.rules_homoglyphs import fold_homoglyphs
 
 log = logging.getLogger(__name__)
 
 # Notes reported to analysts (Chinese first: the console is Chinese).
 NOTE_ZERO_WIDTH = "去除零宽字符"
 NOTE_NFKC = "全角/兼容字符转换"
+NOTE_HOMOGLYPH = "形近字母/数字符号转换"
 NOTE_T2S = "繁体转简体"
 NOTE_SEPARATORS = "去除分隔符"
 
@@ -68,6 +72,10 @@ EXTRA_VARIANTS: dict[str, str] = {
     "僞": "伪",
     "貭": "质",
 }
+
+#: Characters OpenCC's t2s changes that mainland simplified text uses as they are (显著, 著名):
+#: they do not make a text "traditional" on their own.
+NOT_TRADITIONAL = frozenset("著")
 
 _nfkc_re: re.Pattern[str] | None = None
 _nfkc_cache: dict[str, str] = {}
@@ -116,7 +124,9 @@ SEPARATORS = (
     "\U0001f300-\U0001faff"  # emoji
     "\ufe0f"  # variation selector (emoji presentation)
 )
-_SEP_RE = re.compile(f"(?<=[{CJK}])[{SEPARATORS}]+(?=[{CJK}])")
+# The pattern starts with the separator class (not the look-behind) so the regex engine can skip
+# quickly to candidate characters: about 2x faster on Chinese text, same matches.
+_SEP_RE = re.compile(f"[{SEPARATORS}](?<=[{CJK}][{SEPARATORS}])[{SEPARATORS}]*(?=[{CJK}])")
 
 
 # ---------------------------------------------------------------- traditional -> simplified
@@ -169,6 +179,7 @@ def _load_t2s() -> _T2S:
                 # keys that map to themselves first (么, 像, 著 ...) are ordinary simplified characters
                 if len(parts) == 2 and len(key) == 1 and not key.isascii() and parts[1].split(" ")[0] != key:
                     triggers.add(key)
+            triggers -= NOT_TRADITIONAL
             bmp = {c for c in triggers if ord(c) < 0x10000}
             _t2s = _T2S(
                 convert=cc.convert,
@@ -230,13 +241,18 @@ def normalize_with_notes(s: str | None) -> tuple[str, list[str]]:
     if n != s:
         notes.append(NOTE_NFKC)
     s = n
+    h = fold_homoglyphs(s)
+    if h is not s and h != s:
+        notes.append(NOTE_HOMOGLYPH)
+        s = h
     t = to_simplified(s)
     if t is not s and t != s:
         notes.append(NOTE_T2S)
     return _collapse_ws(t.lower()), notes
 
 
-_STEPS = ((NOTE_ZERO_WIDTH, lambda s: s.translate(_ZW_TABLE)), (NOTE_NFKC, _nfkc), (NOTE_T2S, to_simplified))
+_STEPS = ((NOTE_ZERO_WIDTH, lambda s: s.translate(_ZW_TABLE)), (NOTE_NFKC, _nfkc), (NOTE_HOMOGLYPH, fold_homoglyphs),
+          (NOTE_T2S, to_simplified))
 
 
 def notes_for_fragment(raw: str, fragment: str) -> list[str]:
@@ -259,7 +275,7 @@ def notes_for_fragment(raw: str, fragment: str) -> list[str]:
 
 
 def normalize_text(s: str | None) -> str:
-    """Normal form used for matching: zero-width removed, NFKC, simplified, lower-case, one space."""
+    """Normal form used for matching: zero-width removed, NFKC, look-alikes folded, simplified, lower-case."""
     return normalize_with_notes(s)[0]
 
 
@@ -317,6 +333,16 @@ class Stripped:
 def strip_separators(norm: str) -> Stripped:
     """Drop separators between CJK characters in already-normalised text, keeping an offset map."""
     return Stripped(_SEP_RE.sub("", norm), norm)
+
+
+def strip_many(norms: list[str]) -> list[Stripped]:
+    """``strip_separators`` of several texts with one regex pass (they are joined by NUL, which is
+    neither CJK nor a separator, so nothing is removed across texts)."""
+    joined = "\x00".join(norms)
+    if joined.count("\x00") != len(norms) - 1:  # a text with its own NUL: one by one
+        return [strip_separators(n) for n in norms]
+    parts = _SEP_RE.sub("", joined).split("\x00")
+    return [Stripped(t, n) for t, n in zip(parts, norms, strict=True)]
 
 
 def deobfuscate_text(s: str | None, max_examples: int = 3) -> tuple[str, list[str]]:

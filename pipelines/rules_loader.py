@@ -2,8 +2,10 @@
 
 Rules are written by analysts, so every problem is reported with the file, the line and a
 hint in Chinese and English (``RuleError`` subclasses). ``load_packs(dir, collect_errors=True)``
-keeps going after an error and returns every problem (for ``netsword rules lint``); the
-rules that had errors are left out.
+keeps going after an error and returns every problem (``netsword rules lint``, see
+:mod:`pipelines.rules_lint`, adds checks on the loaded rules); the rules that had errors are left out.
+Term groups keep every term as written with its file and line (``TermSource``), and groups that
+say ``pinyin: true|full|initials`` get their pinyin / initials variants (:mod:`pipelines.rules_variants`).
 
 The format is documented in ``rules/README.md``.
 """
@@ -17,10 +19,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crawler.items import CATEGORIES, SEVERITIES, TEXT_FIELDS, ListingItem, ShopItem
 from pipelines.normalize import normalize_text, strip_separators
@@ -39,18 +37,23 @@ from pipelines.rules_model import (
     RuleListError,
     RuleLocation,
     RuleSchemaError,
-    RuleSyntaxError,
     RuleValueError,
     Scope,
     TermGroup,
+    TermSource,
     Unless,
+    Variant,
 )
+from pipelines.rules_variants import PINYIN_MODES, pinyin_variants
+from pipelines.rules_yaml import YList, YMap, parse_yaml
 
 PACK_KEYS = ("pack", "version", "title", "rules")
 RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to", "fields", "status", "scope", "any",
              "all", "near", "regex", "unless", "none", "words", "when", "check", "tests", "note")
 REQUIRED_RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to")
 STATUSES = ("stable", "test")
+#: keys a positive term group (any, all, near.a, near.b) may have in its mapping form
+POSITIVE_KEYS = ("terms", "pinyin")
 #: fields a rule looks in when it does not say ``fields:``
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "listing": ("title", "description", "promo", "service"),
@@ -67,78 +70,6 @@ EXAMPLE_FIELDS: dict[str, frozenset[str]] = {
 _WHEN_NODES = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Constant,
                ast.boolop, ast.operator, ast.unaryop, ast.cmpop, ast.expr_context)
 _RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
-
-
-# ---------------------------------------------------------------- YAML with line numbers
-
-
-class YMap(dict):
-    """A mapping that remembers where it and each of its keys' values came from."""
-
-    loc: RuleLocation
-    key_loc: dict[str, RuleLocation]
-    raw: dict[str, str]  # plain scalars as written (so `1:1` or `yes` stay text where text is wanted)
-
-
-class YList(list):
-    loc: RuleLocation
-    item_loc: list[RuleLocation]
-    raw: list[str | None]
-
-
-def _loc(path: str, node: Node) -> RuleLocation:
-    return RuleLocation(path, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def _to_py(node: Node, path: str, ctor: SafeConstructor) -> Any:
-    if isinstance(node, MappingNode):
-        d = YMap()
-        d.loc, d.key_loc, d.raw = _loc(path, node), {}, {}
-        for k_node, v_node in node.value:
-            if k_node.tag == "tag:yaml.org,2002:merge":
-                raise RuleSchemaError("不支持 YAML 合并键 '<<' / merge keys are not supported", _loc(path, k_node))
-            key = ctor.construct_object(k_node) if isinstance(k_node, ScalarNode) else None
-            if not isinstance(key, str | int | float | bool) or key is None:
-                raise RuleSchemaError("键必须是文字 / keys must be plain text", _loc(path, k_node))
-            key = str(key) if not isinstance(key, str) else key
-            if key in d:
-                raise RuleSchemaError(f"键 '{key}' 重复 / duplicate key '{key}'", _loc(path, k_node),
-                                      "同一层只能写一次；合并两处的内容 / write each key once and merge the values")
-            d[key] = _to_py(v_node, path, ctor)
-            d.key_loc[key] = _loc(path, v_node)
-            if isinstance(v_node, ScalarNode):
-                d.raw[key] = v_node.value
-        return d
-    if isinstance(node, SequenceNode):
-        lst = YList()
-        lst.loc, lst.item_loc, lst.raw = _loc(path, node), [], []
-        for item in node.value:
-            lst.append(_to_py(item, path, ctor))
-            lst.item_loc.append(_loc(path, item))
-            lst.raw.append(item.value if isinstance(item, ScalarNode) else None)
-        return lst
-    return ctor.construct_object(node, deep=True)
-
-
-def parse_yaml(text: str, path: str) -> Any:
-    """Parse one YAML document into YMap/YList/scalars; syntax errors become RuleSyntaxError."""
-    try:
-        loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        node = yaml.compose(text, Loader=loader_cls)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = RuleLocation(path, mark.line + 1, mark.column + 1) if mark else RuleLocation(path)
-        hint = "检查缩进（只用空格，不用 Tab）、冒号后的空格和引号是否成对 / check indentation (spaces, no tabs), "
-        hint += "a space after each colon, and matching quotes"
-        lines = text.splitlines()
-        if mark and mark.line < len(lines) and lines[mark.line][mark.column:mark.column + 1] in ("@", "`"):
-            hint = "词表引用要加引号 / quote list references: \"@lists/brands.txt\""
-        raise RuleSyntaxError(f"YAML 格式错误 / YAML syntax error: {exc.problem or exc}", loc, hint) from None
-    except yaml.YAMLError as exc:
-        raise RuleSyntaxError(f"YAML 格式错误 / YAML syntax error: {exc}", RuleLocation(path)) from None
-    if node is None:
-        return None
-    return _to_py(node, path, SafeConstructor())
 
 
 # ---------------------------------------------------------------- loader
@@ -180,7 +111,8 @@ class _Loader:
                 hint = _suggest(key, allowed) or f"{what} 可用的键 / allowed keys: {', '.join(allowed)}"
                 raise self.fail(RuleSchemaError, f"未知的键 '{key}' / unknown key '{key}' in {what}", loc, hint)
 
-    def list_file(self, ref: str, loc: RuleLocation | None) -> list[str]:
+    def list_file(self, ref: str, loc: RuleLocation | None) -> list[tuple[str, RuleLocation]]:
+        """Terms of an ``@lists/...`` file, each with its file and line."""
         rel = ref[1:].strip()
         if rel in self._lists:
             return self._lists[rel]
@@ -191,11 +123,12 @@ class _Loader:
             have = sorted(str(p.relative_to(self.dir)) for p in (self.dir / "lists").glob("*.txt"))
             raise self.fail(RuleListError, f"找不到词表 / term list not found: {ref}", loc,
                             _suggest(rel, have) or f"现有词表 / lists: {', '.join(have) or '(none)'}")
-        terms: list[str] = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        terms: list[tuple[str, RuleLocation]] = []
+        shown = str(self.dir / rel)
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             line = line.split(" #", 1)[0].split("\t#", 1)[0].strip()
             if line and not line.startswith("#"):
-                terms.append(line)
+                terms.append((line, RuleLocation(shown, n)))
         if not terms:
             raise self.fail(RuleListError, f"词表为空 / term list is empty: {ref}", loc)
         self._lists[rel] = terms
@@ -203,7 +136,10 @@ class _Loader:
 
     def terms(self, value: Any, what: str, loc: RuleLocation | None, allow_keys: tuple[str, ...] = ("terms",)
               ) -> tuple[TermGroup, YMap | None]:
-        """A term group: a list of terms or ``{terms: [...]}``; ``@lists/x.txt`` entries expand."""
+        """A term group: a list of terms or ``{terms: [...]}``; ``@lists/x.txt`` entries expand.
+
+        ``pinyin`` in ``allow_keys`` lets the mapping form opt into pinyin / initials variants.
+        """
         opts = None
         if isinstance(value, YMap):
             self.check_keys(value, allow_keys, what)
@@ -218,7 +154,7 @@ class _Loader:
         else:
             self.expect(value, list, what, loc, f"{what}: [高仿, A货, \"@lists/brands.txt\"]")
             raw, locs = value.raw, value.item_loc
-        out: list[str] = []
+        sources: list[TermSource] = []
         for i, t in enumerate(value):
             tloc = locs[i] if i < len(locs) else loc
             if not isinstance(t, str):
@@ -226,15 +162,34 @@ class _Loader:
                     raise self.fail(RuleSchemaError, f"'{what}' 的每一项应为文字 / each term in '{what}' must be text",
                                     tloc, "把词写成一行一个的列表 / write terms as a flat list")
                 t = raw[i]  # e.g. 1:1 read as a number by YAML: keep it as written
-            words = self.list_file(t, tloc) if t.startswith("@") else [t]
-            for w in words:
+            words = self.list_file(t, tloc) if t.startswith("@") else [(t, tloc)]
+            for w, wloc in words:
                 key = strip_separators(normalize_text(w)).text
                 if not key:
-                    raise self.fail(RuleValueError, f"'{what}' 含空词 / empty term in '{what}': {w!r}", tloc)
-                out.append(key)
-        if not out:
+                    raise self.fail(RuleValueError, f"'{what}' 含空词 / empty term in '{what}': {w!r}", wloc)
+                sources.append(TermSource(w, key, wloc))
+        if not sources:
             raise self.fail(RuleSchemaError, f"'{what}' 没有任何词 / '{what}' has no terms", loc)
-        return TermGroup(tuple(dict.fromkeys(out)), loc), opts
+        terms = tuple(dict.fromkeys(src.term for src in sources))
+        mode = self.pinyin_mode(opts, what) if opts is not None and "pinyin" in opts else ""
+        variants: list[Variant] = []
+        if mode:
+            have = set(terms)
+            for t in terms:
+                for v in pinyin_variants(t, mode):
+                    if v.text not in have:
+                        have.add(v.text)
+                        variants.append(v)
+        return TermGroup(terms, loc, tuple(sources), tuple(variants), mode), opts
+
+    def pinyin_mode(self, opts: YMap, what: str) -> str:
+        v = opts["pinyin"]
+        key = str(v).lower() if isinstance(v, bool | str) else None
+        if key not in PINYIN_MODES:
+            raise self.fail(RuleValueError, f"'{what}.pinyin' 的值 {v!r} 不可用 / not a valid pinyin option",
+                            opts.key_loc["pinyin"],
+                            "可选 / one of: true（全拼+首字母）, full（全拼）, initials（首字母）, false")
+        return PINYIN_MODES[key]
 
     def int_value(self, m: YMap, key: str, what: str, minimum: int = 0) -> int:
         v = m[key]
@@ -290,7 +245,7 @@ class _Loader:
             fields = tuple(self.field_list(r["fields"], r.key_loc["fields"], "fields", allowed_fields, kind))
 
         scope = self.scope(r["scope"], r.key_loc["scope"], kind) if "scope" in r else None
-        any_ = self.terms(r["any"], "any", r.key_loc["any"])[0] if "any" in r else None
+        any_ = self.terms(r["any"], "any", r.key_loc["any"], POSITIVE_KEYS)[0] if "any" in r else None
         all_ = self.all_groups(r["all"], r.key_loc["all"]) if "all" in r else ()
         near = self.near(r["near"], r.key_loc["near"]) if "near" in r else None
         regex = self.regexes(r["regex"], r.key_loc["regex"]) if "regex" in r else ()
@@ -368,8 +323,10 @@ class _Loader:
 
     def all_groups(self, value: Any, loc: RuleLocation) -> tuple[TermGroup, ...]:
         if isinstance(value, YMap):  # all: {terms: [a, b]} -> every term must hit
-            group = self.terms(value, "all", loc)[0]
-            return tuple(TermGroup((t,), group.location) for t in group.terms)
+            group = self.terms(value, "all", loc, POSITIVE_KEYS)[0]
+            return tuple(TermGroup((t,), group.location, tuple(s for s in group.sources if s.term == t),
+                                   tuple(v for v in group.variants if v.term == t), group.pinyin)
+                         for t in group.terms)
         self.expect(value, list, "all", loc, "all: [[高仿, A货], [\"@lists/brands.txt\"]]")
         groups = []
         for i, g in enumerate(value):
@@ -380,7 +337,7 @@ class _Loader:
             elif isinstance(g, str):
                 g = YList([g])
                 g.loc, g.item_loc, g.raw = gloc, [gloc], [None]
-            groups.append(self.terms(g, f"all[{i}]", gloc)[0])
+            groups.append(self.terms(g, f"all[{i}]", gloc, POSITIVE_KEYS)[0])
         if not groups:
             raise self.fail(RuleSchemaError, "'all' 为空 / 'all' is empty", loc)
         return tuple(groups)
@@ -392,8 +349,8 @@ class _Loader:
             if k not in value:
                 raise self.fail(RuleSchemaError, f"near 缺少 '{k}' / near needs '{k}'", loc,
                                 "例如 / for example: near: {a: [\"@lists/brands.txt\"], b: [高仿], within: 10}")
-        a = self.terms(value["a"], "near.a", value.key_loc["a"])[0]
-        b = self.terms(value["b"], "near.b", value.key_loc["b"])[0]
+        a = self.terms(value["a"], "near.a", value.key_loc["a"], POSITIVE_KEYS)[0]
+        b = self.terms(value["b"], "near.b", value.key_loc["b"], POSITIVE_KEYS)[0]
         return Near(a, b, self.int_value(value, "within", "near"))
 
     def regexes(self, value: Any, loc: RuleLocation) -> tuple[re.Pattern[str], ...]:
@@ -549,9 +506,3 @@ def load_packs(rules_dir: Path, collect_errors: bool = False) -> tuple[list[Pack
             kept.append(rule)
         pack.rules = kept
     return packs, loader.errors
-
-
-def lint(rules_dir: Path) -> list[RuleError]:
-    """Every problem in the packs (load errors only; examples are run by RuleSet.run_examples)."""
-    return load_packs(rules_dir, collect_errors=True)[1]
-

@@ -86,11 +86,32 @@ class DuplicateRuleError(RuleError):
 
 
 @dataclass(frozen=True)
+class TermSource:
+    """One term as an analyst wrote it (in a pack or a list file) and the key it is matched by."""
+
+    written: str
+    term: str  # normalised, separators removed: what the automaton looks for
+    location: RuleLocation | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An extra spelling of a term the group opted into (``pinyin: true``): gaofang / gf for 高仿."""
+
+    text: str  # what the automaton looks for (latin, matched as whole latin words)
+    term: str  # the term it stands for
+    how: str  # "pinyin" | "initials"
+
+
+@dataclass(frozen=True)
 class TermGroup:
     """A set of terms; ``terms`` are the normalised forms the automaton looks for."""
 
     terms: tuple[str, ...]
     location: RuleLocation | None = None
+    sources: tuple[TermSource, ...] = field(default=(), compare=False, repr=False)
+    variants: tuple[Variant, ...] = ()  # pinyin / initials spellings (opt-in per group)
+    pinyin: str = ""  # "" | "full" | "initials" | "both": what the analyst asked for
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -127,6 +148,21 @@ WHEN_NAMES: dict[str, str] = {
     "ratio": "original_price / price",
     "discount": "price / original_price",
     "listing_count": "店铺商品数 (shop listing count)",
+    "reference_price": "品牌参考价下限 (lowest genuine retail price, rules/lists/reference_prices.yml)",
+    "reference_max": "品牌参考价上限 (highest genuine retail price, rules/lists/reference_prices.yml)",
+    # price history of the listing, filled by pipelines.history from earlier sweeps (item.history)
+    "prev_price": "上次扫描的现价 (price in the previous sweep)",
+    "prev_original_price": "上次扫描的划线价 (struck-through price in the previous sweep)",
+    "max_price_7d": "此前7日内出现过的最高现价 (highest price shown in the 7 days before, this sweep excluded)",
+    "min_price_7d": "此前7日内出现过的最低现价 (lowest price shown in the 7 days before)",
+    "max_price_30d": "此前30日内出现过的最高现价 (highest price shown in the 30 days before)",
+    "min_price_30d": "此前30日内出现过的最低现价 (lowest price shown in the 30 days before)",
+    "baseline_price": "基准扫描（节前）时的现价 (price during the festival's baseline sweep)",
+    "baseline_reference_price": "基准扫描时的比较价格：划线价，无划线价时为现价 (the baseline's struck-through price, "
+                                "else its price)",
+    "max_price_since_baseline": "基准扫描以来（含本次）的最高现价 (highest price since the baseline, this page too)",
+    "history_days": "最早一次记录距今的天数 (days since the listing was first recorded)",
+    "days_since_price_change": "现价已持续的天数 (days the current price has been shown)",
 }
 WHEN_FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round}
 

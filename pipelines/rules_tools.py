@@ -58,6 +58,8 @@ def item_from_dict(kind: str, values: dict[str, Any]) -> Any:
             setattr(item, k, int(v or 0))
         elif k == "rendered":
             setattr(item, k, bool(v))
+        elif k == "history":  # price-history numbers (pipelines.history), e.g. {baseline_price: 399}
+            setattr(item, k, {str(name): float(x) for name, x in (v or {}).items()})
         else:
             setattr(item, k, "" if v is None else str(v))
     return item
