@@ -1,39 +1,76 @@
-"""`netsword search` and `netsword export`: what analysts do with findings."""
+"""What analysts do with findings, on the command line: search, export, report, rules stats, users, serve."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from crawler.runner import default_store_url
 
 console = Console()
 err = Console(stderr=True)
+SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
+STATUS_CHOICE = click.Choice(["open", "resolved", "confirmed", "dismissed", "referred"])
 
+
+def _store() -> Any:
+    from pipelines.store import open_store
+
+    return open_store(default_store_url())
+
+
+def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The filters search, export and bundles share (see ``leads.search.build_query``)."""
+    options = [
+        click.option("--category", multiple=True, help="form category, e.g. 虚假违法互联网广告 (repeatable)"),
+        click.option("--severity", multiple=True, type=SEVERITY_CHOICE, help="(repeatable)"),
+        click.option("--site", multiple=True, help="site id (repeatable)"),
+        click.option("--status", multiple=True, type=STATUS_CHOICE, help="finding status (repeatable)"),
+        click.option("--sweep", default=None, help="only what this sweep saw"),
+        click.option("--shop", default=None, help="shop id"),
+        click.option("--from", "date_from", default=None, help="seen on or after this day (YYYY-MM-DD, Beijing)"),
+        click.option("--to", "date_to", default=None, help="seen on or before this day (YYYY-MM-DD, Beijing)"),
+        click.option("--price-min", type=float, default=None),
+        click.option("--price-max", type=float, default=None),
+        click.option("--include-resolved", is_flag=True, help="also findings a rescan no longer showed"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _query(text: str = "", **kw: Any) -> Any:
+    from leads.search import build_query
+
+    try:
+        return build_query(text, **{k: (tuple(v) if isinstance(v, tuple) else v) for k, v in kw.items()})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 # --- search / export -------------------------------------------------------------------
 @click.command()
 @click.argument("query", required=False, default="")
-@click.option("--category", default=None, help="statistics-form category, e.g. 虚假违法互联网广告")
-@click.option("--severity", default=None, type=click.Choice(["low", "medium", "high", "critical"]))
-@click.option("--site", default=None)
+@filter_options
 @click.option("--all", "include_clean", is_flag=True, help="include listings without findings")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, help="hits per page")
+@click.option("--page", default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print hits as JSON")
-def search(query: str, category: str | None, severity: str | None, site: str | None,
-           include_clean: bool, limit: int, as_json: bool) -> None:
-    """Search flagged listings and shops (Chinese full text + filters)."""
+def search(query: str, limit: int, page: int, as_json: bool, **filters: Any) -> None:
+    """Search flagged listings and shops (Chinese full text + filters), with facet counts."""
     from leads.search import format_table
-    from leads.search import search as run_search
-    from pipelines.store import open_store
 
-    store = open_store(default_store_url())
+    q = _query(query, per_page=limit, page=page, **filters)
+    store = _store()
     try:
-        result = run_search(store, query, category=category, severity=severity, site=site,
-                            flagged_only=not include_clean, limit=limit)
+        result = store.search(q)
     finally:
         store.close()
     if as_json:
@@ -43,22 +80,179 @@ def search(query: str, category: str | None, severity: str | None, site: str | N
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="xlsx", show_default=True)
+@click.argument("query", required=False, default="")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "zip"]), default="xlsx",
+              show_default=True, help="zip: evidence bundle (sheet + page snapshots + screenshots + SHA-256 manifest)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--category", default=None)
-@click.option("--severity", default=None)
-@click.option("--site", default=None)
-def export(fmt: str, output: str, category: str | None, severity: str | None, site: str | None) -> None:
-    """Export findings for enforcement teams (CSV / XLSX / JSON, Chinese columns)."""
+@click.option("--what", type=click.Choice(["findings", "leads"]), default="findings", show_default=True,
+              help="CSV/JSON: one row per finding or per lead (XLSX has both sheets)")
+@filter_options
+def export(query: str, fmt: str, output: str, what: str, **filters: Any) -> None:
+    """Export for enforcement teams: XLSX (sheets 线索 + 问题明细), CSV, JSON, or an evidence bundle (zip)."""
+    from crawler.runner import default_evidence_dir
+    from leads.bundle import write_bundle
     from leads.export import export as run_export
-    from pipelines.store import open_store
 
-    filters = {k: v for k, v in {"category": category, "severity": severity, "site": site}.items() if v}
-    store = open_store(default_store_url())
+    q = _query(query, **filters)
+    store = _store()
     try:
-        n = run_export(store, output, fmt, filters)
+        if fmt == "zip":
+            summary = write_bundle(store, output, q, evidence_dir=default_evidence_dir())
+            console.print(f"{summary.findings} findings, {summary.snapshots} page snapshots, "
+                          f"{summary.screenshots} screenshots written to {escape(output)}")
+            if summary.missing:
+                err.print(f"[yellow]{len(summary.missing)} snapshots not found in the evidence folder[/]")
+            return
+        n = run_export(store, output, fmt, q, what=what)
     finally:
         store.close()
-    console.print(f"{n} findings written to {output}")
+    console.print(f"{n} {what if fmt != 'xlsx' else 'findings'} written to {escape(output)}")
 
 
+def verify_bundle_command(path: str) -> int:
+    """Print the check of an evidence bundle (a .zip); returns the exit code (0 = intact).
+
+    For the one ``netsword evidence verify`` command, which dispatches on ``.zip``.
+    """
+    from leads.bundle import verify_bundle
+
+    check = verify_bundle(path)
+    for problem in check.problems:
+        err.print(f"[red]✗[/] {escape(problem)}")
+    if check.ok:
+        console.print(f"[green]✓[/] {escape(path)}: {check.files_checked} files, every SHA-256 matches")
+    else:
+        console.print(f"[red]{escape(path)}: {len(check.problems)} problems[/]")
+    return 0 if check.ok else 1
+
+
+# --- rules stats (attached to the `rules` group in cli.py) ------------------------------
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@filter_options
+def rules_stats(as_json: bool, **filters: Any) -> None:
+    """Per-rule precision from triage: confirmed + referred vs dismissed findings."""
+    from leads.rulestats import rule_stats
+
+    store = _store()
+    try:
+        stats = rule_stats(store, _query(**filters))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in stats], ensure_ascii=False, indent=2))
+        return
+    table = Table(title="规则精确率 / per-rule precision (已确认+已移送)/(已确认+已移送+已排除)")
+    for col in ("规则", "类别", "问题数", "待核查", "已确认", "已移送", "已排除", "精确率"):
+        table.add_column(col, justify="right" if col not in ("规则", "类别") else "left")
+    for s in stats:
+        precision = "—" if s.precision is None else f"{s.precision:.0%}"
+        table.add_row(escape(f"{s.title}\n{s.rule_id}"), escape(s.category), str(s.findings), str(s.open),
+                      str(s.confirmed), str(s.referred), str(s.dismissed), precision)
+    console.print(table)
+
+
+# --- the statistics form ----------------------------------------------------------------
+@click.command()
+@click.option("--campaign", required=True, help="campaign name, e.g. 2026网剑行动")
+@click.option("--from", "date_from", default=None, help="first day (YYYY-MM-DD, Beijing)")
+@click.option("--to", "date_to", default=None, help="last day (YYYY-MM-DD, Beijing)")
+@click.option("--unit", default="", help="填报单位")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="write the form as XLSX")
+def report(campaign: str, date_from: str | None, date_to: str | None, unit: str, output: str | None) -> None:
+    """The campaign statistics form (情况统计表): cases per category, counted once, under the main one."""
+    from leads.report import build_form, format_text, write_xlsx
+
+    store = _store()
+    try:
+        form = build_form(store, campaign, date_from, date_to, unit=unit)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        store.close()
+    if output:
+        write_xlsx(form, output)
+        console.print(f"form written to {escape(output)}")
+    else:
+        click.echo(format_text(form))
+
+
+# --- users ------------------------------------------------------------------------------
+@click.group()
+def user() -> None:
+    """Console users (passwords hashed with argon2id)."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["analyst", "admin"]), default="analyst", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--reset", is_flag=True, help="the user exists: set a new password and role")
+def user_add(username: str, role: str, password_stdin: bool, reset: bool) -> None:
+    """Create a console user (prompts for the password)."""
+    from leads.users import UserError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = _store()
+    try:
+        add_user(store, username, password, role, replace_existing=reset)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    console.print(f"user {escape(username)} ({role}) saved")
+
+
+@user.command("list")
+def user_list() -> None:
+    """Users, roles and whether they may log in."""
+    store = _store()
+    try:
+        for u in store.users():
+            state = "disabled" if u.disabled else "active"
+            click.echo(f"{u.username}\t{u.role}\t{state}\t{u.created_at}")
+    finally:
+        store.close()
+
+
+@user.command("disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="enable again")
+def user_disable(username: str, enable: bool) -> None:
+    """Stop (or with --enable, allow again) a user's logins."""
+    from leads.users import UserError, set_disabled
+
+    store = _store()
+    try:
+        set_disabled(store, username, not enable)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    console.print(f"user {escape(username)} {'enabled' if enable else 'disabled'}")
+
+
+# --- the web console --------------------------------------------------------------------
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--secure-cookies", is_flag=True, help="session cookie only over HTTPS (behind a TLS proxy)")
+def serve(host: str, port: int, secure_cookies: bool) -> None:
+    """The analyst console (web): search, leads, triage, exports, the statistics form."""
+    import uvicorn
+
+    from leads.web.app import ConsoleConfig, create_app
+
+    config = ConsoleConfig.from_env(secure_cookies=secure_cookies)
+    store = _store()
+    try:
+        if not store.users():
+            err.print("[yellow]no users yet: create one with `netsword user add NAME --role admin`[/]")
+        app = create_app(config, store=store)
+        err.print(f"netsword console at http://{host}:{port}/ (Ctrl-C to stop)")
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    finally:
+        store.close()

@@ -1,9 +1,12 @@
-"""Findings out to the people who act on them: CSV, XLSX or JSON, one row per finding.
+"""Findings out to the people who act on them: CSV, XLSX or JSON.
 
-Columns are the ones a 网监 office files (``COLUMNS``). Spreadsheet cells that start
+XLSX has two sheets: 线索 (one row per lead, ``LEAD_COLUMNS``) and 问题明细 (one row per
+finding, ``COLUMNS``). CSV and JSON hold one of the two tables (``what``: "findings", the
+default, or "leads"). Columns are the ones a 网监 office files. Spreadsheet cells that start
 with = + - @ tab or carriage return get a leading apostrophe (OWASP "CSV injection"),
-so a listing titled ``=HYPERLINK(...)`` stays text in Excel/WPS; JSON keeps values as
-they are. Files are written to a temporary name and renamed when complete.
+so a listing titled ``=HYPERLINK(...)`` stays text in Excel/WPS; CSV and XLSX cells are
+cut at 32,767 characters (Excel's cell limit; the page snapshot keeps everything); JSON
+keeps values as they are. Files are written to a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -11,20 +14,29 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from leads import severity_label, status_label
+from leads import lead_status_label, severity_label, status_label
+from leads.clustering import Link
+from leads.leads import Lead, build_leads
 from pipelines.store.base import SearchQuery, Store
 
 COLUMNS: tuple[str, ...] = ("平台", "店铺", "经营者", "统一社会信用代码", "商品标题", "价格", "违法类别", "严重程度",
                             "规则", "违法依据", "证据摘要", "链接", "抓取时间", "证据哈希", "状态")
+LEAD_COLUMNS: tuple[str, ...] = ("线索编号", "平台", "店铺", "经营者", "统一社会信用代码", "联系电话", "经营地址",
+                                 "主要违法类别", "最高严重程度", "涉及违法类别", "问题数", "涉及商品数", "关联经营者组",
+                                 "关联依据", "状态", "承办人", "店铺链接", "首次发现", "最近发现")
+FINDINGS_SHEET, LEADS_SHEET = "问题明细", "线索"
 FORMATS = ("csv", "xlsx", "json")
+TABLES = ("findings", "leads")
 _WIDTHS = {"平台": 10, "店铺": 22, "经营者": 26, "统一社会信用代码": 22, "商品标题": 40, "价格": 10, "违法类别": 26,
            "严重程度": 9, "规则": 30, "违法依据": 36, "证据摘要": 50, "链接": 40, "抓取时间": 22, "证据哈希": 24,
-           "状态": 10}
+           "状态": 10, "线索编号": 18, "联系电话": 16, "经营地址": 30, "主要违法类别": 26, "最高严重程度": 9,
+           "涉及违法类别": 36, "问题数": 8, "涉及商品数": 10, "关联经营者组": 18, "关联依据": 40, "承办人": 10,
+           "店铺链接": 36, "首次发现": 22, "最近发现": 22}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BEIJING = timezone(timedelta(hours=8))
 _XLSX_MAX_CELL = 32767
@@ -77,36 +89,81 @@ def rows(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *
         }
 
 
+def link_text(link: Link) -> str:
+    """Why two shops are one operator group, in words."""
+    return f"{link.a} 与 {link.b} 共用{link.label} {link.value}"
+
+
+def lead_rows(leads: Iterable[Lead], *, site_names: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows keyed by ``LEAD_COLUMNS``, one per lead, in the order given."""
+    names = site_names or {}
+    for lead in leads:
+        group = lead.group
+        links = "；".join(link_text(link) for link in group.links) if group else ""
+        yield {
+            "线索编号": lead.lead_id,
+            "平台": names.get(lead.site, lead.site),
+            "店铺": lead.shop_name,
+            "经营者": lead.operator,
+            "统一社会信用代码": lead.license_number,
+            "联系电话": lead.phone,
+            "经营地址": lead.address,
+            "主要违法类别": lead.main_category or "",
+            "最高严重程度": severity_label(lead.max_severity),
+            "涉及违法类别": "、".join(f"{c}（{n}）" for c, n in lead.categories.items()),
+            "问题数": len(lead.findings),
+            "涉及商品数": len({f["subject_id"] for f in lead.findings if f["subject_kind"] == "listing"}),
+            "关联经营者组": group.group_id if group else "",
+            "关联依据": links,
+            "状态": lead_status_label(lead.status),
+            "承办人": lead.assignee,
+            "店铺链接": lead.shop_url,
+            "首次发现": beijing_time(lead.first_seen),
+            "最近发现": beijing_time(lead.last_seen),
+        }
+
+
 def export(store: Store, path: str | Path, fmt: str | None = None,
            filters: SearchQuery | Mapping[str, Any] | None = None, *,
-           site_names: Mapping[str, str] | None = None) -> int:
-    """Write the findings passing ``filters`` to ``path``; returns the number of rows (findings) written.
+           site_names: Mapping[str, str] | None = None, what: str = "findings") -> int:
+    """Write the findings passing ``filters`` to ``path``; returns the number of findings written
+    (of leads, for CSV/JSON with ``what="leads"``).
 
     ``fmt`` is "csv", "xlsx" or "json" (default: from the file suffix). ``filters`` is a
     ``SearchQuery`` or its keyword arguments (limit/offset are ignored: everything goes).
-    ``site_names`` maps site ids to the platform names printed in 平台.
+    ``site_names`` maps site ids to the platform names printed in 平台. XLSX always holds
+    both sheets (线索 first).
     """
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if what not in TABLES:
+        raise ValueError(f"unknown table {what!r}; use one of {', '.join(TABLES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    findings = rows(store, filters, site_names=site_names)
     try:
-        n = _WRITERS[fmt](tmp, rows(store, filters, site_names=site_names))
+        if fmt == "xlsx":
+            leads = lead_rows(build_leads(store, filters), site_names=site_names)
+            n = _write_xlsx(tmp, [(LEADS_SHEET, LEAD_COLUMNS, leads), (FINDINGS_SHEET, COLUMNS, findings)])[1]
+        elif what == "leads":
+            n = _WRITERS[fmt](tmp, LEAD_COLUMNS, lead_rows(build_leads(store, filters), site_names=site_names))
+        else:
+            n = _WRITERS[fmt](tmp, COLUMNS, findings)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return n
 
 
-def _write_csv(path: Path, data: Iterable[dict[str, Any]]) -> int:
+def _write_csv(path: Path, columns: Sequence[str], data: Iterable[dict[str, Any]]) -> int:
     n = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM makes Excel read UTF-8
         w = csv.writer(fh)
-        w.writerow(COLUMNS)
+        w.writerow(columns)
         for row in data:
-            w.writerow(["" if row[c] is None else _csv_value(row[c]) for c in COLUMNS])
+            w.writerow(["" if row[c] is None else _csv_value(row[c]) for c in columns])
             n += 1
     return n
 
@@ -114,56 +171,68 @@ def _write_csv(path: Path, data: Iterable[dict[str, Any]]) -> int:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.2f}"
-    return neutralise(value)
+    if isinstance(value, str):  # spreadsheets open CSV too: the same cell limit as XLSX
+        return neutralise(value)[:_XLSX_MAX_CELL]
+    return value
 
 
-def _write_xlsx(path: Path, data: Iterable[dict[str, Any]]) -> int:
+def xlsx_text(value: str) -> str:
+    """A string as a safe XLSX cell: no characters XML forbids, formulas neutralised, within the cell limit."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))[:_XLSX_MAX_CELL]
+
+
+def _write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[str], Iterable[dict[str, Any]]]]) -> list[int]:
+    """One sheet per (title, columns, rows); returns the rows written per sheet."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("线索")
-    for i, col in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS[col]
-    ws.freeze_panes = "A2"
     bold = Font(bold=True)
-    header = []
-    for c in COLUMNS:
-        cell = WriteOnlyCell(ws, value=c)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    price_col = COLUMNS.index("价格")
-    n = 0
-    for row in data:
-        values: list[Any] = []
-        for i, c in enumerate(COLUMNS):
-            v = row[c]
-            if isinstance(v, str):
-                v = neutralise(ILLEGAL_CHARACTERS_RE.sub("", v))[:_XLSX_MAX_CELL]
-            if i == price_col and v is not None:
-                cell = WriteOnlyCell(ws, value=v)
-                cell.number_format = "#,##0.00"
-                v = cell
-            values.append(v)
-        ws.append(values)
-        n += 1
+    written = []
+    for title, columns, data in sheets:
+        ws = wb.create_sheet(title)
+        for i, col in enumerate(columns, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(col, 16)
+        ws.freeze_panes = "A2"
+        header = []
+        for c in columns:
+            cell = WriteOnlyCell(ws, value=c)
+            cell.font = bold
+            header.append(cell)
+        ws.append(header)
+        price_col = columns.index("价格") if "价格" in columns else -1
+        n = 0
+        for row in data:
+            values: list[Any] = []
+            for i, c in enumerate(columns):
+                v = row[c]
+                if isinstance(v, str):
+                    v = xlsx_text(v)
+                if i == price_col and v is not None:
+                    cell = WriteOnlyCell(ws, value=v)
+                    cell.number_format = "#,##0.00"
+                    v = cell
+                values.append(v)
+            ws.append(values)
+            n += 1
+        written.append(n)
     wb.save(path)
-    return n
+    return written
 
 
-def _write_json(path: Path, data: Iterable[dict[str, Any]]) -> int:
+def _write_json(path: Path, columns: Sequence[str], data: Iterable[dict[str, Any]]) -> int:
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         fh.write("[")
         for row in data:
-            fh.write(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+            fh.write(("\n" if n == 0 else ",\n") + json.dumps({c: row[c] for c in columns}, ensure_ascii=False))
             n += 1
         fh.write("\n]\n" if n else "]\n")
     return n
 
 
-_WRITERS = {"csv": _write_csv, "xlsx": _write_xlsx, "json": _write_json}
+_WRITERS = {"csv": _write_csv, "json": _write_json}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from datetime import date
 from typing import Any
 
 from rich import box
@@ -17,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from leads import severity_label
-from pipelines.store.base import Hit, SearchQuery, SearchResult, Store
+from leads.dates import day_bounds
+from pipelines.store.base import FilterValue, Hit, SearchQuery, SearchResult, Store
 
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -25,6 +27,24 @@ _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "l
 def search(store: Store, text: str = "", **filters: Any) -> SearchResult:
     """``store.search`` with keyword filters (see ``SearchQuery`` for their meaning)."""
     return store.search(SearchQuery(text=text, **filters))
+
+
+def build_query(text: str = "", *, category: FilterValue = None, severity: FilterValue = None,
+                site: FilterValue = None, status: FilterValue = None, sweep: str | None = None,
+                shop: str | None = None, date_from: str | date | None = None, date_to: str | date | None = None,
+                price_min: float | None = None, price_max: float | None = None, include_clean: bool = False,
+                include_resolved: bool = False, page: int = 1, per_page: int = 20) -> SearchQuery:
+    """A SearchQuery from what an analyst types (CLI options, console form fields).
+
+    Dates are Beijing calendar days, both included; ``page`` starts at 1.
+    """
+    bounds = day_bounds(date_from, date_to)
+    per_page = max(1, min(per_page, 500))
+    return SearchQuery(text=text.strip(), category=category or None, severity=severity or None, site=site or None,
+                       status=status or None, sweep_id=sweep or None, shop_id=shop or None,
+                       include_resolved=include_resolved, flagged_only=not include_clean,
+                       price_min=price_min, price_max=price_max, **bounds,
+                       limit=per_page, offset=(max(page, 1) - 1) * per_page)
 
 
 def _price(value: float | None) -> str:

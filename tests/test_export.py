@@ -63,8 +63,9 @@ def test_xlsx_cells_are_strings_not_formulas(store, tmp_path):
     n = export(store, path)  # format from the suffix
     assert n == 8
     wb = load_workbook(path)
-    ws = wb.active
-    assert ws.title == "线索" and ws.freeze_panes == "A2"
+    assert wb.sheetnames == ["线索", "问题明细"] and wb.active.title == "线索"  # leads first, then findings
+    ws = wb["问题明细"]
+    assert ws.freeze_panes == "A2"
     header = [c.value for c in ws[1]]
     assert tuple(header) == COLUMNS and all(c.font.b for c in ws[1])
     title_col = COLUMNS.index("商品标题") + 1

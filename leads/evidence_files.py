@@ -1,0 +1,74 @@
+"""Finding the evidence files of a snapshot: the page HTML and, where the crawler took one, a screenshot.
+
+HTML lives at ``EVIDENCE_DIR/<snapshot.path>`` (gzip, see ``pipelines.evidence``); a
+screenshot at ``EVIDENCE_DIR/screenshots/<sha256>.png``, named on the snapshot record.
+Every path is checked to stay inside the evidence root (a store is data, not a command).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.store.base import Snapshot, Store
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_sha256(value: str) -> bool:
+    return bool(_SHA256.match(value or ""))
+
+
+@dataclass
+class EvidenceFiles:
+    sha256: str
+    snapshot: Snapshot | None
+    html_path: Path | None  # gzip file
+    screenshot_path: Path | None  # PNG
+
+    def read_html(self) -> bytes | None:
+        if self.html_path is None:
+            return None
+        with gzip.open(self.html_path, "rb") as fh:
+            return fh.read()
+
+
+def _inside(root: Path, rel: str) -> Path | None:
+    if not rel:
+        return None
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def _screenshot_rel(snapshot: Snapshot | None) -> list[str]:
+    """Where the snapshot record says its screenshot is (a path, or the PNG's sha256)."""
+    out = []
+    for name in ("screenshot_path", "screenshot", "screenshot_sha256"):
+        value = str(getattr(snapshot, name, "") or "") if snapshot is not None else ""
+        if value:
+            out.append(f"screenshots/{value}.png" if is_sha256(value) else value)
+    return out
+
+
+def evidence_files(store: Store, root: str | Path, sha256: str) -> EvidenceFiles:
+    """The files kept for the page with this HTML hash (each None when missing)."""
+    root = Path(root).resolve()
+    if not is_sha256(sha256):
+        return EvidenceFiles(sha256, None, None, None)
+    snaps = store.snapshots(sha256)
+    snapshot = snaps[-1] if snaps else None
+    html = None
+    for rel in [s.path for s in reversed(snaps)] + [f"html/{sha256[:2]}/{sha256}.html.gz"]:
+        html = _inside(root, rel)
+        if html is not None:
+            break
+    shot = None
+    for rel in [r for s in reversed(snaps) for r in _screenshot_rel(s)] + [f"screenshots/{sha256}.png"]:
+        shot = _inside(root, rel)
+        if shot is not None:
+            break
+    return EvidenceFiles(sha256, snapshot, html, shot)

@@ -1,0 +1,57 @@
+"""Per-rule precision from analysts' decisions: which rules make noise (`netsword rules stats`).
+
+precision = (confirmed + referred) / (confirmed + referred + dismissed), over the findings of
+the rule that an analyst decided (directly, or through the lead's status, see
+``leads.triage``). Undecided findings (open, resolved) do not enter it; a rule nobody
+decided on yet has no precision (None), not 0 or 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pipelines.store.base import SearchQuery, Store, as_query
+
+
+@dataclass
+class RuleStat:
+    rule_id: str
+    title: str
+    pack: str
+    category: str
+    findings: int = 0
+    open: int = 0
+    resolved: int = 0
+    confirmed: int = 0
+    referred: int = 0
+    dismissed: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.confirmed + self.referred + self.dismissed
+
+    @property
+    def precision(self) -> float | None:
+        return (self.confirmed + self.referred) / self.decided if self.decided else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "decided": self.decided, "precision": self.precision}
+
+
+def rule_stats(store: Store, q: SearchQuery | Mapping[str, Any] | None = None) -> list[RuleStat]:
+    """One row per rule with findings passing ``q`` (resolved ones included); noisiest decided rules first,
+    then rules without decisions by number of findings."""
+    q = as_query(q)
+    if not q.status:
+        q = replace(q, include_resolved=True)
+    stats: dict[str, RuleStat] = {}
+    for f in store.iter_findings(q):
+        s = stats.get(f["rule_id"])
+        if s is None:
+            s = stats[f["rule_id"]] = RuleStat(f["rule_id"], f["title"], f["pack"], f["category"])
+        s.findings += 1
+        if f["status"] in ("open", "resolved", "confirmed", "referred", "dismissed"):
+            setattr(s, f["status"], getattr(s, f["status"]) + 1)
+    return sorted(stats.values(), key=lambda s: (s.precision is None, s.precision or 0, -s.findings, s.rule_id))

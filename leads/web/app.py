@@ -1,0 +1,135 @@
+"""The console application: ``create_app(ConsoleConfig) -> FastAPI`` (run it with `netsword serve`).
+
+Security headers on every response: a strict Content-Security-Policy (no scripts at all,
+the stylesheet allowed by hash, frames only from this site), no framing by others, no
+MIME sniffing, no referrer to the scraped sites, and no caching of pages.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.middleware.sessions import SessionMiddleware
+
+from leads.web.auth import LoginRequired, login_redirect
+from leads.web.auth import router as auth_router
+from leads.web.render import CSS_HASH, make_templates
+from leads.web.views import render
+from leads.web.views import router as views_router
+from pipelines.store.base import Store
+
+#: For every page of the console. Scripts: none at all.
+PAGE_CSP = (f"default-src 'none'; style-src '{CSS_HASH}'; img-src 'self'; frame-src 'self'; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+SESSION_HOURS = 10
+
+
+@dataclass
+class ConsoleConfig:
+    store_url: str
+    evidence_dir: str
+    secret: str = field(repr=False, default="")
+    secure_cookies: bool = False
+    session_hours: int = SESSION_HOURS
+
+    @classmethod
+    def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
+        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET, else under $NETSWORD_HOME."""
+        from crawler.runner import data_home, default_evidence_dir, default_store_url
+
+        secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(data_home() / "console-secret")
+        return cls(default_store_url(), default_evidence_dir(), secret, secure_cookies)
+
+
+def load_or_create_secret(path: Path) -> str:
+    """The session-signing secret kept in ``path`` (mode 600), created on first use."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if len(text) >= 32:
+            return text
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
+    """The console over ``store`` (default: opened from ``config.store_url``; the caller closes a passed store)."""
+    if not config.secret or len(config.secret) < 32:
+        raise ValueError("the console needs a session secret of at least 32 characters (NETSWORD_SECRET)")
+    if store is None:
+        from pipelines.store import open_store
+
+        store = open_store(config.store_url)
+    app = FastAPI(title="netsword console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    app.state.config = config
+    app.state.templates = make_templates()
+    app.include_router(auth_router)
+    app.include_router(views_router)
+    app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
+    app.middleware("http")(_security_headers)
+    app.add_middleware(SessionMiddleware, secret_key=config.secret, session_cookie="netsword_session",
+                       max_age=config.session_hours * 3600, same_site="strict", https_only=config.secure_cookies)
+    return app
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, HEAD left out (included routers flattened)."""
+    out: set[tuple[str, str]] = set()
+
+    def walk(routes: list, prefix: str = "") -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # FastAPI >= 0.160 keeps included routers whole
+            if inner is not None:
+                walk(inner.routes, prefix + getattr(inner, "prefix", ""))
+            else:
+                out.update((m, prefix + route.path) for m in getattr(route, "methods", None) or () if m != "HEAD")
+
+    walk(app.routes)
+    return sorted(out)
+
+
+async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    response = await call_next(request)
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    user = getattr(request.state, "user", None)
+    if user is None:
+        return Response(message, status_code=status, media_type="text/plain; charset=utf-8")
+    return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    return _error_page(request, exc.status_code, str(exc.detail))
+
+
+async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+    fields = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
+    return _error_page(request, 400, f"请求参数有误 / bad request: {fields}")
+
+
+__all__ = ["PAGE_CSP", "ConsoleConfig", "create_app", "load_or_create_secret", "route_table"]

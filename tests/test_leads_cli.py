@@ -1,0 +1,93 @@
+"""The analyst commands, run as the real `netsword` command on a private copy of the demo sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from cli_helpers import ROOT, run_cli
+from leads_fixtures import copy_home, free_port
+from openpyxl import load_workbook
+
+from leads import triage
+from leads.bundle import verify_bundle
+from leads.leads import build_leads
+from pipelines.store import open_store
+
+
+@pytest.fixture(scope="module")
+def home(demo_sweep, tmp_path_factory):
+    home = copy_home(demo_sweep["home"], tmp_path_factory.mktemp("cli-home"))
+    store = open_store(home / "netsword.db")
+    leads = build_leads(store)
+    triage.set_status(store, leads[0].lead_id, "referred", "li")
+    triage.set_status(store, leads[1].lead_id, "dismissed", "li")
+    store.close()
+    return home
+
+
+def test_search_with_date_range_and_facets(home):
+    proc = run_cli("search", "高仿", "--from", "2000-01-01", "--to", "2999-12-31", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["total"] >= 2 and result["facets"]["category"]
+    proc = run_cli("search", "高仿", "--from", "2999-01-01", home=home)
+    assert proc.returncode == 0 and "共 0 条结果" in proc.stdout
+    proc = run_cli("search", "--status", "dismissed", home=home)
+    assert proc.returncode == 0 and "类别：" in proc.stdout  # the facet line
+    assert int(re.search(r"共 (\d+) 条结果", proc.stdout).group(1)) >= 1  # the dismissed lead's subjects
+    proc = run_cli("search", "--from", "not-a-date", home=home)
+    assert proc.returncode == 2 and "YYYY-MM-DD" in proc.stderr
+
+
+def test_exports_bundle_and_form(home, tmp_path):
+    proc = run_cli("export", "--format", "zip", "-o", str(tmp_path / "b.zip"), "--category", "网络销售假冒伪劣商品",
+                   home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "page snapshots" in proc.stdout
+    check = verify_bundle(tmp_path / "b.zip")
+    assert check.ok and check.files_checked >= 4, check.problems
+    proc = run_cli("report", "--campaign", "2026网剑行动", "--from", "2000-01-01", "--to", "2999-12-31",
+                   "-o", str(tmp_path / "form.xlsx"), home=home)
+    assert proc.returncode == 0, proc.stderr
+    ws = load_workbook(tmp_path / "form.xlsx")["情况统计表"]
+    cells = {ws.cell(r, 2).value: ws.cell(r, 3).value for r in range(1, ws.max_row + 1)}
+    assert cells["查处网络违法案件（件）"] == 1 and cells["移送公安机关案件（件）"] == 1  # the referred lead
+    assert cells["网上检查网站、网店（个次）"] == 42  # the demo's shops, fetched in one sweep
+    assert cells["罚没款（万元）"] is None
+    proc = run_cli("rules", "stats", "--json", home=home)
+    stats = json.loads(proc.stdout)
+    assert any(s["dismissed"] for s in stats) and any(s["referred"] for s in stats)
+    assert {s["precision"] for s in stats if s["dismissed"] and not s["referred"] and not s["confirmed"]} == {0.0}
+
+
+def test_user_add_and_serve(home):
+    proc = run_cli("user", "add", "ana", "--role", "admin", "--password-stdin", home=home, stdin="password-1\n")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("user", "add", "ana", "--password-stdin", home=home, stdin="password-2\n")
+    assert proc.returncode == 1 and "exists" in proc.stderr
+    port = free_port()
+    env = {**os.environ, "NETSWORD_HOME": str(home)}
+    env.pop("NETSWORD_STORE", None)
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/search")
+                break
+            except httpx.ConnectError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()
+                time.sleep(0.2)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        assert (home / "console-secret").stat().st_mode & 0o077 == 0  # generated, private
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
