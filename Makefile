@@ -11,6 +11,7 @@ demo: install browser
 
 test: install browser
 	$(BIN)/ruff check .
+	$(BIN)/netsword rules lint
 	$(BIN)/netsword rules test
 	$(BIN)/pytest
 

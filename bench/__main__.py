@@ -13,6 +13,10 @@ import time
 #: Benchmark modules, in the order they run (each has a main() that prints tables).
 BENCHMARKS = [
     "bench.bench_store",
+    "bench.bench_index",
+    "bench.bench_match",
+    "bench.bench_crawl",
+    "bench.bench_browser",
 ]
 
 

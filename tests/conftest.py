@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str, home: Path, stdin: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real `netsword` command (same interpreter) with its data under ``home``."""
-    env = {**os.environ, "NETSWORD_HOME": str(home)}
-    env.pop("NETSWORD_STORE", None)
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
+from cli_helpers import run_cli
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +23,3 @@ def demo_sweep(demo_server, tmp_path_factory):
     return {"home": home, "db": home / "netsword.db", "stdout": proc.stdout, "stderr": proc.stderr,
             "sweep_id": "demo-e2e"}
 
-
-def load_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))

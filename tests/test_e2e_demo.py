@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import ROOT, run_cli
+from cli_helpers import ROOT, run_cli
 
 from crawler.demo.evaluate import evaluate
 from pipelines.store import open_store
