@@ -26,6 +26,9 @@ from crawler.yaml_source import LoadedYaml, SourceError, load_yaml
 
 PHASE_NAMES = ("动员部署", "组织实施", "分析总结", "督查总结")
 KIND_LABELS = {"baseline": "节前基准扫描", "daily": "每日扫描", "hourly": "重点店铺每小时扫描", "manual": "手动扫描"}
+#: A sweep run's status (``SweepRun.status``) as analysts read it.
+RUN_STATUS_LABELS = {"running": "运行中", "ok": "完成", "incomplete": "未完成", "failed": "失败", "crashed": "崩溃",
+                     "interrupted": "中断", "skipped": "跳过"}
 DEFAULT_TZ = "Asia/Shanghai"
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")

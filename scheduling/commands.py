@@ -13,13 +13,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from scheduling.campaigns import DEFAULT_TZ, KIND_LABELS
+from scheduling.campaigns import DEFAULT_TZ, KIND_LABELS, RUN_STATUS_LABELS
 
 console = Console()
 err = Console(stderr=True)
 
-STATUS_LABELS = {"running": "运行中", "ok": "完成", "incomplete": "未完成", "failed": "失败", "crashed": "崩溃",
-                 "interrupted": "中断", "skipped": "跳过"}
+STATUS_LABELS = RUN_STATUS_LABELS
 campaign_option = click.option("--campaign", "campaigns", multiple=True, type=click.Path(exists=True),
                                help="campaign file or folder (default: campaigns/ or $NETSWORD_CAMPAIGNS)")
 
@@ -168,10 +167,11 @@ def history(site: str | None, status: str | None, limit: int, as_json: bool) -> 
 
     from crawler.runner import default_store_url
     from pipelines.store import open_store
+    from scheduling.runs import run_history
 
     store = open_store(default_store_url())
     try:
-        runs = store.runs(site=site, status=status, limit=limit)
+        runs = run_history(store, site=site, status=status, limit=limit)
     finally:
         store.close()
     if as_json:

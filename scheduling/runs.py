@@ -319,3 +319,45 @@ def scheduled_sweep(*, job_id: str, campaign: str, campaign_file: str, festival:
     run = runner.run(SweepRequest(site, kind, campaign, festival, job_id, base_url, list(start_urls or []),
                                   campaign_file))
     return run.status
+
+
+# ---------------------------------------------------------------------- history of all sweeps
+
+
+def run_from_sweep(sweep: Any, new: int = 0) -> SweepRun:
+    """A run record for a sweep started by hand (``netsword crawl`` / ``demo``), read from its stats."""
+    stats: dict[str, Any] = sweep.stats or {}
+    reason = stats.get("finish_reason")
+    if sweep.finished_at is None:
+        status = "running"
+    elif reason in (None, "finished"):
+        status = "ok"
+    else:
+        status = "incomplete"
+    return SweepRun(sweep.sweep_id, sweep.site, "manual", started_at=sweep.started_at, finished_at=sweep.finished_at,
+                    status=status, pages=int(stats.get("response_received_count", 0)),
+                    findings=int(stats.get("netsword/findings", 0)), new_findings=new,
+                    errors=int(stats.get("netsword/pages/failed", 0)) + int(stats.get("log_count/ERROR", 0)),
+                    message="" if status != "incomplete" else f"爬取提前结束（{reason}）")
+
+
+def run_history(store: Any, *, site: str | None = None, status: str | None = None, limit: int = 100) -> list[SweepRun]:
+    """Every sweep, newest first: the scheduler's run records plus sweeps started by hand (which
+    have a sweep record in the store but no run record)."""
+    runs = store.runs(site=site, status=status, limit=None)
+    known = {r.run_id for r in runs}
+    manual = [s for s in store.sweeps() if s.sweep_id not in known and (site is None or s.site == site)]
+    manual.sort(key=lambda s: s.started_at or "", reverse=True)
+    extra: list[SweepRun] = []
+    for sweep in manual:
+        run = run_from_sweep(sweep)
+        if status is not None and run.status != status:
+            continue
+        extra.append(run)
+        if len(extra) >= limit:
+            break
+    merged = sorted([*runs, *extra], key=lambda r: r.started_at or "", reverse=True)[:limit]
+    for run in merged:
+        if run.run_id not in known and run.status == "ok":
+            run.new_findings = len(new_findings(store, run.run_id))
+    return merged

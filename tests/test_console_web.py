@@ -256,3 +256,25 @@ def test_every_route_but_login_needs_a_user_and_every_post_a_csrf_token(console)
         r = admin.post("/users", data={"username": "zhang", "password": "password-1", "role": "analyst",
                                        "csrf_token": token})
         assert r.status_code == 303 and console.store.get_user("zhang").role == "analyst"
+
+
+def test_runs_page_lists_scheduled_and_manual_sweeps(console):
+    from pipelines.store.base import SweepRun
+
+    console.store.put_run(SweepRun("demo-double12-baseline-20261206T020000Z", "demo", "baseline", "2026网剑行动",
+                                   "double12", started_at="2026-12-06T02:00:00+00:00",
+                                   finished_at="2026-12-06T02:05:00+00:00", status="failed", pages=12, errors=3,
+                                   message=f"退出码 1；{SCRIPT}"))
+    console.store.flush()
+    with httpx.Client(base_url=console.url) as client:
+        _login(client, "analyst1")
+        page = client.get("/runs").text
+    rows = re.findall(r"<tr class=\"run-(\w+)\">(.*?)</tr>", page, re.S)
+    by_id = {re.match(r"\s*<td><bdi>([^<]*)</bdi>", body).group(1): (status, body) for status, body in rows}
+    scheduled = by_id["demo-double12-baseline-20261206T020000Z"]
+    assert scheduled[0] == "failed" and "节前基准扫描" in scheduled[1] and "2026-12-06 10:00:00+08:00" in scheduled[1]
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    manual = by_id["demo-e2e"]  # the demo sweep was started by hand (`netsword crawl`): no run record, still listed
+    assert manual[0] == "ok" and "手动扫描" in manual[1]
+    pages = int(re.findall(r'<td class="num">(\d+)</td>', manual[1])[0])
+    assert pages > 400
