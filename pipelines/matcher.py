@@ -2,16 +2,19 @@
 
 ``RuleSet.load()`` reads every pack in ``rules/`` once and compiles all terms of all rules
 into ONE Aho-Corasick automaton per subject kind (listing, shop); every term carries, per
-field, the (rule, term group) pairs that use it. Matching an item normalises its fields
-(or takes ``item.norm``), removes obfuscating separators, and scans all fields in one call.
-Only rules with hits (plus the few rules without terms: pure ``when``/``check``/``regex``
-rules) are evaluated further: scope, none, unless, whole words (jieba, only where such a
-term hit), near, all, regex, check, when.
+field, the (rule, term group) pairs that use it. The listing automaton also holds the words of
+the reference-price table, so the title is not scanned again for ``reference_price``.
+Matching an item normalises its fields in one pass (or takes ``item.norm``), removes
+obfuscating separators, and scans all fields, joined by NUL, in one call. Only rules with hits
+are evaluated further, and only if every positive term group (any, each ``all`` group, both
+``near`` sides) has a hit: scope, none, unless, whole words (jieba, only where such a term hit),
+near, all, regex, check, when. The few rules without terms (``when``/``check``/``regex``) run
+after them, ``when`` first and only with the item's numbers present (price rules).
 
-The automaton library is ``ahocorasick_rs`` (a Rust DFA) when installed, else
-``pyahocorasick``, whose per-character cost grows with the number of distinct first
-characters of the terms (about 6x slower with today's packs); ``NETSWORD_MATCH_BACKEND``
-forces one. Both give the same findings (the tests run both).
+The automaton library is ``ahocorasick_rs`` (Rust) when installed, else ``pyahocorasick``,
+whose per-character cost grows with the number of distinct first characters of the terms
+(about 4x slower with the packs plus 5,000 list terms); ``NETSWORD_MATCH_BACKEND`` forces one.
+Both give the same findings (the tests run both). ``python -m bench bench_match`` measures it.
 
 Other spellings: pinyin / initials variants of opted-in groups are ordinary automaton keys
 that stand for their term; latin words with digits for letters (``n1ke``) are looked up by
@@ -58,7 +61,7 @@ from pipelines.rules_model import (
     TermGroup,
     Variant,
 )
-from pipelines.rules_prices import ReferenceTable, load_references
+from pipelines.rules_prices import ReferenceTable, Roles, load_references
 from pipelines.rules_scan import Scanner, pick_backend
 from pipelines.rules_tools import AnalystTools, ExampleResult
 from pipelines.rules_variants import NOTE_DIGITS, DigitTricks, variant_note
@@ -147,9 +150,12 @@ class RuleSet(AnalystTools):
 
         self._always: dict[str, list[int]] = {k: [] for k in TEXT_FIELDS}
         # names of each rule's `when` the item itself provides (not the reference-price lookup)
-        self._item_names = [tuple(n for n in r.when.names if not n.startswith("reference_")) if r.when else ()
-                            for r in self.rules]
+        self._item_names = [frozenset(n for n in r.when.names if not n.startswith("reference_")) if r.when
+                            else frozenset() for r in self.rules]
         self._variants: list[dict[str, Variant]] = [{} for _ in self.rules]
+        # the positive groups every hit list needs before a rule can fire
+        self._required = [frozenset(([G_ANY] if r.any else []) + [G_ALL + j for j in range(len(r.all))]
+                                    + ([G_NEAR_A, G_NEAR_B] if r.near else [])) for r in self.rules]
         for r in self.rules:
             if r.any:
                 add_group(r, r.any, G_ANY)
@@ -166,22 +172,34 @@ class RuleSet(AnalystTools):
                 add(r, r.scope.fields, r.scope.terms.terms, G_SCOPE)
             if not r.has_terms:
                 self._always[r.applies_to].append(r.index)
-        # ONE automaton per subject kind over all fields' terms; each term carries, per field, the
-        # (rule, group) pairs it feeds. An item's fields are scanned in one call, joined by NUL.
+        self._compile_automata(table)
+
+    def _compile_automata(self, table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]]) -> None:
+        """ONE automaton per subject kind over all fields' terms; each term carries, per field, the
+        (rule, group) pairs it feeds. An item's fields are scanned in one call, joined by NUL. The
+        listing automaton also holds the reference-price words, looked for in the title only."""
         self._automata: dict[str, Scanner] = {}
         self._tricks: dict[str, DigitTricks] = {}
         self._scan_fields: dict[str, list[str]] = {}
+        self._ref_roles: dict[str, list[Roles | None]] = {}  # per term index: its reference-table roles
+        self._title_at: dict[str, int] = {}
         for kind, fields in TEXT_FIELDS.items():
             scan_fields = [f for f in fields if table.get((kind, f))]
             self._scan_fields[kind] = scan_fields
             if not scan_fields:
                 continue
             words = list(dict.fromkeys(t for f in scan_fields for t in table[(kind, f)]))
+            self._tricks[kind] = DigitTricks(words)  # rule terms only
+            roles = self.references.roles if self.references and kind == "listing" and "title" in scan_fields else {}
+            if roles:
+                have = set(words)
+                words += [t for t in roles if t not in have]
+                self._ref_roles[kind] = [roles.get(t) for t in words]
+                self._title_at[kind] = scan_fields.index("title")
             payloads = [(t, t[0] in _ALNUM, t[-1] in _ALNUM,
                          tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
                         for t in words]
             self._automata[kind] = Scanner(words, payloads, self.backend)
-            self._tricks[kind] = DigitTricks(words)
 
     # ------------------------------------------------------------ matching
 
@@ -192,77 +210,89 @@ class RuleSet(AnalystTools):
     def _match(self, item: Any, only: set[int] | None, include_test: bool) -> list[Finding]:
         kind = item.kind
         ctx = ItemText(item, self.references)
-        hits: dict[int, list[Hit]] = defaultdict(list)
-        fields = self._scan_fields[kind]
-        parts: list[str] = []
-        starts: list[int] = []
-        which: list[int] = []
-        pos = 0
-        for fi, st in enumerate(ctx.strip_fields(fields)):
-            text = st.text
-            if text:
-                parts.append(text)
-                starts.append(pos)
-                which.append(fi)
-                pos += len(text) + 1
-        if parts:
-            scanner = self._automata[kind]
-            payloads = scanner.payloads
-            single = len(parts) == 1
-            joined = parts[0] if single else "\x00".join(parts)
-            for i, start, end in scanner.scan(joined):
-                k = 0 if single else bisect_right(starts, start) - 1
-                term, left, right, per_field = payloads[i]
-                members = per_field[which[k]]
-                if not members:
-                    continue
-                base, text = starts[k], parts[k]
-                start -= base
-                end -= base
-                # latin terms must not sit inside a longer latin word ("lv" in "silver")
-                if left and start and text[start - 1] in _ALNUM:
-                    continue
-                if right and end < len(text) and text[end] in _ALNUM:
-                    continue
-                f = fields[which[k]]
-                for ridx, group in members:
-                    hits[ridx].append((group, f, start, end, term))
-            # latin words with digits for letters (n1ke): whole words already, looked up by skeleton
-            for i, start, end in self._tricks[kind].scan(joined):
-                k = 0 if single else bisect_right(starts, start) - 1
-                term, _, _, per_field = payloads[i]
-                members = per_field[which[k]]
-                if members:
-                    f, start, end = fields[which[k]], start - starts[k], end - starts[k]
-                    ctx.tricks[(f, start, end)] = term
-                    for ridx, group in members:
-                        hits[ridx].append((group, f, start, end, term))
-        candidates = set(hits)
-        candidates.update(self._always[kind])
-        if only is not None:
-            candidates &= only
-        if not candidates:
-            return []
-        found_at = ""
-        out: list[Finding] = []
-        for ridx in sorted(candidates):
+        hits = self._scan(kind, ctx) if self._scan_fields[kind] else {}
+        fired: list[tuple[int, _Evidence]] = []
+        for ridx in sorted(hits):
             rule = self.rules[ridx]
-            if rule.status != "stable" and not include_test:
+            if (only is None or ridx in only) and (include_test or rule.status == "stable"):
+                ev = self._evaluate(rule, hits[ridx], ctx)
+                if ev is not None:
+                    fired.append((ridx, ev))
+        n_hit_rules = len(fired)
+        for ridx in self._always[kind]:  # rules without any/all/near (when, check, regex)
+            rule = self.rules[ridx]
+            if ridx in hits or (only is not None and ridx not in only) or not (include_test or rule.status == "stable"):
                 continue
-            rule_hits = hits.get(ridx)
-            # conditions are ANDed: a rule without term hits whose `when` is false cannot fire (the common
-            # case for price rules, checked here without the rest of the evaluation; numbers first)
-            if rule_hits is None and rule.when is not None:
-                nums = ctx.numbers()
-                if any(nums.get(n) is None for n in self._item_names[ridx]) or not self._when.true(rule.when, ctx):
-                    continue
-            ev = self._evaluate(rule, rule_hits or [], ctx)
+            # conditions are ANDed: a rule whose `when` is false cannot fire (the common case for price
+            # rules, checked here without the rest of the evaluation; the item's numbers first)
+            if rule.when is not None and (not self._item_names[ridx] <= ctx.present()
+                                          or not self._when.true(rule.when, ctx)):
+                continue
+            ev = self._evaluate(rule, [], ctx, rule.when is not None)
             if ev is not None:
-                found_at = found_at or datetime.now(UTC).isoformat(timespec="seconds")
-                out.append(self._finding(rule, item, ctx, ev, found_at))
-        return out
+                fired.append((ridx, ev))
+        if not fired:
+            return []
+        if 0 < n_hit_rules < len(fired):
+            fired.sort(key=lambda x: x[0])  # findings in rule order
+        found_at = datetime.now(UTC).isoformat(timespec="seconds")
+        return [self._finding(self.rules[ridx], item, ctx, ev, found_at) for ridx, ev in fired]
 
-    def _evaluate(self, rule: Rule, hits: list[Hit], ctx: ItemText) -> _Evidence | None:
+    def _scan(self, kind: str, ctx: ItemText) -> dict[int, list[Hit]]:
+        """Term hits per rule index: one automaton scan over all fields of the item, joined by NUL.
+        Reference-price words hit in the title go to ``ctx.reference_hits``."""
+        fields = self._scan_fields[kind]
+        joined, starts = ctx.scan_text(fields)
+        hits: dict[int, list[Hit]] = {}
+        ref_roles = self._ref_roles.get(kind)
+        title_at = self._title_at.get(kind, -1)
+        ref_hits: list[tuple[Roles, int, int]] = []
+        if ref_roles is not None:
+            ctx.reference_hits = ref_hits
+        if len(joined) < len(fields):  # only NULs: every field is empty
+            return hits
+        payloads = self._automata[kind].payloads
+        n = len(joined)
+        for i, start, end in self._automata[kind].scan(joined):
+            k = bisect_right(starts, start) - 1
+            term, left, right, per_field = payloads[i]
+            members = per_field[k]
+            roles = ref_roles[i] if k == title_at and ref_roles else None
+            if not members and roles is None:
+                continue
+            # latin terms must not sit inside a longer latin word ("lv" in "silver"); NUL ends a field
+            if left and start and joined[start - 1] in _ALNUM:
+                continue
+            if right and end < n and joined[end] in _ALNUM:
+                continue
+            base = starts[k]
+            if roles is not None:
+                ref_hits.append((roles, start - base, end - base))
+            hit = (fields[k], start - base, end - base, term)
+            for ridx, group in members:
+                hits.setdefault(ridx, []).append((group, *hit))
+        self._digit_tricks(kind, ctx, joined, starts, hits)
+        return hits
+
+    def _digit_tricks(self, kind: str, ctx: ItemText, joined: str, starts: list[int],
+                      hits: dict[int, list[Hit]]) -> None:
+        """Latin words with digits for letters (n1ke): whole words already, looked up by skeleton."""
+        fields, payloads = self._scan_fields[kind], self._automata[kind].payloads
+        for i, start, end in self._tricks[kind].scan(joined):
+            k = bisect_right(starts, start) - 1
+            term, _, _, per_field = payloads[i]
+            members = per_field[k]
+            if members:
+                f, start, end = fields[k], start - starts[k], end - starts[k]
+                ctx.tricks[(f, start, end)] = term
+                for ridx, group in members:
+                    hits.setdefault(ridx, []).append((group, f, start, end, term))
+
+    def _evaluate(self, rule: Rule, hits: list[Hit], ctx: ItemText, when_true: bool = False) -> _Evidence | None:
+        """The evidence ``rule`` fires with, or None; ``when_true``: its ``when`` was already found true."""
+        required = self._required[rule.index]
+        if required and not required.issubset([h[0] for h in hits]):
+            return None  # a term group with no hit at all (most hits are of unless, scope or one `all` group)
         unless: dict[str, list[tuple[int, int]]] = {}
         pos: list[Hit] = []
         in_scope = rule.scope is None
@@ -328,7 +358,7 @@ class RuleSet(AnalystTools):
             if ev is None:
                 ev = _Evidence(check=ce)
         if rule.when:
-            if not self._when.true(rule.when, ctx):
+            if not when_true and not self._when.true(rule.when, ctx):
                 return None
             if ev is None:
                 ev = _Evidence(check=when_evidence(rule.when, ctx))

@@ -63,8 +63,14 @@ def _key(term: str) -> str:
     return strip_separators(normalize_text(term)).text
 
 
+Roles = tuple[tuple[str, int], ...]  # what a word is in the table: ("brand" | "product" | "exclude", entry index)
+
+
 class ReferenceTable:
-    """The compiled table: one automaton over every brand, product and exclude word."""
+    """The compiled table: one automaton over every brand, product and exclude word.
+
+    The rule engine also puts these words into its own listing automaton and hands the title's
+    hits to :meth:`resolve`, so a match scans the title once."""
 
     def __init__(self, refs: list[Reference], exclude: tuple[str, ...], backend: str, path: str = "") -> None:
         self.refs = refs
@@ -78,20 +84,30 @@ class ReferenceTable:
                 roles.setdefault(t, []).append(("product", i))
         for t in exclude:
             roles.setdefault(t, []).append(("exclude", -1))
+        #: word -> its roles
+        self.roles: dict[str, Roles] = {t: tuple(v) for t, v in roles.items()}
         words = list(roles)
-        payloads = [(t, t[0] in _ALNUM, t[-1] in _ALNUM, (tuple(roles[t]),)) for t in words]
+        payloads = [(t, t[0] in _ALNUM, t[-1] in _ALNUM, (self.roles[t],)) for t in words]
         self._scanner = Scanner(words, payloads, backend) if words else None  # type: ignore[arg-type]
 
     def lookup(self, text: str) -> ReferenceHit | None:
         """Reference numbers for a normalised, separator-stripped title (None if no entry matches)."""
         if not text or self._scanner is None:
             return None
-        brands: dict[int, str] = {}
-        products: dict[int, str] = {}
+        found = []
         for i, s, e in self._scanner.scan(text):
             _, left, right, (roles,) = self._scanner.payloads[i]
             if (left and s and text[s - 1] in _ALNUM) or (right and e < len(text) and text[e] in _ALNUM):
                 continue
+            found.append((roles, s, e))
+        return self.resolve(text, found)
+
+    def resolve(self, text: str, found: list[tuple[Roles, int, int]]) -> ReferenceHit | None:
+        """:meth:`lookup` from the title's word hits (roles, start, end), whole latin words only, in the
+        order an overlapping Aho-Corasick scan reports them."""
+        brands: dict[int, str] = {}
+        products: dict[int, str] = {}
+        for roles, s, e in found:
             for role, ref in roles:
                 if role == "exclude":
                     return None

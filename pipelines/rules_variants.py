@@ -61,7 +61,8 @@ def variant_note(v: Variant, found: str) -> str:
 SKELETON = str.maketrans({"0": "o", "1": "l", "i": "l", "3": "e", "4": "a", "5": "s", "7": "t"})
 #: a latin word (letters and digits) where a letter touches one of the trick digits
 _MIXED_RE = re.compile(r"[013457](?:(?<=[a-z][013457])|(?=[a-z]))")  # starts with a class: fast to skip
-_MIXED_WORD_RE = re.compile(r"(?<![a-z0-9])(?=[a-z0-9]*(?:[a-z][013457]|[013457][a-z]))[a-z0-9]+(?![a-z0-9])")
+_WORD_END_RE = re.compile(r"[a-z0-9]*")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 class DigitTricks:
@@ -79,12 +80,22 @@ class DigitTricks:
         return bool(self._table)
 
     def scan(self, text: str) -> list[tuple[int, int, int]]:
-        if not self._table or not _MIXED_RE.search(text):
+        if not self._table:
             return []
         out = []
-        for m in _MIXED_WORD_RE.finditer(text):
-            word = m.group()
+        end = -1
+        # each trick digit touching a letter lies in a mixed word, widened from there to the whole
+        # latin word: one C-speed scan for such digits instead of a word regex tried at every position
+        for m in _MIXED_RE.finditer(text):
+            p = m.start()
+            if p < end:
+                continue  # a word already looked at
+            start = p
+            while start and text[start - 1] in _WORD_CHARS:
+                start -= 1
+            end = _WORD_END_RE.match(text, p).end()  # type: ignore[union-attr]
+            word = text[start:end]
             i = self._table.get(word.translate(SKELETON))
             if i is not None and sum(c.isalpha() for c in word) >= 2:
-                out.append((i, m.start(), m.end()))
+                out.append((i, start, end))
         return out
