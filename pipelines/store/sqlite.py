@@ -4,10 +4,12 @@ Writes
     Every write runs inside one long transaction on a single writer connection that is
     committed every ``batch_size`` writes or ``max_delay`` seconds (checked on the next
     write), on ``flush()``, before a read and on ``close()``. A call that writes several
-    rows is a savepoint, so a failing call leaves no half-written item; full-text
-    documents are queued and written just before the commit (FTS5 would otherwise flush
-    its index at every savepoint). ``with store.transaction():`` groups calls explicitly
-    (all or nothing). A crash loses at most the uncommitted batch: call ``close()``.
+    rows is a savepoint, so a failing call leaves no half-written item (``save()`` stores
+    a whole page in one). The search summary and full-text documents of the subjects a
+    batch touched are recomputed just before the commit (``sqlite_summary.py``; FTS5
+    would otherwise flush its index at every savepoint). ``with store.transaction():``
+    groups calls explicitly (all or nothing). A crash loses at most the uncommitted
+    batch: call ``close()``.
 
 Reads
     A read first commits pending writes (read-your-writes; skipped, not waited for, when
@@ -22,12 +24,17 @@ Threads
 
 Full text
     FTS5 with the unicode61 tokenizer over pre-tokenised text: CJK runs become
-    overlapping character bigrams plus the run's last character (so any single
-    character is also the start of a token), latin words and numbers stay whole,
-    everything NFKC + case folded. A query term becomes a phrase of the same bigrams, so
-    高仿 finds 耐克高仿运动鞋 but not 仿真花 or 高端仿古; a one-character term is a prefix
-    query. Indexed: listing title, description, promo, service, shop name (and their
-    normalised variants); shop texts; finding snippets and matched terms.
+    overlapping character bigrams plus the run's last character, latin words and numbers
+    stay whole, everything NFKC + case folded. A query term becomes a phrase of the same
+    bigrams, so 高仿 finds 耐克高仿运动鞋 but not 仿真花 or 高端仿古; a one-character term
+    looks the character up among the document's CJK characters. One document per
+    subject: listing title, description, promo, service, shop name (and their normalised
+    variants) or the shop texts, and the snippets and matched terms of its findings.
+
+Search
+    Answered from the search summary (``sqlite_plan.py``): totals, facets and the page
+    from per-group counts, covering indexes and full-text rowid ranges; the few queries
+    it cannot answer exactly take the general path (``sqlite_search.py``).
 """
 
 from __future__ import annotations
@@ -50,18 +57,30 @@ from .base import (
     RESOLVED,
     SEVERITY_RANK,
     ListingVersion,
-    PageState,
-    Snapshot,
     Store,
     StoredFinding,
     Sweep,
     utcnow,
 )
 from .sqlite_leads import LEADS_SCHEMA, SQLiteLeads
+from .sqlite_pages import SQLitePages
 from .sqlite_runs import RUNS_SCHEMA, SQLiteRuns
-from .sqlite_search import LISTING_TEXT, SHOP_TEXT, TAG, SQLiteQueries, index_tokens, placeholders, row_finding
+from .sqlite_search import SQLiteQueries, row_finding
+from .sqlite_summary import (
+    LISTING_TEXT,
+    SHOP_TEXT,
+    SUMMARY_SCHEMA,
+    SWEEP_QUEUE,
+    SWEEP_TRIGGERS,
+    TAG,
+    SQLiteSummary,
+    evidence_text,
+    placeholders,
+)
 
-SCHEMA_VERSION = 4  # v2: triage_events, users (sqlite_leads.py); v3: page_states (crawler); v4: sweep_runs
+#: v2: triage_events, users (sqlite_leads.py); v3: page_states (crawler); v4: sweep_runs;
+#: v5: the search summary and one full-text document per subject (sqlite_summary.py)
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -113,8 +132,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
   status INTEGER NOT NULL, sweep_id TEXT NOT NULL, rendered INTEGER NOT NULL, UNIQUE (sha256, url, sweep_id));
 -- the whole item as JSON, id = subject rowid * 4 + tag (kept out of the hot tables)
 CREATE TABLE IF NOT EXISTS subject_data (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
--- rowid = owner rowid * 4 + tag (0 listing, 1 shop, 2 finding)
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = 'unicode61', columnsize = 0);
 """
 
 #: v3 (crawler): the last stored fetch of every URL, for conditional requests and unchanged pages.
@@ -143,11 +160,14 @@ def _digest(text: str) -> str:
 
 
 _NOT_KEPT = frozenset({"findings", "html"})  # findings have their table; the page body is evidence's job
+_KEPT: dict[type, tuple[str, ...]] = {}  # per item class: the fields kept in subject_data
 
 
 def _item_data(item: Any) -> str:
-    return json.dumps({f.name: getattr(item, f.name) for f in fields(item) if f.name not in _NOT_KEPT},
-                      ensure_ascii=False, default=str)
+    names = _KEPT.get(type(item))
+    if names is None:
+        names = _KEPT[type(item)] = tuple(f.name for f in fields(item) if f.name not in _NOT_KEPT)
+    return json.dumps({n: getattr(item, n) for n in names}, ensure_ascii=False, default=str)
 
 
 def _from_data(cls: type, data: str) -> Any:
@@ -158,7 +178,7 @@ def _from_data(cls: type, data: str) -> Any:
 # --------------------------------------------------------------------------- the engine
 
 
-class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
+class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLiteRuns, Store):
     def __init__(self, path: str | Path, *, batch_size: int = 500, max_delay: float = 1.0,
                  timeout: float = 30.0) -> None:
         self.path = str(path)
@@ -173,19 +193,22 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
         self._batch_started = 0.0
         self._depth = 0
         self._tx_owner: int | None = None
-        # full-text documents are written at commit time: FTS5 flushes its in-memory index at
-        # every savepoint, which would make each call cost a new index segment
-        self._fts: dict[int, tuple[bool, str]] = {}  # doc id -> (existed before this batch, body)
-        self._fts_call: list[tuple[int, bool, str]] = []
+        # summary rows and full-text documents are written at commit time: FTS5 flushes its
+        # in-memory index at every savepoint, which would make each call cost a new index segment
+        self._init_summary_state()
         self._w = self._connect()
         self._w.execute("PRAGMA journal_mode=WAL")
+        self._w.executescript(SWEEP_QUEUE)
         self._init_schema()
+        self._w.executescript(SWEEP_TRIGGERS)
 
     def _connect(self) -> sqlite3.Connection:
         c = sqlite3.connect(self.path or ":memory:", timeout=self.timeout, isolation_level=None,
                             check_same_thread=False)
         c.row_factory = sqlite3.Row
-        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "temp_store=MEMORY", "cache_size=-32000"):
+        # mmap: search probes the summary and full-text pages at random; no read() call per page
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "temp_store=MEMORY", "cache_size=-32000",
+                       f"mmap_size={1 << 40}"):
             c.execute(f"PRAGMA {pragma}")
         return c
 
@@ -197,8 +220,19 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
                 raise RuntimeError(f"{self.path}: store schema v{version} is newer than this netsword "
                                    f"(v{SCHEMA_VERSION}); upgrade netsword")
             if version is None or version < SCHEMA_VERSION:  # every change is additive: IF NOT EXISTS
-                self._w.executescript(f"BEGIN; {SCHEMA} {LEADS_SCHEMA} {CRAWL_SCHEMA} {RUNS_SCHEMA} "
-                                      f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION}); COMMIT;")
+                # v5 replaces the full-text table (one document per subject, new ids) and fills the summary
+                drop = "DROP TABLE IF EXISTS fts;" if version is not None and version < 5 else ""
+                self._w.executescript(f"BEGIN IMMEDIATE; {drop} {SCHEMA} {SUMMARY_SCHEMA} {LEADS_SCHEMA} "
+                                      f"{CRAWL_SCHEMA} {RUNS_SCHEMA}")
+                try:
+                    if drop:
+                        self._rebuild_summary()
+                    self._w.execute(f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION})")
+                    self._w.execute("COMMIT")
+                except BaseException:
+                    self._w.execute("ROLLBACK")
+                    self._drop_summary_state()
+                    raise
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -214,24 +248,27 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
             if not c.in_transaction:
                 c.execute("BEGIN IMMEDIATE")
                 self._batch_started = time.monotonic()
+                self._mark_findings_floor(c)
             if not atomic:
-                yield c
+                try:
+                    yield c
+                except BaseException:
+                    self._end_call(ok=False)
+                    raise
+                self._end_call(ok=True)
                 self._pending += n
                 self._maybe_commit()
                 return
             c.execute("SAVEPOINT w")
-            self._fts_call.clear()
             try:
                 yield c
             except BaseException:
                 c.execute("ROLLBACK TO w")
                 c.execute("RELEASE w")
-                self._fts_call.clear()
+                self._end_call(ok=False)
                 raise
             c.execute("RELEASE w")
-            for doc_id, replace, body in self._fts_call:
-                self._fts[doc_id] = (self._fts.get(doc_id, (replace, ""))[0], body)
-            self._fts_call.clear()
+            self._end_call(ok=True)
             self._pending += n
             self._maybe_commit()
 
@@ -240,16 +277,10 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
                                  or time.monotonic() - self._batch_started >= self.max_delay):
             self._commit()
 
-    def _flush_fts(self) -> None:
-        if self._fts:
-            docs, self._fts = self._fts, {}
-            self._w.executemany("DELETE FROM fts WHERE rowid=?", [(i,) for i, (old, _) in docs.items() if old])
-            self._w.executemany("INSERT INTO fts(rowid, body) VALUES (?,?)", [(i, b) for i, (_, b) in docs.items()])
-
     def _commit(self) -> None:
         if self._w.in_transaction:
             try:
-                self._flush_fts()
+                self._flush_summary()
                 self._w.execute("COMMIT")
             except BaseException:
                 self._rollback()
@@ -259,7 +290,7 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
     def _rollback(self) -> None:
         if self._w.in_transaction:
             self._w.execute("ROLLBACK")
-        self._fts.clear()
+        self._drop_summary_state()
         self._pending = 0
 
     @contextmanager
@@ -287,6 +318,7 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
         with self._lock:
             if self._depth == 0:
                 self._commit()
+                self._compact_fts()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -299,7 +331,7 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
                 self._lock.release()
         if self._memory or self._tx_owner == threading.get_ident():
             with self._lock:
-                self._flush_fts()
+                self._flush_summary()
                 yield self._w
             return
         c = getattr(self._local, "conn", None)
@@ -319,6 +351,7 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
                 return
             self._depth = 0
             self._commit()
+            self._compact_fts()
             for c in self._readers:
                 c.close()
             self._readers.clear()
@@ -352,7 +385,8 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
     # ----------------------------------------------------------------- subjects
 
     def _upsert_subject(self, c: sqlite3.Connection, table: str, kind: str, item: Any,
-                        values: dict[str, Any], body: str) -> None:
+                        values: dict[str, Any], text: str) -> bool:
+        """Insert or update the subject row; True if it is new."""
         sid, fetched, sweep = item.subject_id, values["fetched_at"], values["sweep_id"]
         row = c.execute(f"SELECT rowid, fetched_at, fts_hash FROM {table} WHERE subject_id=?", (sid,)).fetchone()
         if row is None:
@@ -369,48 +403,68 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
         if rowid is not None:
             c.execute("INSERT OR REPLACE INTO subject_data(id, data) VALUES (?,?)",
                       (rowid * 4 + TAG[kind], _item_data(item)))
-            if row is None or row["fts_hash"] != values["fts_hash"]:
-                self._index(rowid * 4 + TAG[kind], body, replace=row is not None)
+            self._touch(kind, sid, row is None or row["fts_hash"] != values["fts_hash"], text)
         if sweep:
             c.execute("INSERT OR IGNORE INTO subject_sweeps VALUES (?,?,?)", (kind, sid, sweep))
-
-    def _index(self, doc_id: int, body: str, replace: bool) -> None:
-        """Queue a full-text document (written with the batch's commit)."""
-        self._fts_call.append((doc_id, replace, body))
+        return row is None
 
     def upsert_listing(self, item: ListingItem) -> None:
+        with self._write() as c:
+            self._upsert_listing(c, item)
+
+    def _upsert_listing(self, c: sqlite3.Connection, item: ListingItem) -> None:
         fetched = item.fetched_at or utcnow()
-        body = index_tokens(_subject_text(item, LISTING_TEXT))
+        text = _subject_text(item, LISTING_TEXT)
         values = {"site": item.site, "listing_id": item.listing_id, "shop_id": item.shop_id,
                   "shop_name": item.shop_name, "url": item.url, "title": item.title, "price": item.price,
                   "original_price": item.original_price, "currency": item.currency, "category": item.category,
                   "status": item.status, "fetched_at": fetched, "sweep_id": item.sweep_id,
-                  "html_sha256": item.html_sha256, "fts_hash": _digest(body)}
+                  "html_sha256": item.html_sha256, "fts_hash": _digest(text)}
         key = item.html_sha256 or "c:" + _digest(f"{item.title}|{item.price}|{item.original_price}")
-        with self._write() as c:
-            self._upsert_subject(c, "listings", "listing", item, values, body)
-            prev = c.execute("SELECT id, version_key, last_seen_at FROM listing_versions WHERE subject_id=? "
-                             "AND fetched_at<=? ORDER BY fetched_at DESC, id DESC LIMIT 1",
-                             (item.subject_id, fetched)).fetchone()
-            if prev is not None and prev["version_key"] == key:  # unchanged page: extend the version
-                if fetched > prev["last_seen_at"]:
-                    c.execute("UPDATE listing_versions SET last_seen_at=?, last_sweep_id=? WHERE id=?",
-                              (fetched, item.sweep_id, prev["id"]))
-            else:
-                c.execute("INSERT OR IGNORE INTO listing_versions(subject_id, version_key, html_sha256, price, "
-                          "original_price, title, sweep_id, fetched_at, last_seen_at, last_sweep_id) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                          (item.subject_id, key, item.html_sha256, item.price, item.original_price, item.title,
-                           item.sweep_id, fetched, fetched, item.sweep_id))
+        new = self._upsert_subject(c, "listings", "listing", item, values, text)
+        prev = None if new else c.execute(  # a new listing has no versions yet
+            "SELECT id, version_key, last_seen_at FROM listing_versions WHERE subject_id=? AND fetched_at<=? "
+            "ORDER BY fetched_at DESC, id DESC LIMIT 1", (item.subject_id, fetched)).fetchone()
+        if prev is not None and prev["version_key"] == key:  # unchanged page: extend the version
+            if fetched > prev["last_seen_at"]:
+                c.execute("UPDATE listing_versions SET last_seen_at=?, last_sweep_id=? WHERE id=?",
+                          (fetched, item.sweep_id, prev["id"]))
+        else:
+            c.execute("INSERT OR IGNORE INTO listing_versions(subject_id, version_key, html_sha256, price, "
+                      "original_price, title, sweep_id, fetched_at, last_seen_at, last_sweep_id) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                      (item.subject_id, key, item.html_sha256, item.price, item.original_price, item.title,
+                       item.sweep_id, fetched, fetched, item.sweep_id))
 
     def upsert_shop(self, item: ShopItem) -> None:
-        body = index_tokens(_subject_text(item, SHOP_TEXT))
+        with self._write() as c:
+            self._upsert_shop(c, item)
+
+    def _upsert_shop(self, c: sqlite3.Connection, item: ShopItem) -> None:
+        text = _subject_text(item, SHOP_TEXT)
         values = {"site": item.site, "shop_id": item.shop_id, "name": item.name, "operator": item.operator,
                   "license_number": item.license_number, "url": item.url, "status": item.status,
                   "fetched_at": item.fetched_at or utcnow(), "sweep_id": item.sweep_id,
-                  "html_sha256": item.html_sha256, "fts_hash": _digest(body)}
-        with self._write() as c:
-            self._upsert_subject(c, "shops", "shop", item, values, body)
+                  "html_sha256": item.html_sha256, "fts_hash": _digest(text)}
+        self._upsert_subject(c, "shops", "shop", item, values, text)
+
+    def save(self, item: ListingItem | ShopItem, *, resolve: bool = True) -> None:
+        """``Store.save`` in one savepoint: the page's snapshot record, subject, findings and resolution
+        are stored together or not at all."""
+        findings = item.findings if item.status < 400 else []
+        with self._write(1 + (item.status < 400) * (1 + len(findings) + resolve)) as c:
+            if item.html_sha256:
+                self._record_snapshot(c, item.html_sha256, item.url, item.html_path, item.fetched_at,
+                                      item.status, item.sweep_id, item.rendered)
+            if item.status >= 400:
+                return
+            (self._upsert_listing if isinstance(item, ListingItem) else self._upsert_shop)(c, item)
+            now = utcnow()
+            for f in findings:
+                self._upsert_finding(c, f, f.found_at or now)
+            if resolve:
+                self._resolve(c, item.subject_id, [f.finding_id for f in findings], kind=item.kind,
+                              at=item.fetched_at, sweep_id=item.sweep_id)
 
     def get_listing(self, subject_id: str) -> ListingItem | None:
         return self._get(ListingItem, "listings", "listing", subject_id)
@@ -447,13 +501,11 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
 
     def _upsert_finding(self, c: sqlite3.Connection, f: Finding, found: str) -> None:
         fid = f.finding_id
-        snippet = f.snippet.replace("【", "").replace("】", "")  # the hit markers are not part of the text
-        body = index_tokens(snippet + "\n" + "\n".join(f.matched))
         values = (f.subject_kind, f.subject_id, f.rule_id, f.rule_version, f.pack, f.title, f.category,
                   f.severity, SEVERITY_RANK.get(f.severity, 0), f.basis, f.site, f.shop_id, f.url, f.field,
                   json.dumps(f.matched, ensure_ascii=False), f.snippet, f.start, f.end,
                   json.dumps(f.deobfuscated, ensure_ascii=False), f.snapshot_sha256, f.sweep_id, found,
-                  _digest(body))
+                  _digest(evidence_text(f.snippet, f.matched)))
         row = c.execute("SELECT rowid, last_seen, fts_hash FROM findings WHERE finding_id=?", (fid,)).fetchone()
         if row is None:
             rowid = c.execute(f"INSERT INTO findings(finding_id, first_seen, last_seen, first_sweep_id, "
@@ -471,13 +523,18 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
             rowid = None
             c.execute("UPDATE findings SET first_sweep_id=CASE WHEN ?<first_seen THEN ? ELSE first_sweep_id END, "
                       "first_seen=min(first_seen, ?) WHERE rowid=?", (found, f.sweep_id, found, row["rowid"]))
-        if rowid is not None and (row is None or row["fts_hash"] != values[-1]):
-            self._index(rowid * 4 + TAG["finding"], body, replace=row is not None)
+        if rowid is not None:  # its category, severity, status or evidence may have changed
+            self._touch(f.subject_kind, f.subject_id, row is None or row["fts_hash"] != values[-1])
         if f.sweep_id:
             c.execute("INSERT OR IGNORE INTO finding_sweeps VALUES (?,?)", (fid, f.sweep_id))
 
     def resolve_findings(self, subject_id: str, keep_ids: Sequence[str], *, kind: str | None = None,
                          at: str = "", sweep_id: str = "") -> int:
+        with self._write(atomic=False) as c:
+            return self._resolve(c, subject_id, keep_ids, kind=kind, at=at, sweep_id=sweep_id)
+
+    def _resolve(self, c: sqlite3.Connection, subject_id: str, keep_ids: Sequence[str], *, kind: str | None,
+                 at: str, sweep_id: str) -> int:
         at = at or utcnow()
         sql = ("UPDATE findings SET status=CASE WHEN status=? THEN ? ELSE status END, resolved_at=?, "
                "resolved_sweep_id=? WHERE subject_id=? AND resolved_at IS NULL AND last_seen<=?")
@@ -489,8 +546,11 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
         if keep:
             sql += f" AND finding_id NOT IN ({placeholders(len(keep))})"
             params.extend(keep)
-        with self._write(atomic=False) as c:
-            return c.execute(sql, params).rowcount
+        n = c.execute(sql, params).rowcount
+        if n:
+            for k in (kind,) if kind else tuple(TAG):
+                self._touch(k, subject_id)
+        return n
 
     def findings_for(self, subject_id: str, *, kind: str | None = None,
                      include_resolved: bool = True) -> list[StoredFinding]:
@@ -512,63 +572,5 @@ class SQLiteStore(SQLiteQueries, SQLiteLeads, SQLiteRuns, Store):
         return [StoredFinding(row_finding(r), r["status"], r["first_seen"], r["last_seen"], r["first_sweep_id"],
                               r["last_sweep_id"], r["resolved_at"], sweeps.get(r["finding_id"], []))
                 for r in rows]
-
-    # ----------------------------------------------------------------- evidence
-
-    def record_snapshot(self, sha256: str, url: str, path: str, fetched_at: str, status: int,
-                        sweep_id: str, rendered: bool) -> None:
-        with self._write(atomic=False) as c:
-            c.execute("INSERT OR IGNORE INTO snapshots(sha256, url, path, fetched_at, status, sweep_id, rendered) "
-                      "VALUES (?,?,?,?,?,?,?)", (sha256, url, path, fetched_at, status, sweep_id, int(rendered)))
-
-    def snapshots(self, sha256: str) -> list[Snapshot]:
-        with self._read() as c:
-            rows = c.execute("SELECT * FROM snapshots WHERE sha256=? ORDER BY fetched_at", (sha256,)).fetchall()
-        return [Snapshot(r["sha256"], r["url"], r["path"], r["fetched_at"], r["status"], r["sweep_id"],
-                         bool(r["rendered"])) for r in rows]
-
-    # ----------------------------------------------------------------- incremental sweeps and resume
-
-    def page_state(self, url: str) -> PageState | None:
-        with self._read() as c:
-            row = c.execute("SELECT url, sha256, path, etag, last_modified, fetched_at, sweep_id, page_type, "
-                            "subject_kind, subject_id FROM page_states WHERE url=?", (url,)).fetchone()
-        return PageState(*row) if row is not None else None
-
-    def put_page_state(self, state: PageState) -> None:
-        values = (state.url, state.sha256, state.path, state.etag, state.last_modified, state.fetched_at,
-                  state.sweep_id, state.page_type, state.subject_kind, state.subject_id)
-        with self._write(atomic=False) as c:
-            c.execute("INSERT OR REPLACE INTO page_states(url, sha256, path, etag, last_modified, fetched_at, "
-                      "sweep_id, page_type, subject_kind, subject_id) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
-
-    def mark_seen(self, kind: str, subject_id: str, sweep_id: str, seen_at: str) -> bool:
-        table = {"listing": "listings", "shop": "shops"}.get(kind)
-        if table is None:
-            raise ValueError(f"kind must be 'listing' or 'shop', not {kind!r}")
-        with self._write() as c:
-            row = c.execute(f"SELECT rowid, fetched_at FROM {table} WHERE subject_id=?", (subject_id,)).fetchone()
-            if row is None:
-                return False
-            if seen_at > row["fetched_at"]:
-                c.execute(f"UPDATE {table} SET fetched_at=?, sweep_id=? WHERE rowid=?", (seen_at, sweep_id, row[0]))
-                c.execute("UPDATE subject_data SET data=json_set(data, '$.fetched_at', ?, '$.sweep_id', ?) "
-                          "WHERE id=?", (seen_at, sweep_id, row[0] * 4 + TAG[kind]))
-            c.execute("INSERT OR IGNORE INTO subject_sweeps VALUES (?,?,?)", (kind, subject_id, sweep_id))
-            if kind == "listing":
-                c.execute("UPDATE listing_versions SET last_seen_at=?, last_sweep_id=? WHERE id=(SELECT id FROM "
-                          "listing_versions WHERE subject_id=? ORDER BY fetched_at DESC, id DESC LIMIT 1) "
-                          "AND last_seen_at<?", (seen_at, sweep_id, subject_id, seen_at))
-            ids = [r[0] for r in c.execute("SELECT finding_id FROM findings WHERE subject_id=? AND subject_kind=? "
-                                            "AND resolved_at IS NULL", (subject_id, kind))]
-            if ids:
-                c.execute(f"UPDATE findings SET last_seen=?, last_sweep_id=? WHERE finding_id IN "
-                          f"({placeholders(len(ids))}) AND last_seen<?", (seen_at, sweep_id, *ids, seen_at))
-                c.executemany("INSERT OR IGNORE INTO finding_sweeps VALUES (?,?)", [(i, sweep_id) for i in ids])
-        return True
-
-    def sweep_urls(self, sweep_id: str) -> set[str]:
-        with self._read() as c:
-            return {r[0] for r in c.execute("SELECT url FROM page_states WHERE sweep_id=?", (sweep_id,))}
 
     # ----------------------------------------------------------------- questions

@@ -17,7 +17,7 @@ from typing import Any
 from crawler.items import ShopItem
 
 from .base import FilterValue, TriageEvent, User, as_tuple, utcnow
-from .sqlite_search import TAG, placeholders
+from .sqlite_summary import TAG, placeholders
 
 LEADS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS triage_events (
@@ -48,6 +48,9 @@ class SQLiteLeads:
     def _write(self, n: int = 1, atomic: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
+    def _touch_findings(self, c: sqlite3.Connection, finding_ids: Sequence[str]) -> None:
+        raise NotImplementedError
+
     def iter_shops(self, site: FilterValue = None) -> Iterator[ShopItem]:
         sites = as_tuple(site)
         sql = f"SELECT d.data FROM shops s JOIN subject_data d ON d.id = s.rowid * 4 + {TAG['shop']}"
@@ -70,7 +73,10 @@ class SQLiteLeads:
             sql += f" AND status IN ({placeholders(len(only_from))})"
             params.extend(only_from)
         with self._write(atomic=False) as c:
-            return c.execute(sql, params).rowcount
+            n = c.execute(sql, params).rowcount
+            if n:
+                self._touch_findings(c, ids)
+        return n
 
     def add_triage_event(self, event: TriageEvent) -> TriageEvent:
         at = event.at or utcnow()

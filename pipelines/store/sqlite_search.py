@@ -1,11 +1,12 @@
-"""Questions for the SQLite engine: CJK-aware full text, search with filters and facets, finding export.
+"""Questions for the SQLite engine: search with filters and facets, counts, finding export.
 
 Kept apart from ``sqlite.py`` (connections, transactions, writes) to keep both readable;
 ``SQLiteStore`` mixes this in.
 
-Every indexed document (a listing's text, a shop's text, a finding's evidence) has the
-id ``owner rowid * 4 + TAG[kind]`` in the ``fts`` table and in ``subject_data``, so a
-text match maps to its subject by arithmetic, without reading stored columns.
+``search`` answers from the search summary (``sqlite_plan.py``) whenever that is exact, else
+takes the general path here, which aggregates the findings of every hit. The full-text document
+of a subject (its text and its findings' evidence) has the id ``gid << 39 | ord``, so a text
+match maps to its subject by arithmetic (``sqlite_summary.py``).
 """
 
 from __future__ import annotations
@@ -19,23 +20,23 @@ from typing import Any
 
 from crawler.items import CATEGORIES, SEVERITIES, Finding
 
-from .base import (
-    RESOLVED,
-    Hit,
-    HitFinding,
-    SearchQuery,
-    SearchResult,
-    as_query,
-    as_tuple,
-    highlight,
-    text_segments,
+from . import sqlite_plan
+from .base import RESOLVED, Hit, HitFinding, SearchQuery, SearchResult, as_query, as_tuple, highlight
+from .sqlite_plan import match_expression, text_expression
+from .sqlite_summary import (
+    LISTING_TEXT,
+    ORD_MASK,
+    RID_BITS,
+    RID_MASK,
+    SHOP_TEXT,
+    TABLE,
+    TAG,
+    index_tokens,
+    placeholders,
 )
 
-TAG = {"listing": 0, "shop": 1, "finding": 2}
-TABLE = {"listing": "listings", "shop": "shops"}
-SHOP_TEXT = ("name", "operator", "license_text", "license_number", "food_license", "address",
-             "description", "service", "notices")
-LISTING_TEXT = ("title", "description", "promo", "service", "shop_name")
+__all__ = ["LISTING_TEXT", "SHOP_TEXT", "TAG", "SQLiteQueries", "index_tokens", "match_expression", "placeholders",
+           "row_finding"]
 _seq = itertools.count()
 
 
@@ -48,45 +49,6 @@ def _cat_bit(i: int) -> int:
 _AGG = ("max(f.severity_rank) AS sev, sum(DISTINCT 1 << f.severity_rank) AS sevs, sum(DISTINCT 1 << CASE f.category "
         + " ".join(f"WHEN '{c}' THEN {_cat_bit(i)}" for i, c in enumerate(CATEGORIES))
         + f" WHEN NULL THEN NULL ELSE iif(f.category IS NULL, NULL, {_cat_bit(len(CATEGORIES))}) END) AS cats")
-
-
-# --------------------------------------------------------------------------- tokenising
-
-
-def index_tokens(text: str) -> str:
-    """Text as the space-separated tokens FTS5 indexes: CJK runs as overlapping bigrams plus the
-    run's last character, latin words and numbers whole, all NFKC + case folded."""
-    toks: list[str] = []
-    for is_cjk, seg in text_segments(text):
-        if is_cjk:
-            toks.extend(map(str.__add__, seg, seg[1:]))  # overlapping bigrams
-            toks.append(seg[-1])
-        else:
-            toks.append(seg)
-    return " ".join(toks)
-
-
-def match_expression(term: str) -> str | None:
-    """One query term as an FTS5 phrase over the same tokens; None if it has no word characters."""
-    segs = text_segments(term)
-    toks: list[str] = []
-    prefix = False
-    for i, (is_cjk, seg) in enumerate(segs):
-        last = i == len(segs) - 1
-        if not is_cjk:
-            toks.append(seg)
-            continue
-        toks.extend(seg[j:j + 2] for j in range(len(seg) - 1))
-        if len(seg) == 1 or not last:  # the document's run may go on after the query's last run
-            toks.append(seg[-1])
-        prefix = last and len(seg) == 1  # one character: any token starting with it
-    if not toks:
-        return None
-    return '"' + " ".join(toks) + '"' + (" *" if prefix else "")
-
-
-def placeholders(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def _in(col: str, values: tuple[str, ...], where: list[str], params: list[Any]) -> None:
@@ -195,97 +157,91 @@ class SQLiteQueries:
 
         Returns (required table or None, excluded table or None, tables to drop).
         """
-        pos, neg = (list(filter(None, map(match_expression, terms))) for terms in q.terms())
         n = next(_seq)
         made: list[str] = []
-
-        def fill(table: str, expr: str) -> None:
-            c.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(tag INT, rid INT, PRIMARY KEY (tag, rid)) "
-                      "WITHOUT ROWID")
-            made.append(table)
-            c.execute(f"CREATE TEMP TABLE _m{n} AS SELECT rowid AS r FROM fts WHERE fts MATCH ?", (expr,))
-            c.execute(f"INSERT OR IGNORE INTO {table} SELECT r & 3, r >> 2 FROM _m{n} WHERE r & 3 < 2")
-            for kind, tbl in TABLE.items():  # findings whose evidence matches count for their subject
-                c.execute(f"INSERT OR IGNORE INTO {table} SELECT {TAG[kind]}, s.rowid FROM _m{n} m "
-                          f"JOIN findings f ON f.rowid = m.r >> 2 JOIN {tbl} s ON s.subject_id = f.subject_id "
-                          f"WHERE m.r & 3 = 2 AND f.subject_kind = '{kind}'")
-            c.execute(f"DROP TABLE _m{n}")
-
-        req = exc = None
-        for i, expr in enumerate(pos):
-            fill(f"_t{n}_{i}", expr)
-            if i:
-                c.execute(f"DELETE FROM _t{n}_0 WHERE NOT EXISTS (SELECT 1 FROM _t{n}_{i} t "
-                          f"WHERE t.tag = _t{n}_0.tag AND t.rid = _t{n}_0.rid)")
-            req = f"_t{n}_0"
-        for expr in neg:
-            fill(f"_x{n}", expr)
-            exc = f"_x{n}"
-        return req, exc, made
+        tables: list[str | None] = []
+        for name, expr in zip((f"_t{n}", f"_x{n}"), text_expression(q), strict=True):
+            if expr is None:
+                tables.append(None)
+                continue
+            c.execute(f"CREATE TEMP TABLE {name}(tag INT, rid INT, PRIMARY KEY (tag, rid)) WITHOUT ROWID")
+            made.append(name)
+            c.execute(f"INSERT OR IGNORE INTO {name} SELECT (rowid & {ORD_MASK}) >> {RID_BITS}, rowid & {RID_MASK} "
+                      "FROM fts WHERE fts MATCH ?", (expr,))
+            tables.append(name)
+        return tables[0], tables[1], made
 
     # ----------------------------------------------------------------- search
 
     def search(self, q: SearchQuery | Mapping[str, Any]) -> SearchResult:
         q = as_query(q)
         fsql, fparams = self._finding_filter(q)
-        join = "JOIN" if q.needs_finding else "LEFT JOIN"
-        n = next(_seq)
-        hx = f"_hits{n}"
-        agg = _AGG
         with self._read() as c:
-            req, exc, made = self._match(c, q)
-            made.append(hx)
-            try:
-                # one row per hit: worst severity and the severities / categories (bit masks) of the
-                # findings that passed the filters; only the matched subjects' findings are read
-                c.execute(f"CREATE TEMP TABLE {hx}(tag INT, rid INT, site TEXT, seen TEXT, sev INT, sevs INT, "
-                          "cats INT)")
-                for kind, table in TABLE.items():
-                    sub = self._subject_filter(q, kind, "s")
-                    if sub is None:
-                        continue
-                    where, params = sub
-                    if exc is not None:
-                        where += f" AND s.rowid NOT IN (SELECT rid FROM {exc} WHERE tag = {TAG[kind]})"
-                    cols = f"{TAG[kind]}, s.rowid, s.site, s.fetched_at"
-                    if req is None and q.needs_finding and not q.shop_id:
-                        # every flagged subject may be a hit: group the findings (index order), then join
-                        c.execute(f"INSERT INTO {hx} SELECT {cols}, x.sev, x.sevs, x.cats FROM "
-                                  f"(SELECT f.subject_id AS sid, {agg} FROM findings f "
-                                  f"WHERE f.subject_kind = '{kind}' AND {fsql} GROUP BY f.subject_id) x "
-                                  f"JOIN {table} s ON s.subject_id = x.sid WHERE {where}",
-                                  [*fparams, *params])
-                        continue
-                    if req is not None:
-                        source = f"{req} t JOIN {table} s ON s.rowid = t.rid"
-                        where += f" AND t.tag = {TAG[kind]}"
-                        group = "t.rid"  # primary key order: no sorting
-                    else:
-                        source, group = f"{table} s", "s.rowid"
-                    c.execute(f"INSERT INTO {hx} SELECT {cols}, {agg} FROM {source} {join} findings f "
-                              f"ON f.subject_id = s.subject_id AND f.subject_kind = '{kind}' AND {fsql} "
-                              f"WHERE {where} GROUP BY {group}", [*fparams, *params])
-                ranks = range(len(SEVERITIES), 0, -1)
-                bits = range(len(CATEGORIES) + 1)  # the last: any other category
-                total, *counts = c.execute(
-                    f"SELECT count(*), {', '.join(f'sum(sevs >> {r} & 1)' for r in ranks)}, "
-                    f"{', '.join(f'sum(cats >> {_cat_bit(i)} & 1)' for i in bits)} FROM {hx}").fetchone()
-                per_rank, per_cat = counts[:len(ranks)], counts[len(ranks):]
-                if per_cat[-1]:  # categories outside the known list: count them from the findings
-                    cats = self._category_facet(c, q, hx, fsql, fparams)
-                else:
-                    cats = {CATEGORIES[i]: k for i, k in enumerate(per_cat[:-1]) if k}
-                facets = {"category": dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
-                          "severity": {SEVERITIES[r - 1]: k for r, k in zip(ranks, per_rank, strict=True) if k},
-                          "site": dict(c.execute(f"SELECT site, count(*) FROM {hx} GROUP BY site ORDER BY 2 DESC, 1"))}
-                page = c.execute(f"SELECT CASE tag WHEN {TAG['listing']} THEN 'listing' ELSE 'shop' END AS kind, "
-                                 f"rid, sev FROM {hx} ORDER BY coalesce(sev, 0) DESC, seen DESC, tag, rid "
-                                 "LIMIT ? OFFSET ?", (max(q.limit, 0), max(q.offset, 0))).fetchall()
-                hits = self._hits(c, q, page, fsql, fparams)
-            finally:
-                for table in made:
-                    c.execute(f"DROP TABLE IF EXISTS temp.{table}")
+            plan = sqlite_plan.make_plan(c, q)
+            if plan is None:
+                total, facets, page = self._search_general(c, q, fsql, fparams)
+            else:
+                total, facets, page = sqlite_plan.run(c, plan, max(q.offset, 0), max(q.limit, 0))
+            hits = self._hits(c, q, page, fsql, fparams)
         return SearchResult(hits, total, facets, q)
+
+    def _search_general(self, c: sqlite3.Connection, q: SearchQuery, fsql: str,
+                        fparams: list[Any]) -> tuple[int, dict[str, dict[str, int]], list[tuple[str, int, int | None]]]:
+        """(total, facets, page) aggregating the findings of every hit: exact for any query."""
+        join = "JOIN" if q.needs_finding else "LEFT JOIN"
+        hx = f"_hits{next(_seq)}"
+        agg = _AGG
+        req, exc, made = self._match(c, q)
+        made.append(hx)
+        try:
+            # one row per hit: worst severity and the severities / categories (bit masks) of the
+            # findings that passed the filters; only the matched subjects' findings are read
+            c.execute(f"CREATE TEMP TABLE {hx}(tag INT, rid INT, site TEXT, seen TEXT, sev INT, sevs INT, cats INT)")
+            for kind, table in TABLE.items():
+                sub = self._subject_filter(q, kind, "s")
+                if sub is None:
+                    continue
+                where, params = sub
+                if exc is not None:
+                    where += f" AND s.rowid NOT IN (SELECT rid FROM {exc} WHERE tag = {TAG[kind]})"
+                cols = f"{TAG[kind]}, s.rowid, s.site, s.fetched_at"
+                if req is None and q.needs_finding and not q.shop_id:
+                    # every flagged subject may be a hit: group the findings (index order), then join
+                    c.execute(f"INSERT INTO {hx} SELECT {cols}, x.sev, x.sevs, x.cats FROM "
+                              f"(SELECT f.subject_id AS sid, {agg} FROM findings f "
+                              f"WHERE f.subject_kind = '{kind}' AND {fsql} GROUP BY f.subject_id) x "
+                              f"JOIN {table} s ON s.subject_id = x.sid WHERE {where}",
+                              [*fparams, *params])
+                    continue
+                if req is not None:
+                    source = f"{req} t JOIN {table} s ON s.rowid = t.rid"
+                    where += f" AND t.tag = {TAG[kind]}"
+                    group = "t.rid"  # primary key order: no sorting
+                else:
+                    source, group = f"{table} s", "s.rowid"
+                c.execute(f"INSERT INTO {hx} SELECT {cols}, {agg} FROM {source} {join} findings f "
+                          f"ON f.subject_id = s.subject_id AND f.subject_kind = '{kind}' AND {fsql} "
+                          f"WHERE {where} GROUP BY {group}", [*fparams, *params])
+            ranks = range(len(SEVERITIES), 0, -1)
+            bits = range(len(CATEGORIES) + 1)  # the last: any other category
+            total, *counts = c.execute(
+                f"SELECT count(*), {', '.join(f'sum(sevs >> {r} & 1)' for r in ranks)}, "
+                f"{', '.join(f'sum(cats >> {_cat_bit(i)} & 1)' for i in bits)} FROM {hx}").fetchone()
+            per_rank, per_cat = counts[:len(ranks)], counts[len(ranks):]
+            if per_cat[-1]:  # categories outside the known list: count them from the findings
+                cats = self._category_facet(c, q, hx, fsql, fparams)
+            else:
+                cats = {CATEGORIES[i]: k for i, k in enumerate(per_cat[:-1]) if k}
+            facets = {"category": dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
+                      "severity": {SEVERITIES[r - 1]: k for r, k in zip(ranks, per_rank, strict=True) if k},
+                      "site": dict(c.execute(f"SELECT site, count(*) FROM {hx} GROUP BY site ORDER BY 2 DESC, 1"))}
+            page = c.execute(f"SELECT CASE tag WHEN {TAG['listing']} THEN 'listing' ELSE 'shop' END, rid, sev "
+                             f"FROM {hx} ORDER BY coalesce(sev, 0) DESC, seen DESC, tag, rid LIMIT ? OFFSET ?",
+                             (max(q.limit, 0), max(q.offset, 0))).fetchall()
+        finally:
+            for table in made:
+                c.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        return total, facets, [tuple(r) for r in page]
 
     @staticmethod
     def _category_facet(c: sqlite3.Connection, q: SearchQuery, hx: str, fsql: str,
@@ -300,11 +256,12 @@ class SQLiteQueries:
         return dict(c.execute(f"SELECT category, count(DISTINCT h) FROM ({' UNION ALL '.join(parts)}) "
                               "GROUP BY category", params))
 
-    def _hits(self, c: sqlite3.Connection, q: SearchQuery, page: list[sqlite3.Row], fsql: str,
+    def _hits(self, c: sqlite3.Connection, q: SearchQuery, page: list[tuple[str, int, int | None]], fsql: str,
               fparams: list[Any]) -> list[Hit]:
+        """The page's hits; ``page`` holds (kind, subject rowid, worst passing severity rank)."""
         by_kind: dict[str, list[int]] = {"listing": [], "shop": []}
-        for r in page:
-            by_kind[r["kind"]].append(r["rid"])
+        for kind, rid, _sev in page:
+            by_kind[kind].append(rid)
         sqls = {"listing": "SELECT l.rowid AS rid, l.subject_id, l.site, l.title, l.url, l.shop_id, l.price, "
                            "l.fetched_at, d.data, coalesce(nullif(l.shop_name, ''), s.name, '') AS shop_name "
                            "FROM listings l JOIN subject_data d ON d.id = l.rowid * 4 "
@@ -329,11 +286,10 @@ class SQLiteQueries:
                     f["field"], f["snippet"]))
         terms = q.terms()[0]
         out: list[Hit] = []
-        for p in page:
-            kind = p["kind"]
-            r = rows[(kind, p["rid"])]
+        for kind, rid, sev in page:
+            r = rows[(kind, rid)]
             hit = Hit(kind, r["subject_id"], r["site"], r["title"], r["url"], r["shop_id"], r["shop_name"],
-                      r["price"], SEVERITIES[p["sev"] - 1] if p["sev"] else None, r["fetched_at"],
+                      r["price"], SEVERITIES[sev - 1] if sev else None, r["fetched_at"],
                       findings.get((kind, r["subject_id"]), []))
             if terms:
                 data = json.loads(r["data"])
