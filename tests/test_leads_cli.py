@@ -26,8 +26,12 @@ def home(demo_sweep, tmp_path_factory):
     home = copy_home(demo_sweep["home"], tmp_path_factory.mktemp("cli-home"))
     store = open_store(home / "netsword.db")
     leads = build_leads(store)
-    triage.set_status(store, leads[0].lead_id, "referred", "li")
-    triage.set_status(store, leads[1].lead_id, "dismissed", "li")
+    referred = leads[0]
+    referred_rules = {f["rule_id"] for f in referred.findings}
+    # the dismissed lead must have a rule of its own, so that rule's precision is 0 (lead order varies by crawl)
+    dismissed = next(lead for lead in leads[1:] if {f["rule_id"] for f in lead.findings} - referred_rules)
+    triage.set_status(store, referred.lead_id, "referred", "li")
+    triage.set_status(store, dismissed.lead_id, "dismissed", "li")
     store.close()
     return home
 
