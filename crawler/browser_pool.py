@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import weakref
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class BrowserPoolMiddleware:
         self._tasks: set[asyncio.Future[Any]] = set()
         self.pool: Any = None  # crawler.browser_handler.PagePool (pages reused across requests)
         self._pages_done = 0
+        # page -> its CDP session, kept for the page's next screenshot (pages are reused)
+        self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> BrowserPoolMiddleware:
@@ -161,14 +164,15 @@ class BrowserPoolMiddleware:
         from pipelines.evidence import EvidenceStore
 
         try:
-            png = await full_page_png(page, timeout=30.0)
+            png = await full_page_png(page, timeout=30.0, sessions=self._sessions)
         except Exception as exc:  # a screenshot failing must not lose the page itself
             logger.warning("screenshot failed: %s (%s)", url, str(exc).splitlines()[0][:200] if str(exc) else exc)
             self._inc("netsword/browser/screenshot_failed")
             return None
         self._inc("netsword/browser/screenshots")
         assert self.evidence_dir is not None
-        return EvidenceStore(self.evidence_dir).put_screenshot(png, html_sha256)
+        store = EvidenceStore(self.evidence_dir)  # hashed and written off the reactor thread
+        return await asyncio.get_running_loop().run_in_executor(None, store.put_screenshot, png, html_sha256)
 
     async def _finish(self, request: Request, page: Any, reuse: bool = False) -> None:
         """The request is done with its page: back to the pool (``reuse``: it answered and its context

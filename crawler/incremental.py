@@ -175,12 +175,12 @@ class SweepStorePipeline(StorePipeline):
                                                    item.fetched_at):
             logger.warning("unchanged page of an unknown %s %s: %s", item.subject_kind, item.subject_id, item.url)
             self._inc("netsword/unchanged_unknown")
-        prev = store.page_state(item.url)
-        if prev is not None:
-            prev.fetched_at, prev.sweep_id = item.fetched_at, item.sweep_id
-            prev.etag = item.etag or prev.etag
-            prev.last_modified = item.last_modified or prev.last_modified
-            store.put_page_state(prev)
+        if item.html_sha256:  # the stored state the page matched (the spider copied it): seen again now.
+            # Built from the item, not read back: a read commits the store's open batch, once per page.
+            store.put_page_state(PageState(
+                url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
+                last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
+                page_type=item.page_type, subject_kind=item.subject_kind, subject_id=item.subject_id))
         self._inc("netsword/unchanged")
         if item.subject_kind:
             self._inc(f"netsword/{item.subject_kind}s")

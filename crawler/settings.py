@@ -56,6 +56,7 @@ EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
     "crawler.middlewares.AutoThrottle": 0,  # also speeds up on 304s (incremental sweeps)
     "crawler.progress.ProgressLog": 500,
+    "crawler.warmup.Warmup": 10,  # jieba's dictionary loads while the sweep starts
 }
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
@@ -90,11 +91,15 @@ ITEM_PIPELINES = {
 EVIDENCE_DIR = env_setting("EVIDENCE_DIR", "var/evidence")
 EVIDENCE_FINDING_SCREENSHOTS = True  # listings with findings: render the stored snapshot, screenshot it
 EVIDENCE_RENDER_BACKLOG = 200  # flagged listings waiting for their screenshot before the pipeline waits too
+EVIDENCE_RENDER_CDP = True  # snapshot renders over the browser's DevTools pipe (False: through Playwright)
 EVIDENCE_RENDER_CONCURRENCY = 2
+EVIDENCE_RENDER_EXECUTABLE = ""  # snapshot renders; "" = chromium-headless-shell if installed, else Chromium
 EVIDENCE_SCREENSHOTS = True  # every browser page
 EVIDENCE_WARC = True
+EVIDENCE_WARC_GZIP_LEVEL = 6  # per record; PNG screenshots are stored (compressed already)
 NETSWORD_INCREMENTAL = True  # conditional requests; unchanged pages are not parsed again
 NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`
+NETSWORD_WARMUP = True  # load jieba's dictionary in the background at start (crawler.warmup)
 STORE_BATCH_SIZE = 200
 STORE_URL = env_setting("NETSWORD_STORE", "sqlite:///var/netsword.db")

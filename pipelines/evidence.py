@@ -19,9 +19,18 @@ Under ``EVIDENCE_DIR``:
 
 ``netsword evidence verify SWEEP`` (:mod:`pipelines.evidence_verify`) re-hashes all of it.
 
-Settings: ``EVIDENCE_DIR``, ``EVIDENCE_WARC`` (True), ``EVIDENCE_SCREENSHOTS`` (browser pages,
-True), ``EVIDENCE_FINDING_SCREENSHOTS`` (True), ``EVIDENCE_RENDER_CONCURRENCY`` (2).
+Settings: ``EVIDENCE_DIR``, ``EVIDENCE_WARC`` (True), ``EVIDENCE_WARC_GZIP_LEVEL`` (6),
+``EVIDENCE_SCREENSHOTS`` (browser pages, True), ``EVIDENCE_FINDING_SCREENSHOTS`` (True),
+``EVIDENCE_RENDER_CONCURRENCY`` (2), ``EVIDENCE_RENDER_BACKLOG`` (200),
+``EVIDENCE_RENDER_EXECUTABLE`` (the browser rendering snapshots; default
+``chromium-headless-shell`` when installed, else the crawl's Chromium), ``EVIDENCE_RENDER_CDP``
+(True: drive it over its DevTools pipe; False: through Playwright).
 Stats: ``evidence/pages``, ``evidence/finding_screenshots``, ``evidence/screenshot_failed``.
+
+Speed: file writes happen on one evidence thread (:mod:`pipelines.evidence_io`), renders on a
+render thread with its own event loop and browser (:mod:`pipelines.evidence_render`); the
+reactor only hands work over and waits where an order must hold (an item reaches the store
+after its evidence is on disk).
 """
 
 from __future__ import annotations
@@ -32,12 +41,17 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crawler.items import ListingItem
+from pipelines.evidence_io import EvidenceIO
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +65,25 @@ class EvidenceStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._dirs: set[Path] = set()  # folders known to exist
+
+    @staticmethod
+    def address(body: bytes) -> tuple[str, str]:
+        """(sha256 hex, path relative to the root) under which ``body`` is kept."""
+        digest = hashlib.sha256(body).hexdigest()
+        return digest, f"html/{digest[:2]}/{digest}.html.gz"
 
     def put_html(self, body: bytes) -> tuple[str, str]:
         """Store ``body``; returns (sha256 hex, path relative to the root)."""
-        digest = hashlib.sha256(body).hexdigest()
-        rel = f"html/{digest[:2]}/{digest}.html.gz"
+        digest, rel = self.address(body)
+        self.write_html(rel, body)
+        return digest, rel
+
+    def write_html(self, rel: str, body: bytes) -> None:
+        """Keep ``body`` at ``rel`` (its :meth:`address`) unless it is there already."""
         path = self.root / rel
         if not path.exists():
             self._write_atomic(path, gzip.compress(body, compresslevel=5, mtime=0))
-        return digest, rel
 
     def put_screenshot(self, png: bytes, html_sha256: str) -> tuple[str, str]:
         """Store the screenshot of the page whose HTML hash is ``html_sha256``; returns (sha256 of the
@@ -82,8 +106,10 @@ class EvidenceStore:
             return fh.read()
 
     def _write_atomic(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path.parent)
+        tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
         tmp.write_bytes(data)
         tmp.replace(path)  # atomic: a crash never leaves half a file under the real name
 
@@ -147,22 +173,35 @@ class EvidencePipeline:
     the wire, also those that yield no item: robots.txt, errors, 304s); screenshots and the
     manifest line are written per item, after the matcher (a listing with findings is
     screenshot here when the browser did not already take one).
+
+    Files are written by one evidence thread (:class:`~pipelines.evidence_io.EvidenceIO`), in the
+    order they were asked for, so the reactor never waits for the disk (gzip and file writes
+    release the GIL). An item goes on to the store only once its HTML, its browser screenshot's
+    WARC record and its manifest line are written (the thread writes in order, so the response's
+    own WARC records, asked for when it was downloaded, are written before that too): a page the
+    store has is a page whose evidence is on disk, also after a SIGKILL.
     """
 
     def __init__(self, root: Path | str, *, warc: bool = True, finding_screenshots: bool = True,
                  render_concurrency: int = 2, render_backlog: int = 200, launch_options: dict[str, Any] | None = None,
-                 stats: Any = None) -> None:
+                 stats: Any = None, warc_gzip_level: int = 6, render_executable: str = "",
+                 render_cdp: bool = True) -> None:
         self.store = EvidenceStore(root)
         self.root = Path(root)
         self.warc_enabled = warc
+        self.warc_gzip_level = warc_gzip_level
         self.finding_screenshots = finding_screenshots
         self.render_concurrency = render_concurrency
         self.launch_options = launch_options
+        self.render_executable = render_executable
+        self.render_cdp = render_cdp
         self.stats = stats
+        self.io: EvidenceIO | None = None
         self.warc: Any = None
         self.manifest: Manifest | None = None
         self.renderer: Any = None
-        self._record_ids: OrderedDict[str, str] = OrderedDict()  # url -> WARC record id, until its item comes
+        # url -> WARC record id of its response, until its item comes (evidence thread only)
+        self._record_ids: OrderedDict[str, str] = OrderedDict()
         self._shots: set[asyncio.Future[Any]] = set()  # screenshots being rendered
         self.render_backlog = render_backlog
         self.sweep_id = ""
@@ -177,7 +216,10 @@ class EvidencePipeline:
                    finding_screenshots=s.getbool("EVIDENCE_FINDING_SCREENSHOTS", True),
                    render_concurrency=s.getint("EVIDENCE_RENDER_CONCURRENCY", 2),
                    render_backlog=s.getint("EVIDENCE_RENDER_BACKLOG", 200),
-                   launch_options=s.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), stats=crawler.stats)
+                   launch_options=s.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), stats=crawler.stats,
+                   warc_gzip_level=s.getint("EVIDENCE_WARC_GZIP_LEVEL", 6),
+                   render_executable=s.get("EVIDENCE_RENDER_EXECUTABLE") or "",
+                   render_cdp=s.getbool("EVIDENCE_RENDER_CDP", True))
         if pipe.warc_enabled:
             crawler.signals.connect(pipe.response_downloaded, signal=signals.response_downloaded)
         pipe.crawler = crawler
@@ -190,11 +232,13 @@ class EvidencePipeline:
         if self.warc_enabled:
             from pipelines.evidence_warc import WarcWriter
 
-            self.warc = WarcWriter(self.root / "warc" / sweep_id, sweep_id)
+            self.warc = WarcWriter(self.root / "warc" / sweep_id, sweep_id, gzip_level=self.warc_gzip_level)
         self.sweep_id = sweep_id
         self.manifest = Manifest(manifest_path(self.root, sweep_id))
-        if self.finding_screenshots and self.manifest.path.stat().st_size:
-            task = asyncio.ensure_future(self._catch_up())  # a resumed sweep
+        pending = self._pending_screenshots() if self.finding_screenshots else {}
+        self.io = EvidenceIO()
+        if pending:  # a resumed sweep
+            task = asyncio.ensure_future(self._catch_up(pending))
             self._shots.add(task)
             task.add_done_callback(self._shots.discard)
 
@@ -204,10 +248,22 @@ class EvidencePipeline:
         if self.renderer is not None:
             await self.renderer.close()
             self.renderer = None
+        await self._run(self._close_files)  # after every write asked for before (one thread, in order)
+        if self.io is not None:
+            self.io.shutdown()
+            self.io = None
+
+    def _close_files(self) -> None:
         if self.warc is not None:
             self.warc.close()
         if self.manifest is not None:
             self.manifest.close()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the evidence thread, after everything asked of it before."""
+        if self.io is None:  # not opened (a pipeline used on its own): write here
+            return fn(*args)
+        return await self.io.run(fn, *args)
 
     # -- WARC -----------------------------------------------------------------------------
     def response_downloaded(self, response: Any, request: Any, spider: Any = None) -> None:
@@ -215,8 +271,16 @@ class EvidencePipeline:
             return
         from crawler.middlewares import utc_now
 
+        # Scrapy does not change a request or response once downloaded: the thread may read them
+        if self.io is None:
+            self._write_exchange(request, response, utc_now())
+        else:
+            self.io.submit(self._write_exchange, request, response, utc_now())
+
+    def _write_exchange(self, request: Any, response: Any, fetched_at: str) -> None:
+        """(evidence thread) The response's WARC records; its record id kept for its item."""
         try:
-            rid = self.warc.write_exchange(request, response, utc_now())
+            rid = self.warc.write_exchange(request, response, fetched_at)
         except Exception as exc:  # a record that cannot be written must not stop the sweep
             logger.error("WARC record failed for %s: %s", response.url, exc)
             return
@@ -227,14 +291,27 @@ class EvidencePipeline:
     # -- items ----------------------------------------------------------------------------
     async def process_item(self, item: Any, spider: Any = None) -> Any:
         body = getattr(item, "html", b"")
+        item.html = b""
         if body:
-            item.html_sha256, item.html_path = self.store.put_html(body)
+            item.html_sha256, item.html_path = self.store.address(body)
             for finding in getattr(item, "findings", ()):
                 finding.snapshot_sha256 = item.html_sha256
-        item.html = b""
+        flagged = bool(body and self.finding_screenshots and isinstance(item, ListingItem) and item.findings
+                       and not item.screenshot_path and item.status < 400)
+        pending = await self._run(self._write_page, item, body, flagged)
+        if self.manifest is not None and getattr(item, "url", ""):
+            self._inc("evidence/pages")
+        if pending:
+            await self._queue_screenshot(item.url, item.html_sha256, item.html_path, item.status, item.fetched_at)
+        return item
+
+    def _write_page(self, item: Any, body: bytes, flagged: bool) -> bool:
+        """(evidence thread) The page's HTML, its browser screenshot's WARC record and its manifest
+        line; True when a flagged listing's screenshot is still to be rendered."""
+        if body:
+            self.store.write_html(item.html_path, body)
         pending = False
-        if body and self.finding_screenshots and isinstance(item, ListingItem) and item.findings \
-                and not item.screenshot_path and item.status < 400:
+        if flagged:
             kept = self.store.screenshot_of(item.html_sha256)
             if kept is not None:  # this very HTML was screenshot before (another sweep, a resume)
                 item.screenshot_sha256, item.screenshot_path = kept
@@ -242,9 +319,7 @@ class EvidencePipeline:
                 pending = True
         if self.manifest is not None and getattr(item, "url", ""):
             self._record(item, pending)
-        if pending:
-            await self._queue_screenshot(item.url, item.html_sha256, item.html_path, item.status, item.fetched_at)
-        return item
+        return pending
 
     # -- screenshots of flagged listings (background) -------------------------------------
     async def _queue_screenshot(self, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
@@ -255,21 +330,34 @@ class EvidencePipeline:
         self._shots.add(task)
         task.add_done_callback(self._shots.discard)
 
-    async def _screenshot(self, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+    def _ensure_renderer(self) -> Any:
+        """The render thread, started on the first flagged listing (no browser for sweeps without)."""
         if self.renderer is None:
-            from pipelines.evidence_render import SnapshotRenderer
+            from crawler.browser import snapshot_launch_options
+            from pipelines.evidence_render import RenderThread
 
-            self.renderer = SnapshotRenderer(self.launch_options, concurrency=self.render_concurrency)
+            options = snapshot_launch_options(self.launch_options, self.render_executable)
+            self.renderer = RenderThread(options, concurrency=self.render_concurrency,
+                                         fallback_options=self.launch_options or None, cdp=self.render_cdp)
+        return self.renderer
+
+    async def _screenshot(self, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+        renderer = self._ensure_renderer()
         t0 = time.monotonic()
         try:
-            png = await self.renderer.screenshot(self.store.read_html(path), url)
+            html = await self._run(self.store.read_html, path)
+            png = await renderer.screenshot(html, url)
         except Exception as exc:  # the finding stands without its picture; say so (a resume retries it)
             logger.warning("finding screenshot failed: %s (%s)", url, str(exc).splitlines()[0][:200])
             self._inc("evidence/screenshot_failed")
             return
-        shot_sha, shot_path = self.store.put_screenshot(png, sha)
+        await self._run(self._write_screenshot, png, url, sha, path, status, fetched_at)
         self._inc("evidence/finding_screenshots")
         self._inc("evidence/finding_screenshot_seconds", round(time.monotonic() - t0, 3))
+
+    def _write_screenshot(self, png: bytes, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+        """(evidence thread) A flagged listing's screenshot: the PNG, its WARC record, its manifest line."""
+        shot_sha, shot_path = self.store.put_screenshot(png, sha)
         if self.warc is not None:
             self.warc.write_resource(f"urn:netsword:screenshot:{url}", png, "image/png", fetched_at)
         if self.manifest is not None:
@@ -278,21 +366,29 @@ class EvidencePipeline:
                                  "html_path": path, "screenshot_sha256": shot_sha, "screenshot_path": shot_path,
                                  "screenshot_pending": False,
                                  "warc": self.warc.name if self.warc is not None else ""})
+            self.manifest.flush()
 
-    async def _catch_up(self) -> None:
-        """Screenshots a killed run of this sweep left pending: render them now."""
+    def _pending_screenshots(self) -> dict[str, dict[str, Any]]:
+        """Screenshots a killed run of this sweep left pending (html sha256 -> its manifest line)."""
         assert self.manifest is not None
         pending: dict[str, dict[str, Any]] = {}
+        if not self.manifest.path.stat().st_size:
+            return pending
         for entry in read_manifest(self.manifest.path):
             if entry.get("kind") == "screenshot":
                 pending.pop(entry.get("html_sha256", ""), None)
             elif entry.get("screenshot_pending"):
                 pending[entry["html_sha256"]] = entry
+        return pending
+
+    async def _catch_up(self, pending: dict[str, dict[str, Any]]) -> None:
+        """Render the screenshots a killed run of this sweep left pending."""
         for sha, e in pending.items():
             self._inc("evidence/screenshots_caught_up")
             await self._queue_screenshot(e["url"], sha, e["html_path"], e.get("status") or 200, e.get("fetched_at", ""))
 
-    def _record(self, item: Any, pending: bool = False) -> None:
+    def _record(self, item: Any, pending: bool) -> None:
+        """(evidence thread) The item's manifest line (and its browser screenshot's WARC record)."""
         assert self.manifest is not None
         rid = self._record_ids.pop(item.url, "")
         if item.screenshot_path and self.warc is not None:
@@ -307,7 +403,7 @@ class EvidencePipeline:
         entry["screenshot_pending"] = pending
         entry["warc"] = self.warc.name if self.warc is not None else ""
         self.manifest.write(entry)
-        self._inc("evidence/pages")
+        self.manifest.flush()  # to the OS before the item can reach the store
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None:

@@ -161,8 +161,12 @@ class ListingSpider(scrapy.Spider):
     def unchanged(self, response: Response, page_name: str) -> UnchangedPage:
         prev = response.meta.get("netsword_prev") or {}
         shot = response.meta.get("netsword_screenshot") or ("", "")
-        return UnchangedPage(**self._common(response), html_sha256=prev.get("sha256", ""),
-                             html_path=prev.get("path", ""), page_type=page_name,
+        common = self._common(response)
+        # validators the answer did not repeat stay those of the stored state
+        common["etag"] = common["etag"] or prev.get("etag", "")
+        common["last_modified"] = common["last_modified"] or prev.get("last_modified", "")
+        return UnchangedPage(**common, html_sha256=prev.get("sha256", ""),
+                             html_path=prev.get("path", ""), page_type=prev.get("page_type") or page_name,
                              subject_kind=prev.get("subject_kind", ""), subject_id=prev.get("subject_id", ""),
                              screenshot_sha256=shot[0], screenshot_path=shot[1])
 
