@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NETSWORD_HOME=/data
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium fonts-noto-cjk curl ca-certificates tini \
+ && apt-get install -y --no-install-recommends chromium chromium-headless-shell fonts-noto-cjk curl ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 1000 netsword \
  && mkdir -p /data && chown netsword:netsword /data

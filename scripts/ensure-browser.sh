@@ -1,11 +1,19 @@
 #!/bin/sh
 # Makes sure Playwright can start a Chromium, in this order:
 #   1. a Chromium already here (NETSWORD_CHROMIUM, Debian's chromium, Playwright's own);
-#   2. as root with apt-get: Debian's chromium + fonts-noto-cjk (CJK glyphs in screenshots);
+#   2. as root with apt-get: Debian's chromium + fonts-noto-cjk (CJK glyphs in screenshots),
+#      and chromium-headless-shell (optional, cheaper evidence screenshots);
 #   3. Playwright's own browser download (needs internet);
 #   4. otherwise a clear message: the static pages still crawl, browser pages are skipped.
 BIN=${1:-.venv/bin}
 found() { "$BIN/python" -c 'from crawler.browser import find_chromium; import sys; sys.exit(0 if find_chromium() else 1)'; }
+# Optional: Debian's chromium-headless-shell renders the evidence screenshots with ~1/4 less CPU
+# (pipelines/evidence_render.py); without it they are rendered by the crawl's Chromium.
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium-headless-shell >/dev/null 2>&1; then
+  echo "netsword: installing Debian's chromium-headless-shell (optional, for evidence screenshots) ..."
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null; } \
+    || echo "netsword: chromium-headless-shell not installed; screenshots use the crawl's Chromium"
+fi
 if found; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "netsword: installing Debian's chromium and CJK fonts (apt-get) ..."
