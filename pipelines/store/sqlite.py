@@ -206,9 +206,11 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
         c = sqlite3.connect(self.path or ":memory:", timeout=self.timeout, isolation_level=None,
                             check_same_thread=False)
         c.row_factory = sqlite3.Row
-        # mmap: search probes the summary and full-text pages at random; no read() call per page
+        # mmap: search probes the summary and full-text pages at random; no read() call per page.
+        # wal_autocheckpoint: a page rewritten by several batches reaches the database file once per
+        # checkpoint, so checkpointing every ~40 MB of WAL instead of 4 MB writes a quarter less
         for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "temp_store=MEMORY", "cache_size=-32000",
-                       f"mmap_size={1 << 40}"):
+                       f"mmap_size={1 << 40}", "wal_autocheckpoint=10000"):
             c.execute(f"PRAGMA {pragma}")
         return c
 

@@ -18,8 +18,8 @@ With a sweep filter the same is done over the sweep's rows (``search_sweeps``), 
 that of the findings seen in the sweep.
 
 Queries this cannot answer exactly (finding status or date filters, unknown categories or
-severities, findings outside the form's categories, only excluded terms) return None and take
-the general path of ``sqlite_search.py``.
+severities, findings outside the form's categories, only excluded terms, unflagged subjects of a
+sweep) return None and take the general path of ``sqlite_search.py``.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ class Plan:
 
 def make_plan(c: sqlite3.Connection, q: SearchQuery) -> Plan | None:
     """How to answer ``q`` from the summary; None when only the general path is exact."""
-    if as_tuple(q.status) or q.seen_from or q.seen_before:
-        return None
+    if as_tuple(q.status) or q.seen_from or q.seen_before or (q.sweep_id and not q.needs_finding):
+        return None  # (the sweep rows only hold subjects with findings in the sweep)
     mask = finding_mask(q)
     text, excluded = text_expression(q)
     if mask is None or (excluded and not text):

@@ -22,8 +22,10 @@ it reads precomputed rows instead of aggregating findings per query:
     changes moves to the new range (written once per batch, at commit).
 
 ``search_sweeps``
-    Per sweep and subject fetched in it: the group of the findings seen in that sweep (their
-    current category, severity and status), so a sweep filter counts from one index too.
+    Per sweep and subject fetched in it with findings seen in that sweep: the group of those
+    findings (their current category, severity and status), so a sweep filter counts from one
+    index too. (Subjects without findings in the sweep have no row: a sweep filter that keeps
+    unflagged subjects takes the general path.)
     Sweep memberships reach it through a queue (a temp table of the writer connection) that
     triggers on ``subject_sweeps`` and ``finding_sweeps`` fill, whoever writes through the store.
 
@@ -405,49 +407,52 @@ class SQLiteSummary:
     def _store_sweeps(self, c: sqlite3.Connection, kind: str, subjects: dict[str, _Subject], redo: set[str],
                       fresh: set[str], queued: dict[str, set[tuple[str, int | None]]]) -> None:
         """Write the sweep rows of ``redo`` (every sweep of those subjects; for ``fresh`` ones from the queue)
-        and of the queued sweeps of the others."""
-        new = {sid: {sweep for sweep, _ in got} for sid, got in queued.items() if sid not in redo}
+        and of the queued sweeps of the others.
+
+        A subject with findings seen in a sweep it was not fetched in gets a marker row (gid 0, never a
+        hit): when it is fetched in that sweep later, a missing row means the queue holds all it needs.
+        """
         pairs: dict[tuple[str, str], list[int]] = {}  # (subject id, sweep id) -> [open pairs, all pairs]
+        markers: set[tuple[str, str]] = set()
         for sid in fresh:
-            self._queued_pairs(subjects[sid], sid, queued.get(sid, set()), pairs)
-        redo = redo - fresh
-        for sids, sweeps in ((sorted(redo), None), (sorted(new), sorted(set().union(*new.values())))):
+            _queued_pairs(subjects[sid], sid, queued.get(sid, set()), pairs, markers)
+        rest = {sid: got for sid, got in queued.items() if sid not in redo}
+        joined = self._joined_quietly(c, subjects, rest)
+        for sid, sweeps in joined.items():
+            _queued_pairs(subjects[sid], sid, {(sw, f) for sw, f in rest[sid] if sw in sweeps}, pairs, markers)
+        # from the tables: every sweep of redo, and the queued sweeps the queue alone cannot answer
+        again = {sid: {sw for sw, _ in got} - joined.get(sid, set()) for sid, got in rest.items()}
+        again = {sid: sweeps for sid, sweeps in again.items() if sweeps}
+        for sids, sweeps in ((sorted(redo - fresh), None), (sorted(again), sorted(set().union(*again.values())))):
             for part in chunks(sids):
-                for sid, sweep in c.execute(*_in_sweeps("SELECT subject_id, sweep_id FROM subject_sweeps "
-                                                        "WHERE kind = ? AND subject_id", kind, part, "sweep_id",
-                                                        sweeps)):
-                    if sweeps is None or sweep in new[sid]:
-                        pairs[(sid, sweep)] = [0, 0]
-                for sid, sweep, category, rank, status in c.execute(*_in_sweeps(
-                        "SELECT f.subject_id, fs.sweep_id, f.category, f.severity_rank, f.status FROM findings f "
-                        "JOIN finding_sweeps fs ON fs.finding_id = f.finding_id WHERE f.subject_kind = ? "
-                        "AND f.subject_id", kind, part, "fs.sweep_id", sweeps)):
-                    got = pairs.get((sid, sweep))
-                    if got is not None:
-                        bit = pair_bit(category, rank)
-                        got[1] |= bit
-                        if status != RESOLVED:
-                            got[0] |= bit
+                _table_pairs(c, kind, part, sweeps, again, pairs, markers)
+        # rows only with findings in the sweep (their set only grows: a row is never taken back)
         c.executemany("INSERT OR REPLACE INTO search_sweeps(sweep_no, ord, gid) VALUES (?,?,?)",
                       [(self._sweep_no(c, sweep), subjects[sid].ord,
                         self._gid(c, subjects[sid].site, TAG[kind], open_pairs, all_pairs))
-                       for (sid, sweep), (open_pairs, all_pairs) in pairs.items()])
+                       for (sid, sweep), (open_pairs, all_pairs) in pairs.items() if all_pairs])
+        c.executemany("INSERT OR IGNORE INTO search_sweeps(sweep_no, ord, gid) VALUES (?,?,0)",
+                      [(self._sweep_no(c, sweep), subjects[sid].ord) for sid, sweep in markers - pairs.keys()])
 
-    @staticmethod
-    def _queued_pairs(s: _Subject, sid: str, queued: set[tuple[str, int | None]],
-                      pairs: dict[tuple[str, str], list[int]]) -> None:
-        """The sweep pairs of a subject all of whose memberships are in the queue."""
-        bits = {rowid: (bit, unresolved) for rowid, bit, unresolved in s.findings}
-        for sweep, finding in queued:
-            if finding is None:
-                pairs.setdefault((sid, sweep), [0, 0])
-        for sweep, finding in queued:
-            got = pairs.get((sid, sweep))
-            if finding in bits and got is not None:
-                bit, unresolved = bits[finding]
-                got[1] |= bit
-                if unresolved:
-                    got[0] |= bit
+    def _joined_quietly(self, c: sqlite3.Connection, subjects: dict[str, _Subject],
+                        rest: dict[str, set[tuple[str, int | None]]]) -> dict[str, set[str]]:
+        """Per subject, the sweeps it was newly fetched in that have no row yet: none of its findings was
+        seen there before (that would have left a row or a marker), so the queue holds all there is."""
+        new = {(sid, sw) for sid, got in rest.items() for sw, f in got if f is None}
+        by_sweep: dict[int, list[int]] = {}
+        for sid, sw in new:
+            by_sweep.setdefault(self._sweep_no(c, sw), []).append(subjects[sid].ord)
+        rows: set[tuple[int, int]] = set()
+        for no, ords in by_sweep.items():
+            for part in chunks(ords):
+                rows.update((r[0], r[1]) for r in c.execute(f"SELECT sweep_no, ord FROM search_sweeps WHERE "
+                                                            f"sweep_no = ? AND ord IN ({placeholders(len(part))})",
+                                                            (no, *part)))
+        out: dict[str, set[str]] = {}
+        for sid, sw in new:
+            if (self._sweep_no(c, sw), subjects[sid].ord) not in rows:
+                out.setdefault(sid, set()).add(sw)
+        return out
 
     def _sweep_no(self, c: sqlite3.Connection, sweep_id: str) -> int:
         no = self._sweep_nos.get(sweep_id)
@@ -486,6 +491,50 @@ class SQLiteSummary:
         c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         self._docs_written = 0
         log.info("search summary rebuilt for %d subjects", n)
+
+
+def _queued_pairs(s: _Subject, sid: str, queued: set[tuple[str, int | None]],
+                  pairs: dict[tuple[str, str], list[int]], markers: set[tuple[str, str]]) -> None:
+    """The sweep pairs of a subject from its queued memberships (all it has in those sweeps)."""
+    bits = {rowid: (bit, unresolved) for rowid, bit, unresolved in s.findings}
+    for sweep, finding in queued:
+        if finding is None:
+            pairs.setdefault((sid, sweep), [0, 0])
+    for sweep, finding in queued:
+        if finding is None or finding not in bits:
+            continue
+        got = pairs.get((sid, sweep))
+        if got is None:
+            markers.add((sid, sweep))
+            continue
+        bit, unresolved = bits[finding]
+        got[1] |= bit
+        if unresolved:
+            got[0] |= bit
+
+
+def _table_pairs(c: sqlite3.Connection, kind: str, sids: Sequence[str], sweeps: Sequence[str] | None,
+                 only: dict[str, set[str]], pairs: dict[tuple[str, str], list[int]],
+                 markers: set[tuple[str, str]]) -> None:
+    """Pairs of ``sids`` in their sweeps (all of them, or ``sweeps`` narrowed per subject by ``only``)."""
+    for sid, sweep in c.execute(*_in_sweeps("SELECT subject_id, sweep_id FROM subject_sweeps "
+                                            "WHERE kind = ? AND subject_id", kind, sids, "sweep_id", sweeps)):
+        if sweeps is None or sweep in only[sid]:
+            pairs[(sid, sweep)] = [0, 0]
+    for sid, sweep, category, rank, status in c.execute(*_in_sweeps(
+            "SELECT f.subject_id, fs.sweep_id, f.category, f.severity_rank, f.status FROM findings f "
+            "JOIN finding_sweeps fs ON fs.finding_id = f.finding_id WHERE f.subject_kind = ? "
+            "AND f.subject_id", kind, sids, "fs.sweep_id", sweeps)):
+        if sweeps is not None and sweep not in only[sid]:
+            continue
+        got = pairs.get((sid, sweep))
+        if got is None:
+            markers.add((sid, sweep))
+            continue
+        bit = pair_bit(category, rank)
+        got[1] |= bit
+        if status != RESOLVED:
+            got[0] |= bit
 
 
 def _in_sweeps(sql: str, kind: str, sids: Sequence[str], col: str,
