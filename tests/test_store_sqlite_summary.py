@@ -288,3 +288,21 @@ def test_findings_seen_in_a_sweep_before_their_subject(tmp_path, monkeypatch):
     assert [h.max_severity for h in s.search(SearchQuery(sweep_id="sw2", severity="critical")).hits] == ["critical"]
     _same_as_general(s, monkeypatch, [{"sweep_id": "sw2"}, {"sweep_id": "sw1"}, {"sweep_id": "sw2", "text": "高仿"}])
     s.close()
+
+
+def test_a_listing_that_moved_shops(tmp_path, monkeypatch):
+    """Its old finding names the former shop: a shop filter then needs the general path's per-finding check."""
+    s = SQLiteStore(tmp_path / "n.db")
+    old = listing("1", "高仿鞋", shop_id="s1")
+    old.findings = [finding(old, "r.old")]
+    s.save(old)
+    moved = listing("1", "高仿鞋", shop_id="s2", at="2026-06-02T00:00:00+00:00")
+    moved.findings = [finding(moved, "r.new", severity="low")]
+    s.save(moved)  # resolves r.old, which keeps shop s1
+    s.flush()
+    assert sqlite_plan.make_plan(s._w, SearchQuery(shop_id="s2")) is None
+    assert sqlite_plan.make_plan(s._w, SearchQuery(shop_id="s1")) is not None
+    _same_as_general(s, monkeypatch, [{"shop_id": "s2", "include_resolved": True}, {"shop_id": "s2"},
+                                      {"shop_id": "s1", "include_resolved": True}])
+    assert s.search(SearchQuery(shop_id="s2", include_resolved=True)).hits[0].max_severity == "low"
+    s.close()

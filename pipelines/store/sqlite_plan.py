@@ -188,7 +188,21 @@ def make_plan(c: sqlite3.Connection, q: SearchQuery) -> Plan | None:
                 plan.groups.append(group)
             if plan.sweep_no is not None:
                 plan.sweep_groups.append(group)
+    if plan.shop_id and _findings_of_other_shops(c, plan.shop_id, {g.site for g in plan.hit_groups}):
+        return None  # the general path also checks each finding's own shop
     return plan
+
+
+def _findings_of_other_shops(c: sqlite3.Connection, shop_id: str, sites: set[str]) -> bool:
+    """Whether a subject of the shop has a finding recorded for another shop (a listing that moved):
+    groups describe a subject's findings whatever shop they name."""
+    for kind in TAG:
+        if sites and c.execute(f"SELECT 1 FROM {TABLE[kind]} s CROSS JOIN findings f ON f.subject_id = s.subject_id "
+                               f"AND f.subject_kind = '{kind}' WHERE s.site IN ({placeholders(len(sites))}) "
+                               "AND s.shop_id = ? AND f.shop_id != s.shop_id LIMIT 1",
+                               (*sorted(sites), shop_id)).fetchone():
+            return True
+    return False
 
 
 def _price_conditions(q: SearchQuery) -> tuple[str, list[Any]]:
