@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 
 from crawler.items import ListingItem
 from pipelines.evidence_io import EvidenceIO
+from pipelines.evidence_warc import sha256_file
 
 T = TypeVar("T")
 
@@ -137,7 +138,7 @@ class Manifest:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        digest = sha256_file(self.path)
         Path(f"{self.path}.sha256").write_text(f"{digest}  {self.path.name}\n", encoding="utf-8")
 
 

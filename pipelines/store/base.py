@@ -505,6 +505,24 @@ def text_segments(text: str) -> list[tuple[bool, str]]:
     return out
 
 
+def query_term_tokens(term: str) -> tuple[list[str], bool]:
+    """(index tokens, last token is a prefix) of one query term, as both engines match it: CJK runs
+    as bigrams, latin words and numbers whole."""
+    toks: list[str] = []
+    prefix = False
+    segs = text_segments(term)
+    for i, (is_cjk, seg) in enumerate(segs):
+        last = i == len(segs) - 1
+        if not is_cjk:
+            toks.append(seg)
+            continue
+        toks.extend(seg[j:j + 2] for j in range(len(seg) - 1))
+        if len(seg) == 1 or not last:  # the document's run may go on after the query's last run
+            toks.append(seg[-1])
+        prefix = last and len(seg) == 1  # one character: any token starting with it
+    return toks, prefix
+
+
 def _term_pattern(term: str) -> re.Pattern[str] | None:
     """A regex that finds ``term`` in raw text the way the index matches it."""
     parts = []

@@ -20,28 +20,11 @@ from typing import Any
 
 from crawler.items import CATEGORIES, SEVERITIES
 
-from .base import RESOLVED, SearchQuery, as_tuple, text_segments
-
-
-def term_tokens(term: str) -> tuple[list[str], bool]:
-    """(tokens, last token is a prefix) of one query term: ``sqlite_search.match_expression``'s rules."""
-    toks: list[str] = []
-    prefix = False
-    segs = text_segments(term)
-    for i, (is_cjk, seg) in enumerate(segs):
-        last = i == len(segs) - 1
-        if not is_cjk:
-            toks.append(seg)
-            continue
-        toks.extend(seg[j:j + 2] for j in range(len(seg) - 1))
-        if len(seg) == 1 or not last:
-            toks.append(seg[-1])
-        prefix = last and len(seg) == 1
-    return toks, prefix
+from .base import RESOLVED, SearchQuery, as_tuple, query_term_tokens
 
 
 def phrase(field: str, term: str) -> dict[str, Any] | None:
-    toks, prefix = term_tokens(term)
+    toks, prefix = query_term_tokens(term)
     if not toks:
         return None
     if prefix and len(toks) == 1:

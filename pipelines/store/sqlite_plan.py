@@ -33,7 +33,7 @@ from typing import Any
 
 from crawler.items import CATEGORIES, SEVERITIES
 
-from .base import SEVERITY_RANK, SearchQuery, as_tuple, text_segments
+from .base import SEVERITY_RANK, SearchQuery, as_tuple, query_term_tokens, text_segments
 from .sqlite_summary import (
     ALL_PAIRS,
     CATEGORY_INDEX,
@@ -65,18 +65,7 @@ _seq = itertools.count()
 
 def match_expression(term: str) -> str | None:
     """One query term as an FTS5 phrase over the index's tokens; None if it has no word characters."""
-    segs = text_segments(term)
-    toks: list[str] = []
-    prefix = False
-    for i, (is_cjk, seg) in enumerate(segs):
-        last = i == len(segs) - 1
-        if not is_cjk:
-            toks.append(seg)
-            continue
-        toks.extend(seg[j:j + 2] for j in range(len(seg) - 1))
-        if len(seg) == 1 or not last:  # the document's run may go on after the query's last run
-            toks.append(seg[-1])
-        prefix = last and len(seg) == 1  # one character: any token starting with it
+    toks, prefix = query_term_tokens(term)
     if not toks:
         return None
     return '"' + " ".join(toks) + '"' + (" *" if prefix else "")
