@@ -23,3 +23,12 @@ def demo_sweep(demo_server, tmp_path_factory):
     return {"home": home, "db": home / "netsword.db", "stdout": proc.stdout, "stderr": proc.stderr,
             "sweep_id": "demo-e2e"}
 
+
+
+@pytest.fixture(scope="session")
+def hostile_site():
+    """tests/hostilesite.py: the hostile shop (named misbehaving pages) on 127.0.0.1, once per session."""
+    from hostilesite import HostileSite
+
+    with HostileSite() as site:
+        yield site
