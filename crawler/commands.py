@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from crawler.limits import cutoff_counts
 from crawler.runner import data_home, default_evidence_dir, default_store_url, run_sweep
 
 console = Console()
@@ -112,20 +113,42 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
         if not sep or not name.strip():
             raise click.UsageError(f"-s wants NAME=VALUE, got {item!r}")
         extra[name.strip()] = value
-    try:
-        result = run_sweep(site, base_url=base_url, sweep_id=sweep_id, quiet=True, resume=resume,
-                           search=list(terms) or None, full=full, extra_settings=extra)
-    except (SweepError, SourceError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    from crawler.sitelock import lock_path, site_lock
+
+    with site_lock(data_home(), site) as locked:
+        if not locked:
+            raise click.ClickException(
+                f"another sweep of site {site!r} is running (it holds {lock_path(data_home(), site)}); "
+                "wait for it to finish, or stop it first (netsword crawl --resume continues a stopped sweep)")
+        try:
+            result = run_sweep(site, base_url=base_url, sweep_id=sweep_id, quiet=True, resume=resume,
+                               search=list(terms) or None, full=full, extra_settings=extra)
+        except (SweepError, SourceError) as exc:
+            raise click.ClickException(str(exc)) from exc
     s = result.summary()
-    counts = _sweep_counts(result.sweep_id)
+    get = result.stats.get
+    cut = cutoff_counts(result.stats)
+    cutoff = (f"; cut off {cut['depth'] + cut['pages']} links (too deep {cut['depth']}, over the page budget "
+              f"{cut['pages']})" if cut["depth"] or cut["pages"] else "")
+    unparseable = f", unparseable {get('netsword/pages/unparseable', 0)}" if get("netsword/pages/unparseable") else ""
+    # the same counts as the progress line (crawler.progress): each listing, shop and finding once
+    listings, shops, findings = (get(f"netsword/sweep/{k}", 0) for k in ("listings", "shops", "findings"))
     console.print(f"sweep {result.sweep_id}: {s['pages']} pages — ok {s['ok']} (after a retry {s['retried']}, "
-                  f"unchanged {s['unchanged']}, in the browser {s['browser']}), failed {s['failed']}, "
-                  f"skipped {s['skipped']}; {counts.get('listings', 0)} listings, {counts.get('shops', 0)} shops, "
-                  f"{counts.get('findings', 0)} findings")
+                  f"unchanged {s['unchanged']}, in the browser {s['browser']}), failed {s['failed']}{unparseable}, "
+                  f"skipped {s['skipped']}{cutoff}; {listings} listings, {shops} shops, {findings} findings")
+    stored = _sweep_counts(result.sweep_id)
+    more = [f"{stored.get(k, 0)} {k}" for k, n in (("listings", listings), ("shops", shops), ("findings", findings))
+            if stored.get(k, 0) > n]
+    if more:
+        console.print(f"  the whole sweep in the store (earlier runs, unchanged pages included): {', '.join(more)}")
     if not result.finished:
         err.print(f"sweep stopped early ({result.stats.get('finish_reason')}): netsword crawl --site {site} --resume")
         raise SystemExit(1)
+    if s["failed"] and not (s["ok"] or s["unchanged"]):
+        first = get("netsword/pages/first_failed", "")
+        raise click.ClickException(
+            f"site {site!r} is down: all {s['failed']} pages failed, none fetched (first: {first}); check that "
+            f"{base_url or 'the profile base_url'} is up and reachable from here, then sweep again")
 
 
 def _sweep_counts(sweep_id: str) -> dict:

@@ -6,11 +6,14 @@
   ``NETSWORD_RETRY_BACKOFF_BASE * 2 ** (try - 1)`` with +-25% jitter, never more than
   ``NETSWORD_RETRY_BACKOFF_MAX`` seconds. Each retry is logged with its URL and reason.
 * :class:`AutoThrottle` (an extension) is Scrapy's, also speeding up on 304 answers.
+* :class:`RedirectMiddleware` is Scrapy's, but a redirect loop (a -> b -> a) or a chain longer
+  than ``REDIRECT_MAX_TIMES`` raises :class:`RedirectFailed`: the page is counted failed with its
+  chain (Scrapy drops the loop's second visit as a duplicate without a word, or "ignores" the chain).
 * :class:`FetchTimeMiddleware` stamps ``meta["netsword_fetched_at"]`` (UTC, ISO 8601) when a
   response arrives, so the item, the WARC record and the manifest agree on the fetch time.
 
 Stats: ``retry/count``, ``retry/reason_count/<reason>``, ``retry/max_reached`` (Scrapy's) and
-``netsword/retry/backoff_seconds``.
+``netsword/retry/backoff_seconds``, ``netsword/redirect/loop``, ``netsword/redirect/too_many``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware as _ScrapyRedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle as _ScrapyAutoThrottle
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
@@ -40,6 +45,24 @@ class FetchTimeMiddleware:
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         request.meta["netsword_fetched_at"] = utc_now()
         return response
+
+
+class RedirectFailed(IgnoreRequest):
+    """A redirect loop or too long a chain: the page failed (the spider's errback counts it)."""
+
+
+class RedirectMiddleware(_ScrapyRedirectMiddleware):
+    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if redirected.url in chain:
+            self.crawler.stats.inc_value("netsword/redirect/loop")
+            raise RedirectFailed("redirect loop " + " -> ".join([*chain[chain.index(redirected.url):], redirected.url]))
+        try:
+            return super()._redirect(redirected, request, reason)
+        except IgnoreRequest:
+            self.crawler.stats.inc_value("netsword/redirect/too_many")
+            raise RedirectFailed(f"more than {self.max_redirect_times} redirects (REDIRECT_MAX_TIMES), "
+                                 f"from {chain[0]}") from None
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:

@@ -127,6 +127,17 @@ class Politeness(_Strict):
     retries: int = Field(3, ge=0, le=20)
 
 
+class Limits(_Strict):
+    """Bounds on one sweep of the site (traps: calendars, endless filters, huge pages). Each left out
+    takes the project setting named in brackets (crawler/settings.py)."""
+
+    max_depth: int | None = Field(None, ge=1, le=1000, description="link hops from a start page; a list's "
+                                  "next pages do not count (NETSWORD_MAX_DEPTH)")
+    max_pages: int | None = Field(None, ge=1, le=10_000_000, description="pages per sweep (NETSWORD_MAX_PAGES)")
+    max_page_mb: float | None = Field(None, gt=0, le=1024, description="a bigger page is not downloaded "
+                                      "(DOWNLOAD_MAXSIZE)")
+
+
 class Search(_Strict):
     """How to build a search URL for a term: ``url: '{base_url}/search?q={query}'``."""
 
@@ -149,6 +160,7 @@ class Profile(_Strict):
     start_urls: list[str] = Field(min_length=1)
     allowed_domains: list[str] = Field(default_factory=list)
     politeness: Politeness = Field(default_factory=Politeness)
+    limits: Limits = Field(default_factory=Limits)
     search: Search | None = None
     pages: dict[str, PageType] = Field(min_length=1)
 
@@ -254,7 +266,7 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
 #: Keys allowed at each place of a profile, for "did you mean" hints.
 _MODELS: dict[str, type[BaseModel]] = {
     "": Profile, "page": PageType, "step": Step, "pagination": Pagination, "field": FieldSpec,
-    "attributes": AttributeRows, "politeness": Politeness, "search": Search,
+    "attributes": AttributeRows, "politeness": Politeness, "search": Search, "limits": Limits,
 }
 #: What to write for a missing key.
 _EXAMPLES = {
@@ -278,7 +290,7 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
     if n == 0:
         return Profile
     if n == 1:
-        return _MODELS.get(str(parent[0])) if parent[0] in ("politeness", "search") else None
+        return _MODELS.get(str(parent[0])) if parent[0] in ("politeness", "search", "limits") else None
     if parent[0] != "pages":
         return None
     if n == 2:

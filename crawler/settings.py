@@ -6,7 +6,8 @@ inside each group. Every one can be overridden the Scrapy way (``-s NAME=VALUE``
 an environment variable of the same name (read by :mod:`crawler.config`).
 
 Precedence: these defaults < the site profile's ``politeness`` (robots, concurrency, delay,
-AutoThrottle, timeout, retries; applied by the spider) < ``-s`` / ``run_sweep(extra_settings=)``.
+AutoThrottle, timeout, retries) and ``limits`` (max_depth, max_pages, max_page_mb; both applied
+by the spider) < ``-s`` / ``run_sweep(extra_settings=)``.
 """
 
 from scrapy.settings.default_settings import RETRY_EXCEPTIONS as _SCRAPY_RETRY_EXCEPTIONS
@@ -39,8 +40,18 @@ RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"  # the spider logs one "page failed" line per 
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_TIMES = 3
 
+# --- traps: bounds on one sweep (a profile's `limits:` overrides them; crawler.limits) ----
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # a bigger page is not downloaded (counted failed); Scrapy's is 1 GiB
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+METAREFRESH_MAXDELAY = 5  # a shorter meta refresh is a redirect; a longer one is a page (parsed, target followed)
+NETSWORD_MAX_DEPTH = 10  # link hops from a start page (a list's next pages do not count); deeper links are cut off
+NETSWORD_MAX_PAGES = 20_000  # requests per sweep; further new links are cut off
+REDIRECT_MAX_TIMES = 10  # longer chains and loops are failed pages (crawler.middlewares.RedirectMiddleware)
+
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.RedirectMiddleware": 600,  # a loop or a too long chain: one failed page, not dropped
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.incremental.IncrementalMiddleware": 560,  # after decompression (590) on the way back
     "crawler.browser_pool.BrowserPoolMiddleware": 950,
@@ -48,6 +59,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 SPIDER_MIDDLEWARES = {
     "crawler.frontier.FrontierMiddleware": 100,  # sees requests after the offsite / depth filters
+    "crawler.limits.LimitsMiddleware": 800,  # max depth, pages per sweep (before the frontier records them)
 }
 
 # --- Scrapy 2.19 defaults we do not want on an unattended crawler ------------------------

@@ -1,7 +1,8 @@
 """Running one sweep for the scheduler (or ``netsword schedule run-now``), each in its own process.
 
 :class:`SweepRunner` takes the site's lock (one sweep per site at a time, across processes: an
-``flock`` on ``<NETSWORD_HOME>/locks/<site>.lock``), writes a run record (:class:`SweepRun`) to the
+``flock`` on ``<NETSWORD_HOME>/locks/<site>.lock``, :mod:`crawler.sitelock`, which manual crawls take
+too), writes a run record (:class:`SweepRun`) to the
 Store, starts ``python -m cli crawl --site S --sweep-id ID`` as a child process (its output goes to
 ``<NETSWORD_HOME>/logs/sweeps/<id>.log``), waits for it, reads pages / findings / errors from the
 sweep's stats, sends the alert digest and completes the run record. A crash of the crawl is a
@@ -18,7 +19,6 @@ Sweeps after a festival's baseline get ``HISTORY_BASELINE_SWEEP`` (see :mod:`pip
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import subprocess
@@ -35,6 +35,7 @@ import yaml
 
 from crawler.config import ROOT, sites_dir
 from crawler.runner import data_home, default_store_url
+from crawler.sitelock import HELD_BY_PARENT, site_lock
 from pipelines.store import open_store
 from pipelines.store.base import SweepRun
 from scheduling.alerts import AlertConfig, new_findings, notify_run
@@ -102,23 +103,8 @@ class SweepRunner:
     @contextlib.contextmanager
     def site_lock(self, site: str, wait: float | None = None) -> Iterator[bool]:
         """Hold the site's lock (True), or give up after ``wait`` seconds or on stop (False)."""
-        path = self.home / "locks" / f"{site}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + (self.lock_wait if wait is None else wait)
-        with open(path, "a+") as fh:
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if self.stopping.is_set() or time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(0.5)
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with site_lock(self.home, site, self.lock_wait if wait is None else wait, self.stopping) as locked:
+            yield locked
 
     # ------------------------------------------------------------------ run
     def run(self, req: SweepRequest) -> SweepRun:
@@ -149,7 +135,8 @@ class SweepRunner:
         run = self._new_run(req)
         log_path = self.home / "logs" / "sweeps" / f"{run.run_id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "NETSWORD_HOME": str(self.home), "NETSWORD_STORE": self.store_url}
+        env = {**os.environ, "NETSWORD_HOME": str(self.home), "NETSWORD_STORE": self.store_url,
+               HELD_BY_PARENT: req.site}  # this runner holds the site's lock for the crawl
         baseline = self._baseline_for(req)
         if baseline:
             env["HISTORY_BASELINE_SWEEP"] = baseline

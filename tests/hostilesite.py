@@ -5,6 +5,7 @@ Every page below is linked (``a.go``) from ``/``:
 
 * ``/a/1.html``, ``/b/1.html``     two listings whose URLs end alike (ids from the whole path)
 * ``/item.htm?id=7``, ``?id=8``     two listings told apart only by their query
+* ``/dup/1.html?from=home``, ``?from=search``  one listing under two URLs (a tracking parameter)
 * ``/gbk/1.html``                  a GBK listing, charset only in ``<meta http-equiv>`` (no header charset)
 * ``/nocharset/1.html``            a UTF-8 listing with no charset anywhere
 * ``/slowloris/1.html``            sends its headers, then one byte every half second (for a minute)
@@ -40,6 +41,7 @@ PAGES: dict[str, str] = {
     "loop": "/loop/a.html", "calendar": "/calendar/2026-01/", "huge": "/huge/1.html",
     "refresh": "/refresh/1.html", "binary": "/binary/1.html", "fakegzip": "/fakegzip/1.html",
     "alt": "/alt/1.html", "hostile": "/hostile/1.html", "shop": "/shop/s1/?page=1",
+    "dup-home": "/dup/1.html?from=home", "dup-search": "/dup/1.html?from=search",
 }
 HUGE_BYTES = 20 * 1024 * 1024
 #: The title of /hostile/1.html as served (after entity decoding).
@@ -87,13 +89,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = f'<!doctype html><html><head><meta charset="utf-8"></head><body>{links}</body></html>'.encode()
         elif path == "/robots.txt":
             body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
-        elif path in ("/a/1.html", "/b/1.html"):
+        elif path in ("/a/1.html", "/b/1.html", "/dup/1.html"):
             body = listing_html(f"商品 {path[1]}").encode()
         elif path == "/item.htm":
             body = listing_html(f"商品 q{(query.get('id') or ['?'])[0]}").encode()
         elif path == "/gbk/1.html":
             head = '<meta http-equiv="Content-Type" content="text/html; charset=gbk">'
-            body, ctype = listing_html("国标编码商品", head=head, charset="").encode("gbk"), "text/html"
+            body, ctype = listing_html("国标编码商品", price="199元", head=head, charset="").encode("gbk"), "text/html"
         elif path == "/nocharset/1.html":
             body, ctype = listing_html("无字符集商品", charset="").encode("utf-8"), "text/html"
         elif path == "/slowloris/1.html":

@@ -16,15 +16,18 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+from w3lib.html import get_meta_refresh
 
 from crawler.browser_steps import page_methods
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
+from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
 
 _VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style)]"
@@ -54,6 +57,8 @@ class ListingSpider(scrapy.Spider):
         self.allowed_domains = self.profile.allowed_domains or None
         terms = search.split(",") if isinstance(search, str) else list(search or [])
         self.search_terms = [t.strip() for t in terms if t.strip()]
+        self._ids: dict[tuple[str, str], str] = {}  # (kind, id) -> the first URL that gave it
+        self._id_warned: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ListingSpider:
@@ -68,6 +73,11 @@ class ListingSpider(scrapy.Spider):
                             ("DOWNLOAD_TIMEOUT", polite.timeout),
                             ("RETRY_TIMES", polite.retries)):
             crawler.settings.set(name, value, priority="spider")
+        limits = spider.profile.limits  # only those the profile sets (crawler.limits)
+        for name, value in (("NETSWORD_MAX_DEPTH", limits.max_depth), ("NETSWORD_MAX_PAGES", limits.max_pages),
+                            ("DOWNLOAD_MAXSIZE", limits.max_page_mb and int(limits.max_page_mb * 1024 * 1024))):
+            if value:
+                crawler.settings.set(name, value, priority="spider")
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -98,17 +108,24 @@ class ListingSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         stats = self.crawler.stats
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):  # robots.txt, offsite
+        if failure.check(IgnoreRequest) and not failure.check(HttpError, RedirectFailed):  # robots.txt, offsite
             stats.inc_value("netsword/pages/skipped")
             self.logger.info("skipped: %s (%s)", request.url, failure.getErrorMessage() or "ignored")
             return
         tries = request.meta.get("retry_times", 0) + 1
         reason = failure.getErrorMessage() or failure.type.__name__
+        url = (request.meta.get("redirect_urls") or [request.url])[0] if failure.check(RedirectFailed) else request.url
         response = getattr(failure.value, "response", None)
         if response is not None:
             reason = f"HTTP {response.status}"
+        elif failure.check(DownloadCancelledError) and "larger than download max size" in reason:
+            limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE") / 1024 / 1024
+            reason = (f"larger than {limit:g} MB, not downloaded (DOWNLOAD_MAXSIZE; for bigger pages set "
+                      "`limits: {max_page_mb: ...}` in the profile)")
         stats.inc_value("netsword/pages/failed")
-        self.logger.warning("page failed: %s after %d %s: %s", request.url, tries,
+        if not stats.get_value("netsword/pages/first_failed"):
+            stats.set_value("netsword/pages/first_failed", f"{url}: {reason}")
+        self.logger.warning("page failed: %s after %d %s: %s", url, tries,
                             "try" if tries == 1 else "tries", reason)
 
     # -- parsing ----------------------------------------------------------------------
@@ -118,6 +135,10 @@ class ListingSpider(scrapy.Spider):
             return
         name, page = match
         stats = self.crawler.stats
+        why = unparseable(response)
+        if why:
+            self._unparseable(response, why)
+            return
         stats.inc_value("netsword/pages/ok")
         if response.meta.get("retry_times"):
             stats.inc_value("netsword/pages/retried")
@@ -135,6 +156,12 @@ class ListingSpider(scrapy.Spider):
                 request = self.request_for(response.urljoin(href))
                 if request is not None:
                     yield request
+        refresh = meta_refresh_url(response)
+        if refresh:  # a page that reloads itself elsewhere after a while: parsed, and its target followed
+            request = self.request_for(refresh)
+            if request is not None:
+                self.crawler.stats.inc_value("netsword/meta_refresh/followed")
+                yield request
         nxt = page.next_page
         page_no = response.meta.get("netsword_page_no", 1)
         if nxt is not None and page_no < nxt.max_pages:
@@ -180,11 +207,36 @@ class ListingSpider(scrapy.Spider):
             return PageItem(page_type=page_name, **common)
         values = extract_fields(response, page)
         item = _ITEM_CLASSES[page.item](**common, **values)
-        if page.item == "listing" and not item.listing_id:
-            item.listing_id = _id_from_url(response.url)
-        if page.item == "shop" and not item.shop_id:
-            item.shop_id = _id_from_url(response.url)
+        id_field = f"{page.item}_id"
+        from_profile = bool(getattr(item, id_field))
+        if not from_profile:
+            setattr(item, id_field, id_from_url(response.url))
+        if page.item == "listing" and not item.title.strip():
+            sel = page.fields.get("title")
+            sel = sel if isinstance(sel, str) or sel is None else sel.sel
+            self._unparseable(response, f"no title (the title selector {sel!r} matched nothing)" if sel
+                              else "no title (none in the page's structured data)")
+            return PageItem(page_type=page_name, **common)  # kept as evidence, not a listing
+        if response.meta.get("netsword_page_no", 1) == 1:  # a list's next pages belong to its first
+            self._check_id(page.item, getattr(item, id_field), response.url, from_profile)
         return item
+
+    def _unparseable(self, response: Response, why: str) -> None:
+        self.crawler.stats.inc_value("netsword/pages/unparseable")
+        self.logger.warning("unparseable: %s: %s; not stored as a %s", response.url, why,
+                            response.meta.get("netsword_page_type", "page"))
+
+    def _check_id(self, kind: str, subject_id: str, url: str, from_profile: bool) -> None:
+        """Warn (once per id) when a second URL gives an id another URL gave in this sweep."""
+        seen = self._ids.setdefault((kind, subject_id), url)
+        if seen == url or (kind, subject_id) in self._id_warned:
+            return
+        self._id_warned.add((kind, subject_id))
+        self.crawler.stats.inc_value(f"netsword/ids/collisions/{kind}")
+        how = (f"from the profile's {kind}_id selector; if these are two {kind}s, fix that selector" if from_profile
+               else f"from the URL; add a `{kind}_id:` field to the page type in the profile of {self.site}")
+        self.logger.warning("%s id %r of %s was given to %s before in this sweep: they are stored as one %s (%s)",
+                            kind, subject_id, url, seen, kind, how)
 
 
 def extract_fields(response: Response, page: PageType) -> dict[str, Any]:
@@ -239,6 +291,43 @@ def select_links(response: Response, selector: str) -> list[str]:
     return out
 
 
-def _id_from_url(url: str) -> str:
-    tail = url.rstrip("/").rsplit("/", 1)[-1]
-    return re.sub(r"\.html?$", "", tail)
+#: Query parameters that name the thing a URL shows (``item.htm?id=123``, ``goods_id``, ``sku``) are
+#: kept in ids from URLs; others (page, sort, spm, utm_*, from, session ids ...) are left out.
+_ID_PARAM = re.compile(r"^(?:item|goods|product|sku|shop|offer)|id$")
+_NOT_ID_PARAM = re.compile(r"^(?:j?session|sid$|uid$|trace|track|utm|spm|scm|ref|from|src)")
+
+
+def _id_param(name: str) -> bool:
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    return bool(_ID_PARAM.search(key)) and not _NOT_ID_PARAM.search(key)
+
+
+def id_from_url(url: str) -> str:
+    """A listing's or shop's id when the profile has no ``listing_id`` / ``shop_id`` field: the whole
+    path (``/a/1.html`` -> ``a/1``; ``/b/1.html`` -> ``b/1``) plus the query parameters that name the
+    thing shown (``/item.htm?id=7`` -> ``item?id=7``; ``/shop/s1/?page=2`` -> ``shop/s1``)."""
+    parts = urlsplit(url)
+    path = re.sub(r"\.html?$", "", unquote(parts.path).strip("/")) or "/"
+    params = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if _id_param(k))
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def meta_refresh_url(response: Response) -> str:
+    """The target of a page's ``<meta http-equiv=refresh content="N;url=...">`` (absolute), or ""."""
+    if not isinstance(response, HtmlResponse) or b"refresh" not in response.body[:65536].lower():
+        return ""
+    _delay, url = get_meta_refresh(response.text[:65536], response.url, response.encoding, ignore_tags=["noscript"])
+    return url or ""
+
+
+def unparseable(response: Response) -> str:
+    """Why a response is no web page to parse (binary content), or ""."""
+    if not isinstance(response, TextResponse):
+        return f"not text ({(response.headers.get('Content-Type') or b'no Content-Type').decode('latin-1')})"
+    head = response.body[:8192]
+    if not head:
+        return ""
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    if b"\x00" in head or control > len(head) // 20:
+        return f"binary content ({control} control bytes in the first {len(head)})"
+    return ""
