@@ -29,7 +29,8 @@ from pipelines.evidence import EvidenceStore
 from pipelines.store import SearchQuery, open_store
 from pipelines.store.sqlite import SCHEMA_VERSION
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "000_2431cd379adb95bb.txt"
+#: The campaign's statistics form (情况统计表), vendored from the reference text (see its header).
+REFERENCE = Path(__file__).resolve().parent / "files" / "reference" / "liaoning-2019-statistics-form.txt"
 
 
 @pytest.fixture

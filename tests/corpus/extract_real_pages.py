@@ -43,4 +43,6 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/real-pages"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: extract_real_pages.py DIR  (a copy of the real-pages data; see the docstring)")
+    main(Path(sys.argv[1]))
