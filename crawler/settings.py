@@ -44,6 +44,7 @@ RETRY_TIMES = 3
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # a bigger page is not downloaded (counted failed); Scrapy's is 1 GiB
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 METAREFRESH_MAXDELAY = 5  # a shorter meta refresh is a redirect; a longer one is a page (parsed, target followed)
+NETSWORD_MAX_FIELD_CHARS = 100_000  # longer extracted fields are cut (the page itself is kept whole as evidence)
 NETSWORD_MAX_DEPTH = 10  # link hops from a start page (a list's next pages do not count); deeper links are cut off
 NETSWORD_MAX_PAGES = 20_000  # requests per sweep; further new links are cut off
 REDIRECT_MAX_TIMES = 10  # longer chains and loops are failed pages (crawler.middlewares.RedirectMiddleware)

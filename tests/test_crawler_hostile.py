@@ -123,6 +123,31 @@ def test_huge_page_is_not_downloaded_but_failed_with_the_limit_named(sweep):
     assert not rows(sweep["home"], "select 1 from listings where url like '%/huge/%'")
 
 
+def test_a_big_page_allowed_by_the_profile_does_not_multiply_in_memory(env, hostile_site, tmp_path, monkeypatch):
+    """20 MB of text in a field used to take 1.4 GB (normalised, tokenised, matched, indexed): fields are cut."""
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    profile = (TESTS / "sites" / "hostile.yml").read_text(encoding="utf-8")
+    profile = profile.replace("start_urls: ['{base_url}/']", "start_urls: ['{base_url}/huge/1.html']")
+    profile = profile.replace("pages:\n", "limits: {max_page_mb: 30}\npages:\n", 1)
+    (sites / "hostile.yml").write_text(profile.replace("description: 'div.desc'", "description: 'body'"),
+                                       encoding="utf-8")
+    monkeypatch.setenv("NETSWORD_SITES_DIR", str(sites))
+    home = tmp_path / "home"
+    # the crawl runs under its own parent, whose children's peak RSS is the crawl's alone
+    measure = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+               "print('maxrss', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)")
+    proc = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "cli", "crawl", "--site", "hostile",
+                           "--base-url", hostile_site.url, "--sweep-id", "big", *FAST], cwd=ROOT,
+                          env={**os.environ, "NETSWORD_HOME": str(home)}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = stats_of(home, "big")
+    assert stats["netsword/fields/truncated"] == 1 and "netsword/pages/failed" not in stats
+    assert any("cut to 100000" in line for line in proc.stderr.splitlines())
+    peak_mb = int(re.search(r"maxrss (\d+)", proc.stdout).group(1)) / 1024
+    assert peak_mb < 800, f"the crawl of one 20 MB page peaked at {peak_mb:.0f} MB"
+
+
 def test_meta_refresh_page_is_parsed_and_its_target_followed(sweep):
     titles = dict(rows(sweep["home"], "select url, title from listings where url like '%/refresh/%'"))
     url = sweep["url"]

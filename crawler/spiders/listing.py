@@ -205,7 +205,7 @@ class ListingSpider(scrapy.Spider):
             common["screenshot_sha256"], common["screenshot_path"] = shot
         if page.item == "none":
             return PageItem(page_type=page_name, **common)
-        values = extract_fields(response, page)
+        values = self._bounded(response, extract_fields(response, page))
         item = _ITEM_CLASSES[page.item](**common, **values)
         id_field = f"{page.item}_id"
         from_profile = bool(getattr(item, id_field))
@@ -220,6 +220,19 @@ class ListingSpider(scrapy.Spider):
         if response.meta.get("netsword_page_no", 1) == 1:  # a list's next pages belong to its first
             self._check_id(page.item, getattr(item, id_field), response.url, from_profile)
         return item
+
+    def _bounded(self, response: Response, values: dict[str, Any]) -> dict[str, Any]:
+        """Text fields cut to ``NETSWORD_MAX_FIELD_CHARS``: the page is kept whole as evidence, but a field
+        holding a big page's text would be normalised, tokenised, matched and indexed several times over
+        (a 20 MB page in ``description`` took 1.4 GB)."""
+        limit = self.crawler.settings.getint("NETSWORD_MAX_FIELD_CHARS")
+        for name, value in values.items():
+            if limit and isinstance(value, str) and len(value) > limit:
+                values[name] = value[:limit]
+                self.crawler.stats.inc_value("netsword/fields/truncated")
+                self.logger.info("field %s of %s cut to %d of its %d characters (NETSWORD_MAX_FIELD_CHARS)",
+                                 name, response.url, limit, len(value))
+        return values
 
     def _unparseable(self, response: Response, why: str) -> None:
         self.crawler.stats.inc_value("netsword/pages/unparseable")
