@@ -36,7 +36,7 @@ def add(group: str, source: str, expected: list[str], rows: list, kind: str = "l
                 case["title"], case["description"] = title.strip(), desc.strip()
         else:
             case.update(row)
-        case["expected"] = list(expected)
+        case["expected"] = list(case.pop("expected", expected))
         case["source"] = source
         CASES.append(case)
 
@@ -522,7 +522,7 @@ add("pi", SRC_PI, [PI], [
     "社工库 查询 查开房|",
     "手机定位找人 查通话记录|",
     "快递单号出售 带姓名电话|",
-    "银行卡四件套 实名|",
+    {"title": "银行卡四件套 实名", "expected": [PB]},  # 2026-12-02 relabel: "两卡"买卖属禁售（反电诈法第三十一条）
     "出售客户资料 贷款客户 精准|",
 ])
 add("pi-benign", "据正常商品页（数据线、CRM软件、空白表格、隐私政策）改写", [], [
@@ -871,6 +871,24 @@ add("misc-benign2", "据各行业普通商品页改写（同行业合法说法�
 ])
 
 
+# ================================================================ 第三批（dev 专用，held-out 冻结之后写；split 固定为 dev）
+# 一案一个主要问题：禁售、假冒、非法添加的商品里夹着广告用语，按主要问题计（统计表注）
+SRC_MAIN = "据网售野生动物制品、假药、非法添加食品案例中夹带疗效宣称和绝对化用语的商品标题改写（统计表注：按最主要的违法问题分类）"
+add("main-pb", SRC_MAIN, [PB], [
+    "野生 红珊瑚 顶级 收藏级 阿卡|", "犀角 老料 极品 可入药|", "熊胆粉 野生 护肝 治疗肝炎|", "穿山甲片 通乳 治疗乳腺增生|",
+    "天然麝香 治疗中风 急救|", "虎骨酒 治疗风湿 关节炎 老配方|", "蛤蚧 野生 治疗哮喘|", "海马干 野生 补肾 最好的|",
+    "电子烟 最健康 无副作用|", "香烟 代购 全网最低 最便宜|", "三唑仑 最快入睡 治疗失眠|", "瘦脸针 肉毒毒素 100%有效|",
+], split="dev")
+add("main-fa", SRC_MAIN, [FA], [
+    "减肥咖啡 含西布曲明 一周瘦10斤 100%有效|", "降压茶 添加硝苯地平 治疗高血压|", "男士压片糖果 西地那非 无副作用 最强|",
+    "降糖代用茶 格列本脲 根治糖尿病|", "火锅底料 罂粟壳 全网第一香|", "辣椒面 苏丹红 顶级红亮|",
+], split="dev")
+add("main-cf", SRC_MAIN, [CF], [
+    "香奈儿 链条包 顶级复刻 最高版本|", "劳力士 水鬼 超A 全网最好的版本|", "耐克 AJ1 莆田纯原 顶级 独家|",
+    "迪奥 口红 高仿 最好用|",
+], split="dev")
+
+
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
 
@@ -879,7 +897,7 @@ def main() -> None:
     out = Path(__file__).with_name("cases.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for c in CASES:
-            c["split"] = split_of(c["id"])
+            c["split"] = c.get("split") or split_of(c["id"])
             f.write(json.dumps(c, ensure_ascii=False) + "\n")
     print(len(CASES), "cases ->", out)
 
