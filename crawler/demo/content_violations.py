@@ -34,9 +34,9 @@ def _v(cat: str, cats: list[str], ev: str, why: str, title: str, desc: str, pric
 
 VIOLATIONS: list[dict[str, Any]] = [
     # ---- kids (JavaScript category): 10
-    _v("kids", [OTHER], "可替代母乳", "宣传婴儿配方乳品可替代母乳",
+    _v("kids", [AD], "可替代母乳", "宣传婴儿配方乳品可替代母乳",
        "婴儿配方奶粉 1段 0-6月龄 800g 进口奶源", "进口奶源，营养全面，可替代母乳，妈妈奶水不足时放心喂。添加OPO结构脂和乳铁蛋白。罐装充氮保存。", 298.0),
-    _v("kids", [OTHER], "比母乳更好吸收", "宣称婴儿奶粉优于母乳",
+    _v("kids", [AD], "比母乳更好吸收", "宣称婴儿奶粉优于母乳",
        "新生儿奶粉 0-6个月 400g×2罐 OPO配方", "配方参照母乳成分设计，添加DHA和ARA。冲调水温40-50℃。", 356.0,
        promo="比母乳更好吸收，宝宝不上火 · 两罐立减30"),
     _v("kids", [OTHER], "食品级；可食用", "儿童化妆品标注食品级、可食用",
