@@ -23,6 +23,7 @@ from opencc_purepy import OpenCC
 from pypinyin import Style, lazy_pinyin
 
 from crawler.items import ListingItem
+
 try:  # the engine is moving to pipelines/match/ (a package exporting RuleSet)
     from pipelines.match import RuleSet
 except ImportError:  # pragma: no cover - before the move
@@ -38,10 +39,13 @@ _s2t = OpenCC("s2t")
 CYRILLIC = {"a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у", "i": "і"}
 DIGITS = {"o": "0", "i": "1", "l": "1", "e": "3", "a": "4", "s": "5", "t": "7"}
 #: common same-sound substitutions sellers use (搞仿 for 高仿); one character replaced per term
-HOMOPHONES = {"高": "搞", "仿": "纺", "货": "获", "品": "拼", "烟": "焉", "药": "要", "枪": "抢", "刀": "叨", "象": "像",
-              "牙": "芽", "治": "制", "癌": "岩", "证": "正", "票": "漂", "卡": "咔", "毒": "独", "弹": "蛋", "鹦": "樱",
-              "龟": "归", "虎": "唬", "熊": "雄", "胆": "担", "麝": "射", "犀": "西", "穿": "川", "彩": "采", "赌": "堵",
-              "假": "价", "复": "付", "刻": "克", "原": "圆", "单": "丹", "顶": "鼎", "级": "极", "最": "醉", "第": "弟"}
+HOMOPHONES = {
+    "高": "搞", "仿": "纺", "货": "获", "品": "拼", "烟": "焉", "药": "要", "枪": "抢", "刀": "叨",
+    "象": "像", "牙": "芽", "治": "制", "癌": "岩", "证": "正", "票": "漂", "卡": "咔", "毒": "独",
+    "弹": "蛋", "鹦": "樱", "龟": "归", "虎": "唬", "熊": "雄", "胆": "担", "麝": "射", "犀": "西",
+    "穿": "川", "彩": "采", "赌": "堵", "假": "价", "复": "付", "刻": "克", "原": "圆", "单": "丹",
+    "顶": "鼎", "级": "极", "最": "醉", "第": "弟",
+}
 
 
 # ---------------------------------------------------------------- reading the packs
@@ -72,7 +76,9 @@ def rule_groups() -> list[tuple[str, list[tuple[list[str], object]]]]:
     out = []
     for path in sorted(RULES.glob("*.yml")):
         for r in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules", []):
-            if r.get("category") not in CATEGORIES or r.get("status", "stable") != "stable" or r.get("applies_to") != "listing":
+            if r.get("category") not in CATEGORIES or r.get("status", "stable") != "stable":
+                continue
+            if r.get("applies_to") != "listing":
                 continue
             if r.get("when") or r.get("check") or r.get("regex") or (r.get("scope") or {}).get("category_in"):
                 continue
@@ -92,7 +98,7 @@ def rule_groups() -> list[tuple[str, list[tuple[list[str], object]]]]:
 # ---------------------------------------------------------------- tricks (term -> disguised term, or None)
 def _between_han(term: str, seps) -> str | None:
     out, changed = [term[0]], False
-    for a, b in zip(term, term[1:]):
+    for a, b in itertools.pairwise(term):
         if HAN.match(a) and HAN.match(b):
             out.append(next(seps))
             changed = True
@@ -256,7 +262,8 @@ def test_evasion_recall_per_trick():
         for rule_id, parts, gi, flag in baseline:
             if not _pinyin_ok(flag, need):
                 continue
-            v = fn(str(parts[gi]).lower() if fn in (homoglyph, digit_for_letter, digit_in_phrase, latin_lookalike) else str(parts[gi]))
+            lower = fn in (homoglyph, digit_for_letter, digit_in_phrase, latin_lookalike)
+            v = fn(str(parts[gi]).lower() if lower else str(parts[gi]))
             if v is None:
                 continue
             tried += 1
