@@ -233,10 +233,19 @@ class RuleSet(AnalystTools):
                 fired.append((ridx, ev))
         if not fired:
             return []
+        if len(fired) > 1:
+            fired = self._main_problems(fired)
         if 0 < n_hit_rules < len(fired):
             fired.sort(key=lambda x: x[0])  # findings in rule order
         found_at = datetime.now(UTC).isoformat(timespec="seconds")
         return [self._finding(self.rules[ridx], item, ctx, ev, found_at) for ridx, ev in fired]
+
+    def _main_problems(self, fired: list[tuple[int, _Evidence]]) -> list[tuple[int, _Evidence]]:
+        """Drops findings whose rule ``yields_to`` a category another finding of this subject has (the
+        statistics form counts a case once, under its main problem; an absolute term in a replica
+        listing is part of the counterfeit case, not a second one)."""
+        cats = {self.rules[i].category for i, _ in fired}
+        return [(i, ev) for i, ev in fired if not cats.intersection(self.rules[i].yields_to)]
 
     def _scan(self, kind: str, ctx: ItemText) -> dict[int, list[Hit]]:
         """Term hits per rule index: one automaton scan over all fields of the item, joined by NUL.

@@ -49,7 +49,7 @@ from pipelines.rules_yaml import YList, YMap, parse_yaml
 
 PACK_KEYS = ("pack", "version", "title", "rules")
 RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to", "fields", "status", "scope", "any",
-             "all", "near", "regex", "unless", "none", "words", "when", "check", "tests", "note")
+             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "tests", "note")
 REQUIRED_RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to")
 STATUSES = ("stable", "test")
 #: keys a positive term group (any, all, near.a, near.b) may have in its mapping form
@@ -263,6 +263,10 @@ class _Loader:
                 raise self.fail(RuleValueError, f"检查 '{check}' 只适用于 {CHECKS[check].kind} / check '{check}' "
                                 f"applies to {CHECKS[check].kind} only", r.key_loc["check"],
                                 f"把 applies_to 改为 {CHECKS[check].kind} / set applies_to: {CHECKS[check].kind}")
+        yields_to: tuple[str, ...] = ()
+        if "yields_to" in r:
+            yields_to = tuple(self.field_list(r["yields_to"], r.key_loc["yields_to"], "yields_to",
+                                              tuple(c for c in CATEGORIES if c != category), "yields_to"))
         if not (any_ or all_ or near or regex or when or check):
             raise self.fail(RuleSchemaError, "规则没有任何命中条件 / the rule has nothing to match", r.loc,
                             "至少写一个 / give at least one of: any, all, near, regex, when, check")
@@ -282,7 +286,7 @@ class _Loader:
         rule = Rule(id=rid, title=title, category=category, severity=severity, basis=basis, applies_to=kind,
                     fields=fields, pack=pack.name, version=pack.version, status=status, any=any_, all=all_,
                     near=near, regex=regex, unless=unless, none=none, words=words, when=when, check=check,
-                    scope=scope, note=note, location=RuleLocation(loc.path, loc.line))
+                    scope=scope, yields_to=yields_to, note=note, location=RuleLocation(loc.path, loc.line))
         if "tests" in r:
             rule.examples = self.examples(r["tests"], r.key_loc["tests"], kind)
         return rule
@@ -296,6 +300,10 @@ class _Loader:
         for i, f in enumerate(value):
             floc = value.item_loc[i] if isinstance(value, YList) else loc
             if f not in allowed:
+                if what == "yields_to":
+                    raise self.fail(RuleValueError, f"yields_to 里的 '{f}' 不是另一个违法类别 / '{f}' is not "
+                                    "another category of the statistics form", floc,
+                                    _suggest(f, allowed) or f"可选 / one of: {', '.join(allowed)}")
                 raise self.fail(RuleValueError, f"{kind} 没有字段 '{f}' / {kind} has no text field '{f}'", floc,
                                 _suggest(f, allowed) or f"可用字段 / fields: {', '.join(allowed)}")
             out.append(f)

@@ -219,6 +219,8 @@ class Rule:
     when: Predicate | None = None
     check: str | None = None
     scope: Scope | None = None
+    #: categories whose findings on the same subject make this one incidental (one case, one main problem)
+    yields_to: tuple[str, ...] = ()
     note: str = ""
     examples: tuple[Example, ...] = ()
     location: RuleLocation | None = None

@@ -494,3 +494,28 @@ def test_match_pipeline_from_crawler_settings(tmp_path):
     pipe.open_spider()
     assert len(pipe.process_item(listing("独角兽")).findings) == 1
     assert Crawler.stats.values["match/hits/其他"] == 1
+
+
+def test_yields_to_keeps_only_the_main_problem(tmp_path):
+    """A rule that yields_to a category is dropped when that category fires on the same listing, kept alone."""
+    body = RULE_HEAD + """\
+    any: [顶级]
+    yields_to: [网络销售假冒伪劣商品]
+  - id: t.two
+    title: 假冒
+    category: 网络销售假冒伪劣商品
+    severity: high
+    basis: 测试依据
+    applies_to: listing
+    any: [高仿]
+"""
+    rs = RuleSet.load(write_pack(tmp_path, body))
+    assert [f.rule_id for f in rs.match(listing("顶级 高仿 手表"))] == ["t.two"]
+    assert [f.rule_id for f in rs.match(listing("顶级 机械 手表"))] == ["t.one"]
+
+
+def test_yields_to_names_an_unknown_category(tmp_path):
+    write_pack(tmp_path, RULE_HEAD + "    any: [顶级]\n    yields_to: [假冒商品]\n")
+    with pytest.raises(RuleValueError) as e:
+        RuleSet.load(tmp_path)
+    assert e.value.line == 11 and "假冒商品" in str(e.value)
