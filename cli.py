@@ -9,7 +9,7 @@ import click
 
 from crawler.commands import crawl, demo, evidence, profile
 from leads.commands import export, report, rules_stats, search, serve, user
-from pipelines.commands import rescan, rules
+from pipelines.match.commands import rescan, rules
 from pipelines.store.commands import index
 from scheduling.commands import schedule
 

@@ -26,11 +26,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler.runner import data_home
+from netsword.clock import utc_now
+from netsword.config import data_home
 from pipelines.store.base import SweepRun
 from scheduling.campaigns import DEFAULT_TZ, LoadedCampaign, load_campaigns
 from scheduling.plan import JOB_FUNC, PlannedJob, plan_all
-from scheduling.runs import SweepRunner, now_utc, recover_stale_runs, set_runner
+from scheduling.runs import SweepRunner, recover_stale_runs, set_runner
 
 logger = logging.getLogger("netsword.scheduler")
 
@@ -139,7 +140,7 @@ class CampaignScheduler:
         if pj is None:
             return
         stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        now = now_utc()
+        now = utc_now("milliseconds")
         run = SweepRun(f"{pj.site}-{pj.festival}-{pj.kind}-missed-{stamp}", pj.site, pj.kind, pj.campaign,
                        pj.festival, pj.job_id, started_at=now, finished_at=now, status="skipped",
                        message=f"错过运行时间 {when.isoformat()}（调度器停机超过 {self.misfire_grace} 秒）")

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from crawler.items import TEXT_FIELDS, ListingItem
-from pipelines.matcher import RuleSet, default_rules_dir
+from netsword.config import rules_dir as default_rules_dir
+from pipelines.match import RuleSet
 from pipelines.normalize import NormalizePipeline, clear_caches, strip_separators, to_simplified
 
 ROOT = Path(__file__).resolve().parents[1]

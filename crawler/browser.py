@@ -87,7 +87,7 @@ def find_headless_shell() -> str | None:
 
 
 def snapshot_launch_options(base: dict | None = None, executable: str = "") -> dict:
-    """Launch options for rendering stored snapshots (:mod:`pipelines.evidence_render`): ``base``
+    """Launch options for rendering stored snapshots (:mod:`pipelines.evidence.render`): ``base``
     (the crawl's PLAYWRIGHT_LAUNCH_OPTIONS) with ``executable``, else ``chromium-headless-shell``
     when installed (lighter; a snapshot needs no scripts, no network, no stealth), else the
     crawl's own browser."""

@@ -60,9 +60,6 @@ class PagePool:
         """A context is closing (its pages with it)."""
         self._idle.pop(name, None)
 
-    def idle_count(self, name: str) -> int:
-        return len(self._idle.get(name, ()))
-
     async def wait(self, timeout: float = 1.0) -> None:
         """Until a page is put back or closed (or ``timeout`` seconds)."""
         fut: asyncio.Future[None] = asyncio.get_event_loop().create_future()

@@ -161,7 +161,7 @@ class BrowserPoolMiddleware:
 
     # -- pages and contexts -------------------------------------------------------------
     async def _screenshot(self, page: Any, url: str, html_sha256: str) -> tuple[str, str] | None:
-        from pipelines.evidence import EvidenceStore
+        from pipelines.store.files import EvidenceStore
 
         try:
             png = await full_page_png(page, timeout=30.0, sessions=self._sessions)

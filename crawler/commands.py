@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.limits import cutoff_counts
-from crawler.runner import data_home, default_evidence_dir, default_store_url, run_sweep
+from crawler.runner import run_sweep
+from netsword.config import data_home
+from netsword.config import evidence_dir as default_evidence_dir
+from netsword.config import store_url as default_store_url
 
 console = Console()
 err = Console(stderr=True)
@@ -103,7 +106,7 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
           full: bool, overrides: tuple[str, ...]) -> None:
     """Sweep one site through the whole pipeline into the store."""
     from crawler.runner import SweepError
-    from crawler.yaml_source import SourceError
+    from netsword.yamlsource import SourceError
 
     if resume and sweep_id:
         raise click.UsageError("--sweep-id cannot be used with --resume (the sweep keeps its id)")
@@ -176,7 +179,7 @@ def profile_check(site: str, url: str) -> None:
     from rich.markup import escape
 
     from crawler.profile_check import check_page
-    from crawler.yaml_source import SourceError
+    from netsword.yamlsource import SourceError
 
     try:
         result = check_page(site, url)
@@ -219,7 +222,7 @@ def evidence_verify(sweep_or_bundle: str, evidence_dir: str | None) -> None:
     if sweep_or_bundle.lower().endswith(".zip"):
         _verify_bundle(sweep_or_bundle)
         return
-    from pipelines.evidence_verify import verify_sweep
+    from pipelines.evidence import verify_sweep
 
     root = evidence_dir or default_evidence_dir()
     report = verify_sweep(root, sweep_or_bundle)

@@ -16,13 +16,12 @@ store then marks its subject as seen in this sweep (:meth:`Store.mark_seen`) and
 snapshot again for the sweep (status 304 or 200). A changed page is parsed as usual and gets a
 new listing version in the store (price and text history).
 
-:class:`SweepStorePipeline` is the store stage of a sweep: :class:`StorePipeline` plus page
-states (written after the page's item, so a crash never leaves a state whose item is lost),
-unchanged pages, and the sweep's settings (robots obeyed, incremental, resumed) in its record.
+:class:`pipelines.store.pipeline.StorePipeline` (the store stage) writes the page states and
+the unchanged pages.
 
 Settings: ``NETSWORD_INCREMENTAL`` (True; ``netsword crawl --full`` turns it off).
 Stats: ``netsword/incremental/conditional``, ``.../not_modified``, ``.../same_hash``,
-``.../snapshot_missing``, ``netsword/unchanged``, ``netsword/unchanged_unknown``.
+``.../snapshot_missing``.
 """
 
 from __future__ import annotations
@@ -35,12 +34,8 @@ from typing import Any
 
 from scrapy.http import HtmlResponse, Request, Response
 
-from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
-from crawler.middlewares import utc_now
 from crawler.spiders.listing import UNCHANGED
 from pipelines.store import open_store
-from pipelines.store.base import PageState
-from pipelines.store.pipeline import StorePipeline
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +83,7 @@ class IncrementalMiddleware:
             return response
         if response.status == 304:
             try:
-                from pipelines.evidence import EvidenceStore
+                from pipelines.store.files import EvidenceStore
 
                 body = EvidenceStore(self.evidence_dir).read_html(prev["path"])
             except OSError as exc:  # the snapshot went missing: ask again, unconditionally
@@ -115,73 +110,3 @@ def _unconditional(request: Request) -> Request:
     headers.pop("If-None-Match", None)
     headers.pop("If-Modified-Since", None)
     return request.replace(headers=headers, meta=meta, dont_filter=True)
-
-
-# --------------------------------------------------------------------------- the store stage
-
-
-class SweepStorePipeline(StorePipeline):
-    """The store stage of a sweep: subjects, findings, snapshots, plus page states and unchanged pages."""
-
-    def __init__(self, url: str, stats: Any = None, extra_settings: dict[str, Any] | None = None) -> None:
-        super().__init__(url, stats)
-        self.extra_settings = extra_settings or {}
-        self.crawler: Any = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> SweepStorePipeline:
-        s = crawler.settings
-        extra = {"incremental": s.getbool("NETSWORD_INCREMENTAL", True),
-                 "resumed": s.getbool("NETSWORD_RESUME", False),
-                 "autothrottle": s.getbool("AUTOTHROTTLE_ENABLED"),
-                 "concurrency_per_domain": s.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
-                 "download_delay": s.getfloat("DOWNLOAD_DELAY")}
-        pipe = cls(s.get("STORE_URL"), crawler.stats, extra)
-        pipe.crawler = crawler
-        return pipe
-
-    def open_spider(self, spider: Any = None) -> None:
-        # Scrapy 2.19 passes no spider to open_spider/close_spider that default it: use the crawler's
-        spider = spider or getattr(self.crawler, "spider", None)
-        super().open_spider(spider)
-        if spider is not None:  # the sweep record also says how it was crawled
-            settings = {"robots_obeyed": bool(spider.crawler.settings.getbool("ROBOTSTXT_OBEY")),
-                        **self.extra_settings}
-            if getattr(spider, "search_terms", None):
-                settings["search"] = spider.search_terms
-            self.store.start_sweep(spider.sweep_id, spider.site, utc_now(), settings)
-
-    def close_spider(self, spider: Any = None) -> None:
-        super().close_spider(spider or getattr(self.crawler, "spider", None))
-
-    def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, UnchangedPage):
-            return self._unchanged(item)
-        item = super().process_item(item, spider)
-        if isinstance(item, ListingItem | ShopItem | PageItem) and item.html_sha256 and item.status < 400:
-            subject = isinstance(item, ListingItem | ShopItem)
-            self.store.put_page_state(PageState(
-                url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
-                last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
-                page_type=getattr(item, "page_type", "") or item.kind,
-                subject_kind=item.kind if subject else "", subject_id=item.subject_id if subject else ""))
-        return item
-
-    def _unchanged(self, item: UnchangedPage) -> UnchangedPage:
-        store = self.store
-        store.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at, item.status,
-                              item.sweep_id, item.rendered)
-        if item.subject_id and not store.mark_seen(item.subject_kind, item.subject_id, item.sweep_id,
-                                                   item.fetched_at):
-            logger.warning("unchanged page of an unknown %s %s: %s", item.subject_kind, item.subject_id, item.url)
-            self._inc("netsword/unchanged_unknown")
-        if item.html_sha256:  # the stored state the page matched (the spider copied it): seen again now.
-            # Built from the item, not read back: a read commits the store's open batch, once per page.
-            store.put_page_state(PageState(
-                url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
-                last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
-                page_type=item.page_type, subject_kind=item.subject_kind, subject_id=item.subject_id))
-        self._inc("netsword/unchanged")
-        if item.subject_kind:
-            self._inc(f"netsword/{item.subject_kind}s")
-        return item

@@ -1,7 +1,7 @@
 """The one schema every stage uses: what a spider yields and what a Store keeps.
 
 Spiders fill the *page* fields; ``pipelines.normalize`` fills ``price``,
-``original_price``, ``currency``, ``norm`` and ``tokens``; ``pipelines.matcher``
+``original_price``, ``currency``, ``norm`` and ``tokens``; ``pipelines.match``
 appends :class:`Finding` objects; ``pipelines.evidence`` fills the snapshot fields.
 Items are plain dataclasses (Scrapy handles them through itemadapter).
 """
@@ -140,7 +140,7 @@ class ListingItem(PageFields):
     tokens: list[str] = field(default_factory=list)  # jieba tokens of title + description
     # filled by pipelines.history from earlier sweeps (e.g. prev_price, max_price_30d): numbers for `when:` rules
     history: dict[str, float] = field(default_factory=dict)
-    # filled by pipelines.matcher
+    # filled by pipelines.match
     findings: list[Finding] = field(default_factory=list)
 
     kind: SubjectKind = "listing"

@@ -32,11 +32,11 @@ from scrapy.extensions.throttle import AutoThrottle as _ScrapyAutoThrottle
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
 
+from netsword.clock import utc_now
+
 logger = logging.getLogger(__name__)
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class FetchTimeMiddleware:

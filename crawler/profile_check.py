@@ -16,9 +16,9 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.config import ROOT
 from crawler.profiles import FieldSpec, Profile
 from crawler.spiders.listing import ListingSpider, extract_field, extract_fields, select_links
+from netsword.config import ROOT
 
 
 @dataclass

@@ -30,9 +30,9 @@ from parsel.csstranslator import HTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crawler.browser_steps import Step
-from crawler.config import sites_dir
 from crawler.items import ListingItem, ShopItem
-from crawler.yaml_source import SourceError, load_yaml
+from netsword.config import sites_dir
+from netsword.yamlsource import SourceError, SourceLocation, load_yaml
 
 PageKind = Literal["page", "list", "search", "listing", "shop"]
 #: Item class names per page type that yields one.
@@ -349,7 +349,8 @@ def load_profile(path: Path | str) -> Profile:
     """Load and validate one profile; raises :class:`SourceError` naming file and line."""
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise SourceError(doc.path, 1, "a site profile is a mapping (site:, name:, start_urls:, pages:)")
+        raise SourceError("a site profile is a mapping (site:, name:, start_urls:, pages:)",
+                          SourceLocation(str(doc.path), 1))
     try:
         profile = Profile.model_validate(doc.data)
     except ValidationError as exc:
@@ -357,11 +358,12 @@ def load_profile(path: Path | str) -> Profile:
         err = errors[0]
         loc = _clean_loc(tuple(err["loc"]), doc.data)
         what = ".".join(str(p) for p in loc)
-        raise SourceError(doc.path, doc.line_of(loc), f"{what}: {err['msg']}", _hint(err, loc)) from exc
+        raise SourceError(f"{what}: {err['msg']}", SourceLocation(str(doc.path), doc.line_of(loc) or 0),
+                          _hint(err, loc)) from exc
     problems = _semantic_problems(profile)
     if problems:
         loc, problem, hint = problems[0]
-        raise SourceError(doc.path, doc.line_of(loc), problem, hint)
+        raise SourceError(problem, SourceLocation(str(doc.path), doc.line_of(loc) or 0), hint)
     return profile
 
 
@@ -370,5 +372,6 @@ def find_profile(site: str) -> Profile:
     path = sites_dir() / f"{site}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in sites_dir().glob("*.yml"))
-        raise SourceError(path, None, f"no site profile {site!r}", f"known sites: {', '.join(known) or 'none'}")
+        raise SourceError(f"no site profile {site!r}", SourceLocation(str(path)),
+                          f"known sites: {', '.join(known) or 'none'}")
     return load_profile(path)

@@ -18,32 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.config import ROOT
+from netsword import config as netsword_config
+from netsword.config import ROOT
 
 
 class SweepError(RuntimeError):
     """A sweep cannot start (nothing to resume, a bad profile ...); the message says what to do."""
-
-
-def data_home() -> Path:
-    """Where the embedded store and evidence live: $NETSWORD_HOME or ./var."""
-    return Path(os.environ.get("NETSWORD_HOME") or "var").resolve()
-
-
-def default_store_url() -> str:
-    """The configured store: $NETSWORD_STORE, else ``store:`` in the config file, else SQLite in
-    $NETSWORD_HOME (see :func:`pipelines.store.configured_store_url`)."""
-    from pipelines.store import configured_store_url
-
-    return configured_store_url()
-
-
-def default_evidence_dir() -> str:
-    return os.environ.get("EVIDENCE_DIR") or str(data_home() / "evidence")
-
-
-def job_dir(site: str) -> Path:
-    return data_home() / "jobs" / site
 
 
 @dataclass
@@ -85,7 +65,7 @@ def prepare_job(site: str, *, resume: bool, sweep_id: str | None, base_url: str 
     """The job description (sweep.json) for a new or a resumed sweep of ``site``."""
     from crawler.spiders.listing import new_sweep_id
 
-    job = job_dir(site)
+    job = netsword_config.job_dir(site)
     info = _read_job(job)
     if resume:
         if not info:
@@ -135,9 +115,9 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     profile = find_profile(site)  # a bad profile fails here, before anything is written
     job = prepare_job(site, resume=resume, sweep_id=sweep_id, base_url=base_url, search=search)
     settings = get_project_settings()
-    settings.set("STORE_URL", store_url or default_store_url(), priority="cmdline")
-    settings.set("EVIDENCE_DIR", evidence_dir or default_evidence_dir(), priority="cmdline")
-    settings.set("JOBDIR", str(job_dir(site)), priority="cmdline")
+    settings.set("STORE_URL", store_url or netsword_config.store_url(), priority="cmdline")
+    settings.set("EVIDENCE_DIR", evidence_dir or str(netsword_config.evidence_dir()), priority="cmdline")
+    settings.set("JOBDIR", str(netsword_config.job_dir(site)), priority="cmdline")
     settings.set("NETSWORD_RESUME", resume, priority="cmdline")
     if full:
         settings.set("NETSWORD_INCREMENTAL", False, priority="cmdline")
@@ -157,7 +137,7 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     result = SweepResult(job["sweep_id"], site, dict(crawler.stats.get_stats() or {}))
     if result.finished:
         job["finished"] = True
-        _write_job(job_dir(site), job)
+        _write_job(netsword_config.job_dir(site), job)
     return result
 
 

@@ -1,19 +1,21 @@
 """Scrapy settings for netsword: politeness, retries, Playwright, and the pipeline order.
 
-netsword's own settings are prefixed by the component that reads them
-(``NETSWORD_*`` for the sweep, ``EVIDENCE_*``, ``STORE_*``, ``MATCH_*``), kept alphabetical
-inside each group. Every one can be overridden the Scrapy way (``-s NAME=VALUE``) or by
-an environment variable of the same name (read by :mod:`crawler.config`).
+Every setting any stage reads is declared here (``tests/test_rooms.py`` checks it), prefixed
+by the component that reads it (``NETSWORD_*`` for the sweep, ``NORMALIZE_*``, ``HISTORY_*``,
+``MATCH_*``, ``EVIDENCE_*``, ``STORE_*``) and kept alphabetical inside each group. Each can be
+overridden the Scrapy way (``-s NAME=VALUE``).
 
-Precedence: these defaults < the site profile's ``politeness`` (robots, concurrency, delay,
-AutoThrottle, timeout, retries) and ``limits`` (max_depth, max_pages, max_page_mb; both applied
-by the spider) < ``-s`` / ``run_sweep(extra_settings=)``.
+Paths and the store URL come from the configuration room (:mod:`netsword.config`: defaults <
+config file < environment < command line). Crawl settings: these defaults < the site
+profile's ``politeness`` (robots, concurrency, delay, AutoThrottle, timeout, retries) and
+``limits`` (max_depth, max_pages, max_page_mb; both applied by the spider) < ``-s`` /
+``run_sweep(extra_settings=)``.
 """
 
 from scrapy.settings.default_settings import RETRY_EXCEPTIONS as _SCRAPY_RETRY_EXCEPTIONS
 
 from crawler.browser import launch_options
-from crawler.config import env_setting
+from netsword import config as netsword_config
 
 BOT_NAME = "netsword"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -96,12 +98,20 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 32  # scrapy-playwright's own limit; the pool
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.history.HistoryPipeline": 150,  # item.history (earlier prices) for price-history rules
-    "pipelines.matcher.MatchPipeline": 200,
+    "pipelines.match.MatchPipeline": 200,
     "pipelines.evidence.EvidencePipeline": 300,
-    "crawler.incremental.SweepStorePipeline": 400,  # StorePipeline + page states, unchanged pages
+    "pipelines.store.pipeline.StorePipeline": 400,  # subjects, findings, snapshots, page states, the sweep record
 }
 
-EVIDENCE_DIR = env_setting("EVIDENCE_DIR", "var/evidence")
+NORMALIZE_TOKENS = True  # jieba tokens of title/name/description (about 1 MB/s; False skips them)
+
+HISTORY_BASELINE_MAX_DAYS = 60.0  # without HISTORY_BASELINE_SWEEP: the latest finished baseline run this recent
+HISTORY_BASELINE_SWEEP = ""  # the sweep whose prices are the "before the festival" baseline (the scheduler sets it)
+
+MATCH_INCLUDE_TEST = False  # also run rules with `status: test`
+MATCH_RULES_DIR = ""  # "" = the configured rules dir (netsword.config: $NETSWORD_RULES_DIR, config file, rules/)
+
+EVIDENCE_DIR = str(netsword_config.evidence_dir())
 EVIDENCE_FINDING_SCREENSHOTS = True  # listings with findings: render the stored snapshot, screenshot it
 EVIDENCE_RENDER_BACKLOG = 200  # flagged listings waiting for their screenshot before the pipeline waits too
 EVIDENCE_RENDER_CDP = True  # snapshot renders over the browser's DevTools pipe (False: through Playwright)
@@ -114,5 +124,4 @@ NETSWORD_INCREMENTAL = True  # conditional requests; unchanged pages are not par
 NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`
 NETSWORD_WARMUP = True  # load jieba's dictionary in the background at start (crawler.warmup)
-STORE_BATCH_SIZE = 200
-STORE_URL = env_setting("NETSWORD_STORE", "sqlite:///var/netsword.db")
+STORE_URL = netsword_config.store_url()

@@ -18,7 +18,6 @@ agreeing with SHA256SUMS.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -29,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from leads.evidence_files import evidence_files, is_sha256
-from leads.export import beijing_time, export
-from pipelines.store.base import SearchQuery, Store, as_query, utcnow
+from leads.export import export
+from netsword.clock import beijing_time, utc_now
+from netsword.digests import sha256_bytes, sha256_stream
+from pipelines.store.base import SearchQuery, Store, as_query
 
 FORMAT = "netsword-evidence-bundle/1"
 SUMS = "SHA256SUMS"
@@ -67,10 +68,6 @@ class BundleCheck:
     problems: list[str] = field(default_factory=list)
 
 
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[str, Any] | None = None, *,
                  evidence_dir: str | Path, site_names: Mapping[str, str] | None = None) -> BundleSummary:
     """Write the bundle of the findings passing ``filters`` to ``path`` (a .zip)."""
@@ -86,7 +83,7 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
 
             def add(name: str, data: bytes, compress: bool = True) -> None:
                 zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
-                files[name] = {"sha256": _sha256_bytes(data), "size": len(data)}
+                files[name] = {"sha256": sha256_bytes(data), "size": len(data)}
 
             add(README, _README_TEXT.encode())
             with tempfile.TemporaryDirectory() as d:
@@ -103,7 +100,7 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                                  "rule_id": f["rule_id"], "category": f["category"], "url": f["url"],
                                  "fetched_at": beijing_time(f["fetched_at"]), "snapshot_sha256": sha,
                                  "html": html, "screenshot": shot})
-            manifest = {"format": FORMAT, "created_at": utcnow(), "filters": asdict(q), "files": files,
+            manifest = {"format": FORMAT, "created_at": utc_now(), "filters": asdict(q), "files": files,
                         "findings": findings, "missing_snapshots": summary.missing}
             add(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
             sums = "".join(f"{meta['sha256']}  {name}\n" for name, meta in sorted(files.items()))
@@ -133,11 +130,8 @@ def _add_evidence(store: Store, root: str | Path, sha: str, add: Any,
 
 
 def _hash_member(zf: zipfile.ZipFile, name: str) -> str:
-    h = hashlib.sha256()
     with zf.open(name) as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_stream(fh)
 
 
 def verify_bundle(path: str | Path) -> BundleCheck:

@@ -83,11 +83,3 @@ def main_category(findings: Iterable[Mapping[str, Any]]) -> str | None:
         if best is None or key > best[0]:
             best = key, f["category"]
     return best[1] if best else None
-
-
-def category_order(category: str) -> int:
-    """Position of a category in the statistics form (unknown ones last)."""
-    try:
-        return CATEGORIES.index(category)
-    except ValueError:
-        return len(CATEGORIES)

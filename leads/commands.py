@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.runner import default_store_url
+from netsword.config import store_url as default_store_url
+from pipelines.store.commands import elastic_store, index
 
 console = Console()
 err = Console(stderr=True)
@@ -89,9 +90,9 @@ def search(query: str, limit: int, page: int, as_json: bool, **filters: Any) -> 
 @filter_options
 def export(query: str, fmt: str, output: str, what: str, **filters: Any) -> None:
     """Export for enforcement teams: XLSX (sheets 线索 + 问题明细), CSV, JSON, or an evidence bundle (zip)."""
-    from crawler.runner import default_evidence_dir
     from leads.bundle import write_bundle
     from leads.export import export as run_export
+    from netsword.config import evidence_dir as default_evidence_dir
 
     q = _query(query, **filters)
     store = _store()
@@ -256,3 +257,18 @@ def serve(host: str, port: int, secure_cookies: bool) -> None:
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         store.close()
+
+
+@index.command("leads")
+@click.option("--store", "store_url", default=None, metavar="URL",
+              help="elasticsearch://[user:pass@]host:9200[/prefix] (default: $NETSWORD_STORE or the config file)")
+def index_leads(store_url: str | None) -> None:
+    """Write the current leads (one per shop, main category, triage status) into the leads index for Kibana."""
+    from leads.kibana import lead_documents
+
+    store = elastic_store(store_url)
+    try:
+        n = store.index_leads(lead_documents(store))
+    finally:
+        store.close()
+    click.echo(f"{n} leads written to {store.alias('leads')}")

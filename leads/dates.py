@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-BEIJING = timezone(timedelta(hours=8))
+from netsword.clock import BEIJING
 
 
 def parse_day(text: str | date | None) -> date | None:
@@ -34,5 +34,3 @@ def day_bounds(first: str | date | None, last: str | date | None) -> dict[str, s
     return {"seen_from": _utc(a) if a else None, "seen_before": _utc(b + timedelta(days=1)) if b else None}
 
 
-def today_beijing() -> date:
-    return datetime.now(BEIJING).date()

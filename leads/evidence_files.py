@@ -1,7 +1,7 @@
 """Finding the evidence files of a snapshot: the page HTML and, where the crawler took one, a screenshot.
 
-HTML lives at ``EVIDENCE_DIR/<snapshot.path>`` (gzip, see ``pipelines.evidence``); a
-screenshot at ``EVIDENCE_DIR/screenshots/<sha256>.png``, named on the snapshot record.
+HTML lives at ``EVIDENCE_DIR/<snapshot.path>`` (gzip); a screenshot where the snapshot record
+names it. The layout is :mod:`pipelines.store.files`'s.
 Every path is checked to stay inside the evidence root (a store is data, not a command).
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.store.base import Snapshot, Store
+from pipelines.store.files import EvidenceStore, html_rel, screenshot_rel
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -35,40 +36,31 @@ class EvidenceFiles:
             return fh.read()
 
 
-def _inside(root: Path, rel: str) -> Path | None:
-    if not rel:
-        return None
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
-
-
 def _screenshot_rel(snapshot: Snapshot | None) -> list[str]:
     """Where the snapshot record says its screenshot is (a path, or the PNG's sha256)."""
     out = []
     for name in ("screenshot_path", "screenshot", "screenshot_sha256"):
         value = str(getattr(snapshot, name, "") or "") if snapshot is not None else ""
         if value:
-            out.append(f"screenshots/{value}.png" if is_sha256(value) else value)
+            out.append(screenshot_rel(value) if is_sha256(value) else value)
     return out
 
 
 def evidence_files(store: Store, root: str | Path, sha256: str) -> EvidenceFiles:
     """The files kept for the page with this HTML hash (each None when missing)."""
-    root = Path(root).resolve()
+    files = EvidenceStore(root)
     if not is_sha256(sha256):
         return EvidenceFiles(sha256, None, None, None)
     snaps = store.snapshots(sha256)
     snapshot = snaps[-1] if snaps else None
     html = None
-    for rel in [s.path for s in reversed(snaps)] + [f"html/{sha256[:2]}/{sha256}.html.gz"]:
-        html = _inside(root, rel)
+    for rel in [s.path for s in reversed(snaps)] + [html_rel(sha256)]:
+        html = files.inside(rel)
         if html is not None:
             break
     shot = None
-    for rel in [r for s in reversed(snaps) for r in _screenshot_rel(s)] + [f"screenshots/{sha256}.png"]:
-        shot = _inside(root, rel)
+    for rel in [r for s in reversed(snaps) for r in _screenshot_rel(s)] + [screenshot_rel(sha256)]:
+        shot = files.inside(rel)
         if shot is not None:
             break
     return EvidenceFiles(sha256, snapshot, html, shot)

@@ -15,13 +15,13 @@ import csv
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from leads import lead_status_label, severity_label, status_label
 from leads.clustering import Link
 from leads.leads import Lead, build_leads
+from netsword.clock import beijing_time
 from pipelines.store.base import SearchQuery, Store
 
 COLUMNS: tuple[str, ...] = ("平台", "店铺", "经营者", "统一社会信用代码", "商品标题", "价格", "违法类别", "严重程度",
@@ -38,7 +38,6 @@ _WIDTHS = {"平台": 10, "店铺": 22, "经营者": 26, "统一社会信用代�
            "涉及违法类别": 36, "问题数": 8, "涉及商品数": 10, "关联经营者组": 18, "关联依据": 40, "承办人": 10,
            "店铺链接": 36, "首次发现": 22, "最近发现": 22}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_BEIJING = timezone(timedelta(hours=8))
 _XLSX_MAX_CELL = 32767
 
 
@@ -49,17 +48,6 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def beijing_time(iso: str | None) -> str:
-    """ISO 8601 (any offset) as Beijing time ``YYYY-MM-DD HH:MM:SS+08:00``; unparsable text unchanged."""
-    if not iso:
-        return ""
-    try:
-        dt = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(_BEIJING).isoformat(sep=" ", timespec="seconds")
 
 
 def rows(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,

@@ -22,8 +22,9 @@ from typing import Any
 
 from crawler.items import CATEGORIES
 from leads.categories import MAIN_CATEGORY_RULE
-from leads.dates import day_bounds, parse_day, today_beijing
+from leads.dates import day_bounds, parse_day
 from leads.leads import Lead, build_leads
+from netsword.clock import today_beijing
 from pipelines.store.base import SearchQuery, Store
 
 #: Category -> its row label on the form.
@@ -94,8 +95,8 @@ class StatisticsForm:
 def rule_categories() -> set[str] | None:
     """Categories the loaded rule packs can produce; None when the packs cannot be read."""
     try:
-        from pipelines.matcher import default_rules_dir
-        from pipelines.rules_loader import load_packs
+        from netsword.config import rules_dir as default_rules_dir
+        from pipelines.match import load_packs
 
         packs, _ = load_packs(default_rules_dir(), collect_errors=True)
     except Exception:  # the form is still useful without knowing the rules

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from leads import severity_label
 from leads.dates import day_bounds
+from netsword.formats import format_price
 from pipelines.store.base import FilterValue, Hit, SearchQuery, SearchResult, Store
 
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
@@ -47,8 +48,6 @@ def build_query(text: str = "", *, category: FilterValue = None, severity: Filte
                        limit=per_page, offset=(max(page, 1) - 1) * per_page)
 
 
-def _price(value: float | None) -> str:
-    return "—" if value is None else f"¥{value:,.2f}"
 
 
 def _row(hit: Hit) -> list[Text | str]:
@@ -62,7 +61,7 @@ def _row(hit: Hit) -> list[Text | str]:
         title.append("\n(店铺)", style="dim")
     evidence = hit.highlight or "\n".join(dict.fromkeys(f.snippet for f in hit.findings if f.snippet))
     return [Text(severity_label(sev), style=_SEVERITY_STYLE.get(sev, "")), "\n".join(categories), title,
-            _price(hit.price), "\n".join(rules), evidence]
+            format_price(hit.price), "\n".join(rules), evidence]
 
 
 def format_table(result: SearchResult, *, width: int | None = None, color: bool = False) -> str:

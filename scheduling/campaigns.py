@@ -10,7 +10,6 @@ the campaign's first phase starts. See campaigns/README.md for the format.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -20,9 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from crawler.config import ROOT, sites_dir
-from crawler.items import CATEGORIES, SEVERITIES
-from crawler.yaml_source import LoadedYaml, SourceError, load_yaml
+from crawler.items import CATEGORIES
+from netsword.config import campaigns_dir, sites_dir
+from netsword.yamlsource import LoadedYaml, SourceError, SourceLocation, load_yaml
 
 PHASE_NAMES = ("动员部署", "组织实施", "分析总结", "督查总结")
 KIND_LABELS = {"baseline": "节前基准扫描", "daily": "每日扫描", "hourly": "重点店铺每小时扫描", "manual": "手动扫描"}
@@ -33,11 +32,6 @@ DEFAULT_TZ = "Asia/Shanghai"
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")
-
-
-def campaigns_dir() -> Path:
-    """``$NETSWORD_CAMPAIGNS`` (a folder or one file) or ``<repo>/campaigns``."""
-    return Path(os.environ.get("NETSWORD_CAMPAIGNS") or ROOT / "campaigns")
 
 
 def _clock(value: Any) -> time:
@@ -292,7 +286,7 @@ _ERROR_ORDER = {"extra_forbidden": 0, "missing": 1, "value_error": 2, "literal_e
 def _check(doc: LoadedYaml, c: Campaign) -> None:
     """Checks across fields; the first problem raises SourceError at its line."""
     def fail(loc: tuple[Any, ...], problem: str, hint: str = "") -> NoReturn:
-        raise SourceError(doc.path, doc.line_of(loc), problem, hint)
+        raise SourceError(problem, SourceLocation(str(doc.path), doc.line_of(loc) or 0), hint)
 
     try:
         ZoneInfo(c.timezone)
@@ -365,7 +359,8 @@ def load_campaign(path: Path | str) -> LoadedCampaign:
     """Load and validate one campaign file; raises SourceError naming file and line."""
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise SourceError(doc.path, 1, "行动计划应是一个映射（campaign:, title:, phases:, sites:, festivals:）")
+        raise SourceError("行动计划应是一个映射（campaign:, title:, phases:, sites:, festivals:）",
+                          SourceLocation(str(doc.path), 1))
     try:
         campaign = Campaign.model_validate(doc.data)
     except ValidationError as exc:
@@ -374,7 +369,8 @@ def load_campaign(path: Path | str) -> LoadedCampaign:
         loc = _clean_loc(tuple(err["loc"]))
         what = ".".join(str(p) for p in loc) or "campaign"
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise SourceError(doc.path, doc.line_of(loc), f"{what}: {msg}", _hint(err, loc)) from exc
+        raise SourceError(f"{what}: {msg}", SourceLocation(str(doc.path), doc.line_of(loc) or 0),
+                          _hint(err, loc)) from exc
     _check(doc, campaign)
     festivals = []
     for f in campaign.festivals:
@@ -398,15 +394,10 @@ def load_campaigns(paths: list[str] | tuple[str, ...] | None = None) -> list[Loa
         c = load_campaign(path)
         other = next((x for x in loaded if x.id == c.id), None)
         if other is not None:
-            raise SourceError(path, 1, f"行动 id {c.id!r} 与 {other.path} 重复")
+            raise SourceError(f"行动 id {c.id!r} 与 {other.path} 重复", SourceLocation(str(path), 1))
         loaded.append(c)
     return loaded
 
 
 def localize(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz)
-
-
-def severity_at_least(severity: str, minimum: str) -> bool:
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    return rank.get(severity, -1) >= rank.get(minimum, 0)

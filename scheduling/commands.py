@@ -41,7 +41,7 @@ def _short_days(span: str) -> str:
 
 
 def _load(campaigns: tuple[str, ...]) -> list[Any]:
-    from crawler.yaml_source import SourceError
+    from netsword.yamlsource import SourceError
     from scheduling.campaigns import load_campaigns
 
     try:
@@ -165,11 +165,11 @@ def history(site: str | None, status: str | None, limit: int, as_json: bool) -> 
     """Sweep runs, newest first: start, end, pages, findings, errors, alert."""
     from dataclasses import asdict
 
-    from crawler.runner import default_store_url
+    from netsword.config import store_url
     from pipelines.store import open_store
     from scheduling.runs import run_history
 
-    store = open_store(default_store_url())
+    store = open_store(store_url())
     try:
         runs = run_history(store, site=site, status=status, limit=limit)
     finally:

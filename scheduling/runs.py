@@ -33,9 +33,10 @@ from typing import Any
 
 import yaml
 
-from crawler.config import ROOT, sites_dir
-from crawler.runner import data_home, default_store_url
 from crawler.sitelock import HELD_BY_PARENT, site_lock
+from netsword.clock import utc_now
+from netsword.config import ROOT, data_home, sites_dir
+from netsword.config import store_url as configured_store_url
 from pipelines.store import open_store
 from pipelines.store.base import SweepRun
 from scheduling.alerts import AlertConfig, new_findings, notify_run
@@ -45,8 +46,6 @@ logger = logging.getLogger("netsword.scheduler")
 FINAL = ("ok", "incomplete", "failed", "crashed", "interrupted", "skipped")
 
 
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -83,7 +82,7 @@ class SweepRunner:
     def __init__(self, home: Path | str | None = None, store_url: str | None = None, *,
                  lock_wait: float = 3600.0, stop_grace: float = 30.0, max_seconds: float = 12 * 3600) -> None:
         self.home = Path(home) if home else data_home()
-        self.store_url = store_url or default_store_url()
+        self.store_url = store_url or configured_store_url()
         self.lock_wait, self.stop_grace, self.max_seconds = lock_wait, stop_grace, max_seconds
         self.stopping = threading.Event()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -127,7 +126,7 @@ class SweepRunner:
             while store.runs(run_id=run_id, limit=1):
                 n += 1
                 run_id = f"{base}-{n}"
-        now = now_utc()
+        now = utc_now("milliseconds")
         return SweepRun(run_id, req.site, req.kind, req.campaign, req.festival, req.job_id, started_at=now,
                         finished_at=None if status == "running" else now, status=status, message=message)
 
@@ -154,7 +153,8 @@ class SweepRunner:
                 proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
             except OSError as exc:
-                return self._record(replace(run, status="failed", finished_at=now_utc(), message=str(exc)))
+                return self._record(replace(run, status="failed", finished_at=utc_now("milliseconds"),
+                                            message=str(exc)))
             run.pid = proc.pid
             self._record(run)
             with self._mutex:
@@ -188,7 +188,7 @@ class SweepRunner:
             return reason
 
     def _finish(self, run: SweepRun, rc: int, ended_by: str, log_path: Path, req: SweepRequest) -> SweepRun:
-        run.exit_code, run.finished_at, run.pid = rc, now_utc(), None
+        run.exit_code, run.finished_at, run.pid = rc, utc_now("milliseconds"), None
         with self._store() as store:
             sweep = next((s for s in store.sweeps() if s.sweep_id == run.run_id), None)
             stats: dict[str, Any] = sweep.stats if sweep else {}
@@ -281,7 +281,7 @@ def recover_stale_runs(runner: SweepRunner) -> list[SweepRun]:
     with runner._store() as store:
         for run in store.runs(status="running", limit=None):
             if not pid_alive(run.pid):
-                run.status, run.finished_at, run.pid = "interrupted", run.finished_at or now_utc(), None
+                run.status, run.finished_at, run.pid = "interrupted", run.finished_at or utc_now("milliseconds"), None
                 run.message = f"调度器停止前未结束；继续：netsword crawl --site {run.site} --resume"
                 store.put_run(run)
                 fixed.append(run)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crawler.items import ListingItem
-from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
 
 CORPUS = Path(__file__).parent / "corpus"
 #: real-page lines that are real violations (not benign): they must fire

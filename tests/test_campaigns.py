@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.yaml_source import SourceError
+from netsword.yamlsource import SourceError
 from scheduling.campaigns import load_campaign, load_campaigns, spring_festival
 from scheduling.plan import plan_jobs
 

@@ -19,11 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from crawler.items import ListingItem, ShopItem
-
-try:  # the engine is moving to pipelines/match/ (a package exporting RuleSet)
-    from pipelines.match import RuleSet
-except ImportError:  # pragma: no cover - before the move
-    from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
 from pipelines.normalize import NormalizePipeline
 
 CASES = Path(__file__).parent / "corpus" / "eval" / "cases.jsonl"

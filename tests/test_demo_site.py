@@ -19,7 +19,7 @@ from crawler.demo import lint
 from crawler.demo import templates as t
 from crawler.demo.server import DemoServer
 from crawler.items import CATEGORIES
-from pipelines.checks import food_license_kind, uscc_check_char, uscc_is_valid
+from pipelines.match.identifiers import food_license_kind, uscc_check_char, uscc_is_valid
 
 DEMO = Path(__file__).resolve().parents[1] / "crawler" / "demo"
 CATALOG = json.loads((DEMO / "catalog.json").read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "kibana"))
 from make_saved_objects import DATA_VIEWS, saved_objects  # noqa: E402
 
-from pipelines.store.elastic_admin import KINDS, index_template  # noqa: E402
+from pipelines.store.elastic.admin import KINDS, index_template  # noqa: E402
 
 
 @pytest.fixture(scope="module")

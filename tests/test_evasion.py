@@ -23,11 +23,7 @@ from opencc_purepy import OpenCC
 from pypinyin import Style, lazy_pinyin
 
 from crawler.items import ListingItem
-
-try:  # the engine is moving to pipelines/match/ (a package exporting RuleSet)
-    from pipelines.match import RuleSet
-except ImportError:  # pragma: no cover - before the move
-    from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
 from pipelines.normalize import NormalizePipeline
 
 RULES = Path(__file__).resolve().parents[1] / "rules"

@@ -13,7 +13,7 @@ from cli_helpers import run_cli
 from warcio.archiveiterator import ArchiveIterator
 
 from pipelines.evidence import MANIFEST_FIELDS, EvidenceStore, Manifest, manifest_path
-from pipelines.evidence_verify import verify_sweep
+from pipelines.evidence.verify import verify_sweep
 
 
 @pytest.fixture(scope="module")

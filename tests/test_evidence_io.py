@@ -17,8 +17,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.items import Finding, ListingItem
 from pipelines.evidence import EvidencePipeline, manifest_path, read_manifest
-from pipelines.evidence_io import EvidenceIO
-from pipelines.evidence_warc import WarcWriter
+from pipelines.evidence.warc import WarcWriter
+from pipelines.evidence.worker import EvidenceIO
 
 
 def test_evidence_thread_runs_writes_in_the_order_asked():
@@ -48,7 +48,7 @@ def test_evidence_thread_reports_failures(caplog):
             await io_.run(boom)
         io_.shutdown()
 
-    with caplog.at_level(logging.ERROR, logger="pipelines.evidence_io"):
+    with caplog.at_level(logging.ERROR, logger="pipelines.evidence.worker"):
         asyncio.run(main())
     assert "disk full" in caplog.text
 

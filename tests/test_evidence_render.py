@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from crawler.browser import find_chromium, find_headless_shell, launch_options, snapshot_launch_options
-from pipelines.evidence_render import RenderThread
+from pipelines.evidence.render import RenderThread
 
 pytestmark = pytest.mark.skipif(not find_chromium(), reason="no Chromium")
 
@@ -67,7 +67,7 @@ def test_a_crashed_snapshot_browser_is_started_again():
     import os
     import signal
 
-    from pipelines.evidence_cdp import CdpError, CdpRenderer, flags_from
+    from pipelines.evidence.cdp import CdpError, CdpRenderer, flags_from
 
     options = snapshot_launch_options(launch_options())
 
@@ -94,7 +94,7 @@ def test_profiles_left_by_killed_sweeps_are_removed():
     import tempfile
     from pathlib import Path
 
-    from pipelines.evidence_cdp import PROFILE_PREFIX, _remove_stale_profiles
+    from pipelines.evidence.cdp import PROFILE_PREFIX, _remove_stale_profiles
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()

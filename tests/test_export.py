@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 from test_search import COUNTERFEIT, fill_corpus
 from test_store_sqlite import finding, listing, shop
 
-from leads.export import COLUMNS, beijing_time, export, neutralise
+from leads.export import COLUMNS, export, neutralise
+from netsword.clock import beijing_time
 from pipelines.store import SearchQuery, open_store
 
 EVIL = '=HYPERLINK("http://x","y")'

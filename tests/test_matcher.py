@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.items import CATEGORIES, ListingItem, ShopItem, finding_id
-from pipelines.matcher import (
+from pipelines.match import (
     DuplicateRuleError,
     MatchPipeline,
     RuleExpressionError,

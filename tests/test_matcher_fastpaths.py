@@ -17,11 +17,13 @@ from simpleeval import SimpleEval
 
 from crawler.items import ListingItem
 from pipelines import normalize as N
-from pipelines.matcher import RuleSet
-from pipelines.rules_context import ItemText, compile_when
-from pipelines.rules_homoglyphs import LETTERS, SYMBOLS
-from pipelines.rules_model import WHEN_FUNCTIONS
-from pipelines.rules_variants import SKELETON, DigitTricks
+from pipelines.match import RuleSet
+from pipelines.match.context import ItemText, compile_when
+from pipelines.match.model import WHEN_FUNCTIONS
+from pipelines.match.variants import SKELETON, DigitTricks
+from pipelines.normalize import prices as NP
+from pipelines.normalize import text as NT
+from pipelines.normalize.homoglyphs import LETTERS, SYMBOLS
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +33,10 @@ def rules() -> RuleSet:
 
 def char_pool(rnd: random.Random) -> list[str]:
     """Characters every normalisation step cares about, and ordinary ones."""
-    t2s = N._load_t2s()
+    t2s = NT._load_t2s()
     pool = [chr(c) for c in range(0xFF01, 0xFF5F)]  # full-width ASCII
     pool += list("，。、！？；：（）【】《》“”‘’…—　①⑴㎡™ﬁⅫ\u00a0\u2002\t\n\r\x0b\x1c\x85\u2028")
-    pool += list(N.ZERO_WIDTH) + sorted(LETTERS) + sorted(SYMBOLS)
+    pool += list(NT.ZERO_WIDTH) + sorted(LETTERS) + sorted(SYMBOLS)
     pool += rnd.sample(sorted(c for c in t2s.chars if c < "\U00010000"), 200) + sorted(t2s.astral)[:20]
     pool += ["\u0301", "\u0308", "\u1100", "\u1161", "\u11a8", "\u3099", "か", "가", "İ", "Σ", "ς", "ǅ", "ß"]
     pool += ["😀", "🔥", "\ufe0f", "𝐀", "𝟙", "\U0002f800", "𠀀", "\U00010400", "\U0001e900", "\U00050000", "\x00"]
@@ -54,13 +56,13 @@ def test_quick_normalisation_is_the_step_by_step_one():
     pool = char_pool(rnd)
     for _ in range(6000):
         s = random_text(rnd, pool)
-        assert N.normalize_with_notes(s) == N._normalize_steps(s), repr(s)
+        assert N.normalize_with_notes(s) == NT._normalize_steps(s), repr(s)
 
 
 @pytest.mark.parametrize("text", ["ＮＩＫＥ Ａ货　１２３，", "高\u200b倣", "e\u0301好", "好😀🔥", "𝐀货", "ΣΑΣ 包",
                                   "  前后\n ", "\U00010400x", "1∶1复刻 ❶号"])
 def test_quick_normalisation_on_chosen_texts(text):
-    assert N.normalize_with_notes(text) == N._normalize_steps(text)
+    assert N.normalize_with_notes(text) == NT._normalize_steps(text)
 
 
 def test_fields_normalised_together_are_normalised_one_by_one():
@@ -69,11 +71,11 @@ def test_fields_normalised_together_are_normalised_one_by_one():
     for _ in range(3000):
         texts = [random_text(rnd, pool) if rnd.random() < 0.7 else rnd.choice(["", " ", "¥99.00"])
                  for _ in range(rnd.randint(1, 8))]
-        assert N.normalize_many(texts) == [N._normalize_steps(t)[0] if t else "" for t in texts], texts
+        assert N.normalize_many(texts) == [NT._normalize_steps(t)[0] if t else "" for t in texts], texts
 
 
 def test_the_whitespace_class_is_what_str_isspace_calls_whitespace():
-    cls = re.compile(f"[{N.WHITESPACE}]")
+    cls = re.compile(f"[{NT.WHITESPACE}]")
     chars = [chr(i) for i in range(0x10000) if not 0xD800 <= i < 0xE000] + ["😀", "\U00050000"]
     assert [c for c in chars if cls.match(c)] == [c for c in chars if c.isspace()]
 
@@ -94,18 +96,18 @@ def test_plain_prices_read_as_price_parser_reads_them():
     for _ in range(3000):
         body = "".join(rnd.choice("0123456789,.") for _ in range(rnd.randint(1, 10)))
         texts.append(rnd.choice("¥￥") + body)
-    plain = [t for t in texts if N._PLAIN_PRICE_RE.fullmatch(t)]
+    plain = [t for t in texts if NP._PLAIN_PRICE_RE.fullmatch(t)]
     assert len(plain) > 500
     for t in texts:
-        assert N.parse_price(t) == N._price_parser(t), t
+        assert N.parse_price(t) == NP._price_parser(t), t
 
 
 def test_caches_change_no_result_and_stay_bounded():
-    texts = [f"服务{i} 七天无理由退货　ＯＫ" for i in range(N.CACHE_SIZE + 10)]
+    texts = [f"服务{i} 七天无理由退货　ＯＫ" for i in range(NT.CACHE_SIZE + 10)]
     first = [N.normalize_text(t) for t in texts]
-    assert len(N._norm_cache) <= N.CACHE_SIZE
+    assert len(NT._norm_cache) <= NT.CACHE_SIZE
     N.clear_caches()
-    assert [N.normalize_text(t) for t in texts] == first == [N._normalize_steps(t)[0] for t in texts]
+    assert [N.normalize_text(t) for t in texts] == first == [NT._normalize_steps(t)[0] for t in texts]
 
 
 MIXED_WORD = re.compile(r"(?<![a-z0-9])(?=[a-z0-9]*(?:[a-z][013457]|[013457][a-z]))[a-z0-9]+(?![a-z0-9])")
@@ -215,4 +217,4 @@ def test_rules_whose_positive_groups_did_not_all_hit_are_rejected_early(rules):
         for ridx, rule_hits in hits.items():
             groups = {h[0] for h in rule_hits}
             if not rules._required[ridx] <= groups:
-                assert rules._evaluate(rules.rules[ridx], rule_hits, ctx) is None
+                assert rules._evaluate(ridx, rule_hits, ctx) is None

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from crawler.items import ListingItem
-from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
+from pipelines.match.variants import NOTE_DIGITS, NOTE_INITIALS, NOTE_PINYIN, pinyin_variants
 from pipelines.normalize import NOTE_HOMOGLYPH, normalize_text, normalize_with_notes
-from pipelines.rules_variants import NOTE_DIGITS, NOTE_INITIALS, NOTE_PINYIN, pinyin_variants
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_reference_price_rules(rules):
 
 def test_history_numbers_feed_when(tmp_path):
     """Names the price-history helper adds to WHEN_NAMES are read from item.history."""
-    from pipelines import rules_model
+    from pipelines.match import model as rules_model
 
     rules_model.WHEN_NAMES.setdefault("prev_price", "上次扫描的现价")
     rs = RuleSet.load(write(tmp_path, """\

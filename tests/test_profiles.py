@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from crawler.profiles import find_profile, load_profile
-from crawler.yaml_source import SourceError
+from netsword.yamlsource import SourceError
 
 GOOD = """\
 site: shop1

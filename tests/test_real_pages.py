@@ -56,7 +56,7 @@ def pages():
 
 
 def test_every_real_page_goes_through_extraction_normaliser_and_rules(pages):
-    from pipelines.matcher import MatchPipeline
+    from pipelines.match import MatchPipeline
 
     normalise, match = NormalizePipeline(), MatchPipeline()
     extra = [("extruct/fye", _read(DATA / "extruct" / "fye_bluray_product_page.html")),

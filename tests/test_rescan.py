@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.items import ListingItem, ShopItem
-from pipelines.commands import rescan as rescan_command
-from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
+from pipelines.match.commands import rescan as rescan_command
+from pipelines.match.rescan import rescan
 from pipelines.normalize import NormalizePipeline
-from pipelines.rescan import rescan
 from pipelines.store import open_store
 
 RULE = """\

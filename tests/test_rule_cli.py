@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipelines.commands import rules
+from pipelines.match.commands import rules
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crawler.demo.evaluate import score, truth_keys
 from crawler.items import ListingItem, ShopItem
-from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
 from pipelines.normalize import NormalizePipeline
 
 CATALOG = Path(__file__).resolve().parents[1] / "crawler" / "demo" / "catalog.json"

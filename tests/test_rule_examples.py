@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.matcher import RuleSet
+from pipelines.match import RuleSet
 
 RULES = RuleSet.load()
 RESULTS: dict[str, list] = {}

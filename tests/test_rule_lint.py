@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipelines.commands import rules
-from pipelines.rules_lint import VALIDATORS, LintIssue, RuleValidator, lint_rules
+from pipelines.match.commands import rules
+from pipelines.match.lint import VALIDATORS, LintIssue, RuleValidator, lint_rules
 
 FILES = Path(__file__).parent / "files"
 

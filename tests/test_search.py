@@ -12,7 +12,7 @@ from store_contract.store_builders import AD, COUNTERFEIT, PRICE, fill_corpus
 
 from leads.search import format_table, search
 from pipelines.store import open_store
-from pipelines.store.sqlite_search import index_tokens, match_expression
+from pipelines.store.sqlite.search import index_tokens, match_expression
 
 __all__ = ["AD", "COUNTERFEIT", "PRICE", "fill_corpus"]
 

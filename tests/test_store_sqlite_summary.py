@@ -2,7 +2,7 @@
 the summary follows every kind of write, and a v4 file is upgraded.
 
 The general path (``SQLiteQueries._search_general``) aggregates the findings of every hit; the
-fast path (``sqlite_plan.py``) reads groups, the summary and full-text ranges. Both must give the
+fast path (``sqlite/plan.py``) reads groups, the summary and full-text ranges. Both must give the
 same hits, order, totals and facets for any query.
 """
 
@@ -16,8 +16,9 @@ import pytest
 from store_contract.store_builders import finding, listing, shop
 
 from crawler.items import CATEGORIES, SEVERITIES
-from pipelines.store import SearchQuery, open_store, sqlite_plan
+from pipelines.store import SearchQuery, open_store
 from pipelines.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from pipelines.store.sqlite import plan as sqlite_plan
 
 WORDS = ["高仿", "耐克", "运动鞋", "七天无理由", "假一赔十", "全网最低价", "nike", "Air", "仿真花", "国家级", "保健茶"]
 RULES = [(f"r{i}", CATEGORIES[i % 5 * 2], SEVERITIES[i % 4]) for i in range(7)]  # categories repeat severities

@@ -30,7 +30,7 @@ from crawler.demo.content_tricky import TRICKY
 from crawler.demo.content_violations import DISCLOSE, NOFOOD, PRICE, VIOLATIONS
 from crawler.demo.templates import format_price
 from crawler.items import CATEGORIES
-from pipelines.checks import USCC_CHARSET, org_code_check_char, uscc_check_char, uscc_is_valid
+from pipelines.match import USCC_CHARSET, org_code_check_char, uscc_check_char, uscc_is_valid
 
 SEED = 20180915  # the 2018 网剑行动 started in September
 HERE = Path(__file__).resolve().parent

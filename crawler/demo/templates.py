@@ -10,6 +10,8 @@ import html
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from netsword.formats import format_price
+
 SITE_NAME = "网剑演示商城"
 FOOTER = "网剑演示商城 · 仅用于演示"
 PAGE_SIZE = 20
@@ -76,8 +78,6 @@ def e(value: Any) -> str:
     return "" if value is None else html.escape(str(value), quote=True)
 
 
-def format_price(x: float) -> str:
-    return f"¥{x:,.2f}"
 
 
 def shown_price(x: float, factor: float) -> str:

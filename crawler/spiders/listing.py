@@ -29,6 +29,7 @@ from crawler.browser_steps import page_methods
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
+from netsword.clock import utc_now
 
 _VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style)]"
 _ITEM_CLASSES = {"listing": ListingItem, "shop": ShopItem}
@@ -40,8 +41,6 @@ def new_sweep_id(site: str) -> str:
     return f"{site}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ListingSpider(scrapy.Spider):

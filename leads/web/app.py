@@ -42,10 +42,12 @@ class ConsoleConfig:
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
         """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET, else under $NETSWORD_HOME."""
-        from crawler.runner import data_home, default_evidence_dir, default_store_url
+        from netsword.config import current
 
-        secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(data_home() / "console-secret")
-        return cls(default_store_url(), default_evidence_dir(), secret, secure_cookies)
+        cfg = current()
+
+        secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(cfg.home / "console-secret")
+        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies)
 
 
 def load_or_create_secret(path: Path) -> str:

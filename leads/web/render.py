@@ -22,7 +22,8 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from leads import lead_status_label, severity_label, status_label
-from leads.export import beijing_time
+from netsword.clock import beijing_time
+from netsword.formats import format_price
 
 HERE = Path(__file__).parent
 CSS = (HERE / "static" / "style.css").read_text(encoding="utf-8")
@@ -72,10 +73,6 @@ def safe_url(value: Any) -> str:
     return url
 
 
-def price(value: Any) -> str:
-    return "—" if value is None else f"¥{value:,.2f}"
-
-
 def query_string(params: dict[str, Any], **changes: Any) -> str:
     """``params`` with ``changes`` applied, as a query string (lists repeat the key; empty values left out)."""
     merged = {**params, **changes}
@@ -90,7 +87,7 @@ def query_string(params: dict[str, Any], **changes: Any) -> str:
 def make_templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(scraped=scraped, mark=mark, safe_url=safe_url, price=price, beijing=beijing_time,
+    env.filters.update(scraped=scraped, mark=mark, safe_url=safe_url, price=format_price, beijing=beijing_time,
                        severity=severity_label, status=status_label, lead_status=lead_status_label)
     env.globals.update(css=Markup(CSS), query_string=query_string, severity_label=severity_label)
     return Jinja2Templates(env=env)

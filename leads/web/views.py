@@ -19,7 +19,6 @@ from crawler.items import CATEGORIES, SEVERITIES
 from leads import LEAD_STATUS_LABELS, STATUS_LABELS
 from leads.bundle import write_bundle
 from leads.categories import MAIN_CATEGORY_RULE
-from leads.dates import today_beijing
 from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
 from leads.leads import build_leads, facet_counts, get_lead
@@ -29,6 +28,7 @@ from leads.triage import FINDING_DECISIONS, LEAD_STATUSES, TriageError, add_note
 from leads.users import ROLE_LABELS, ROLES, UserError, add_user, set_disabled
 from leads.web.auth import csrf_protect, csrf_token, current_user, require_admin
 from leads.web.forms import PER_PAGE, SearchForm, pages
+from netsword.clock import today_beijing
 from pipelines.store.base import Store, User
 
 router = APIRouter(dependencies=[Depends(current_user), Depends(csrf_protect)])

@@ -7,7 +7,6 @@ Supported URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,28 +33,6 @@ ENGINES: dict[str, Callable[..., Store]] = {"sqlite": lambda rest, **kw: _sqlite
                                             "elasticsearch": _elasticsearch}
 
 
-def configured_store_url() -> str:
-    """The store to use: ``$NETSWORD_STORE``, else ``store:`` in the config file (``$NETSWORD_CONFIG``,
-    default ``$NETSWORD_HOME/netsword.yml``), else ``sqlite:///$NETSWORD_HOME/netsword.db``
-    (``$NETSWORD_HOME`` defaults to ./var)."""
-    if url := os.environ.get("NETSWORD_STORE"):
-        return url
-    home = Path(os.environ.get("NETSWORD_HOME") or "var").resolve()
-    config = Path(os.environ.get("NETSWORD_CONFIG") or home / "netsword.yml")
-    if config.is_file():
-        import yaml
-
-        try:
-            data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{config}: not valid YAML: {e}") from e
-        if not isinstance(data, dict):
-            raise ValueError(f"{config}: expected a mapping such as 'store: elasticsearch://localhost:9200'")
-        if data.get("store"):
-            return str(data["store"])
-    return f"sqlite:///{home / 'netsword.db'}"
-
-
 def open_store(url: str | Path, **kwargs: Any) -> Store:
     """Open (creating if needed) the store at ``url``; extra keyword arguments go to the engine."""
     text = str(url)
@@ -71,4 +48,4 @@ def open_store(url: str | Path, **kwargs: Any) -> Store:
 
 
 __all__ = ["ENGINES", "Hit", "HitFinding", "ListingVersion", "SearchQuery", "SearchResult", "Snapshot", "Store",
-           "StoredFinding", "Sweep", "configured_store_url", "open_store"]
+           "StoredFinding", "Sweep", "open_store"]

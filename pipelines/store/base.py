@@ -23,9 +23,8 @@ import abc
 import contextlib
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from crawler.items import SEVERITIES, Finding, ListingItem, ShopItem
@@ -49,8 +48,6 @@ def as_tuple(value: FilterValue) -> tuple[str, ...]:
     return tuple(v for v in value if v)
 
 
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- queries
@@ -398,6 +395,11 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def iter_subject_ids(self, kind: str, site: FilterValue = None) -> Iterator[str]:
+        """Every stored subject id of ``kind`` (listing or shop, stubs excluded), in id order, read page by
+        page from a keyset (never OFFSET), so millions of subjects cost the same per page."""
+
+    @abc.abstractmethod
     def iter_shops(self, site: FilterValue = None) -> Iterator[ShopItem]:
         """Every stored shop (latest observation, ``findings`` left empty), by site and shop id."""
 
@@ -437,6 +439,15 @@ class Store(abc.ABC):
              run_id: str | None = None, limit: int | None = 100) -> list[SweepRun]:
         """Run records passing the filters, newest (by started_at) first."""
         raise NotImplementedError(f"{type(self).__name__} keeps no sweep run records yet")
+
+    # copy (netsword index copy; records described in pipelines.store.transfer)
+    @abc.abstractmethod
+    def dump(self) -> Iterator[dict[str, Any]]:
+        """Everything this store keeps, as engine-neutral records."""
+
+    @abc.abstractmethod
+    def load(self, records: Iterable[dict[str, Any]]) -> int:
+        """Write records of any engine's :meth:`dump`; returns how many were written."""
 
     # life cycle
     def flush(self) -> None:  # noqa: B027 - engines without buffering need nothing here

@@ -1,7 +1,7 @@
 """`netsword index ...`: the Elasticsearch indices (templates, aliases, migrations, spool) and copies between engines.
 
 The store is ``--store`` or the configured one (``$NETSWORD_STORE``, the config file's ``store:``;
-see ``pipelines.store.configured_store_url``).
+see ``netsword.config``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ _STORE = click.option("--store", "store_url", default=None, metavar="URL",
                            "(default: $NETSWORD_STORE or the config file)")
 
 
-def _elastic(store_url: str | None) -> Any:
-    from pipelines.store import configured_store_url, open_store
+def elastic_store(store_url: str | None) -> Any:
+    from netsword.config import store_url as configured_store_url
+    from pipelines.store import open_store
     from pipelines.store.elastic import ElasticStore
 
     url = store_url or configured_store_url()
@@ -46,9 +47,9 @@ def index() -> None:
 @_STORE
 def init(store_url: str | None) -> None:
     """Create the index templates, and an index behind every alias that has none (idempotent)."""
-    from pipelines.store.elastic_admin import ensure_indices, put_templates
+    from pipelines.store.elastic.admin import ensure_indices, put_templates
 
-    store = _elastic(store_url)
+    store = elastic_store(store_url)
     try:
         names = put_templates(store.es, store.prefix)
         created = ensure_indices(store.es, store.prefix, templates=False)
@@ -62,9 +63,9 @@ def init(store_url: str | None) -> None:
 @_STORE
 def status(store_url: str | None) -> None:
     """Aliases, the index behind each, document counts, mapping versions, spooled operations."""
-    from pipelines.store.elastic_admin import status as index_status
+    from pipelines.store.elastic.admin import status as index_status
 
-    store = _elastic(store_url)
+    store = elastic_store(store_url)
     try:
         rows = index_status(store.es, store.prefix)
     finally:
@@ -91,13 +92,13 @@ def status(store_url: str | None) -> None:
 @click.option("--kind", "kinds", multiple=True, help="only these aliases (listings, shops, findings, ...)")
 def migrate(store_url: str | None, force: bool, delete_old: bool, kinds: tuple[str, ...]) -> None:
     """New index from the current template + reindex + atomic alias swap (stop sweeps meanwhile)."""
-    from pipelines.store.elastic_admin import KINDS
-    from pipelines.store.elastic_admin import migrate as run_migrate
+    from pipelines.store.elastic.admin import KINDS
+    from pipelines.store.elastic.admin import migrate as run_migrate
 
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise click.UsageError(f"unknown kind(s) {', '.join(sorted(unknown))}; known: {', '.join(KINDS)}")
-    store = _elastic(store_url)
+    store = elastic_store(store_url)
     try:
         store.flush()
         done = run_migrate(store.es, store.prefix, kinds=kinds or KINDS, force=force, delete_old=delete_old)
@@ -116,7 +117,7 @@ def replay(store_url: str | None) -> None:
     """Send the operations spooled while Elasticsearch was unreachable."""
     from pipelines.store.elastic import StoreUnavailable
 
-    store = _elastic(store_url)
+    store = elastic_store(store_url)
     try:
         waiting = store.spool.pending()
         n = store.replay()
@@ -133,20 +134,6 @@ def replay(store_url: str | None) -> None:
     click.echo(f"{n} of {waiting} spooled operations sent from {store.spool.path}"
                   + (f"; {store.spool.rejected()} refused, see {store.spool.rejected_path}"
                      if store.spool.rejected() else ""))
-
-
-@index.command("leads")
-@_STORE
-def leads(store_url: str | None) -> None:
-    """Write the current leads (one per shop, main category, triage status) into the leads index for Kibana."""
-    from pipelines.store.elastic_leads import index_leads
-
-    store = _elastic(store_url)
-    try:
-        n = index_leads(store)
-    finally:
-        store.close()
-    click.echo(f"{n} leads written to {store.alias('leads')}")
 
 
 @index.command("copy")

@@ -1,32 +1,69 @@
-"""The last pipeline stage: everything that reached here goes into the Store."""
+"""The store stage, the last ``ITEM_PIPELINES`` entry: everything that reached here goes into the Store.
+
+:class:`StorePipeline` writes listings, shops, their findings and snapshot records; it opens the
+sweep record once, with how the sweep was crawled (robots obeyed, incremental, resumed,
+politeness settings, search terms), and closes it with the crawl's stats. It also keeps the
+incremental crawl's memory (:class:`~pipelines.store.base.PageState` per URL, written after the
+page's item, so a crash never leaves a state whose item is lost) and records pages that did
+not change since the last sweep (:class:`~crawler.items.UnchangedPage`).
+
+Settings: ``STORE_URL``; the sweep record also reads ``NETSWORD_INCREMENTAL``,
+``NETSWORD_RESUME``, ``AUTOTHROTTLE_ENABLED``, ``CONCURRENT_REQUESTS_PER_DOMAIN``,
+``DOWNLOAD_DELAY`` and ``ROBOTSTXT_OBEY``. Stats: ``netsword/listings``, ``netsword/shops``,
+``netsword/findings``, ``netsword/unchanged``, ``netsword/unchanged_unknown``.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
 from typing import Any
 
-from crawler.items import ListingItem, PageItem, ShopItem
-from pipelines.store import open_store
+from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
+from netsword.clock import utc_now
+
+from . import open_store
+from .base import PageState
+
+logger = logging.getLogger(__name__)
 
 
 class StorePipeline:
-    """Writes listings, shops, findings and snapshot records; opens and closes the sweep record."""
+    """Writes subjects, findings, snapshots and page states; opens and closes the sweep record."""
 
-    def __init__(self, url: str, stats: Any = None) -> None:
+    def __init__(self, url: str, stats: Any = None, sweep_settings: dict[str, Any] | None = None,
+                 crawler: Any = None) -> None:
         self.url, self.stats = url, stats
+        self.sweep_settings = dict(sweep_settings or {})
+        self.crawler = crawler
         self.store: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
-        return cls(crawler.settings.get("STORE_URL"), crawler.stats)
+        s = crawler.settings
+        sweep_settings = {"robots_obeyed": s.getbool("ROBOTSTXT_OBEY"),
+                          "incremental": s.getbool("NETSWORD_INCREMENTAL", True),
+                          "resumed": s.getbool("NETSWORD_RESUME", False),
+                          "autothrottle": s.getbool("AUTOTHROTTLE_ENABLED"),
+                          "concurrency_per_domain": s.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+                          "download_delay": s.getfloat("DOWNLOAD_DELAY")}
+        return cls(s.get("STORE_URL"), crawler.stats, sweep_settings, crawler)
+
+    def _spider(self, spider: Any) -> Any:
+        # Scrapy 2.19 passes no spider to open_spider/close_spider that default it: use the crawler's
+        return spider if spider is not None else getattr(self.crawler, "spider", None)
 
     def open_spider(self, spider: Any = None) -> None:
         self.store = open_store(self.url)
-        settings = {"robots_obeyed": bool(spider.crawler.settings.getbool("ROBOTSTXT_OBEY"))} if spider else {}
-        if spider is not None:
-            self.store.start_sweep(spider.sweep_id, spider.site, _now(), settings)
+        spider = self._spider(spider)
+        if spider is not None:  # the sweep record says how it was crawled
+            settings = dict(self.sweep_settings)
+            if getattr(spider, "search_terms", None):
+                settings["search"] = spider.search_terms
+            self.store.start_sweep(spider.sweep_id, spider.site, utc_now(), settings)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, UnchangedPage):
+            return self._unchanged(item)
         if isinstance(item, ListingItem | ShopItem):
             # subject + snapshot record + findings; findings the page no longer shows are resolved
             self.store.save(item)
@@ -35,21 +72,44 @@ class StorePipeline:
         elif isinstance(item, PageItem) and item.html_sha256:
             self.store.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at,
                                        item.status, item.sweep_id, item.rendered)
+        if isinstance(item, ListingItem | ShopItem | PageItem) and item.html_sha256 and item.status < 400:
+            subject = isinstance(item, ListingItem | ShopItem)
+            self.store.put_page_state(PageState(
+                url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
+                last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
+                page_type=getattr(item, "page_type", "") or item.kind,
+                subject_kind=item.kind if subject else "", subject_id=item.subject_id if subject else ""))
+        return item
+
+    def _unchanged(self, item: UnchangedPage) -> UnchangedPage:
+        store = self.store
+        store.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at, item.status,
+                              item.sweep_id, item.rendered)
+        if item.subject_id and not store.mark_seen(item.subject_kind, item.subject_id, item.sweep_id,
+                                                   item.fetched_at):
+            logger.warning("unchanged page of an unknown %s %s: %s", item.subject_kind, item.subject_id, item.url)
+            self._inc("netsword/unchanged_unknown")
+        if item.html_sha256:  # the stored state the page matched (the spider copied it): seen again now.
+            # Built from the item, not read back: a read commits the store's open batch, once per page.
+            store.put_page_state(PageState(
+                url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
+                last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
+                page_type=item.page_type, subject_kind=item.subject_kind, subject_id=item.subject_id))
+        self._inc("netsword/unchanged")
+        if item.subject_kind:
+            self._inc(f"netsword/{item.subject_kind}s")
         return item
 
     def close_spider(self, spider: Any = None) -> None:
         if self.store is None:
             return
+        spider = self._spider(spider)
         if spider is not None:
             stats = {k: v for k, v in (self.stats.get_stats() if self.stats else {}).items()
                      if isinstance(v, int | float | str)}
-            self.store.finish_sweep(spider.sweep_id, _now(), stats)
+            self.store.finish_sweep(spider.sweep_id, utc_now(), stats)
         self.store.close()
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None:
             self.stats.inc_value(key, n)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

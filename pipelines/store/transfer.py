@@ -1,165 +1,30 @@
 """Copying a whole store to another engine (``netsword index copy``): SQLite -> Elasticsearch and back.
 
-``dump(store)`` yields engine-neutral records (plain JSON-able dicts), ``load(store, records)``
-writes them keeping everything the contract can observe: the latest observation of each subject
-with its first seen and sweeps, every listing version, every finding with its life cycle and
-triage status, snapshots, sweeps, page states, the triage audit trail and console users.
+Each engine implements ``Store.dump()`` (engine-neutral records, plain JSON-able dicts) and
+``Store.load(records)``, keeping everything the contract can observe: the latest observation of
+each subject with its first seen and sweeps, every listing version, every finding with its life
+cycle and triage status, snapshots, sweeps, page states, the triage audit trail and console users.
 
 Record types: ``sweep``, ``listing`` / ``shop`` (``item``, ``first_seen``, ``first_sweep_id``,
 ``sweeps``, listings also ``versions``), ``finding`` (``finding`` + ``state``), ``snapshot``,
 ``page_state`` (``state``), ``triage_event`` (``event``), ``user`` (``user``), ``run`` (``run``).
-
-The SQLite side reads and patches the tables of ``sqlite.py`` directly (schema v3); writing into
-a store that already holds data merges: the latest observation wins, as with any sweep.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, fields
 from typing import Any
 
-from crawler.items import Finding, ListingItem, ShopItem
-
 from .base import Store
-from .sqlite_search import TAG, row_finding
 
 Record = dict[str, Any]
-_STATE = ("status", "first_seen", "last_seen", "first_sweep_id", "last_sweep_id", "resolved_at", "resolved_sweep_id")
-_VERSION = ("version_key", "html_sha256", "price", "original_price", "title", "sweep_id", "fetched_at", "last_seen_at",
-            "last_sweep_id")
 
 
 def dump(store: Store) -> Iterator[Record]:
-    if hasattr(store, "dump"):
-        yield from store.dump()
-        return
-    from .sqlite import SQLiteStore
-
-    if not isinstance(store, SQLiteStore):
-        raise TypeError(f"cannot copy from {store!r}")
-    yield from _dump_sqlite(store)
+    """Every record ``store`` keeps (its engine's ``dump``)."""
+    return store.dump()
 
 
 def load(store: Store, records: Iterable[Record]) -> int:
     """Write ``records`` into ``store``; returns how many were written."""
-    if hasattr(store, "load"):
-        return store.load(records)
-    from .sqlite import SQLiteStore
-
-    if not isinstance(store, SQLiteStore):
-        raise TypeError(f"cannot copy into {store!r}")
-    return _load_sqlite(store, records)
-
-
-# --------------------------------------------------------------------------- SQLite
-
-
-def _dump_sqlite(store: Any) -> Iterator[Record]:
-    store.flush()
-    for sw in store.sweeps():
-        yield {"type": "sweep", **asdict(sw)}
-    with store._read() as c:
-        for kind, table in (("listing", "listings"), ("shop", "shops")):
-            sweeps: dict[str, list[str]] = {}
-            for sid, sweep in c.execute("SELECT subject_id, sweep_id FROM subject_sweeps WHERE kind=? "
-                                        "ORDER BY subject_id, sweep_id", (kind,)):
-                sweeps.setdefault(sid, []).append(sweep)
-            versions: dict[str, list[dict[str, Any]]] = {}
-            if kind == "listing":
-                for r in c.execute("SELECT * FROM listing_versions ORDER BY subject_id, fetched_at, id"):
-                    versions.setdefault(r["subject_id"], []).append({k: r[k] for k in _VERSION})
-            for r in c.execute(f"SELECT t.subject_id, t.first_seen, t.first_sweep_id, d.data FROM {table} t "
-                               f"JOIN subject_data d ON d.id = t.rowid * 4 + {TAG[kind]} ORDER BY t.subject_id"):
-                rec = {"type": kind, "item": json.loads(r["data"]), "first_seen": r["first_seen"],
-                       "first_sweep_id": r["first_sweep_id"], "sweeps": sweeps.get(r["subject_id"], [])}
-                if kind == "listing":
-                    rec["versions"] = versions.get(r["subject_id"], [])
-                yield rec
-        fsweeps: dict[str, list[str]] = {}
-        for fid, sweep in c.execute("SELECT finding_id, sweep_id FROM finding_sweeps ORDER BY finding_id, sweep_id"):
-            fsweeps.setdefault(fid, []).append(sweep)
-        for r in c.execute("SELECT * FROM findings ORDER BY finding_id"):
-            yield {"type": "finding", "finding": asdict(row_finding(r)),
-                   "state": {**{k: r[k] for k in _STATE}, "sweeps": fsweeps.get(r["finding_id"], [])}}
-        for r in c.execute("SELECT sha256, url, path, fetched_at, status, sweep_id, rendered FROM snapshots "
-                           "ORDER BY id"):
-            yield {"type": "snapshot", **dict(r), "rendered": bool(r["rendered"])}
-        for r in c.execute("SELECT * FROM page_states ORDER BY url"):
-            yield {"type": "page_state", "state": dict(r)}
-        for r in c.execute("SELECT * FROM triage_events ORDER BY event_id"):
-            yield {"type": "triage_event", "event": dict(r)}
-        for r in c.execute("SELECT * FROM users ORDER BY username"):
-            yield {"type": "user", "user": {**dict(r), "disabled": bool(r["disabled"])}}
-        if c.execute("SELECT 1 FROM sqlite_master WHERE name='sweep_runs'").fetchone():
-            for r in c.execute("SELECT * FROM sweep_runs ORDER BY run_id"):
-                yield {"type": "run", "run": dict(r)}
-
-
-def _item(cls: type, data: dict[str, Any]) -> Any:
-    names = {f.name for f in fields(cls) if f.init}
-    return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _load_sqlite(store: Any, records: Iterable[Record]) -> int:
-    from .base import PageState, SweepRun
-
-    n = 0
-    with store.transaction():
-        for rec in records:
-            n += 1
-            t = rec["type"]
-            if t == "sweep":
-                with store._write(atomic=False) as c:
-                    c.execute("INSERT OR REPLACE INTO sweeps(sweep_id, site, started_at, finished_at, settings, stats) "
-                              "VALUES (?,?,?,?,?,?)", (rec["sweep_id"], rec["site"], rec["started_at"],
-                                                       rec["finished_at"], json.dumps(rec["settings"]),
-                                                       json.dumps(rec["stats"])))
-            elif t in ("listing", "shop"):
-                item = _item(ListingItem if t == "listing" else ShopItem, rec["item"])
-                (store.upsert_listing if t == "listing" else store.upsert_shop)(item)
-                table = "listings" if t == "listing" else "shops"
-                with store._write() as c:
-                    c.execute(f"UPDATE {table} SET first_seen=min(first_seen, ?), first_sweep_id=? WHERE subject_id=?",
-                              (rec["first_seen"] or item.fetched_at, rec["first_sweep_id"], item.subject_id))
-                    c.executemany("INSERT OR IGNORE INTO subject_sweeps VALUES (?,?,?)",
-                                  [(t, item.subject_id, s) for s in rec["sweeps"]])
-                    if t == "listing":
-                        c.execute("DELETE FROM listing_versions WHERE subject_id=?", (item.subject_id,))
-                        c.executemany(f"INSERT OR IGNORE INTO listing_versions(subject_id, {', '.join(_VERSION)}) "
-                                      f"VALUES (?,{','.join('?' * len(_VERSION))})",
-                                      [(item.subject_id, *(v[k] for k in _VERSION)) for v in rec["versions"]])
-            elif t == "finding":
-                f, st = _item(Finding, rec["finding"]), rec["state"]
-                f.found_at = st["last_seen"] or f.found_at
-                store.upsert_findings([f])
-                with store._write() as c:
-                    c.execute(f"UPDATE findings SET {', '.join(f'{k}=?' for k in _STATE)} WHERE finding_id=?",
-                              (*(st[k] for k in _STATE), f.finding_id))
-                    c.executemany("INSERT OR IGNORE INTO finding_sweeps VALUES (?,?)",
-                                  [(f.finding_id, s) for s in st["sweeps"]])
-            elif t == "snapshot":
-                store.record_snapshot(rec["sha256"], rec["url"], rec["path"], rec["fetched_at"], rec["status"],
-                                      rec["sweep_id"], rec["rendered"])
-            elif t == "page_state":
-                store.put_page_state(_item(PageState, rec["state"]))
-            elif t == "triage_event":
-                e = rec["event"]
-                with store._write(atomic=False) as c:
-                    c.execute("INSERT OR IGNORE INTO triage_events(event_id, lead_id, action, value, previous, "
-                              "finding_id, actor, at) VALUES (?,?,?,?,?,?,?,?)",
-                              (e["event_id"], e["lead_id"], e["action"], e["value"], e["previous"], e["finding_id"],
-                               e["actor"], e["at"]))
-            elif t == "user":
-                u = rec["user"]
-                with store._write(atomic=False) as c:
-                    c.execute("INSERT OR REPLACE INTO users(username, password_hash, role, disabled, created_at, "
-                              "updated_at) VALUES (?,?,?,?,?,?)", (u["username"], u["password_hash"], u["role"],
-                                                                   int(u["disabled"]), u["created_at"],
-                                                                   u["updated_at"]))
-            elif t == "run":
-                store.put_run(_item(SweepRun, rec["run"]))
-            else:
-                raise ValueError(f"unknown record type {t!r}")
-    return n
+    return store.load(records)

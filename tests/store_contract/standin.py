@@ -109,7 +109,7 @@ def drop_prefix(s, prefix: str) -> None:
     """Delete the indices and templates of ``prefix`` on the server of store ``s``."""
     from elasticsearch import Elasticsearch
 
-    from pipelines.store.elastic_admin import drop_all
+    from pipelines.store.elastic.admin import drop_all
 
     cfg = s.config
     auth = (cfg.username, cfg.password) if cfg.password else None

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 from standin import drop_prefix, es_store_url
 from store_builders import fill_corpus, ids
 
+from leads.commands import index  # the `index` group, with `index leads` from the analysts' room
 from leads.search import search
 from pipelines.store import open_store
-from pipelines.store.commands import index
-from pipelines.store.elastic_admin import KINDS, alias_name, index_template, status
+from pipelines.store.elastic.admin import KINDS, alias_name, index_template, status
 
 
 def test_templates_are_composable_with_cjk_text_jieba_tokens_and_keyword_facets(es_factory):

@@ -1,0 +1,69 @@
+"""The sweep's manifest: one JSON line per page kept (what, where, its hashes, when).
+
+``manifests/<sweep>.jsonl`` under the evidence root; closed with ``<sweep>.jsonl.sha256``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from netsword.digests import sha256_file
+
+#: The fields of a manifest line, in order.
+MANIFEST_FIELDS = ("sweep_id", "url", "requested_url", "status", "fetched_at", "rendered", "kind", "unchanged",
+                   "html_sha256", "html_path", "screenshot_sha256", "screenshot_path", "screenshot_pending", "warc")
+
+
+class Manifest:
+    """The sweep's JSON-lines manifest, appended to (also across a resumed sweep)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_partial_line(self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole sweep
+        self.lines = 0
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self._fh.write(json.dumps({k: entry.get(k) for k in MANIFEST_FIELDS}, ensure_ascii=False) + "\n")
+        self.lines += 1
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        digest = sha256_file(self.path)
+        Path(f"{self.path}.sha256").write_text(f"{digest}  {self.path.name}\n", encoding="utf-8")
+
+
+def _drop_partial_line(path: Path) -> None:
+    """A killed process may leave half a line at the end: cut it before appending."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+def manifest_path(root: Path | str, sweep_id: str) -> Path:
+    return Path(root) / "manifests" / f"{sweep_id}.jsonl"
+
+
+def read_manifest(path: Path | str) -> list[dict[str, Any]]:
+    """The manifest's entries (a half-written last line is skipped)."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

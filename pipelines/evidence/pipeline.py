@@ -1,0 +1,296 @@
+"""Evidence: what every page showed, when, and proof that the files were not changed since.
+
+Under ``EVIDENCE_DIR``:
+
+* ``html/ab/<sha256>.html.gz`` -- every page body exactly as received (or as the browser
+  rendered it), content-addressed: writing the same bytes twice is a no-op;
+* ``screenshots/<html sha256>.png`` -- a full-page screenshot of every browser page (taken
+  live by :mod:`crawler.browser_pool`) and of every listing that gets a finding (its stored
+  snapshot rendered with scripts and network off, :mod:`pipelines.evidence.render`); named by
+  the HTML it shows, written once (a later render of the same HTML keeps the first picture);
+* ``warc/<sweep>/<sweep>-00000.warc.gz`` -- the sweep's WARC (:mod:`pipelines.evidence.warc`);
+* ``manifests/<sweep>.jsonl`` -- one line per page: url, requested url, status, fetch time
+  (UTC), sha256 and path of HTML and screenshot, sweep id, WARC segment; its SHA-256 goes to
+  ``manifests/<sweep>.jsonl.sha256`` when the sweep closes. A flagged listing's screenshot is
+  rendered in the background while the sweep goes on: its page line says
+  ``"screenshot_pending": true`` and a later line of ``"kind": "screenshot"`` (same url and HTML
+  hash) gives the picture. A sweep killed before that line is written renders it when resumed
+  (the picture depends on the stored HTML only).
+
+``netsword evidence verify SWEEP`` (:mod:`pipelines.evidence.verify`) re-hashes all of it.
+
+Settings: ``EVIDENCE_DIR``, ``EVIDENCE_WARC`` (True), ``EVIDENCE_WARC_GZIP_LEVEL`` (6),
+``EVIDENCE_SCREENSHOTS`` (browser pages, True), ``EVIDENCE_FINDING_SCREENSHOTS`` (True),
+``EVIDENCE_RENDER_CONCURRENCY`` (2), ``EVIDENCE_RENDER_BACKLOG`` (200),
+``EVIDENCE_RENDER_EXECUTABLE`` (the browser rendering snapshots; default
+``chromium-headless-shell`` when installed, else the crawl's Chromium), ``EVIDENCE_RENDER_CDP``
+(True: drive it over its DevTools pipe; False: through Playwright).
+Stats: ``evidence/pages``, ``evidence/finding_screenshots``, ``evidence/screenshot_failed``.
+
+Speed: file writes happen on one evidence thread (:mod:`pipelines.evidence.worker`), renders on a
+render thread with its own event loop and browser (:mod:`pipelines.evidence.render`); the
+reactor only hands work over and waits where an order must hold (an item reaches the store
+after its evidence is on disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crawler.items import ListingItem
+from pipelines.evidence.manifest import MANIFEST_FIELDS, Manifest, manifest_path, read_manifest
+from pipelines.evidence.worker import EvidenceIO
+from pipelines.store.files import EvidenceStore
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+class EvidencePipeline:
+    """Item pipeline: stores page bodies and screenshots, writes the WARC and the manifest.
+
+    The WARC records come from the ``response_downloaded`` signal (every response as it came off
+    the wire, also those that yield no item: robots.txt, errors, 304s); screenshots and the
+    manifest line are written per item, after the matcher (a listing with findings is
+    screenshot here when the browser did not already take one).
+
+    Files are written by one evidence thread (:class:`~pipelines.evidence.worker.EvidenceIO`), in the
+    order they were asked for, so the reactor never waits for the disk (gzip and file writes
+    release the GIL). An item goes on to the store only once its HTML, its browser screenshot's
+    WARC record and its manifest line are written (the thread writes in order, so the response's
+    own WARC records, asked for when it was downloaded, are written before that too): a page the
+    store has is a page whose evidence is on disk, also after a SIGKILL.
+    """
+
+    def __init__(self, root: Path | str, *, warc: bool = True, finding_screenshots: bool = True,
+                 render_concurrency: int = 2, render_backlog: int = 200, launch_options: dict[str, Any] | None = None,
+                 stats: Any = None, warc_gzip_level: int = 6, render_executable: str = "",
+                 render_cdp: bool = True) -> None:
+        self.store = EvidenceStore(root)
+        self.root = Path(root)
+        self.warc_enabled = warc
+        self.warc_gzip_level = warc_gzip_level
+        self.finding_screenshots = finding_screenshots
+        self.render_concurrency = render_concurrency
+        self.launch_options = launch_options
+        self.render_executable = render_executable
+        self.render_cdp = render_cdp
+        self.stats = stats
+        self.io: EvidenceIO | None = None
+        self.warc: Any = None
+        self.manifest: Manifest | None = None
+        self.renderer: Any = None
+        # url -> WARC record id of its response, until its item comes (evidence thread only)
+        self._record_ids: OrderedDict[str, str] = OrderedDict()
+        self._shots: set[asyncio.Future[Any]] = set()  # screenshots being rendered
+        self.render_backlog = render_backlog
+        self.sweep_id = ""
+        self.crawler: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> EvidencePipeline:
+        from scrapy import signals
+
+        s = crawler.settings
+        pipe = cls(s.get("EVIDENCE_DIR"), warc=s.getbool("EVIDENCE_WARC", True),
+                   finding_screenshots=s.getbool("EVIDENCE_FINDING_SCREENSHOTS", True),
+                   render_concurrency=s.getint("EVIDENCE_RENDER_CONCURRENCY", 2),
+                   render_backlog=s.getint("EVIDENCE_RENDER_BACKLOG", 200),
+                   launch_options=s.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), stats=crawler.stats,
+                   warc_gzip_level=s.getint("EVIDENCE_WARC_GZIP_LEVEL", 6),
+                   render_executable=s.get("EVIDENCE_RENDER_EXECUTABLE") or "",
+                   render_cdp=s.getbool("EVIDENCE_RENDER_CDP", True))
+        if pipe.warc_enabled:
+            crawler.signals.connect(pipe.response_downloaded, signal=signals.response_downloaded)
+        pipe.crawler = crawler
+        return pipe
+
+    # -- life cycle -----------------------------------------------------------------------
+    def open_spider(self, spider: Any = None) -> None:
+        spider = spider or getattr(self.crawler, "spider", None)  # Scrapy 2.19 passes no spider here
+        sweep_id = getattr(spider, "sweep_id", "") or "sweep"
+        if self.warc_enabled:
+            from pipelines.evidence.warc import WarcWriter
+
+            self.warc = WarcWriter(self.root / "warc" / sweep_id, sweep_id, gzip_level=self.warc_gzip_level)
+        self.sweep_id = sweep_id
+        self.manifest = Manifest(manifest_path(self.root, sweep_id))
+        pending = self._pending_screenshots() if self.finding_screenshots else {}
+        self.io = EvidenceIO()
+        if pending:  # a resumed sweep
+            task = asyncio.ensure_future(self._catch_up(pending))
+            self._shots.add(task)
+            task.add_done_callback(self._shots.discard)
+
+    async def close_spider(self, spider: Any = None) -> None:
+        while self._shots:  # the renders still running
+            await asyncio.gather(*list(self._shots))
+        if self.renderer is not None:
+            await self.renderer.close()
+            self.renderer = None
+        await self._run(self._close_files)  # after every write asked for before (one thread, in order)
+        if self.io is not None:
+            self.io.shutdown()
+            self.io = None
+
+    def _close_files(self) -> None:
+        if self.warc is not None:
+            self.warc.close()
+        if self.manifest is not None:
+            self.manifest.close()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the evidence thread, after everything asked of it before."""
+        if self.io is None:  # not opened (a pipeline used on its own): write here
+            return fn(*args)
+        return await self.io.run(fn, *args)
+
+    # -- WARC -----------------------------------------------------------------------------
+    def response_downloaded(self, response: Any, request: Any, spider: Any = None) -> None:
+        if self.warc is None:
+            return
+        from crawler.middlewares import utc_now
+
+        # Scrapy does not change a request or response once downloaded: the thread may read them
+        if self.io is None:
+            self._write_exchange(request, response, utc_now())
+        else:
+            self.io.submit(self._write_exchange, request, response, utc_now())
+
+    def _write_exchange(self, request: Any, response: Any, fetched_at: str) -> None:
+        """(evidence thread) The response's WARC records; its record id kept for its item."""
+        try:
+            rid = self.warc.write_exchange(request, response, fetched_at)
+        except Exception as exc:  # a record that cannot be written must not stop the sweep
+            logger.error("WARC record failed for %s: %s", response.url, exc)
+            return
+        self._record_ids[response.url] = rid
+        if len(self._record_ids) > 2_000:  # responses that never become items (robots.txt, errors, redirects)
+            self._record_ids.popitem(last=False)
+
+    # -- items ----------------------------------------------------------------------------
+    async def process_item(self, item: Any, spider: Any = None) -> Any:
+        body = getattr(item, "html", b"")
+        item.html = b""
+        if body:
+            item.html_sha256, item.html_path = self.store.address(body)
+            for finding in getattr(item, "findings", ()):
+                finding.snapshot_sha256 = item.html_sha256
+        flagged = bool(body and self.finding_screenshots and isinstance(item, ListingItem) and item.findings
+                       and not item.screenshot_path and item.status < 400)
+        pending = await self._run(self._write_page, item, body, flagged)
+        if self.manifest is not None and getattr(item, "url", ""):
+            self._inc("evidence/pages")
+        if pending:
+            await self._queue_screenshot(item.url, item.html_sha256, item.html_path, item.status, item.fetched_at)
+        return item
+
+    def _write_page(self, item: Any, body: bytes, flagged: bool) -> bool:
+        """(evidence thread) The page's HTML, its browser screenshot's WARC record and its manifest
+        line; True when a flagged listing's screenshot is still to be rendered."""
+        if body:
+            self.store.write_html(item.html_path, body)
+        pending = False
+        if flagged:
+            kept = self.store.screenshot_of(item.html_sha256)
+            if kept is not None:  # this very HTML was screenshot before (another sweep, a resume)
+                item.screenshot_sha256, item.screenshot_path = kept
+            else:
+                pending = True
+        if self.manifest is not None and getattr(item, "url", ""):
+            self._record(item, pending)
+        return pending
+
+    # -- screenshots of flagged listings (background) -------------------------------------
+    async def _queue_screenshot(self, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+        """Render in the background; wait only when too many renders are behind (memory stays bounded)."""
+        while len(self._shots) >= self.render_backlog:
+            await asyncio.wait(self._shots, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.ensure_future(self._screenshot(url, sha, path, status, fetched_at))
+        self._shots.add(task)
+        task.add_done_callback(self._shots.discard)
+
+    def _ensure_renderer(self) -> Any:
+        """The render thread, started on the first flagged listing (no browser for sweeps without)."""
+        if self.renderer is None:
+            from crawler.browser import snapshot_launch_options
+            from pipelines.evidence.render import RenderThread
+
+            options = snapshot_launch_options(self.launch_options, self.render_executable)
+            self.renderer = RenderThread(options, concurrency=self.render_concurrency,
+                                         fallback_options=self.launch_options or None, cdp=self.render_cdp)
+        return self.renderer
+
+    async def _screenshot(self, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+        renderer = self._ensure_renderer()
+        t0 = time.monotonic()
+        try:
+            html = await self._run(self.store.read_html, path)
+            png = await renderer.screenshot(html, url)
+        except Exception as exc:  # the finding stands without its picture; say so (a resume retries it)
+            logger.warning("finding screenshot failed: %s (%s)", url, str(exc).splitlines()[0][:200])
+            self._inc("evidence/screenshot_failed")
+            return
+        await self._run(self._write_screenshot, png, url, sha, path, status, fetched_at)
+        self._inc("evidence/finding_screenshots")
+        self._inc("evidence/finding_screenshot_seconds", round(time.monotonic() - t0, 3))
+
+    def _write_screenshot(self, png: bytes, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+        """(evidence thread) A flagged listing's screenshot: the PNG, its WARC record, its manifest line."""
+        shot_sha, shot_path = self.store.put_screenshot(png, sha)
+        if self.warc is not None:
+            self.warc.write_resource(f"urn:netsword:screenshot:{url}", png, "image/png", fetched_at)
+        if self.manifest is not None:
+            self.manifest.write({"sweep_id": self.sweep_id, "url": url, "status": status, "fetched_at": fetched_at,
+                                 "kind": "screenshot", "unchanged": False, "rendered": False, "html_sha256": sha,
+                                 "html_path": path, "screenshot_sha256": shot_sha, "screenshot_path": shot_path,
+                                 "screenshot_pending": False,
+                                 "warc": self.warc.name if self.warc is not None else ""})
+            self.manifest.flush()
+
+    def _pending_screenshots(self) -> dict[str, dict[str, Any]]:
+        """Screenshots a killed run of this sweep left pending (html sha256 -> its manifest line)."""
+        assert self.manifest is not None
+        pending: dict[str, dict[str, Any]] = {}
+        if not self.manifest.path.stat().st_size:
+            return pending
+        for entry in read_manifest(self.manifest.path):
+            if entry.get("kind") == "screenshot":
+                pending.pop(entry.get("html_sha256", ""), None)
+            elif entry.get("screenshot_pending"):
+                pending[entry["html_sha256"]] = entry
+        return pending
+
+    async def _catch_up(self, pending: dict[str, dict[str, Any]]) -> None:
+        """Render the screenshots a killed run of this sweep left pending."""
+        for sha, e in pending.items():
+            self._inc("evidence/screenshots_caught_up")
+            await self._queue_screenshot(e["url"], sha, e["html_path"], e.get("status") or 200, e.get("fetched_at", ""))
+
+    def _record(self, item: Any, pending: bool) -> None:
+        """(evidence thread) The item's manifest line (and its browser screenshot's WARC record)."""
+        assert self.manifest is not None
+        rid = self._record_ids.pop(item.url, "")
+        if item.screenshot_path and self.warc is not None:
+            try:
+                png = (self.root / item.screenshot_path).read_bytes()
+                self.warc.write_resource(f"urn:netsword:screenshot:{item.url}", png, "image/png",
+                                         item.fetched_at, concurrent_to=rid)
+            except OSError as exc:
+                logger.warning("screenshot missing for WARC: %s (%s)", item.url, exc)
+        entry = {f: getattr(item, f, None) for f in MANIFEST_FIELDS}
+        entry["unchanged"] = getattr(item, "kind", "") == "unchanged"
+        entry["screenshot_pending"] = pending
+        entry["warc"] = self.warc.name if self.warc is not None else ""
+        self.manifest.write(entry)
+        self.manifest.flush()  # to the OS before the item can reach the store
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key, n)

@@ -1,0 +1,127 @@
+"""Named structured checks a rule can ask for with ``check: <name>``.
+
+Terms cannot say "this shop shows no licence" or "this number fails its check digit", so
+these few checks are Python. Each takes the item and returns :class:`CheckEvidence` when the
+problem is there, or None. Which shops a check applies to is decided by the rule (``scope``,
+``none``), not here: e.g. ``food_license_missing`` only says "no food licence number is shown";
+the rule in ``rules/license.yml`` scopes it to food shops.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CheckEvidence:
+    field: str
+    matched: list[str] = field(default_factory=list)
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    kind: str  # "listing" | "shop"
+    func: Callable[[Any], CheckEvidence | None]
+    description: str
+
+
+def _clean(s: str | None) -> str:
+    return unicodedata.normalize("NFKC", s or "").strip()
+
+
+def _code_chars(s: str) -> str:
+    """Upper-case letters, digits and mask characters only (labels, spaces, dashes dropped)."""
+    return re.sub(r"[^0-9A-Z*]", "", _clean(s).upper().replace("×", "*"))
+
+
+_MASK_RE = re.compile(r"[*]|X{3,}")
+_USCC_IN_TEXT = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
+_FOOD_NO = re.compile(r"(?<![0-9A-Z])(JY|SC|YB)\s*(\d{14})(?!\d)")
+_FOOD_PREFIX = re.compile(r"(JY|SC|YB)", re.I)
+
+
+def license_missing(shop: Any) -> CheckEvidence | None:
+    """The shop shows no licence at all: no licence text, no licence image, no number."""
+    if any(_clean(getattr(shop, f, "")) for f in ("license_text", "license_number", "license_image")):
+        return None
+    return CheckEvidence("license_text", [], "店铺首页未公示营业执照信息（无证照文字、图片或编号）")
+
+
+def _uscc_candidate(shop: Any) -> str | None:
+    """The number to check: from license_number if shown, else an 18-character code in license_text."""
+    number = _clean(shop.license_number).upper()
+    found = _USCC_IN_TEXT.findall(number or _clean(shop.license_text).upper())
+    if found:
+        from pipelines.match.identifiers import uscc_is_valid
+
+        return next((c for c in found if uscc_is_valid(c)), found[0])
+    return _code_chars(number) if number else None
+
+
+def uscc_invalid(shop: Any) -> CheckEvidence | None:
+    """A USCC is shown but fails GB 32100-2015 (wrong length or check character).
+
+    Not flagged: masked numbers (个体户 ID numbers shown as 3501********1234), 15-digit
+    registration numbers from before the USCC, and shops that show no number at all.
+    """
+    code = _uscc_candidate(shop)
+    if not code or _MASK_RE.search(code) or (len(code) == 15 and code.isdigit()):
+        return None
+    from pipelines.match.identifiers import uscc_check_char, uscc_is_valid
+
+    if uscc_is_valid(code):
+        return None
+    if len(code) != 18:
+        why = f"长度为 {len(code)} 位，应为 18 位 / {len(code)} characters, a USCC has 18"
+    else:
+        try:
+            why = f"校验码应为 {uscc_check_char(code[:17])} / check character should be {uscc_check_char(code[:17])}"
+        except ValueError as exc:
+            why = f"含非法字符 / {exc}"
+    fld = "license_number" if _clean(shop.license_number) else "license_text"
+    return CheckEvidence(fld, [code], f"统一社会信用代码【{code}】不符合 GB 32100-2015：{why}")
+
+
+def _food_numbers(shop: Any) -> tuple[str, list[str]]:
+    """(food_license as shown, numbers of the right format found in food_license + license_text)."""
+    shown = _clean(shop.food_license)
+    pool = f"{shown} {_clean(shop.license_text)}".upper()
+    return shown, [a + b for a, b in _FOOD_NO.findall(pool)]
+
+
+def food_license_missing(shop: Any) -> CheckEvidence | None:
+    """No food licence (JY/SC) or filing (YB) number is shown anywhere in the licence block."""
+    shown, numbers = _food_numbers(shop)
+    if shown or numbers:
+        return None
+    return CheckEvidence("food_license", [], "食品类店铺未公示食品经营许可证（JY）或生产许可证（SC）编号")
+
+
+def food_license_invalid(shop: Any) -> CheckEvidence | None:
+    """A food licence is shown but is not JY/SC + 14 digits (YB + 14 filing numbers are accepted)."""
+    shown = _clean(shop.food_license)
+    if not shown or _FOOD_NO.search(shown.upper()):
+        return None
+    if "小作坊" in shown:  # provincial 小作坊登记证: local formats, review by hand
+        return None
+    m = _FOOD_PREFIX.search(shown)
+    code = _code_chars(shown[m.start():] if m else shown) or shown
+    return CheckEvidence("food_license", [code],
+                         f"食品许可证编号【{code}】格式不符：应为 JY 或 SC 加 14 位数字 / not JY or SC + 14 digits")
+
+
+CHECKS: dict[str, CheckSpec] = {
+    spec.name: spec
+    for spec in (
+        CheckSpec("license_missing", "shop", license_missing, "店铺未公示营业执照 (no licence shown)"),
+        CheckSpec("uscc_invalid", "shop", uscc_invalid, "统一社会信用代码校验失败 (USCC fails its check)"),
+        CheckSpec("food_license_missing", "shop", food_license_missing, "未公示食品许可证 (no food licence)"),
+        CheckSpec("food_license_invalid", "shop", food_license_invalid, "食品许可证格式错误 (food licence malformed)"),
+    )
+}

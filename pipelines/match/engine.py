@@ -1,0 +1,518 @@
+"""The rule engine: rule packs in, Findings out.
+
+``RuleSet.load()`` reads every pack in ``rules/`` once and compiles all terms of all rules
+into ONE Aho-Corasick automaton per subject kind (listing, shop); every term carries, per
+field, the (rule, term group) pairs that use it. The listing automaton also holds the words of
+the reference-price table, so the title is not scanned again for ``reference_price``.
+Matching an item normalises its fields in one pass (or takes ``item.norm``), removes
+obfuscating separators, and scans all fields, joined by NUL, in one call. Only rules with hits
+are evaluated further, and only if every positive term group (any, each ``all`` group, both
+``near`` sides) has a hit: scope, none, unless, whole words (jieba, only where such a term hit),
+near, all, regex, check, when. The few rules without terms (``when``/``check``/``regex``) run
+after them, ``when`` first and only with the item's numbers present (price rules).
+
+The automaton library is ``ahocorasick_rs`` (Rust) when installed, else ``pyahocorasick``,
+whose per-character cost grows with the number of distinct first characters of the terms
+(about 4x slower with the packs plus 5,000 list terms); ``NETSWORD_MATCH_BACKEND`` forces one.
+Both give the same findings (the tests run both). ``python -m bench bench_match`` measures it.
+
+Other spellings: pinyin / initials variants of opted-in groups are ordinary automaton keys
+that stand for their term; latin words with digits for letters (``n1ke``) are looked up by
+:class:`pipelines.match.variants.DigitTricks`. Both are reported in ``Finding.deobfuscated``.
+
+A rule gives at most one Finding per subject (the first hit in field order), so its
+``finding_id`` is stable across sweeps.
+
+    ruleset = RuleSet.load()
+    findings = ruleset.match(item)            # pure: the item is not changed
+    ruleset.explain("高仿LV包包 1:1复刻")      # what would fire on this text
+    [r for r in ruleset.run_examples() if not r.ok]
+
+``MatchPipeline`` is the Scrapy item pipeline (settings ``MATCH_RULES_DIR``,
+``MATCH_INCLUDE_TEST``; stats ``match/items``, ``match/findings``, ``match/hits/<category>``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from crawler.items import TEXT_FIELDS, Finding
+from netsword import config as netsword_config
+from pipelines.match import explain as analyst
+from pipelines.match.automaton import Scanner, pick_backend
+from pipelines.match.checks import CHECKS, CheckEvidence
+from pipelines.match.context import ItemText, WhenEvaluator, when_evidence
+from pipelines.match.errors import (
+    DuplicateRuleError,
+    RuleError,
+    RuleExpressionError,
+    RuleListError,
+    RuleLocation,
+    RuleSchemaError,
+    RuleSyntaxError,
+    RuleValueError,
+)
+from pipelines.match.explain import ExampleResult
+from pipelines.match.loader import load_packs
+from pipelines.match.model import Pack, Rule, TermGroup, Variant
+from pipelines.match.prices import ReferenceTable, Roles, load_references
+from pipelines.match.variants import NOTE_DIGITS, DigitTricks, variant_note
+from pipelines.normalize import NOTE_SEPARATORS, notes_for_fragment, word_bounds
+
+__all__ = [
+    "DuplicateRuleError", "ExampleResult", "RuleError", "RuleExpressionError", "RuleListError",
+    "RuleLocation", "RuleSchemaError", "RuleSet", "RuleSyntaxError", "RuleValueError",
+]
+
+# term-group codes stored in the automaton next to each rule index
+G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_ALL = 0, 1, 2, 3, 4, 5, 10
+
+SNIPPET_CONTEXT = 30  # characters of normalised text either side of the hit
+WORD_WINDOW = 12  # characters either side of a hit given to jieba for the whole-word check
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+class Hit(NamedTuple):
+    """One term hit of one term group of one rule, in the separator-stripped text of a field."""
+
+    group: int  # G_ANY, G_NEAR_A, ... (G_ALL + j for the j-th `all` group)
+    field: str
+    start: int
+    end: int
+    term: str
+
+
+def _span(h: Hit) -> tuple[str, int, int, str]:
+    return h.field, h.start, h.end, h.term
+
+
+@dataclass
+class _Evidence:
+    hits: list[tuple[str, int, int, str]] = field(default_factory=list)  # (field, start, end, term), stripped text
+    combine: bool = False  # one highlighted span over all hits in the first field (near)
+    check: CheckEvidence | None = None
+
+
+class RuleSet:
+    """All loaded packs, compiled. Build with :meth:`load`."""
+
+    def __init__(self, packs: list[Pack], rules_dir: Path | None = None, errors: list[RuleError] | None = None,
+                 include_test: bool = False, backend: str | None = None,
+                 references: ReferenceTable | None = None) -> None:
+        self.packs = packs
+        self.backend = pick_backend(backend)
+        self.references = references
+        self.rules_dir = rules_dir
+        self.errors = list(errors or [])
+        self.include_test = include_test
+        self.rules: list[Rule] = [r for p in packs for r in p.rules]
+        self._index = {r.id: i for i, r in enumerate(self.rules)}  # rule id -> position in self.rules
+        self.by_id = {r.id: r for r in self.rules}
+        self._field_order = [{f: i for i, f in enumerate(r.fields)} for r in self.rules]
+        # each rule's conditions, in the order they are checked (the first positive one gives the evidence)
+        self._conditions = [self._conditions_of(r) for r in self.rules]
+        self._compile()
+        self._when = WhenEvaluator()
+
+    # ------------------------------------------------------------ loading
+
+    def _conditions_of(self, rule: Rule) -> list[Any]:
+        kinds = (("near", self._cond_near), ("any", self._cond_any), ("all", self._cond_all),
+                 ("regex", self._cond_regex), ("check", self._cond_check), ("when", self._cond_when))
+        return [method for key, method in kinds if getattr(rule, key)]
+
+    @classmethod
+    def load(cls, rules_dir: Path | str | None = None, *, collect_errors: bool = False,
+             include_test: bool = False, backend: str | None = None) -> RuleSet:
+        """Load and compile every pack in ``rules_dir`` (default: the configured rules dir, :mod:`netsword.config`).
+
+        Errors raise a :class:`RuleError` subclass naming file and line; with
+        ``collect_errors=True`` the faulty rules are skipped and ``ruleset.errors`` lists every
+        problem. ``include_test`` makes :meth:`match` also run rules with ``status: test``.
+        ``backend`` picks the automaton library (default ``$NETSWORD_MATCH_BACKEND`` or auto).
+        """
+        d = Path(rules_dir) if rules_dir is not None else netsword_config.rules_dir()
+        packs, errors = load_packs(d, collect_errors=collect_errors)
+        backend = pick_backend(backend)
+        references, ref_errors = load_references(d, backend, collect_errors=collect_errors)
+        return cls(packs, d, errors + ref_errors, include_test, backend, references)
+
+    def _compile(self) -> None:
+        table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]] = defaultdict(dict)
+
+        def add(ridx: int, fields: tuple[str, ...], terms: tuple[str, ...], group: int) -> None:
+            kind = self.rules[ridx].applies_to
+            for f in fields:
+                t = table[(kind, f)]
+                for term in terms:
+                    t.setdefault(term, []).append((ridx, group))
+
+        def add_group(ridx: int, g: TermGroup, group: int) -> None:
+            add(ridx, self.rules[ridx].fields, g.terms, group)
+            if g.variants:
+                add(ridx, self.rules[ridx].fields, tuple(v.text for v in g.variants), group)
+                for v in g.variants:
+                    self._variants[ridx].setdefault(v.text, v)
+
+        self._always: dict[str, list[int]] = {k: [] for k in TEXT_FIELDS}
+        # names of each rule's `when` the item itself provides (not the reference-price lookup)
+        self._item_names = [frozenset(n for n in r.when.names if not n.startswith("reference_")) if r.when
+                            else frozenset() for r in self.rules]
+        self._variants: list[dict[str, Variant]] = [{} for _ in self.rules]
+        # the positive groups every hit list needs before a rule can fire
+        self._required = [frozenset(([G_ANY] if r.any else []) + [G_ALL + j for j in range(len(r.all))]
+                                    + ([G_NEAR_A, G_NEAR_B] if r.near else [])) for r in self.rules]
+        for i, r in enumerate(self.rules):
+            if r.any:
+                add_group(i, r.any, G_ANY)
+            for j, g in enumerate(r.all):
+                add_group(i, g, G_ALL + j)
+            if r.near:
+                add_group(i, r.near.a, G_NEAR_A)
+                add_group(i, r.near.b, G_NEAR_B)
+            if r.unless:
+                add(i, r.fields, r.unless.terms.terms, G_UNLESS)
+            if r.none:
+                add(i, r.fields, r.none.terms, G_NONE)
+            if r.scope and r.scope.terms:
+                add(i, r.scope.fields, r.scope.terms.terms, G_SCOPE)
+            if not r.has_terms:
+                self._always[r.applies_to].append(i)
+        self._compile_automata(table)
+
+    def _compile_automata(self, table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]]) -> None:
+        """ONE automaton per subject kind over all fields' terms; each term carries, per field, the
+        (rule, group) pairs it feeds. An item's fields are scanned in one call, joined by NUL. The
+        listing automaton also holds the reference-price words, looked for in the title only."""
+        self._automata: dict[str, Scanner] = {}
+        self._tricks: dict[str, DigitTricks] = {}
+        self._scan_fields: dict[str, list[str]] = {}
+        self._ref_roles: dict[str, list[Roles | None]] = {}  # per term index: its reference-table roles
+        self._title_at: dict[str, int] = {}
+        for kind, fields in TEXT_FIELDS.items():
+            scan_fields = [f for f in fields if table.get((kind, f))]
+            self._scan_fields[kind] = scan_fields
+            if not scan_fields:
+                continue
+            words = list(dict.fromkeys(t for f in scan_fields for t in table[(kind, f)]))
+            self._tricks[kind] = DigitTricks(words)  # rule terms only
+            roles = self.references.roles if self.references and kind == "listing" and "title" in scan_fields else {}
+            if roles:
+                have = set(words)
+                words += [t for t in roles if t not in have]
+                self._ref_roles[kind] = [roles.get(t) for t in words]
+                self._title_at[kind] = scan_fields.index("title")
+            payloads = [(t, t[0] in _ALNUM, t[-1] in _ALNUM,
+                         tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
+                        for t in words]
+            self._automata[kind] = Scanner(words, payloads, self.backend)
+
+    # ------------------------------------------------------------ matching
+
+    def match(self, item: Any, *, only: set[str] | None = None, include_test: bool | None = None) -> list[Finding]:
+        """Findings for one ListingItem or ShopItem (at most one per rule). Does not modify the item.
+
+        ``only``: rule ids to run (default all); ``include_test``: also run ``status: test`` rules
+        (default: as the RuleSet was loaded)."""
+        indices = None if only is None else {self._index[r] for r in only if r in self._index}
+        return self._match(item, indices, self.include_test if include_test is None else include_test)
+
+    # ------------------------------------------------------------ analyst tools (pipelines.match.explain)
+
+    def explain(self, text: str, kind: str = "listing", fields: list[str] | tuple[str, ...] | None = None
+                ) -> list[Finding]:
+        """What would fire on ``text`` (see :func:`pipelines.match.explain.explain`)."""
+        return analyst.explain(self, text, kind, fields)
+
+    def explain_item(self, data: dict[str, Any], kind: str = "listing") -> list[Finding]:
+        """What would fire on an item given as a dict (see :func:`pipelines.match.explain.explain_item`)."""
+        return analyst.explain_item(self, data, kind)
+
+    example_item = staticmethod(analyst.example_item)
+
+    def run_examples(self, pack: str | None = None) -> list[ExampleResult]:
+        """Every rule's ``tests:`` examples (see :func:`pipelines.match.explain.run_examples`)."""
+        return analyst.run_examples(self, pack)
+
+    def _match(self, item: Any, only: set[int] | None, include_test: bool) -> list[Finding]:
+        kind = item.kind
+        ctx = ItemText(item, self.references)
+        hits = self._scan(kind, ctx) if self._scan_fields[kind] else {}
+        fired: list[tuple[int, _Evidence]] = []
+        for ridx in sorted(hits):
+            rule = self.rules[ridx]
+            if (only is None or ridx in only) and (include_test or rule.status == "stable"):
+                ev = self._evaluate(ridx, hits[ridx], ctx)
+                if ev is not None:
+                    fired.append((ridx, ev))
+        n_hit_rules = len(fired)
+        for ridx in self._always[kind]:  # rules without any/all/near (when, check, regex)
+            rule = self.rules[ridx]
+            if ridx in hits or (only is not None and ridx not in only) or not (include_test or rule.status == "stable"):
+                continue
+            # conditions are ANDed: a rule whose `when` is false cannot fire (the common case for price
+            # rules, checked here without the rest of the evaluation; the item's numbers first)
+            if rule.when is not None and (not self._item_names[ridx] <= ctx.present()
+                                          or not self._when.true(rule.when, ctx)):
+                continue
+            ev = self._evaluate(ridx, [], ctx, rule.when is not None)
+            if ev is not None:
+                fired.append((ridx, ev))
+        if not fired:
+            return []
+        if len(fired) > 1:
+            fired = self._main_problems(fired)
+        if 0 < n_hit_rules < len(fired):
+            fired.sort(key=lambda x: x[0])  # findings in rule order
+        found_at = datetime.now(UTC).isoformat(timespec="seconds")
+        return [self._finding(self.rules[ridx], item, ctx, ev, found_at) for ridx, ev in fired]
+
+    def _main_problems(self, fired: list[tuple[int, _Evidence]]) -> list[tuple[int, _Evidence]]:
+        """Drops findings whose rule ``yields_to`` a category another finding of this subject has (the
+        statistics form counts a case once, under its main problem; an absolute term in a replica
+        listing is part of the counterfeit case, not a second one)."""
+        cats = {self.rules[i].category for i, _ in fired}
+        return [(i, ev) for i, ev in fired if not cats.intersection(self.rules[i].yields_to)]
+
+    def _scan(self, kind: str, ctx: ItemText) -> dict[int, list[Hit]]:
+        """Term hits per rule index: one automaton scan over all fields of the item, joined by NUL.
+        Reference-price words hit in the title go to ``ctx.reference_hits``."""
+        fields = self._scan_fields[kind]
+        joined, starts = ctx.scan_text(fields)
+        hits: dict[int, list[Hit]] = {}
+        ref_roles = self._ref_roles.get(kind)
+        title_at = self._title_at.get(kind, -1)
+        ref_hits: list[tuple[Roles, int, int]] = []
+        if ref_roles is not None:
+            ctx.reference_hits = ref_hits
+        if len(joined) < len(fields):  # only NULs: every field is empty
+            return hits
+        payloads = self._automata[kind].payloads
+        n = len(joined)
+        for i, start, end in self._automata[kind].scan(joined):
+            k = bisect_right(starts, start) - 1
+            term, left, right, per_field = payloads[i]
+            members = per_field[k]
+            roles = ref_roles[i] if k == title_at and ref_roles else None
+            if not members and roles is None:
+                continue
+            # latin terms must not sit inside a longer latin word ("lv" in "silver"); NUL ends a field
+            if left and start and joined[start - 1] in _ALNUM:
+                continue
+            if right and end < n and joined[end] in _ALNUM:
+                continue
+            base = starts[k]
+            if roles is not None:
+                ref_hits.append((roles, start - base, end - base))
+            f, s, e = fields[k], start - base, end - base
+            for ridx, group in members:
+                hits.setdefault(ridx, []).append(Hit(group, f, s, e, term))
+        self._digit_tricks(kind, ctx, joined, starts, hits)
+        return hits
+
+    def _digit_tricks(self, kind: str, ctx: ItemText, joined: str, starts: list[int],
+                      hits: dict[int, list[Hit]]) -> None:
+        """Latin words with digits for letters (n1ke): whole words already, looked up by skeleton."""
+        fields, payloads = self._scan_fields[kind], self._automata[kind].payloads
+        for i, start, end in self._tricks[kind].scan(joined):
+            k = bisect_right(starts, start) - 1
+            term, _, _, per_field = payloads[i]
+            members = per_field[k]
+            if members:
+                f, start, end = fields[k], start - starts[k], end - starts[k]
+                ctx.tricks[(f, start, end)] = term
+                for ridx, group in members:
+                    hits.setdefault(ridx, []).append(Hit(group, f, start, end, term))
+
+    def _evaluate(self, ridx: int, hits: list[Hit], ctx: ItemText, when_true: bool = False) -> _Evidence | None:
+        """The evidence rule ``ridx`` fires with, or None; ``when_true``: its ``when`` was already found true.
+
+        Conditions are ANDed, checked cheapest first; the first positive condition gives the evidence."""
+        rule = self.rules[ridx]
+        required = self._required[ridx]
+        if required and not required.issubset([h.group for h in hits]):
+            return None  # a term group with no hit at all (most hits are of unless, scope or one `all` group)
+        unless: dict[str, list[tuple[int, int]]] = {}
+        pos: list[Hit] = []
+        scope_hit = False
+        for h in hits:
+            if h.group == G_NONE:
+                return None
+            if h.group == G_UNLESS:
+                unless.setdefault(h.field, []).append((h.start, h.end))
+            elif h.group == G_SCOPE:
+                scope_hit = True
+            else:
+                pos.append(h)
+        if not self._in_scope(rule, ctx, scope_hit):
+            return None
+        order = self._field_order[ridx]
+        pos.sort(key=lambda h: (order[h.field], h.start))
+        memo: dict[Hit, bool] = {}
+
+        def valid(h: Hit) -> bool:
+            ok = memo.get(h)
+            if ok is None:
+                ok = memo[h] = not self._excluded(rule, h.field, h.start, h.end, unless) and (
+                    h.term not in rule.words or self._whole_word(ctx, h))
+            return ok
+
+        ev: _Evidence | None = None
+        for condition in self._conditions[ridx]:
+            found = condition(rule, ctx, pos, valid, order, unless, when_true)
+            if found is None:
+                return None
+            if ev is None:
+                ev = found
+        return ev
+
+    # one method per condition kind: the evidence it gives, or None when it does not hold
+
+    @staticmethod
+    def _in_scope(rule: Rule, ctx: ItemText, scope_hit: bool) -> bool:
+        if rule.scope is None or scope_hit:
+            return True
+        if rule.scope.category_in:
+            cat = ctx.norm("category")
+            return any(c in cat for c in rule.scope.category_in)
+        return False
+
+    def _cond_near(self, rule: Rule, ctx: ItemText, pos: list[Hit], valid: Any, order: Any, unless: Any,
+                   when_true: bool) -> _Evidence | None:
+        pair = self._near_pair(rule, pos, valid)
+        return None if pair is None else _Evidence(hits=[_span(pair[0]), _span(pair[1])], combine=True)
+
+    @staticmethod
+    def _cond_any(rule: Rule, ctx: ItemText, pos: list[Hit], valid: Any, order: Any, unless: Any,
+                  when_true: bool) -> _Evidence | None:
+        first = next((h for h in pos if h.group == G_ANY and valid(h)), None)
+        return None if first is None else _Evidence(hits=[_span(first)])
+
+    @staticmethod
+    def _cond_all(rule: Rule, ctx: ItemText, pos: list[Hit], valid: Any, order: Any, unless: Any,
+                  when_true: bool) -> _Evidence | None:
+        firsts: list[Hit] = []
+        for j in range(len(rule.all)):
+            h = next((h for h in pos if h.group == G_ALL + j and valid(h)), None)
+            if h is None:
+                return None
+            firsts.append(h)
+        firsts.sort(key=lambda h: (order[h.field], h.start))
+        return _Evidence(hits=[_span(h) for h in firsts])
+
+    def _cond_regex(self, rule: Rule, ctx: ItemText, pos: list[Hit], valid: Any, order: Any, unless: Any,
+                    when_true: bool) -> _Evidence | None:
+        rx = self._regex_hit(rule, ctx, unless)
+        return None if rx is None else _Evidence(hits=[rx])
+
+    @staticmethod
+    def _cond_check(rule: Rule, ctx: ItemText, pos: list[Hit], valid: Any, order: Any, unless: Any,
+                    when_true: bool) -> _Evidence | None:
+        assert rule.check is not None
+        ce = CHECKS[rule.check].func(ctx.item)
+        return None if ce is None else _Evidence(check=ce)
+
+    def _cond_when(self, rule: Rule, ctx: ItemText, pos: list[Hit], valid: Any, order: Any, unless: Any,
+                   when_true: bool) -> _Evidence | None:
+        assert rule.when is not None
+        if not when_true and not self._when.true(rule.when, ctx):
+            return None
+        return _Evidence(check=when_evidence(rule.when, ctx))
+
+    @staticmethod
+    def _excluded(rule: Rule, f: str, s: int, e: int, unless: dict[str, list[tuple[int, int]]]) -> bool:
+        spans = unless.get(f)
+        if not spans or rule.unless is None:
+            return False
+        w = rule.unless.within
+        for us, ue in spans:
+            if w is None:
+                if us <= s and e <= ue:
+                    return True
+            elif s - ue <= w and us - e <= w:
+                return True
+        return False
+
+    @staticmethod
+    def _whole_word(ctx: ItemText, h: Hit) -> bool:
+        text = ctx.stripped(h[1]).text
+        s, e = h[2], h[3]
+        a, b = max(0, s - WORD_WINDOW), min(len(text), e + WORD_WINDOW)
+        bounds = word_bounds(text[a:b])
+        return (s - a) in bounds and (e - a) in bounds
+
+    @staticmethod
+    def _near_pair(rule: Rule, pos: list[Hit], valid: Any) -> tuple[Hit, Hit] | None:
+        assert rule.near is not None
+        within = rule.near.within
+        a_hits = [h for h in pos if h[0] == G_NEAR_A]
+        b_hits = [h for h in pos if h[0] == G_NEAR_B]
+        best: tuple[Hit, Hit] | None = None
+        for b in b_hits:  # pos is sorted, so the first pair found for the earliest b is taken
+            for a in a_hits:
+                if a[1] != b[1] or not (b[2] - a[3] <= within and a[2] - b[3] <= within):
+                    continue
+                if (a[2], a[3]) == (b[2], b[3]) or not valid(b) or not valid(a):
+                    continue
+                best = (a, b) if a[2] <= b[2] else (b, a)
+                return best
+        return best
+
+    def _regex_hit(self, rule: Rule, ctx: ItemText,
+                   unless: dict[str, list[tuple[int, int]]]) -> tuple[str, int, int, str] | None:
+        for f in rule.fields:
+            text = ctx.stripped(f).text
+            if not text:
+                continue
+            for p in rule.regex:
+                for m in p.finditer(text):
+                    if m.end() > m.start() and not self._excluded(rule, f, m.start(), m.end(), unless):
+                        return (f, m.start(), m.end(), m.group())
+        return None
+
+    # ------------------------------------------------------------ findings
+
+    def _finding(self, rule: Rule, item: Any, ctx: ItemText, ev: _Evidence, found_at: str) -> Finding:
+        f = Finding(
+            rule_id=rule.id, rule_version=rule.version, pack=rule.pack, title=rule.title, category=rule.category,
+            severity=rule.severity, basis=rule.basis, subject_kind=item.kind, subject_id=item.subject_id,
+            site=item.site, shop_id=item.shop_id, url=item.url, field="", snapshot_sha256=item.html_sha256,
+            sweep_id=item.sweep_id, found_at=found_at,
+        )
+        if ev.check is not None:
+            f.field, f.matched, f.snippet = ev.check.field, list(ev.check.matched), ev.check.snippet
+            return f
+        main = ev.hits[0][0]
+        st = ctx.stripped(main)
+        if ev.combine:
+            same = [(s, e) for fl, s, e, _ in ev.hits if fl == main]
+            s, e = min(x[0] for x in same), max(x[1] for x in same)
+        else:
+            s, e = ev.hits[0][1], ev.hits[0][2]
+        ns, ne = st.source_span(s, e)
+        norm = st.source
+        a, b = max(0, ns - SNIPPET_CONTEXT), min(len(norm), ne + SNIPPET_CONTEXT)
+        f.field, f.start, f.end = main, ns, ne
+        f.snippet = f"{'…' if a else ''}{norm[a:ns]}【{norm[ns:ne]}】{norm[ne:b]}{'…' if b < len(norm) else ''}"
+        notes: list[str] = []
+        variants = self._variants[self._index[rule.id]]
+        for fl, hs, he, term in ev.hits:
+            stf = ctx.stripped(fl)
+            ha, hb = stf.source_span(hs, he)
+            frag = stf.source[ha:hb]
+            f.matched.append(frag)
+            if hb - ha != he - hs:
+                notes.append(f"{NOTE_SEPARATORS}: {frag}→{stf.text[hs:he]}")
+            for note in notes_for_fragment(getattr(item, fl, "") or "", frag):
+                if note not in notes:
+                    notes.append(note)
+            if (fl, hs, he) in ctx.tricks:
+                notes.append(f"{NOTE_DIGITS}: {frag}→{ctx.tricks[(fl, hs, he)]}")
+            elif term in variants:
+                notes.append(variant_note(variants[term], frag))
+        f.deobfuscated = notes
+        return f

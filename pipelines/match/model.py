@@ -1,0 +1,172 @@
+"""Typed, compiled rule objects and the errors rule loading raises.
+
+Rule packs (``rules/*.yml``) are parsed by :mod:`pipelines.match.loader` into these
+dataclasses; :mod:`pipelines.match.engine` compiles their terms into automata and runs them.
+Every object keeps the :class:`RuleLocation` it came from, so an error or a failing example
+can name the file and line an analyst has to open.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.items import SubjectKind
+
+from .errors import RuleLocation
+
+
+@dataclass(frozen=True)
+class TermSource:
+    """One term as an analyst wrote it (in a pack or a list file) and the key it is matched by."""
+
+    written: str
+    term: str  # normalised, separators removed: what the automaton looks for
+    location: RuleLocation | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An extra spelling of a term the group opted into (``pinyin: true``): gaofang / gf for 高仿."""
+
+    text: str  # what the automaton looks for (latin, matched as whole latin words)
+    term: str  # the term it stands for
+    how: str  # "pinyin" | "initials"
+
+
+@dataclass(frozen=True)
+class TermGroup:
+    """A set of terms; ``terms`` are the normalised forms the automaton looks for."""
+
+    terms: tuple[str, ...]
+    location: RuleLocation | None = None
+    sources: tuple[TermSource, ...] = field(default=(), compare=False, repr=False)
+    variants: tuple[Variant, ...] = ()  # pinyin / initials spellings (opt-in per group)
+    pinyin: str = ""  # "" | "full" | "initials" | "both": what the analyst asked for
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+@dataclass(frozen=True)
+class Near:
+    a: TermGroup
+    b: TermGroup
+    within: int  # max characters between the end of one hit and the start of the other
+
+
+@dataclass(frozen=True)
+class Unless:
+    """Allow contexts: a hit inside (or, with ``within``, near) one of these terms is dropped."""
+
+    terms: TermGroup
+    within: int | None = None  # None: the hit must lie inside the unless-term occurrence
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a rule applies: listings in these site categories OR items mentioning these terms."""
+
+    category_in: tuple[str, ...] = ()  # normalised; substring match on item.category
+    terms: TermGroup | None = None
+    fields: tuple[str, ...] = ()  # fields searched for scope terms (default: every text field)
+
+
+#: Numbers a ``when:`` expression may use.
+WHEN_NAMES: dict[str, str] = {
+    "price": "现价 (listing price)",
+    "original_price": "划线价/原价 (struck-through price)",
+    "ratio": "original_price / price",
+    "discount": "price / original_price",
+    "listing_count": "店铺商品数 (shop listing count)",
+    "reference_price": "品牌参考价下限 (lowest genuine retail price, rules/lists/reference_prices.yml)",
+    "reference_max": "品牌参考价上限 (highest genuine retail price, rules/lists/reference_prices.yml)",
+    # price history of the listing, filled by pipelines.history from earlier sweeps (item.history)
+    "prev_price": "上次扫描的现价 (price in the previous sweep)",
+    "prev_original_price": "上次扫描的划线价 (struck-through price in the previous sweep)",
+    "max_price_7d": "此前7日内出现过的最高现价 (highest price shown in the 7 days before, this sweep excluded)",
+    "min_price_7d": "此前7日内出现过的最低现价 (lowest price shown in the 7 days before)",
+    "max_price_30d": "此前30日内出现过的最高现价 (highest price shown in the 30 days before)",
+    "min_price_30d": "此前30日内出现过的最低现价 (lowest price shown in the 30 days before)",
+    "baseline_price": "基准扫描（节前）时的现价 (price during the festival's baseline sweep)",
+    "baseline_reference_price": "基准扫描时的比较价格：划线价，无划线价时为现价 (the baseline's struck-through price, "
+                                "else its price)",
+    "max_price_since_baseline": "基准扫描以来（含本次）的最高现价 (highest price since the baseline, this page too)",
+    "history_days": "最早一次记录距今的天数 (days since the listing was first recorded)",
+    "days_since_price_change": "现价已持续的天数 (days the current price has been shown)",
+}
+WHEN_FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round}
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A compiled ``when:`` expression (simpleeval; never Python eval)."""
+
+    expr: str
+    names: frozenset[str]
+    parsed: Any = field(compare=False, repr=False)
+
+    @staticmethod
+    def names_in(expr: str) -> set[str]:
+        tree = ast.parse(expr, mode="eval")
+        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+
+
+@dataclass(frozen=True)
+class Example:
+    """One ``tests:`` entry: a text (set as the rule's fields) or item fields."""
+
+    value: str | dict[str, Any]
+    expected: bool  # True: must match; False: must not
+    location: RuleLocation | None = None
+
+    @property
+    def label(self) -> str:
+        if isinstance(self.value, str):
+            return self.value
+        return ", ".join(f"{k}={v!r}" for k, v in self.value.items())
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    category: str
+    severity: str
+    basis: str
+    applies_to: SubjectKind
+    fields: tuple[str, ...]
+    pack: str
+    version: str
+    status: str = "stable"
+    any: TermGroup | None = None
+    all: tuple[TermGroup, ...] = ()
+    near: Near | None = None
+    regex: tuple[re.Pattern[str], ...] = ()
+    unless: Unless | None = None
+    none: TermGroup | None = None
+    words: frozenset[str] = frozenset()
+    when: Predicate | None = None
+    check: str | None = None
+    scope: Scope | None = None
+    #: categories whose findings on the same subject make this one incidental (one case, one main problem)
+    yields_to: tuple[str, ...] = ()
+    note: str = ""
+    examples: tuple[Example, ...] = ()
+    location: RuleLocation | None = None
+
+    @property
+    def has_terms(self) -> bool:
+        return bool(self.any or self.all or self.near)
+
+
+@dataclass
+class Pack:
+    name: str
+    version: str
+    path: str
+    title: str = ""
+    rules: list[Rule] = field(default_factory=list)
