@@ -19,6 +19,9 @@ new listing version in the store (price and text history).
 :class:`pipelines.store.pipeline.StorePipeline` (the store stage) writes the page states and
 the unchanged pages.
 
+Every answer's body (after decompression, as the evidence keeps it) is hashed here, once:
+``request.meta["netsword_body_sha256"]``, which the spider puts on the item as ``html_sha256``.
+
 Settings: ``NETSWORD_INCREMENTAL`` (True; ``netsword crawl --full`` turns it off).
 Stats: ``netsword/incremental/conditional``, ``.../not_modified``, ``.../same_hash``,
 ``.../snapshot_missing``.
@@ -26,7 +29,6 @@ Stats: ``netsword/incremental/conditional``, ``.../not_modified``, ``.../same_ha
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -34,7 +36,8 @@ from typing import Any
 
 from scrapy.http import HtmlResponse, Request, Response
 
-from crawler.spiders.listing import UNCHANGED
+from crawler.spiders.listing import BODY_SHA256, UNCHANGED
+from netsword.digests import sha256_bytes
 from pipelines.store import open_store
 
 logger = logging.getLogger(__name__)
@@ -79,6 +82,8 @@ class IncrementalMiddleware:
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response | Request:
         prev = request.meta.get("netsword_prev")
+        if response.status != 304:  # the body as the evidence keeps it (after decompression): hashed once, here
+            request.meta[BODY_SHA256] = sha256_bytes(response.body)
         if not prev:
             return response
         if response.status == 304:
@@ -93,7 +98,7 @@ class IncrementalMiddleware:
             self._inc("netsword/incremental/not_modified")
             return HtmlResponse(url=response.url, status=304, headers=response.headers, body=body,
                                 flags=[*response.flags, UNCHANGED], request=request)
-        if response.status == 200 and hashlib.sha256(response.body).hexdigest() == prev["sha256"]:
+        if response.status == 200 and request.meta[BODY_SHA256] == prev["sha256"]:
             self._inc("netsword/incremental/same_hash")
             return response.replace(flags=[*response.flags, UNCHANGED])
         return response

@@ -50,6 +50,25 @@ def test_every_page_kept_with_its_hash(demo_sweep):
         assert hashlib.sha256(body).hexdigest() == path.name.split(".")[0]
 
 
+def test_every_finding_names_the_snapshot_it_was_made_from(demo_sweep):
+    """A finding's snapshot hash is set when the page arrives: it names the kept HTML of its listing."""
+    import gzip
+    import hashlib
+
+    store = open_store(f"sqlite:///{demo_sweep['db']}")
+    try:
+        rows = list(store.iter_findings({"include_resolved": True}))
+        assert len(rows) > 40
+        for row in rows[:60]:
+            subject = (store.get_listing if row["subject_kind"] == "listing" else store.get_shop)(row["subject_id"])
+            sha = row["snapshot_sha256"]
+            assert sha and sha == subject.html_sha256, row["finding_id"]
+            body = gzip.decompress((demo_sweep["home"] / "evidence" / subject.html_path).read_bytes())
+            assert hashlib.sha256(body).hexdigest() == sha
+    finally:
+        store.close()
+
+
 def test_search_cli_lists_counterfeit_listings(demo_sweep):
     proc = run_cli("search", "高仿", home=demo_sweep["home"])
     assert proc.returncode == 0, proc.stderr

@@ -30,9 +30,13 @@ from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
 from netsword.clock import utc_now
+from netsword.digests import sha256_bytes
+from pipelines.store.files import html_rel
 
 _VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style)]"
 _ITEM_CLASSES = {"listing": ListingItem, "shop": ShopItem}
+#: request.meta key: SHA-256 of the response body (set where the body arrives, crawler.incremental)
+BODY_SHA256 = "netsword_body_sha256"
 #: Response flag set by :class:`crawler.incremental.IncrementalMiddleware` (body = the stored snapshot).
 UNCHANGED = "netsword-unchanged"
 
@@ -199,6 +203,9 @@ class ListingSpider(scrapy.Spider):
     def extract(self, response: Response, page_name: str, page: PageType) -> ListingItem | ShopItem | PageItem:
         common = self._common(response)
         common["html"] = response.body
+        # the snapshot's hash as the response arrived (crawler.incremental), so findings carry it when made
+        sha = response.meta.get(BODY_SHA256) or sha256_bytes(response.body)
+        common["html_sha256"], common["html_path"] = sha, html_rel(sha)
         shot = response.meta.get("netsword_screenshot")
         if shot:
             common["screenshot_sha256"], common["screenshot_path"] = shot

@@ -178,10 +178,8 @@ class EvidencePipeline:
     async def process_item(self, item: Any, spider: Any = None) -> Any:
         body = getattr(item, "html", b"")
         item.html = b""
-        if body:
+        if body and not item.html_sha256:  # an item not built by the spider (which hashes the body it got)
             item.html_sha256, item.html_path = self.store.address(body)
-            for finding in getattr(item, "findings", ()):
-                finding.snapshot_sha256 = item.html_sha256
         flagged = bool(body and self.finding_screenshots and isinstance(item, ListingItem) and item.findings
                        and not item.screenshot_path and item.status < 400)
         pending = await self._run(self._write_page, item, body, flagged)
