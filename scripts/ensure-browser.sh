@@ -8,7 +8,7 @@
 BIN=${1:-.venv/bin}
 found() { "$BIN/python" -c 'from crawler.browser import find_chromium; import sys; sys.exit(0 if find_chromium() else 1)'; }
 # Optional: Debian's chromium-headless-shell renders the evidence screenshots with ~1/4 less CPU
-# (pipelines/evidence_render.py); without it they are rendered by the crawl's Chromium.
+# (pipelines/evidence/render.py); without it they are rendered by the crawl's Chromium.
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium-headless-shell >/dev/null 2>&1; then
   echo "netsword: installing Debian's chromium-headless-shell (optional, for evidence screenshots) ..."
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null; } \

@@ -6,16 +6,23 @@ uses (test rules included). ``RuleSet`` offers them as methods too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from crawler.items import TEXT_FIELDS, Finding
 from pipelines.match.errors import RuleLocation
 from pipelines.match.loader import EXAMPLE_FIELDS, ITEM_CLASSES
 from pipelines.match.model import Example, Rule
 
-if TYPE_CHECKING:
-    from pipelines.match.engine import RuleSet
+
+class RuleSet(Protocol):
+    """What the analyst tools need of a :class:`pipelines.match.RuleSet`."""
+
+    rules: Sequence[Rule]
+
+    def match(self, item: Any, *, only: set[str] | None = None, include_test: bool | None = None) -> list[Finding]:
+        ...
 
 #: fields ``explain`` does not fill with the text (they hold numbers, not prose)
 STRUCTURED_FIELDS = frozenset({"price_text", "original_price_text", "license_number", "food_license"})

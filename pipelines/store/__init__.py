@@ -2,7 +2,7 @@
 
 Supported URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 ``sqlite:///:memory:`` or a plain file path (SQLite); ``elasticsearch://[user:pass@]host:9200[/prefix]``
-(Elasticsearch 8.x, see ``elastic.py``). Engines register a factory in ``ENGINES`` under their URL scheme.
+(Elasticsearch 8.x, see ``elastic/``). Engines register a factory in ``ENGINES`` under their URL scheme.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Writes
     write), on ``flush()``, before a read and on ``close()``. A call that writes several
     rows is a savepoint, so a failing call leaves no half-written item (``save()`` stores
     a whole page in one). The search summary and full-text documents of the subjects a
-    batch touched are recomputed just before the commit (``sqlite_summary.py``; FTS5
+    batch touched are recomputed just before the commit (``summary.py``; FTS5
     would otherwise flush its index at every savepoint). ``with store.transaction():``
     groups calls explicitly (all or nothing). A crash loses at most the uncommitted
     batch: call ``close()``.
@@ -32,9 +32,9 @@ Full text
     variants) or the shop texts, and the snippets and matched terms of its findings.
 
 Search
-    Answered from the search summary (``sqlite_plan.py``): totals, facets and the page
+    Answered from the search summary (``plan.py``): totals, facets and the page
     from per-group counts, covering indexes and full-text rowid ranges; the few queries
-    it cannot answer exactly take the general path (``sqlite_search.py``).
+    it cannot answer exactly take the general path (``search.py``).
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ from .summary import (
 )
 from .transfer import SQLiteTransfer
 
-#: v2: triage_events, users (sqlite_leads.py); v3: page_states (crawler); v4: sweep_runs;
-#: v5: the search summary and one full-text document per subject (sqlite_summary.py)
+#: v2: triage_events, users (leads.py); v3: page_states (crawler); v4: sweep_runs;
+#: v5: the search summary and one full-text document per subject (summary.py)
 SCHEMA_VERSION = 5
 
 SCHEMA = """

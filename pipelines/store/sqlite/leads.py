@@ -1,6 +1,6 @@
 """What the analyst side keeps in the SQLite engine: triage statuses, the audit trail, console users, shops.
 
-Kept apart from ``sqlite.py`` (connections, transactions, subject and finding writes);
+Kept apart from ``engine.py`` (connections, transactions, subject and finding writes);
 ``SQLiteStore`` mixes this in. The tables are additive (schema v2): ``triage_events`` is
 append-only (the audit trail), ``users`` holds argon2 hashes, never passwords.
 """

@@ -1,7 +1,7 @@
 """Evidence records and incremental sweeps in the SQLite engine: snapshot records, page states,
 unchanged pages (``mark_seen``) and what a resumed sweep may skip.
 
-Kept apart from ``sqlite.py`` (connections, transactions, subject and finding writes);
+Kept apart from ``engine.py`` (connections, transactions, subject and finding writes);
 ``SQLiteStore`` mixes this in.
 """
 

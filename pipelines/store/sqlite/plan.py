@@ -1,6 +1,6 @@
 """Fast search for the SQLite engine: totals, facets and pages from the search summary.
 
-A query's hits are counted per *group* (``sqlite_summary.py``): every subject of a group has
+A query's hits are counted per *group* (``summary.py``): every subject of a group has
 the same site, kind and (category, severity) pairs, so the group alone says whether its subjects
 pass the category / severity filters, which facet values they count under and at which level
 (worst passing severity) they sort. Per group the count is
@@ -19,7 +19,7 @@ that of the findings seen in the sweep.
 
 Queries this cannot answer exactly (finding status or date filters, unknown categories or
 severities, findings outside the form's categories, only excluded terms, unflagged subjects of a
-sweep) return None and take the general path of ``sqlite_search.py``.
+sweep) return None and take the general path of ``search.py``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def match_expression(term: str) -> str | None:
 
 
 def term_expression(term: str) -> str | None:
-    """One query term as an FTS5 expression over the document columns (``sqlite_summary.py``): a
+    """One query term as an FTS5 expression over the document columns (``summary.py``): a
     single CJK character is looked up in ``uni``, anything else is a phrase in ``body``. A phrase
     with a bigram or a latin word or number cannot match in ``uni`` (single characters only), so
     it needs no column filter, which FTS5 would check at every position."""

@@ -1,12 +1,12 @@
 """Questions for the SQLite engine: search with filters and facets, counts, finding export.
 
-Kept apart from ``sqlite.py`` (connections, transactions, writes) to keep both readable;
+Kept apart from ``engine.py`` (connections, transactions, writes) to keep both readable;
 ``SQLiteStore`` mixes this in.
 
-``search`` answers from the search summary (``sqlite_plan.py``) whenever that is exact, else
+``search`` answers from the search summary (``plan.py``) whenever that is exact, else
 takes the general path here, which aggregates the findings of every hit. The full-text document
 of a subject (its text and its findings' evidence) has the id ``gid << 39 | ord``, so a text
-match maps to its subject by arithmetic (``sqlite_summary.py``).
+match maps to its subject by arithmetic (``summary.py``).
 """
 
 from __future__ import annotations
