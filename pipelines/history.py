@@ -37,7 +37,7 @@ from pipelines.store.base import ListingVersion, Store
 
 logger = logging.getLogger(__name__)
 
-#: The names this stage fills (each is also in ``pipelines.match.model.WHEN_NAMES``).
+#: The names this stage fills (each is also in ``pipelines.match.when.WHEN_NAMES``).
 HISTORY_NAMES = ("prev_price", "prev_original_price", "max_price_7d", "min_price_7d", "max_price_30d",
                  "min_price_30d", "baseline_price", "baseline_reference_price", "max_price_since_baseline",
                  "history_days", "days_since_price_change")

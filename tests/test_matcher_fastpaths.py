@@ -18,9 +18,9 @@ from simpleeval import SimpleEval
 from crawler.items import ListingItem
 from pipelines import normalize as N
 from pipelines.match import RuleSet
-from pipelines.match.context import ItemText, compile_when
-from pipelines.match.model import WHEN_FUNCTIONS
+from pipelines.match.context import ItemText
 from pipelines.match.variants import SKELETON, DigitTricks
+from pipelines.match.when import WHEN_FUNCTIONS, compile_when
 from pipelines.normalize import prices as NP
 from pipelines.normalize import text as NT
 from pipelines.normalize.homoglyphs import LETTERS, SYMBOLS

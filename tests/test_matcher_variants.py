@@ -123,7 +123,7 @@ def test_reference_price_rules(rules):
 
 def test_history_numbers_feed_when(tmp_path):
     """Names the price-history helper adds to WHEN_NAMES are read from item.history."""
-    from pipelines.match import model as rules_model
+    from pipelines.match import when as rules_model
 
     rules_model.WHEN_NAMES.setdefault("prev_price", "上次扫描的现价")
     rs = RuleSet.load(write(tmp_path, """\

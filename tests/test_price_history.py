@@ -12,7 +12,7 @@ from webhook_receiver import WebhookReceiver
 
 from crawler.demo.server import DemoServer
 from pipelines.history import HISTORY_NAMES, price_history
-from pipelines.match.model import WHEN_NAMES
+from pipelines.match.when import WHEN_NAMES
 from pipelines.store import open_store
 from pipelines.store.base import ListingVersion
 

@@ -10,8 +10,8 @@ Modules: :mod:`.engine` (RuleSet: compile and match), :mod:`.pipeline` (the Scra
 :mod:`.model` (typed rules), :mod:`.errors` (RuleError and its subclasses, each with a
 RuleLocation), :mod:`.source` (YAML with line numbers), :mod:`.loader` (packs -> rules),
 :mod:`.variants` (pinyin, initials, digits for letters), :mod:`.automaton` (Aho-Corasick),
-:mod:`.prices` (reference prices), :mod:`.context` (an item's text and the safe ``when:``
-language), :mod:`.checks` (named checks), :mod:`.identifiers` (USCC and licence check digits),
+:mod:`.prices` (reference prices), :mod:`.context` (an item's text and numbers), :mod:`.when`
+(the whole safe ``when:`` language), :mod:`.checks` (named checks), :mod:`.identifiers` (USCC and licence check digits),
 :mod:`.explain` (analyst tools), :mod:`.lint` (rule validators), :mod:`.rescan` (stored pages
 with new rules), :mod:`.commands` (``netsword rules`` and ``netsword rescan``).
 Only the names below are the package's public face.

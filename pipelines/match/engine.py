@@ -46,28 +46,17 @@ from netsword import config as netsword_config
 from pipelines.match import explain as analyst
 from pipelines.match.automaton import Scanner, pick_backend
 from pipelines.match.checks import CHECKS, CheckEvidence
-from pipelines.match.context import ItemText, WhenEvaluator, when_evidence
+from pipelines.match.context import ItemText
 from pipelines.match.errors import (
-    DuplicateRuleError,
     RuleError,
-    RuleExpressionError,
-    RuleListError,
-    RuleLocation,
-    RuleSchemaError,
-    RuleSyntaxError,
-    RuleValueError,
 )
 from pipelines.match.explain import ExampleResult
 from pipelines.match.loader import load_packs
 from pipelines.match.model import Pack, Rule, TermGroup, Variant
 from pipelines.match.prices import ReferenceTable, Roles, load_references
 from pipelines.match.variants import NOTE_DIGITS, DigitTricks, variant_note
+from pipelines.match.when import WhenEvaluator, when_evidence
 from pipelines.normalize import NOTE_SEPARATORS, notes_for_fragment, word_bounds
-
-__all__ = [
-    "DuplicateRuleError", "ExampleResult", "RuleError", "RuleExpressionError", "RuleListError",
-    "RuleLocation", "RuleSchemaError", "RuleSet", "RuleSyntaxError", "RuleValueError",
-]
 
 # term-group codes stored in the automaton next to each rule index
 G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_ALL = 0, 1, 2, 3, 4, 5, 10

@@ -12,7 +12,6 @@ The format is documented in ``rules/README.md``.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import difflib
 import re
@@ -32,12 +31,9 @@ from pipelines.match.errors import (
     RuleValueError,
 )
 from pipelines.match.model import (
-    WHEN_FUNCTIONS,
-    WHEN_NAMES,
     Example,
     Near,
     Pack,
-    Predicate,
     Rule,
     Scope,
     TermGroup,
@@ -47,6 +43,7 @@ from pipelines.match.model import (
 )
 from pipelines.match.source import YList, YMap, parse_yaml
 from pipelines.match.variants import PINYIN_MODES, pinyin_variants
+from pipelines.match.when import Predicate, WhenError, parse_when
 from pipelines.normalize import normalize_text, strip_separators
 
 PACK_KEYS = ("pack", "version", "title", "rules")
@@ -68,9 +65,6 @@ EXAMPLE_FIELDS: dict[str, frozenset[str]] = {
                     if f.name not in ("kind", "findings", "norm", "tokens", "attributes"))
     for kind, cls in ITEM_CLASSES.items()
 }
-#: syntax a ``when:`` expression may use (no attributes, subscripts, lambdas, comprehensions)
-_WHEN_NODES = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Constant,
-               ast.boolop, ast.operator, ast.unaryop, ast.cmpop, ast.expr_context)
 _RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
@@ -381,32 +375,11 @@ class _Loader:
         return tuple(out)
 
     def when(self, value: Any, loc: RuleLocation, kind: str) -> Predicate:
-        from simpleeval import SimpleEval
-
         self.expect(value, str, "when", loc, "when: \"original_price >= 5 * price\"")
         try:
-            names = Predicate.names_in(value)
-            parsed = SimpleEval.parse(value)
-        except SyntaxError as exc:
-            raise self.fail(RuleExpressionError, f"when 表达式无法解析 / cannot parse 'when': {exc.msg}", loc,
-                            "例如 / for example: when: \"original_price >= 5 * price\"") from None
-        unknown = sorted(names - set(WHEN_NAMES))
-        if unknown:
-            raise self.fail(RuleExpressionError, f"when 中的未知名称 / unknown names in 'when': {', '.join(unknown)}",
-                            loc, _suggest(unknown[0], WHEN_NAMES) or "可用 / available: " + ", ".join(
-                                f"{k} ({v})" for k, v in WHEN_NAMES.items()))
-        odd = sorted({type(n).__name__ for n in ast.walk(ast.parse(value, mode="eval"))
-                      if not isinstance(n, _WHEN_NODES)})
-        if odd:
-            raise self.fail(RuleExpressionError, f"when 只能用数字、比较和算术 / 'when' allows numbers, comparisons "
-                            f"and arithmetic only (found {', '.join(odd)})", loc,
-                            "例如 / for example: when: \"original_price >= 5 * price and price > 0\"")
-        called = {n for n in re.findall(r"([A-Za-z_]\w*)\s*\(", value)}
-        bad = sorted(called - set(WHEN_FUNCTIONS))
-        if bad:
-            raise self.fail(RuleExpressionError, f"when 中的未知函数 / unknown functions in 'when': {', '.join(bad)}",
-                            loc, f"可用 / available: {', '.join(WHEN_FUNCTIONS)}")
-        return Predicate(value, frozenset(names), parsed)
+            return parse_when(value, _suggest)
+        except WhenError as exc:
+            raise self.fail(RuleExpressionError, exc.message, loc, exc.hint) from None
 
     def examples(self, value: Any, loc: RuleLocation, kind: str) -> tuple[Example, ...]:
         self.expect(value, dict, "tests", loc, "tests: {match: [...], no_match: [...]}")

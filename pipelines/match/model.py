@@ -8,7 +8,6 @@ can name the file and line an analyst has to open.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from crawler.items import SubjectKind
 
 from .errors import RuleLocation
+from .when import Predicate
 
 
 @dataclass(frozen=True)
@@ -72,47 +72,6 @@ class Scope:
     category_in: tuple[str, ...] = ()  # normalised; substring match on item.category
     terms: TermGroup | None = None
     fields: tuple[str, ...] = ()  # fields searched for scope terms (default: every text field)
-
-
-#: Numbers a ``when:`` expression may use.
-WHEN_NAMES: dict[str, str] = {
-    "price": "现价 (listing price)",
-    "original_price": "划线价/原价 (struck-through price)",
-    "ratio": "original_price / price",
-    "discount": "price / original_price",
-    "listing_count": "店铺商品数 (shop listing count)",
-    "reference_price": "品牌参考价下限 (lowest genuine retail price, rules/lists/reference_prices.yml)",
-    "reference_max": "品牌参考价上限 (highest genuine retail price, rules/lists/reference_prices.yml)",
-    # price history of the listing, filled by pipelines.history from earlier sweeps (item.history)
-    "prev_price": "上次扫描的现价 (price in the previous sweep)",
-    "prev_original_price": "上次扫描的划线价 (struck-through price in the previous sweep)",
-    "max_price_7d": "此前7日内出现过的最高现价 (highest price shown in the 7 days before, this sweep excluded)",
-    "min_price_7d": "此前7日内出现过的最低现价 (lowest price shown in the 7 days before)",
-    "max_price_30d": "此前30日内出现过的最高现价 (highest price shown in the 30 days before)",
-    "min_price_30d": "此前30日内出现过的最低现价 (lowest price shown in the 30 days before)",
-    "baseline_price": "基准扫描（节前）时的现价 (price during the festival's baseline sweep)",
-    "baseline_reference_price": "基准扫描时的比较价格：划线价，无划线价时为现价 (the baseline's struck-through price, "
-                                "else its price)",
-    "max_price_since_baseline": "基准扫描以来（含本次）的最高现价 (highest price since the baseline, this page too)",
-    "history_days": "最早一次记录距今的天数 (days since the listing was first recorded)",
-    "days_since_price_change": "现价已持续的天数 (days the current price has been shown)",
-}
-WHEN_FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round}
-
-
-@dataclass(frozen=True)
-class Predicate:
-    """A compiled ``when:`` expression (simpleeval; never Python eval)."""
-
-    expr: str
-    names: frozenset[str]
-    parsed: Any = field(compare=False, repr=False)
-
-    @staticmethod
-    def names_in(expr: str) -> set[str]:
-        tree = ast.parse(expr, mode="eval")
-        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
 
 
 @dataclass(frozen=True)
