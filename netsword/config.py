@@ -35,6 +35,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from netsword.yamlsource import SourceError, SourceLocation, YMap, parse_yaml
+
 #: The source checkout (the folder holding rules/, crawler/, pipelines/).
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,8 +52,8 @@ KEYS: dict[str, tuple[str, str]] = {
 }
 
 
-class ConfigError(ValueError):
-    """The config file cannot be used; the message names the file and the problem."""
+class ConfigError(SourceError):
+    """The config file cannot be used; the message names the file, the line and the problem."""
 
 
 @dataclass(frozen=True)
@@ -105,21 +107,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
     cached = _file_cache.get(path)
     if cached and cached[0] == mtime:
         return cached[1]
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = parse_yaml(path.read_text(encoding="utf-8"), str(path), syntax_error=ConfigError,
+                          schema_error=ConfigError) or {}
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from e
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(e, 'problem', None) or e}") from e
+        raise ConfigError(f"cannot read: {e}", SourceLocation(str(path))) from e
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping such as 'store: elasticsearch://localhost:9200'")
+        raise ConfigError("expected a mapping such as 'store: elasticsearch://localhost:9200'",
+                          SourceLocation(str(path), 1))
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}")
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}",
+                          data.name_loc[unknown[0]] if isinstance(data, YMap) else SourceLocation(str(path)))
     _file_cache[path] = (mtime, data)
     return data
 
