@@ -14,11 +14,11 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from netsword import config as netsword_config
+from netsword.clock import utc_now
 from netsword.config import ROOT
 
 
@@ -88,7 +88,7 @@ def prepare_job(site: str, *, resume: bool, sweep_id: str | None, base_url: str 
         if job.exists():
             shutil.rmtree(job)
         info = {"site": site, "sweep_id": sweep_id or new_sweep_id(site), "base_url": base_url,
-                "search": search or [], "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "search": search or [], "started_at": utc_now(),
                 "finished": False, "resumed": 0}
     _write_job(job, info)
     return info

@@ -37,12 +37,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from crawler.items import TEXT_FIELDS, Finding
 from netsword import config as netsword_config
+from netsword.clock import utc_now
 from pipelines.match import explain as analyst
 from pipelines.match.automaton import Scanner, pick_backend
 from pipelines.match.checks import CHECKS, CheckEvidence
@@ -257,7 +257,7 @@ class RuleSet:
             fired = self._main_problems(fired)
         if 0 < n_hit_rules < len(fired):
             fired.sort(key=lambda x: x[0])  # findings in rule order
-        found_at = datetime.now(UTC).isoformat(timespec="seconds")
+        found_at = utc_now()
         return [self._finding(self.rules[ridx], item, ctx, ev, found_at) for ridx, ev in fired]
 
     def _main_problems(self, fired: list[tuple[int, _Evidence]]) -> list[tuple[int, _Evidence]]:

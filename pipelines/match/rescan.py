@@ -21,9 +21,9 @@ import copy
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from netsword.clock import utc_now
 from pipelines.normalize import NormalizePipeline
 
 KINDS = ("listing", "shop")
@@ -60,7 +60,7 @@ def rescan(store: Any, ruleset: Any, *, kinds: Iterable[str] = KINDS, site: str 
            rule_ids: Iterable[str] | None = None, packs: Iterable[str] | None = None, dry_run: bool = False,
            at: str | None = None, progress: Callable[[int], None] | None = None) -> RescanReport:
     """Re-match every stored subject (of ``kinds`` / ``site``) with ``ruleset``; see the module doc."""
-    at = at or datetime.now(UTC).isoformat(timespec="seconds")
+    at = at or utc_now()
     report = RescanReport(rescan_id=f"rescan:{at}", dry_run=dry_run)
     only = _selected(ruleset, rule_ids, packs)
     normalize = NormalizePipeline(tokens=False)
