@@ -57,7 +57,11 @@ def _query(text: str = "", **kw: Any) -> Any:
 
 
 # --- search / export -------------------------------------------------------------------
-@click.command()
+#: a query may start with "-" (`netsword search "-正品 高仿"`: exclude 正品): not an option
+QUERY_CONTEXT = {"ignore_unknown_options": True}
+
+
+@click.command(context_settings=QUERY_CONTEXT)
 @click.argument("query", required=False, default="")
 @filter_options
 @click.option("--all", "include_clean", is_flag=True, help="include listings without findings")
@@ -80,7 +84,7 @@ def search(query: str, limit: int, page: int, as_json: bool, **filters: Any) -> 
         click.echo(format_table(result))
 
 
-@click.command()
+@click.command(context_settings=QUERY_CONTEXT)
 @click.argument("query", required=False, default="")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "zip"]), default="xlsx",
               show_default=True, help="zip: evidence bundle (sheet + page snapshots + screenshots + SHA-256 manifest)")
@@ -154,19 +158,43 @@ def rules_stats(as_json: bool, **filters: Any) -> None:
 
 
 # --- the statistics form ----------------------------------------------------------------
+def campaign_for_report(name: str) -> tuple[str, str | None, str | None]:
+    """(title, first day, last day) of the campaign whose id or title is ``name`` (campaigns/*.yml);
+    an unknown name is a usage error that lists the campaigns and suggests the closest."""
+    import difflib
+
+    from netsword.yamlsource import SourceError
+    from scheduling.campaigns import load_campaigns
+
+    try:
+        loaded = load_campaigns()
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for c in loaded:
+        if name in (c.id, c.campaign.title):
+            phases = c.campaign.phases
+            return c.campaign.title, phases[0].start.isoformat(), phases[-1].end.isoformat()
+    names = [n for c in loaded for n in (c.id, c.campaign.title)]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.3)
+    known = "、".join(f"{c.id}（{c.campaign.title}）" for c in loaded) or "（无 / none）"
+    raise click.UsageError(f"没有行动 {name!r} / no campaign {name!r} in campaigns/*.yml"
+                           + (f"；是否指 / did you mean: {close[0]}" if close else "") + f"\n已有 / known: {known}")
+
+
 @click.command()
-@click.option("--campaign", required=True, help="campaign name, e.g. 2026网剑行动")
-@click.option("--from", "date_from", default=None, help="first day (YYYY-MM-DD, Beijing)")
-@click.option("--to", "date_to", default=None, help="last day (YYYY-MM-DD, Beijing)")
+@click.option("--campaign", required=True, help="campaign id or title from campaigns/*.yml, e.g. 2026-netsword")
+@click.option("--from", "date_from", default=None, help="first day (YYYY-MM-DD, Beijing; default: the campaign's)")
+@click.option("--to", "date_to", default=None, help="last day (YYYY-MM-DD, Beijing; default: the campaign's)")
 @click.option("--unit", default="", help="填报单位")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="write the form as XLSX")
 def report(campaign: str, date_from: str | None, date_to: str | None, unit: str, output: str | None) -> None:
     """The campaign statistics form (情况统计表): cases per category, counted once, under the main one."""
     from leads.report import build_form, format_text, write_xlsx
 
+    title, first, last = campaign_for_report(campaign)
     store = _store()
     try:
-        form = build_form(store, campaign, date_from, date_to, unit=unit)
+        form = build_form(store, title, date_from or first, date_to or last, unit=unit)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:

@@ -50,15 +50,35 @@ def neutralise(value: Any) -> Any:
 
 
 
+#: keys of a JSON finding record (for programs: stable ids, English names, UTC times); the
+#: Chinese columns people read are under "zh"
+FINDING_KEYS: tuple[str, ...] = ("finding_id", "rule_id", "rule_version", "pack", "category", "severity", "basis",
+                                 "site", "shop_id", "shop_name", "operator", "license_number", "subject_kind",
+                                 "subject_id", "subject_title", "price", "currency", "url", "field", "matched",
+                                 "snippet", "snapshot_sha256", "sweep_id", "fetched_at", "first_seen", "last_seen",
+                                 "status")
+LEAD_KEYS: tuple[str, ...] = ("lead_id", "site", "shop_id", "shop_name", "operator", "license_number",
+                              "main_category", "max_severity", "categories", "finding_ids", "status", "assignee",
+                              "shop_url", "first_seen", "last_seen")
+
+
 def rows(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,
          site_names: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
     """Export rows (dicts keyed by ``COLUMNS``), worst findings first."""
+    for _, row in finding_records(store, filters, site_names=site_names):
+        yield row
+
+
+def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,
+                    site_names: Mapping[str, str] | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(record keyed by ``FINDING_KEYS``, row keyed by ``COLUMNS``) per finding, worst first."""
     names = site_names or {}
     for d in store.iter_findings(filters):
+        record = {k: d.get(k) for k in FINDING_KEYS}
         rule = d["title"] or d["rule_id"]
         if d["title"] and d["rule_id"]:
             rule = f"{d['title']}（{d['rule_id']}）"
-        yield {
+        yield record, {
             "平台": names.get(d["site"], d["site"]),
             "店铺": d["shop_name"] or "",
             "经营者": d["operator"] or "",
@@ -75,6 +95,16 @@ def rows(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *
             "证据哈希": d["snapshot_sha256"],
             "状态": status_label(d["status"]),
         }
+
+
+def lead_record(lead: Lead) -> dict[str, Any]:
+    """A lead for programs: stable ids, English keys (see ``LEAD_KEYS``)."""
+    return {"lead_id": lead.lead_id, "site": lead.site, "shop_id": lead.shop_id, "shop_name": lead.shop_name,
+            "operator": lead.operator, "license_number": lead.license_number, "main_category": lead.main_category,
+            "max_severity": lead.max_severity, "categories": dict(lead.categories),
+            "finding_ids": [f["finding_id"] for f in lead.findings], "status": lead.status,
+            "assignee": lead.assignee, "shop_url": lead.shop_url, "first_seen": lead.first_seen,
+            "last_seen": lead.last_seen}
 
 
 def link_text(link: Link) -> str:
@@ -135,10 +165,16 @@ def export(store: Store, path: str | Path, fmt: str | None = None,
         if fmt == "xlsx":
             leads = lead_rows(build_leads(store, filters), site_names=site_names)
             n = _write_xlsx(tmp, [(LEADS_SHEET, LEAD_COLUMNS, leads), (FINDINGS_SHEET, COLUMNS, findings)])[1]
+        elif fmt == "json" and what == "leads":
+            leads_ = build_leads(store, filters)
+            n = _write_json(tmp, zip((lead_record(x) for x in leads_), lead_rows(leads_, site_names=site_names),
+                                     strict=True))
+        elif fmt == "json":
+            n = _write_json(tmp, finding_records(store, filters, site_names=site_names))
         elif what == "leads":
-            n = _WRITERS[fmt](tmp, LEAD_COLUMNS, lead_rows(build_leads(store, filters), site_names=site_names))
+            n = _write_csv(tmp, LEAD_COLUMNS, lead_rows(build_leads(store, filters), site_names=site_names))
         else:
-            n = _WRITERS[fmt](tmp, COLUMNS, findings)
+            n = _write_csv(tmp, COLUMNS, findings)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -212,15 +248,13 @@ def _write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[str], Iterable[
     return written
 
 
-def _write_json(path: Path, columns: Sequence[str], data: Iterable[dict[str, Any]]) -> int:
+def _write_json(path: Path, data: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    """One object per (record, Chinese row): the record's English keys, and the row under "zh"."""
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         fh.write("[")
-        for row in data:
-            fh.write(("\n" if n == 0 else ",\n") + json.dumps({c: row[c] for c in columns}, ensure_ascii=False))
+        for record, row in data:
+            fh.write(("\n" if n == 0 else ",\n") + json.dumps({**record, "zh": row}, ensure_ascii=False))
             n += 1
         fh.write("\n]\n" if n else "]\n")
     return n
-
-
-_WRITERS = {"csv": _write_csv, "json": _write_json}

@@ -194,7 +194,7 @@ def write_xlsx(form: StatisticsForm, path: str | Path) -> Path:
         ws.column_dimensions[col].width = width
     ws["A1"] = "附件"
     ws.merge_cells("A2:D2")
-    ws["A2"] = form.title
+    ws["A2"] = xlsx_text(form.title)  # the title comes from a campaign file: text, never a formula
     ws["A2"].font = Font(bold=True, size=16)
     ws["A2"].alignment = Alignment(horizontal="center")
     ws.merge_cells("A3:D3")

@@ -192,7 +192,7 @@ def history(site: str | None, status: str | None, limit: int, as_json: bool) -> 
         err.print("还没有扫描记录")
 
 
-# --- run / start ------------------------------------------------------------------------
+# --- run ------------------------------------------------------------------------
 @schedule.command("run")
 @campaign_option
 @click.option("--misfire-grace", default=3600, show_default=True, help="seconds a missed sweep may start late")
@@ -208,5 +208,3 @@ def run_cmd(campaigns: tuple[str, ...], misfire_grace: int) -> None:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)
 
-
-schedule.add_command(run_cmd, name="start")

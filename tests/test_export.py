@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from test_search import COUNTERFEIT, fill_corpus
 from test_store_sqlite import finding, listing, shop
 
-from leads.export import COLUMNS, export, neutralise
+from leads.export import COLUMNS, FINDING_KEYS, export, neutralise
 from netsword.clock import beijing_time
 from pipelines.store import SearchQuery, open_store
 
@@ -84,8 +84,11 @@ def test_json_and_filters(store, tmp_path):
     n = export(store, path, "json", {"category": COUNTERFEIT, "site": "demo"})
     data = json.loads(path.read_text(encoding="utf-8"))
     assert n == len(data) == 3  # listings 1, 2 and the evil one
-    assert all(tuple(row) == COLUMNS and row["违法类别"] == COUNTERFEIT for row in data)
-    assert {row["商品标题"] for row in data} == {"耐克高仿运动鞋", "高仿名牌包 全网最低价", EVIL}  # raw in JSON
+    # for programs: stable ids and English keys; for people: the Chinese columns under "zh"
+    assert all(tuple(row) == (*FINDING_KEYS, "zh") and tuple(row["zh"]) == COLUMNS for row in data)
+    assert all(row["category"] == row["zh"]["违法类别"] == COUNTERFEIT and row["finding_id"] and row["rule_id"]
+               and row["subject_id"].startswith("demo:") for row in data)
+    assert {row["subject_title"] for row in data} == {"耐克高仿运动鞋", "高仿名牌包 全网最低价", EVIL}  # raw in JSON
     assert export(store, tmp_path / "none.json", filters=SearchQuery(text="不存在")) == 0
     assert json.loads((tmp_path / "none.json").read_text(encoding="utf-8")) == []
     # text and price filters select the subjects whose findings are exported

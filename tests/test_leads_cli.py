@@ -57,7 +57,7 @@ def test_exports_bundle_and_form(home, tmp_path):
     assert "page snapshots" in proc.stdout
     check = verify_bundle(tmp_path / "b.zip")
     assert check.ok and check.files_checked >= 4, check.problems
-    proc = run_cli("report", "--campaign", "2026网剑行动", "--from", "2000-01-01", "--to", "2999-12-31",
+    proc = run_cli("report", "--campaign", "2026-netsword", "--from", "2000-01-01", "--to", "2999-12-31",
                    "-o", str(tmp_path / "form.xlsx"), home=home)
     assert proc.returncode == 0, proc.stderr
     ws = load_workbook(tmp_path / "form.xlsx")["情况统计表"]
@@ -95,3 +95,36 @@ def test_user_add_and_serve(home):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_query_may_start_with_a_minus(home):
+    """`netsword search "-正品 高仿"`: 高仿 listings that do not say 正品, not "No such option '-正'"."""
+    both = json.loads(run_cli("search", "高仿", "--json", home=home).stdout)["total"]
+    proc = run_cli("search", "-正品 高仿", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert 0 < json.loads(proc.stdout)["total"] <= both
+
+
+def test_report_names_a_known_campaign_and_keeps_its_title_as_text(home, tmp_path):
+    proc = run_cli("report", "--campaign", "2026-netswrd", home=home)
+    assert proc.returncode == 2 and "did you mean: 2026-netsword" in proc.stderr and "2026-netsword" in proc.stderr
+    # a campaign title that looks like a formula is written as text in A2 of the form
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    plan = (ROOT / "campaigns" / "2026-netsword.yml").read_text(encoding="utf-8")
+    plan = re.sub(r"(?m)^title: .*$", "title: \"=HYPERLINK(\\\\\"http://evil.test\\\\\")\"", plan)
+    (campaigns / "evil.yml").write_text(plan, encoding="utf-8")
+    (home / "netsword.yml").write_text(f"campaigns_dir: {campaigns}\n", encoding="utf-8")
+    try:
+        proc = run_cli("report", "--campaign", "2026-netsword", "-o", str(tmp_path / "f.xlsx"), home=home)
+    finally:
+        (home / "netsword.yml").unlink()
+    assert proc.returncode == 0, proc.stderr
+    a2 = load_workbook(tmp_path / "f.xlsx")["情况统计表"]["A2"]
+    assert a2.data_type == "s" and a2.value.startswith("'=HYPERLINK")
+
+
+def test_rules_lint_takes_rules_dir_like_rules_test(tmp_path):
+    (tmp_path / "p.yml").write_text("pack: p\nversion: '1'\nrules:\n  - {id: x}\n", encoding="utf-8")
+    proc = run_cli("rules", "lint", "--rules-dir", str(tmp_path), home=tmp_path)
+    assert proc.returncode == 1 and "p.yml:4" in proc.stdout

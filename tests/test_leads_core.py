@@ -182,8 +182,10 @@ def test_xlsx_has_a_leads_sheet_and_a_findings_sheet(corpus, tmp_path):
     assert s1["统一社会信用代码"] == "91330106MA84AHFT93" and s1["最高严重程度"] == "高"
     assert wb["问题明细"].max_row == 7
     assert export(corpus, tmp_path / "l.json", what="leads") == 3
-    assert [r["线索编号"] for r in json.loads((tmp_path / "l.json").read_text(encoding="utf-8"))] == \
+    leads_json = json.loads((tmp_path / "l.json").read_text(encoding="utf-8"))
+    assert [r["lead_id"] for r in leads_json] == [r["zh"]["线索编号"] for r in leads_json] == \
         ["mall:m1", "demo:s1", "demo:s2"]
+    assert leads_json[1]["main_category"] == FAKE and len(leads_json[1]["finding_ids"]) == 4
 
 
 def test_evidence_bundle_verifies_and_catches_tampering(store, tmp_path):

@@ -38,11 +38,14 @@ def rules() -> None:
 
 @rules.command("lint")
 @click.argument("rules_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rules-dir", "rules_dir_option", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="rule packs folder, as for `rules test` (default: $NETSWORD_RULES_DIR or rules/)")
 @click.option("--min-severity", type=click.Choice(["error", "high", "medium", "low"]), default="low",
               help="hide issues below this severity")
 @click.option("--strict", is_flag=True, help="also fail on medium issues")
 @click.option("--json", "as_json", is_flag=True, help="issues as JSON")
-def rules_lint(rules_dir: Path | None, min_severity: str, strict: bool, as_json: bool) -> None:
+def rules_lint(rules_dir: Path | None, rules_dir_option: Path | None, min_severity: str, strict: bool,
+               as_json: bool) -> None:
     """Check the rule packs: schema errors (file:line + fix hint), duplicate ids, unknown keys,
     terms that can never match, regexes that cannot match, too few examples ...
 
@@ -50,7 +53,9 @@ def rules_lint(rules_dir: Path | None, min_severity: str, strict: bool, as_json:
     """
     from pipelines.match.lint import LINT_SEVERITIES, lint_rules
 
-    issues = lint_rules(rules_dir)
+    if rules_dir and rules_dir_option and rules_dir != rules_dir_option:
+        raise click.UsageError("give the rules folder once: as an argument or with --rules-dir")
+    issues = lint_rules(rules_dir or rules_dir_option)
     rank = {s: i for i, s in enumerate(LINT_SEVERITIES)}
     shown = [i for i in issues if rank[i.severity] <= rank[min_severity]]
     failing = {"error", "high", "medium"} if strict else {"error", "high"}
