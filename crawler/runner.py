@@ -113,6 +113,9 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     from crawler.spiders.listing import ListingSpider
 
     profile = find_profile(site)  # a bad profile fails here, before anything is written
+    ruleset = _check_rules(extra_settings or {})  # so do broken rule packs (RuleError: file:line)
+    known_base = base_url or (_read_job(netsword_config.job_dir(site)).get("base_url") if resume else None)
+    _check_base_url(site, profile, known_base)
     job = prepare_job(site, resume=resume, sweep_id=sweep_id, base_url=base_url, search=search)
     settings = get_project_settings()
     settings.set("STORE_URL", store_url or netsword_config.store_url(), priority="cmdline")
@@ -126,6 +129,7 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
         _show_progress_lines()
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
+    settings.set("MATCH_RULESET", ruleset, priority="cmdline")
     Path(settings.get("EVIDENCE_DIR")).mkdir(parents=True, exist_ok=True)
     _ensure_sqlite_parent(settings.get("STORE_URL"))
 
@@ -139,6 +143,25 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
         job["finished"] = True
         _write_job(netsword_config.job_dir(site), job)
     return result
+
+
+def _check_base_url(site: str, profile: Any, base_url: str | None) -> None:
+    """Start and search URLs written as ``{base_url}/...`` need a base URL from the profile or the command."""
+    templates = [*profile.start_urls, *([profile.search.url] if profile.search else [])]
+    if not (base_url or profile.base_url) and any("{base_url}" in u for u in templates):
+        path = netsword_config.sites_dir() / f"{site}.yml"
+        raise SweepError(f"{path}: start_urls use {{base_url}} but the profile sets no base_url; add "
+                         f"`base_url: https://...` to it, or pass --base-url URL "
+                         f"(站点配置没有 base_url：在配置里写上，或用 --base-url 指定)")
+
+
+def _check_rules(extra_settings: dict[str, Any]) -> Any:
+    """The compiled rule packs of the sweep; a broken pack raises its RuleError before any job is made."""
+    from pipelines.match import RuleSet
+
+    rules_dir = extra_settings.get("MATCH_RULES_DIR") or None
+    include_test = bool(extra_settings.get("MATCH_INCLUDE_TEST", False))
+    return RuleSet.load(rules_dir, include_test=include_test)
 
 
 def _show_progress_lines() -> None:

@@ -72,6 +72,7 @@ EXTENSIONS = {
     "crawler.middlewares.AutoThrottle": 0,  # also speeds up on 304s (incremental sweeps)
     "crawler.progress.ProgressLog": 500,
     "crawler.warmup.Warmup": 10,  # jieba's dictionary loads while the sweep starts
+    "crawler.quietlog.QuietNetworkErrors": 0,  # a site that is down: one log line per failure, no traceback
 }
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
@@ -109,6 +110,7 @@ HISTORY_BASELINE_MAX_DAYS = 60.0  # without HISTORY_BASELINE_SWEEP: the latest f
 HISTORY_BASELINE_SWEEP = ""  # the sweep whose prices are the "before the festival" baseline (the scheduler sets it)
 
 MATCH_INCLUDE_TEST = False  # also run rules with `status: test`
+MATCH_RULESET = None  # a RuleSet already compiled (run_sweep checks the packs before the sweep starts)
 MATCH_RULES_DIR = ""  # "" = the configured rules dir (netsword.config: $NETSWORD_RULES_DIR, config file, rules/)
 
 EVIDENCE_DIR = str(netsword_config.evidence_dir())

@@ -109,6 +109,10 @@ class RuleSet:
 
     # ------------------------------------------------------------ loading
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> RuleSet:
+        """Compiled rules are not changed after load: copies (Scrapy copies its settings) share them."""
+        return self
+
     def _conditions_of(self, rule: Rule) -> list[Any]:
         kinds = (("near", self._cond_near), ("any", self._cond_any), ("all", self._cond_all),
                  ("regex", self._cond_regex), ("check", self._cond_check), ("when", self._cond_when))

@@ -29,7 +29,7 @@ class MatchPipeline:
     def from_crawler(cls, crawler: Any) -> MatchPipeline:
         s = crawler.settings
         return cls(rules_dir=s.get("MATCH_RULES_DIR") or None, include_test=s.getbool("MATCH_INCLUDE_TEST", False),
-                   stats=crawler.stats)
+                   stats=crawler.stats, ruleset=s.get("MATCH_RULESET"))
 
     def open_spider(self, spider: Any = None) -> None:
         if self.ruleset is None:

@@ -7,11 +7,23 @@ Supported URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .base import Hit, HitFinding, ListingVersion, SearchQuery, SearchResult, Snapshot, Store, StoredFinding, Sweep
+from .base import (
+    Hit,
+    HitFinding,
+    ListingVersion,
+    SearchQuery,
+    SearchResult,
+    Snapshot,
+    Store,
+    StoredFinding,
+    StoreUnavailable,
+    Sweep,
+)
 
 
 def _sqlite(rest: str, **kwargs: Any) -> Store:
@@ -19,7 +31,11 @@ def _sqlite(rest: str, **kwargs: Any) -> Store:
 
     if not rest:
         raise ValueError("sqlite store URL needs a path: sqlite:///path/to.db")
-    return SQLiteStore(rest, **kwargs)
+    try:
+        return SQLiteStore(rest, **kwargs)
+    except (OSError, sqlite3.OperationalError) as exc:
+        raise StoreUnavailable(f"the SQLite store {rest} cannot be opened ({exc}): is its folder writable, "
+                               "the disk not full?") from exc
 
 
 def _elasticsearch(rest: str, **kwargs: Any) -> Store:
@@ -48,4 +64,4 @@ def open_store(url: str | Path, **kwargs: Any) -> Store:
 
 
 __all__ = ["ENGINES", "Hit", "HitFinding", "ListingVersion", "SearchQuery", "SearchResult", "Snapshot", "Store",
-           "StoredFinding", "Sweep", "open_store"]
+           "StoreUnavailable", "StoredFinding", "Sweep", "open_store"]

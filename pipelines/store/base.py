@@ -293,6 +293,11 @@ class User:
 # --------------------------------------------------------------------------- contract
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached (a server down, a file that cannot be opened). Raised by reads;
+    engines that can keep writes for later (Elasticsearch: the spool) do so instead of raising."""
+
+
 class Store(abc.ABC):
     """The only door to storage. Engines: ``sqlite.SQLiteStore``, ``elastic.ElasticStore``."""
 

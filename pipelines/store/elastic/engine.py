@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -45,7 +46,7 @@ from crawler.items import Finding, ListingItem, ShopItem
 from netsword import config as netsword_config
 from netsword.clock import utc_now
 
-from ..base import PageState, Store, SweepRun, TriageEvent, User
+from ..base import PageState, Store, StoreUnavailable, SweepRun, TriageEvent, User
 from . import docs
 from .admin import DEFAULT_PREFIX, KINDS, alias_name, ensure_indices
 from .apply import ElasticApply
@@ -56,8 +57,11 @@ from .spool import Spool
 log = logging.getLogger(__name__)
 
 
-class StoreUnavailable(RuntimeError):
-    """Raised by reads while Elasticsearch cannot be reached (writes are spooled instead)."""
+def _reason(exc: BaseException) -> str:
+    """The innermost cause in a few words ("Connection refused"), not the transport's nested reprs."""
+    text = str(exc)
+    m = re.search(r"\[Errno -?\d+\] ([^)'\"]+)", text) or re.search(r"(timed out|Name or service not known)", text)
+    return m.group(1).strip() if m else type(exc).__name__
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -230,8 +234,8 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 return self.spool.replay(self._apply, self.config.batch_size)
             except Exception as e:
                 if _unavailable(e):
-                    raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable: "
-                                           f"{e}; the spool {self.spool.path} is kept") from e
+                    raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable "
+                                           f"({_reason(e)}); the spool {self.spool.path} is kept") from e
                 raise
 
     def _reading(self, search: bool = False) -> None:
@@ -247,8 +251,8 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                     self._dirty = False
             except Exception as e:
                 if _unavailable(e):
-                    raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable: "
-                                           f"{e}") from e
+                    raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable "
+                                           f"({_reason(e)})") from e
                 raise
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -256,8 +260,8 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
             return fn(*args, **kwargs)
         except Exception as e:
             if _unavailable(e):
-                raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable: "
-                                       f"{e}") from e
+                raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable "
+                                       f"({_reason(e)})") from e
             raise
 
     # ----------------------------------------------------------------- writes
