@@ -75,6 +75,10 @@ class Hit(NamedTuple):
     term: str
 
 
+#: builds a Hit without NamedTuple's Python-level __new__ (the scan makes one per term hit and rule)
+_new_hit = tuple.__new__
+
+
 def _span(h: Hit) -> tuple[str, int, int, str]:
     return h.field, h.start, h.end, h.term
 
@@ -303,7 +307,7 @@ class RuleSet:
                 ref_hits.append((roles, start - base, end - base))
             f, s, e = fields[k], start - base, end - base
             for ridx, group in members:
-                hits.setdefault(ridx, []).append(Hit(group, f, s, e, term))
+                hits.setdefault(ridx, []).append(_new_hit(Hit, (group, f, s, e, term)))
         self._digit_tricks(kind, ctx, joined, starts, hits)
         return hits
 
@@ -319,7 +323,7 @@ class RuleSet:
                 f, start, end = fields[k], start - starts[k], end - starts[k]
                 ctx.tricks[(f, start, end)] = term
                 for ridx, group in members:
-                    hits.setdefault(ridx, []).append(Hit(group, f, start, end, term))
+                    hits.setdefault(ridx, []).append(_new_hit(Hit, (group, f, start, end, term)))
 
     def _evaluate(self, ridx: int, hits: list[Hit], ctx: ItemText, when_true: bool = False) -> _Evidence | None:
         """The evidence rule ``ridx`` fires with, or None; ``when_true``: its ``when`` was already found true.
