@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from pipelines.match import RuleSet
 from pipelines.match.commands import rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +61,33 @@ def test_rules_test_one_pack_and_unknown_pack():
     assert res.exit_code == 0 and " 0 failed" in res.output
     res = runner.invoke(rules, ["test", "no-such-pack"])
     assert res.exit_code == 2 and "platform" in res.output
+
+
+def test_explain_jsonl_on_a_stored_dump_of_the_demo(demo_sweep, tmp_path):
+    """`netsword rules explain --jsonl -` over the demo's listings and shops as the store keeps them:
+    one result per line, in order, and every finding the sweep stored is among them."""
+    from pipelines.match.when import BASIC_NAMES, REFERENCE_NAMES
+    from pipelines.store import open_store
+
+    item_numbers = BASIC_NAMES["listing"] | BASIC_NAMES["shop"] | REFERENCE_NAMES
+
+    store = open_store(f"sqlite:///{demo_sweep['db']}")
+    try:
+        records = [r for r in store.dump() if r["type"] in ("listing", "shop")]
+        stored = {}
+        for row in store.iter_findings({"sweep_id": demo_sweep["sweep_id"]}):
+            stored.setdefault(row["subject_id"], set()).add(row["rule_id"])
+        history_rules = {r.id for r in RuleSet.load().rules if r.when and r.when.names - item_numbers}
+    finally:
+        store.close()
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) + "not json\n"
+    proc = subprocess.run([sys.executable, "-m", "cli", "rules", "explain", "--jsonl", "-"], input=lines,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and "1 lines not understood" in proc.stderr  # the bad line, reported
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["line"] for o in out] == list(range(1, len(records) + 2)) and "error" in out[-1]
+    explained = {o["subject_id"]: {f["rule_id"] for f in o["findings"]} for o in out[:-1]}
+    assert len(explained) == len(records) > 300
+    assert len(stored) > 40
+    for subject, rule_ids in stored.items():  # price-history rules need the sweep's history: not in a dump
+        assert rule_ids - history_rules <= explained[subject], subject

@@ -93,17 +93,28 @@ def rules_test(pack: str | None, rules_dir: Path | None) -> None:
 
 
 @rules.command("explain")
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option("--kind", type=click.Choice(["listing", "shop"]), default="listing",
               help="subject kind of TEXT (JSON input may say it with a 'kind' key)")
 @click.option("--json", "as_json", is_flag=True, help="findings as JSON (rule id, category, severity, field, "
                                                       "matched text, snippet ...)")
+@click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8"), default=None, metavar="FILE|-",
+              help="batch: one item per line (JSON, fields as in crawler/items.py, or a record of "
+                   "`netsword index copy` dumps); one JSON result per line on stdout")
 @RULES_DIR_OPTION
-def rules_explain(text: str, kind: str, as_json: bool, rules_dir: Path | None) -> None:
+def rules_explain(text: str | None, kind: str, as_json: bool, jsonl: Any, rules_dir: Path | None) -> None:
     """What fires on TEXT and why. TEXT '-' reads one listing or shop as JSON from stdin
-    (fields as in crawler/items.py; a JSON list gives several)."""
+    (fields as in crawler/items.py; a JSON list gives several). --jsonl explains many items, one per line."""
     from pipelines.normalize import normalize_text
 
+    if jsonl is not None:
+        if text is not None:
+            raise click.UsageError("give TEXT or --jsonl, not both")
+        n, failed = explain_lines(_load(rules_dir), jsonl, sys.stdout, kind)
+        err.print(f"{n} items explained, {failed} lines not understood / {n} 条已解释，{failed} 行无法解析")
+        sys.exit(1 if failed else 0)
+    if text is None:
+        raise click.UsageError("give TEXT (or '-' for JSON on stdin), or --jsonl FILE")
     ruleset = _load(rules_dir)
     if text == "-":
         try:
@@ -139,6 +150,36 @@ def rules_explain(text: str, kind: str, as_json: bool, rules_dir: Path | None) -
             console.print(f"[bold]{escape(f.rule_id)}[/] {escape(f.title)} · {f.category} · {f.severity}\n"
                           f"   basis: {escape(f.basis)}\n   field {f.field}: {escape(f.snippet)}\n"
                           f"   matched: {escape(matched)}{escape(notes)}", soft_wrap=True)
+
+
+def explain_lines(ruleset: Any, lines: Any, out: Any, kind: str = "listing") -> tuple[int, int]:
+    """``rules explain --jsonl``: one JSON result per input line, in order; a line that is not an item
+    gets ``{"line": n, "error": ...}`` and the batch goes on. Returns (items explained, lines refused)."""
+    from pipelines.match import explain_item
+
+    done = failed = 0
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            record = isinstance(data, dict) and data.get("type") in ("listing", "shop")
+            if record and isinstance(data.get("item"), dict):
+                data = {**data["item"], "kind": data["type"]}  # a record of a store dump
+            if not isinstance(data, dict):
+                raise ValueError("a line must be a JSON object with item fields")
+            found = explain_item(ruleset, data, kind)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            failed += 1
+            out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
+            continue
+        done += 1
+        subject = data.get("listing_id") or data.get("shop_id") or ""
+        site = data.get("site") or ""
+        out.write(json.dumps({"line": n, "kind": data.get("kind") or kind,
+                              "subject_id": f"{site}:{subject}" if site and subject else subject,
+                              "findings": [f.to_dict() for f in found]}, ensure_ascii=False) + "\n")
+    return done, failed
 
 
 # --- rescan ----------------------------------------------------------------------------
