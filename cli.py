@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from crawler.commands import crawl, demo, evidence, profile
-from leads.commands import export, report, rules_stats, search, serve, user
+from leads.commands import export, report, rules_stats, rules_suggest, search, serve, user
 from netsword.yamlsource import SourceError
 from pipelines.match.commands import rescan, rules
 from pipelines.store import StoreUnavailable
@@ -64,6 +64,7 @@ def main() -> None:
 for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, schedule):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
+rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage
 
 
 if __name__ == "__main__":

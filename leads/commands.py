@@ -157,6 +157,50 @@ def rules_stats(as_json: bool, **filters: Any) -> None:
     console.print(table)
 
 
+@click.command("suggest")
+@click.option("--benign", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="JSON-lines corpus whose cases with `expected: []` are benign text "
+                   "(default: tests/corpus/eval/cases.jsonl of the checkout, when present)")
+@click.option("--min-support", default=2, show_default=True, help="findings a candidate must come back in")
+@click.option("--json", "as_json", is_flag=True)
+@filter_options
+def rules_suggest(benign: str | None, min_support: int, as_json: bool, **filters: Any) -> None:
+    """Candidate `unless:` contexts (from dismissed findings) and terms (from confirmed ones) per rule,
+    for an analyst to accept by editing the pack: nothing changes by itself."""
+    from leads.suggest import benign_texts, suggest
+    from netsword.config import ROOT
+    from pipelines.match import RuleSet
+
+    ruleset = RuleSet.load(include_test=True)
+    terms = {r.id: [t for g in _groups(r) for t in g.terms] for r in ruleset.rules}
+    default = ROOT / "tests" / "corpus" / "eval" / "cases.jsonl"
+    texts = benign_texts(benign or (default if default.is_file() else None))
+    store = _store()
+    try:
+        found = suggest(store, terms, benign=texts, q=_query(**filters), min_support=min_support)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        console.print("暂无建议：需要更多已确认/已排除的线索 / nothing to suggest yet: triage more findings")
+    for s in found:
+        console.print(f"[bold]{escape(s.rule_id)}[/] {escape(s.title)} · 已确认 {s.confirmed} · 已排除 {s.dismissed}")
+        for c in s.unless:
+            console.print(f"   unless 候选 / candidate: {escape(c.text)}  (已排除中 {c.support} 次，已确认中 0 次)")
+        for c in s.terms:
+            console.print(f"   词 候选 / term: {escape(c.text)}  (已确认中 {c.support} 次，已排除中 {c.against} 次，"
+                          f"正常文本 {c.benign}/{len(texts)})")
+
+
+def _groups(rule: Any) -> list[Any]:
+    groups = [rule.any, *rule.all, *((rule.near.a, rule.near.b) if rule.near else ())]
+    if rule.unless:
+        groups.append(rule.unless.terms)
+    return [g for g in groups if g is not None]
+
+
 # --- the statistics form ----------------------------------------------------------------
 def campaign_for_report(name: str) -> tuple[str, str | None, str | None]:
     """(title, first day, last day) of the campaign whose id or title is ``name`` (campaigns/*.yml);
