@@ -1,8 +1,10 @@
 """Logging in and out, the login guard on every other route, and CSRF tokens.
 
-Sessions live in a signed cookie (Starlette's SessionMiddleware, itsdangerous): it holds
-the user name and a CSRF token, nothing else. Every request looks the user up again, so a
-disabled user is out at once. Each form carries the session's token in ``csrf_token``;
+Sessions live in a signed cookie (Starlette's SessionMiddleware, itsdangerous): it holds the
+user name, the user's session epoch when the session began and a CSRF token, nothing else.
+Every request looks the user up again: a disabled user is out at once, and a session whose
+epoch is no longer the user's (after logout, a password reset or disabling, see
+:mod:`leads.users`) is over, copied cookies included. Each form carries the session's token in ``csrf_token``;
 every POST without the right token gets 403 (the cookie is also SameSite=Strict).
 """
 
@@ -47,10 +49,12 @@ async def csrf_protect(request: Request) -> None:
 
 
 def current_user(request: Request) -> User:
-    """Router dependency for every page but the login page."""
+    """Router dependency for every page but the login page: the session's user, while enabled and
+    while the session's epoch is still the user's."""
     name = request.session.get("user")
     user = request.app.state.store.get_user(name) if name else None
-    if user is None or user.disabled:
+    if user is None or user.disabled or request.session.get("epoch") != user.session_epoch:
+        request.session.clear()  # an ended session: its cookie is dropped too
         raise LoginRequired()
     request.state.user = user
     return user
@@ -98,5 +102,6 @@ def login(request: Request, username: str = Form(""), password: str = Form(""),
         return RedirectResponse(f"/login?failed=1&next={quote(safe_next(next), safe='')}", status_code=303)
     request.session.clear()  # a new session on login: no fixation
     request.session["user"] = user.username
+    request.session["epoch"] = user.session_epoch
     csrf_token(request)
     return RedirectResponse(safe_next(next), status_code=303)

@@ -27,7 +27,7 @@ from leads.leads import build_leads, facet_counts, get_lead
 from leads.report import build_form, write_xlsx
 from leads.rulestats import rule_stats
 from leads.triage import FINDING_DECISIONS, LEAD_STATUSES, TriageError, add_note, assign, decide_finding, set_status
-from leads.users import ROLE_LABELS, ROLES, UserError, add_user, set_disabled
+from leads.users import ROLE_LABELS, ROLES, UserError, add_user, end_sessions, set_disabled
 from leads.web.auth import csrf_protect, csrf_token, current_user, require_admin
 from leads.web.forms import PER_PAGE, SearchForm, pages
 from netsword.clock import today_beijing
@@ -332,6 +332,8 @@ def users_disable(request: Request, admin: Admin, username: str = Form(...), ena
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, user: CurrentUser) -> Response:
+    """Ends every session of the user (this one, other browsers', copied cookies)."""
+    end_sessions(_store(request), user.username)
     request.session.clear()
     return back("/login")
