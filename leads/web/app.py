@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
 from leads.web.render import CSS_HASH, make_templates
+from leads.web.throttle import LoginPolicy, LoginThrottle
 from leads.web.views import render
 from leads.web.views import router as views_router
 from pipelines.store.base import Store
@@ -38,6 +39,7 @@ class ConsoleConfig:
     secret: str = field(repr=False, default="")
     secure_cookies: bool = False
     session_hours: int = SESSION_HOURS
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
 
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
@@ -78,6 +80,7 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.config = config
     app.state.templates = make_templates()
+    app.state.throttle = LoginThrottle(config.login_policy)
     app.include_router(auth_router)
     app.include_router(views_router)
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]

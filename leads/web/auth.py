@@ -1,25 +1,35 @@
-"""Logging in and out, the login guard on every other route, and CSRF tokens.
+"""Logging in and out, login throttling, the login guard on every other route, and CSRF tokens.
 
 Sessions live in a signed cookie (Starlette's SessionMiddleware, itsdangerous): it holds the
 user name, the user's session epoch when the session began and a CSRF token, nothing else.
 Every request looks the user up again: a disabled user is out at once, and a session whose
 epoch is no longer the user's (after logout, a password reset or disabling, see
-:mod:`leads.users`) is over, copied cookies included. Each form carries the session's token in ``csrf_token``;
-every POST without the right token gets 403 (the cookie is also SameSite=Strict).
+:mod:`leads.users`) is over, copied cookies included.
+
+Logins are throttled per account name and per client address (:mod:`leads.web.throttle`): growing
+delays, then a temporary lockout (429, "登录失败次数过多，请 N 分钟后再试"); every failed login is
+logged (name and address, never the password). The answers are the same whether the name exists.
+
+Each form carries the session's token in ``csrf_token``; every POST without the right token
+gets 403 (the cookie is also SameSite=Strict).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from leads.users import authenticate
+from leads.web.throttle import LoginThrottle, Refusal
 from pipelines.store.base import User
 
+logger = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -60,6 +70,11 @@ def current_user(request: Request) -> User:
     return user
 
 
+def client_address(request: Request) -> str:
+    """The peer's address (behind a proxy: the proxy's)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def require_admin(user: Annotated[User, Depends(current_user)]) -> User:
     if user.role != "admin":
         raise HTTPException(403, "仅管理员可用 / admins only")
@@ -76,8 +91,6 @@ def safe_next(target: str | None) -> str:
 def login_redirect(request: Request, exc: LoginRequired) -> Response:
     if request.method in ("GET", "HEAD"):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        from urllib.parse import quote
-
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     return Response("需要登录 / login required", status_code=401, media_type="text/plain; charset=utf-8")
 
@@ -85,21 +98,41 @@ def login_redirect(request: Request, exc: LoginRequired) -> Response:
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 
+def _login_form(request: Request, next: str, *, failed: bool = False, error: str = "",
+                status_code: int = 200, headers: dict[str, str] | None = None) -> Any:
+    return request.app.state.templates.TemplateResponse(
+        request, "login.html", {"csrf_token": csrf_token(request), "next": safe_next(next), "failed": failed,
+                                "error": error, "user": None, "flashes": []},
+        status_code=status_code, headers=headers)
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/", failed: int = 0) -> Any:
-    return request.app.state.templates.TemplateResponse(
-        request, "login.html", {"csrf_token": csrf_token(request), "next": safe_next(next), "failed": bool(failed),
-                                "user": None, "flashes": []})
+    return _login_form(request, next, failed=bool(failed))
+
+
+def _refused(request: Request, refusal: Refusal, name: str, address: str, next: str) -> Any:
+    logger.info("console login of %r from %s refused: %s, %.0f s left", name, address,
+                "locked out" if refusal.locked else "too soon after a failure", refusal.retry_after)
+    return _login_form(request, next, error=refusal.message, status_code=429,
+                       headers={"Retry-After": refusal.retry_after_header})
 
 
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""),
           next: str = Form("/")) -> Any:
-    user = authenticate(request.app.state.store, username[:64], password[:1024])
+    throttle: LoginThrottle = request.app.state.throttle
+    name, address = username.strip()[:64], client_address(request)
+    refusal = throttle.begin(name, address)
+    if refusal is not None:
+        return _refused(request, refusal, name, address, next)
+    user = authenticate(request.app.state.store, name, password[:1024])
     if user is None:
-        from urllib.parse import quote
-
+        locked = throttle.locked(name, address)
+        logger.warning("failed console login of %r from %s (%d failed in a row)%s", name, address,
+                       throttle.failures(name), f"; locked out: {', '.join(locked)}" if locked else "")
         return RedirectResponse(f"/login?failed=1&next={quote(safe_next(next), safe='')}", status_code=303)
+    throttle.succeeded(name, address)
     request.session.clear()  # a new session on login: no fixation
     request.session["user"] = user.username
     request.session["epoch"] = user.session_epoch
