@@ -1,6 +1,6 @@
 """Console sessions and logins, in-process (FastAPI's TestClient) over a real SQLite store: sessions end
 on logout, password reset and disabling (copied cookies too); logins are throttled per account and per
-address (growing delays, a temporary lockout, 429) and logged."""
+address (growing delays, a temporary lockout, 429) and logged; POSTs from other sites are refused."""
 
 from __future__ import annotations
 
@@ -237,3 +237,36 @@ def test_the_counters_stay_bounded():
         t.begin(f"junk{i}", f"10.0.{i // 250}.{i % 250}")
     assert len(t._counters) <= 50
     assert t.locked("victim", "9.9.9.9") == ["account"]
+
+
+# --------------------------------------------------------------------------- the Origin check
+
+
+def test_posts_from_other_sites_are_refused_even_with_the_token(app):
+    c, token = logged_in(app)
+    note = {"lead_id": "demo:S1", "note": "来自本站", "csrf_token": token}
+    store = app.state.store
+    for headers in ({"origin": "http://evil.example"}, {"origin": "null"}, {"origin": "http://testserver.evil.example"},
+                    {"origin": "https://testserver"}, {"referer": "http://evil.example/page"}):
+        r = c.post("/triage/note", data=note, headers=headers)
+        assert r.status_code == 403 and "请求来自其他网站" in r.text, headers
+    assert store.triage_events("demo:S1") == []
+    assert c.post("/triage/note", data=note, headers={"origin": "http://testserver"}).status_code == 303
+    assert c.post("/triage/note", data=note, headers={"referer": "http://testserver/leads/demo:S1"}).status_code == 303
+    assert c.post("/triage/note", data=note).status_code == 303  # no Origin, no Referer (a script): the token decides
+    assert c.post("/triage/note", data={**note, "csrf_token": "forged"}).status_code == 403
+    assert len(store.triage_events("demo:S1")) == 3
+    # logging in from another site (login CSRF) is refused too
+    r = login(client(app), **{"origin": "http://evil.example"})
+    assert r.status_code == 403
+
+
+def test_configured_origins_are_trusted(home):
+    app, store = make_app(home, trusted_origins=("https://netsword.example.gov.cn",), secure_cookies=False)
+    try:
+        c, token = logged_in(app)
+        note = {"lead_id": "demo:S1", "note": "代理之后", "csrf_token": token}
+        for origin, status in (("https://netsword.example.gov.cn", 303), ("https://other.example.gov.cn", 403)):
+            assert c.post("/triage/note", data=note, headers={"origin": origin}).status_code == status, origin
+    finally:
+        store.close()

@@ -2,7 +2,9 @@
 
 Security headers on every response: a strict Content-Security-Policy (no scripts at all,
 the stylesheet allowed by hash, frames only from this site), no framing by others, no
-MIME sniffing, no referrer to the scraped sites, and no caching of pages.
+MIME sniffing, no referrer to the scraped sites (``Referrer-Policy: same-origin``: the console's
+own forms still send their ``Origin``, which ``no-referrer`` would blank to ``null``), and no
+caching of pages.
 """
 
 from __future__ import annotations
@@ -40,16 +42,21 @@ class ConsoleConfig:
     secure_cookies: bool = False
     session_hours: int = SESSION_HOURS
     login_policy: LoginPolicy = field(default_factory=LoginPolicy)
+    #: Origins besides the one a request reached (e.g. "https://netsword.example.gov.cn" behind a proxy
+    #: that changes the Host header) from which POSTs are accepted.
+    trusted_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
-        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET, else under $NETSWORD_HOME."""
+        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET / $NETSWORD_CONSOLE_ORIGINS (comma-separated),
+        else under $NETSWORD_HOME."""
         from netsword.config import current
 
         cfg = current()
 
         secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(cfg.home / "console-secret")
-        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies)
+        origins = tuple(o.strip() for o in os.environ.get("NETSWORD_CONSOLE_ORIGINS", "").split(",") if o.strip())
+        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins)
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -114,7 +121,7 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Awa
     headers.setdefault("Content-Security-Policy", PAGE_CSP)
     headers.setdefault("X-Frame-Options", "DENY")
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers["Referrer-Policy"] = "same-origin"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers.setdefault("Cache-Control", "no-store")

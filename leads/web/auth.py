@@ -1,4 +1,4 @@
-"""Logging in and out, login throttling, the login guard on every other route, and CSRF tokens.
+"""Logging in and out, the login guard on every other route, CSRF tokens and the Origin check.
 
 Sessions live in a signed cookie (Starlette's SessionMiddleware, itsdangerous): it holds the
 user name, the user's session epoch when the session began and a CSRF token, nothing else.
@@ -10,8 +10,10 @@ Logins are throttled per account name and per client address (:mod:`leads.web.th
 delays, then a temporary lockout (429, "登录失败次数过多，请 N 分钟后再试"); every failed login is
 logged (name and address, never the password). The answers are the same whether the name exists.
 
-Each form carries the session's token in ``csrf_token``; every POST without the right token
-gets 403 (the cookie is also SameSite=Strict).
+Every POST (any unsafe method) that says where it comes from (``Origin``, else ``Referer``) must
+come from this site, else 403; and it must carry the session's CSRF token in ``csrf_token`` (or
+``X-CSRF-Token``), else 403. Requests without Origin and Referer (command-line tools) pass on the
+token alone. The cookie is also SameSite=Strict.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import hmac
 import logging
 import secrets
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -31,6 +33,7 @@ from pipelines.store.base import User
 
 logger = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class LoginRequired(Exception):
@@ -44,10 +47,49 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL or origin; None for anything else ("null", garbage)."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS or not parts.hostname:
+            return None
+        return scheme, parts.hostname.lower(), parts.port or DEFAULT_PORTS[scheme]
+    except ValueError:  # a bad port
+        return None
+
+
+def trusted_origins(request: Request) -> set[tuple[str, str, int]]:
+    """This site as the request reached it (its scheme and Host header; https too behind a TLS proxy when
+    cookies are secure-only), plus the origins configured (``ConsoleConfig.trusted_origins``)."""
+    config = request.app.state.config
+    host = request.headers.get("host", "")
+    schemes = {request.url.scheme, *(("https",) if config.secure_cookies else ())}
+    found = {_origin(f"{scheme}://{host}") for scheme in schemes} | {_origin(o) for o in config.trusted_origins}
+    return {o for o in found if o is not None}
+
+
+def from_elsewhere(request: Request) -> bool:
+    """True when the request says it comes from another site (``Origin``, else ``Referer``, not ours;
+    ``Origin: null`` included). False when it comes from here or does not say."""
+    sent = request.headers.get("origin")
+    if sent is None:
+        sent = request.headers.get("referer")
+        if not sent:
+            return False
+    return _origin(sent) not in trusted_origins(request)
+
+
 async def csrf_protect(request: Request) -> None:
-    """Router dependency: a POST (any unsafe method) must carry the session's CSRF token."""
+    """Router dependency: a POST (any unsafe method) must not come from another site and must carry
+    the session's CSRF token."""
     if request.method in SAFE_METHODS:
         return
+    if from_elsewhere(request):
+        logger.warning("cross-origin %s %s refused (Origin %r, Referer %r, from %s)", request.method,
+                       request.url.path, request.headers.get("origin", "")[:200],
+                       request.headers.get("referer", "")[:200], client_address(request))
+        raise HTTPException(403, "请求来自其他网站，已拒绝 / cross-origin request refused")
     expected = request.session.get("csrf") or ""
     sent = ""
     content_type = request.headers.get("content-type", "")
