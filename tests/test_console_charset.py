@@ -69,6 +69,23 @@ def test_the_snapshot_is_served_in_its_own_charset(console, name, charset):
     assert r.headers["content-security-policy"].startswith("sandbox; default-src 'none'")  # still the sandbox
 
 
+def test_a_charset_browsers_have_no_name_for_is_served_as_utf8(tmp_path):
+    """UTF-32 (here with its BOM) is no web encoding: the decoded text goes out as UTF-8."""
+    body = b"\xff\xfe\x00\x00" + listing_html(TITLE).encode("utf-32-le")
+    store = open_store(tmp_path / "netsword.db")
+    try:
+        add_user(store, "analyst1", PASSWORD)
+        sha, rel = EvidenceStore(tmp_path / "evidence").put_html(body)
+        store.record_snapshot(sha, "http://utf32.test/1.html", rel, "2026-06-01T02:00:00+00:00", 200, "sw1", False)
+        app = create_app(ConsoleConfig(str(tmp_path / "netsword.db"), str(tmp_path / "evidence"),
+                                       secrets.token_urlsafe(48)), store=store)
+        r = _logged_in(app).get(f"/evidence/{sha}/page")
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert TITLE in r.content.decode("utf-8")
+    finally:
+        store.close()
+
+
 @needs_chromium
 def test_the_analyst_reads_chinese_in_the_snapshot_frame(console):
     from playwright.sync_api import sync_playwright
