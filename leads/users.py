@@ -1,6 +1,10 @@
 """Console users: names, roles and argon2id password hashes (argon2-cffi), kept in the Store.
 
 Roles: ``analyst`` searches, triages and exports; ``admin`` also manages users.
+
+Sessions: a console session is good while the user's ``session_epoch`` is the one it was made
+in. :func:`end_sessions` raises it (logout); a password reset and disabling raise it too, so
+every session of that user ends, also cookies copied elsewhere.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ def add_user(store: Store, username: str, password: str, role: str = "analyst", 
     if existing is not None and not replace_existing:
         raise UserError(f"用户已存在 / user {username!r} exists (use --reset to set a new password)")
     user = User(username, _hasher.hash(password), role)
-    if existing is not None:
-        user = replace(existing, password_hash=user.password_hash, role=role, disabled=False)
+    if existing is not None:  # a password reset: the old sessions end with the old password
+        user = replace(existing, password_hash=user.password_hash, role=role, disabled=False,
+                       session_epoch=existing.session_epoch + 1)
     store.put_user(user)
     store.flush()
     return user
@@ -51,7 +56,18 @@ def set_disabled(store: Store, username: str, disabled: bool = True) -> User:
     user = store.get_user(username)
     if user is None:
         raise UserError(f"没有这个用户 / no such user: {username!r}")
-    user = replace(user, disabled=disabled)
+    user = replace(user, disabled=disabled, session_epoch=user.session_epoch + 1)
+    store.put_user(user)
+    store.flush()
+    return user
+
+
+def end_sessions(store: Store, username: str) -> User | None:
+    """End every console session of ``username`` (logout: copied cookies stop working too)."""
+    user = store.get_user(username)
+    if user is None:
+        return None
+    user = replace(user, session_epoch=user.session_epoch + 1)
     store.put_user(user)
     store.flush()
     return user

@@ -248,7 +248,7 @@ def test_every_route_but_login_needs_a_user_and_every_post_a_csrf_token(console)
         r = client.get("/search", headers={"accept": "text/html"})
         csp = r.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
-        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "same-origin"
         r = client.post("/logout", data={"csrf_token": token})
         assert r.status_code == 303 and client.get("/search").status_code == 303
     with httpx.Client(base_url=console.url) as admin:

@@ -40,6 +40,26 @@ def test_file_is_wal_with_schema_version(tmp_path):
     open_store(tmp_path / "n.db").close()  # reopening an existing file is fine
 
 
+def test_upgrade_from_v5_gives_users_a_session_epoch(tmp_path):
+    """A v5 file (users without session_epoch) keeps its users; their sessions start at epoch 0."""
+    from pipelines.store.base import User
+
+    s = open_store(tmp_path / "v5.db")
+    s.put_user(User("wang", "$argon2id$w", role="admin"))
+    s.close()
+    con = sqlite3.connect(tmp_path / "v5.db")
+    con.executescript("ALTER TABLE users DROP COLUMN session_epoch; "
+                      "DELETE FROM schema_version; INSERT INTO schema_version VALUES (5);")
+    con.close()
+    s = open_store(tmp_path / "v5.db")
+    try:
+        assert (s.get_user("wang").role, s.get_user("wang").session_epoch) == ("admin", 0)
+        s.put_user(User("wang", "$argon2id$w", role="admin", session_epoch=1))
+        assert s.get_user("wang").session_epoch == 1
+    finally:
+        s.close()
+
+
 # --------------------------------------------------------------------------- durability and concurrency
 
 

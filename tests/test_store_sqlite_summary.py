@@ -194,7 +194,7 @@ def test_upgrade_from_v4(tmp_path):
     assert [s.search(x) for x in q] == want
     s.close()
     con = sqlite3.connect(path)
-    assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 6
     con.close()
 
 

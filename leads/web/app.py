@@ -2,7 +2,9 @@
 
 Security headers on every response: a strict Content-Security-Policy (no scripts at all,
 the stylesheet allowed by hash, frames only from this site), no framing by others, no
-MIME sniffing, no referrer to the scraped sites, and no caching of pages.
+MIME sniffing, no referrer to the scraped sites (``Referrer-Policy: same-origin``: the console's
+own forms still send their ``Origin``, which ``no-referrer`` would blank to ``null``), and no
+caching of pages.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
 from leads.web.render import CSS_HASH, make_templates
+from leads.web.throttle import LoginPolicy, LoginThrottle
 from leads.web.views import render
 from leads.web.views import router as views_router
 from pipelines.store.base import Store
@@ -38,16 +41,22 @@ class ConsoleConfig:
     secret: str = field(repr=False, default="")
     secure_cookies: bool = False
     session_hours: int = SESSION_HOURS
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
+    #: Origins besides the one a request reached (e.g. "https://netsword.example.gov.cn" behind a proxy
+    #: that changes the Host header) from which POSTs are accepted.
+    trusted_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
-        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET, else under $NETSWORD_HOME."""
+        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET / $NETSWORD_CONSOLE_ORIGINS (comma-separated),
+        else under $NETSWORD_HOME."""
         from netsword.config import current
 
         cfg = current()
 
         secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(cfg.home / "console-secret")
-        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies)
+        origins = tuple(o.strip() for o in os.environ.get("NETSWORD_CONSOLE_ORIGINS", "").split(",") if o.strip())
+        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins)
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -78,6 +87,7 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.config = config
     app.state.templates = make_templates()
+    app.state.throttle = LoginThrottle(config.login_policy)
     app.include_router(auth_router)
     app.include_router(views_router)
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
@@ -111,7 +121,7 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Awa
     headers.setdefault("Content-Security-Policy", PAGE_CSP)
     headers.setdefault("X-Frame-Options", "DENY")
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers["Referrer-Policy"] = "same-origin"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers.setdefault("Cache-Control", "no-store")

@@ -6,6 +6,8 @@ POSTs, the session's CSRF token (``csrf_protect``). Admin-only routes add ``requ
 
 from __future__ import annotations
 
+import codecs
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,7 +27,7 @@ from leads.leads import build_leads, facet_counts, get_lead
 from leads.report import build_form, write_xlsx
 from leads.rulestats import rule_stats
 from leads.triage import FINDING_DECISIONS, LEAD_STATUSES, TriageError, add_note, assign, decide_finding, set_status
-from leads.users import ROLE_LABELS, ROLES, UserError, add_user, set_disabled
+from leads.users import ROLE_LABELS, ROLES, UserError, add_user, end_sessions, set_disabled
 from leads.web.auth import csrf_protect, csrf_token, current_user, require_admin
 from leads.web.forms import PER_PAGE, SearchForm, pages
 from netsword.clock import today_beijing
@@ -37,6 +39,13 @@ Admin = Annotated[User, Depends(require_admin)]
 #: The raw page of a snapshot: a sandbox with no scripts, no plugins, no network, no forms.
 SNAPSHOT_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
                 "frame-ancestors 'self'")
+#: Python codec names (``codecs.lookup(...).name``) -> the charset labels browsers know (WHATWG Encoding).
+BROWSER_CHARSETS = {"utf-8": "utf-8", "ascii": "utf-8", "gb18030": "gb18030", "gbk": "gbk", "gb2312": "gbk",
+                    "big5": "big5", "big5hkscs": "big5-hkscs", "cp950": "big5", "shift_jis": "shift_jis",
+                    "cp932": "shift_jis", "euc_jp": "euc-jp", "iso2022_jp": "iso-2022-jp", "euc_kr": "euc-kr",
+                    "cp949": "euc-kr", "utf-16-le": "utf-16le", "utf-16-be": "utf-16be", "iso8859-1": "windows-1252",
+                    "cp874": "windows-874", "koi8-r": "koi8-r", "koi8-u": "koi8-u", "mac-roman": "macintosh",
+                    "cp866": "ibm866"}
 EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                   "csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "application/zip"}
 
@@ -171,14 +180,43 @@ def snapshot_page(request: Request, sha256: str) -> Response:
     return render(request, "snapshot.html", ev=ev)
 
 
+def browser_charset(encoding: str) -> str | None:
+    """The label browsers know (WHATWG Encoding) for a Python encoding name; None when there is none."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if name in BROWSER_CHARSETS:
+        return BROWSER_CHARSETS[name]
+    if m := re.fullmatch(r"cp(125\d)", name):
+        return f"windows-{m.group(1)}"
+    if m := re.fullmatch(r"iso8859-(\d+)", name):
+        return f"iso-8859-{m.group(1)}" if m.group(1) in ("2", "3", "4", "5", "6", "7", "8", "10", "13", "14",
+                                                          "15", "16") else None
+    return None
+
+
+def snapshot_body(body: bytes) -> tuple[bytes, str]:
+    """(bytes, charset) to serve a stored page with: its own bytes and the charset the crawler decoded it
+    with; the decoded text as UTF-8 when browsers have no name for that charset."""
+    from pipelines.evidence import decode_html
+
+    encoding, text = decode_html(body)
+    charset = browser_charset(encoding)
+    if charset is None:
+        return text.encode("utf-8"), "utf-8"
+    return body, charset
+
+
 @router.get("/evidence/{sha256}/page")
 def snapshot_raw(request: Request, sha256: str) -> Response:
-    body = _evidence(request, sha256).read_html()
-    if body is None:
+    stored = _evidence(request, sha256).read_html()
+    if stored is None:
         raise HTTPException(404, "快照文件不存在 / snapshot file missing")
+    body, charset = snapshot_body(stored)
     headers = {"Content-Security-Policy": SNAPSHOT_CSP, "X-Frame-Options": "SAMEORIGIN",
                "Content-Disposition": "inline; filename=snapshot.html"}
-    return Response(body, media_type="text/html", headers=headers)
+    return Response(body, headers={**headers, "Content-Type": f"text/html; charset={charset}"})
 
 
 @router.get("/evidence/{sha256}/screenshot.png")
@@ -294,6 +332,8 @@ def users_disable(request: Request, admin: Admin, username: str = Form(...), ena
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, user: CurrentUser) -> Response:
+    """Ends every session of the user (this one, other browsers', copied cookies)."""
+    end_sessions(_store(request), user.username)
     request.session.clear()
     return back("/login")

@@ -15,6 +15,7 @@ from pipelines.store.files import EvidenceStore
 
 from .manifest import MANIFEST_FIELDS, Manifest, manifest_path, read_manifest
 from .pipeline import EvidencePipeline
+from .render import decode_html
 from .verify import VerifyReport, verify_sweep
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "EvidenceStore",
     "Manifest",
     "VerifyReport",
+    "decode_html",
     "manifest_path",
     "read_manifest",
     "verify_sweep",

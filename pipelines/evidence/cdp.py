@@ -311,10 +311,10 @@ class CdpRenderer:
             self._pipe = pipe
 
     async def screenshot(self, html: bytes, url: str = "", content_type: str = "") -> bytes:
-        """A full-page PNG of ``html`` (decoded as a browser would: BOM, <meta charset>, header)."""
-        from w3lib.encoding import html_to_unicode
+        """A full-page PNG of ``html`` (decoded as the crawler decoded it, :func:`~.render.decode_html`)."""
+        from pipelines.evidence.render import decode_html
 
-        _encoding, text = html_to_unicode(content_type or None, html)
+        _encoding, text = decode_html(html, content_type)
         async with self._sem:
             await self.start()
             page = await self._page()

@@ -21,6 +21,10 @@ pipe (:mod:`pipelines.evidence.cdp`: no Playwright driver, about a quarter less 
 the same pictures), and falls back to a :class:`SnapshotRenderer` (Playwright) when that browser
 does not start or cannot render a probe page.
 
+The snapshot's bytes are decoded as the crawler decoded them (:func:`decode_html`, Scrapy's order: a
+BOM, the Content-Type charset when known, ``<meta charset>``, then detection), and the browser gets
+that text: a GBK page without any declared charset is pictured in Chinese, not in mojibake.
+
 The browser is ``chromium-headless-shell`` when installed (:func:`crawler.browser.find_headless_shell`;
 Debian package ``chromium-headless-shell``): the old headless mode, about a quarter less CPU per
 picture and half the start-up of the full browser. The snapshot needs nothing else (no scripts,
@@ -40,6 +44,32 @@ from typing import Any, TypeVar
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+def decode_html(html: bytes, content_type: str = "") -> tuple[str, str]:
+    """(encoding, text) of a page body, decoded the way the crawler's Scrapy response decoded it: a BOM,
+    the charset of ``content_type``, a ``<meta>`` charset, else detection (ASCII, UTF-8, then
+    charset_normalizer's best guess, as ``TextResponse._auto_detect_fun``). Encoding names are
+    Python's (w3lib's: ``gbk`` and ``gb2312`` are read as their superset ``gb18030``)."""
+    from w3lib.encoding import html_to_unicode
+
+    return html_to_unicode(content_type or None, html, auto_detect_fun=_detect_encoding, default_encoding="ascii")
+
+
+def _detect_encoding(body: bytes) -> str | None:
+    """Scrapy's detection for a body that declares no charset."""
+    from w3lib.encoding import resolve_encoding
+
+    for encoding in ("ascii", "utf-8"):
+        try:
+            body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return resolve_encoding(encoding)
+    from charset_normalizer import from_bytes
+
+    match = from_bytes(body).best()
+    return resolve_encoding(match.encoding) if match else None
+
 
 #: The snapshot context: nothing but the snapshot is loaded, nothing runs.
 CONTEXT_KWARGS: dict[str, Any] = {"java_script_enabled": False, "offline": True,
@@ -102,12 +132,10 @@ class SnapshotRenderer:
         return await context.new_page()
 
     async def screenshot(self, html: bytes, url: str = "", content_type: str = "") -> bytes:
-        """A full-page PNG of ``html`` (decoded as a browser would: BOM, <meta charset>, header)."""
-        from w3lib.encoding import html_to_unicode
-
+        """A full-page PNG of ``html`` (decoded as the crawler decoded it, :func:`decode_html`)."""
         from crawler.browser import full_page_png
 
-        _encoding, text = html_to_unicode(content_type or None, html)
+        _encoding, text = decode_html(html, content_type)
         async with self._sem:
             page = await self._page()
             keep = False

@@ -280,7 +280,12 @@ class TriageEvent:
 
 @dataclass
 class User:
-    """A console user; ``password_hash`` is an argon2 hash (never the password)."""
+    """A console user; ``password_hash`` is an argon2 hash (never the password).
+
+    ``session_epoch``: the generation of the user's console sessions. A session cookie carries the
+    epoch it was made in and is only good while the user's epoch is the same: raising it (logout,
+    password reset, disabling) ends every session of the user at once, copied cookies included.
+    """
 
     username: str
     password_hash: str
@@ -288,6 +293,7 @@ class User:
     disabled: bool = False
     created_at: str = ""
     updated_at: str = ""
+    session_epoch: int = 0
 
 
 # --------------------------------------------------------------------------- contract
@@ -425,7 +431,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def put_user(self, user: User) -> None:
-        """Create or replace the user with ``user.username``."""
+        """Create or replace the user with ``user.username``. The stored ``session_epoch`` never goes
+        down: the higher of the stored and the given one is kept (a write from a stale read cannot
+        bring ended sessions back)."""
 
     @abc.abstractmethod
     def get_user(self, username: str) -> User | None: ...

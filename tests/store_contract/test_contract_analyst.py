@@ -82,6 +82,38 @@ def test_users(store):
     assert [u.username for u in store.users()] == ["alice", "bob"]
 
 
+def test_user_session_epoch_is_kept_and_never_goes_down(store):
+    from dataclasses import replace
+
+    store.put_user(User("carol", "$argon2id$c"))
+    assert store.get_user("carol").session_epoch == 0
+    stale = store.get_user("carol")
+    store.put_user(replace(stale, session_epoch=3))  # sessions ended three times
+    assert store.get_user("carol").session_epoch == 3
+    store.put_user(replace(stale, password_hash="$argon2id$rehashed"))  # a write from a stale read (epoch 0)
+    again = store.get_user("carol")
+    assert (again.password_hash, again.session_epoch) == ("$argon2id$rehashed", 3)
+    assert [u.session_epoch for u in store.users()] == [3]
+
+
+def test_user_session_epoch_survives_a_copy(store, tmp_path):
+    from pipelines.store import open_store
+
+    store.put_user(User("carol", "$argon2id$c", session_epoch=3))
+    store.flush()
+    other = open_store(f"sqlite:///{tmp_path}/copy.db")
+    try:
+        other.load(store.dump())
+        assert other.get_user("carol").session_epoch == 3
+        other.put_user(User("dave", "$argon2id$d", session_epoch=5))
+        other.flush()
+        store.load(other.dump())
+        store.flush()
+        assert (store.get_user("carol").session_epoch, store.get_user("dave").session_epoch) == (3, 5)
+    finally:
+        other.close()
+
+
 def test_iter_shops_by_site_and_id(store):
     for site, sid in (("mall", "m2"), ("demo", "s2"), ("demo", "s1"), ("mall", "m1")):
         store.upsert_shop(shop(sid, f"店{sid}", site=site, operator=f"{sid}公司"))

@@ -169,8 +169,9 @@ class ElasticApply:
                            "_source": ev})
         elif kind == "user":
             u, now = dict(op["user"]), op.get("at") or utc_now()
-            old = b.users.get(u["username"])
-            u.update(created_at=(old or {}).get("created_at") or u.get("created_at") or now, updated_at=now)
+            old = b.users.get(u["username"]) or {}
+            u.update(created_at=old.get("created_at") or u.get("created_at") or now, updated_at=now,
+                     session_epoch=max(int(old.get("session_epoch") or 0), int(u.get("session_epoch") or 0)))
             b.users[u["username"]] = u
         elif kind == "record":
             self._apply_record(op["record"], b)

@@ -411,4 +411,4 @@ _RUN_FIELDS = tuple(f.name for f in fields(SweepRun))
 
 def _user(src: dict[str, Any]) -> User:
     return User(src["username"], src["password_hash"], src.get("role") or "analyst", bool(src.get("disabled")),
-                src.get("created_at") or "", src.get("updated_at") or "")
+                src.get("created_at") or "", src.get("updated_at") or "", int(src.get("session_epoch") or 0))

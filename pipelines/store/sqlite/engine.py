@@ -54,7 +54,7 @@ from crawler.items import Finding, ListingItem, ShopItem
 from netsword.clock import utc_now
 
 from ..base import OPEN, RESOLVED, SEVERITY_RANK, ListingVersion, Store, StoredFinding, Sweep
-from .leads import LEADS_SCHEMA, SQLiteLeads
+from .leads import LEADS_SCHEMA, SQLiteLeads, migrate_users
 from .pages import SQLitePages
 from .runs import RUNS_SCHEMA, SQLiteRuns
 from .search import SQLiteQueries, row_finding
@@ -72,8 +72,8 @@ from .summary import (
 from .transfer import SQLiteTransfer
 
 #: v2: triage_events, users (leads.py); v3: page_states (crawler); v4: sweep_runs;
-#: v5: the search summary and one full-text document per subject (summary.py)
-SCHEMA_VERSION = 5
+#: v5: the search summary and one full-text document per subject (summary.py); v6: users.session_epoch (leads.py)
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -220,6 +220,7 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
                 self._w.executescript(f"BEGIN IMMEDIATE; {drop} {SCHEMA} {SUMMARY_SCHEMA} {LEADS_SCHEMA} "
                                       f"{CRAWL_SCHEMA} {RUNS_SCHEMA}")
                 try:
+                    migrate_users(self._w)
                     if drop:
                         self._rebuild_summary()
                     self._w.execute(f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION})")

@@ -2,7 +2,8 @@
 
 Kept apart from ``engine.py`` (connections, transactions, subject and finding writes);
 ``SQLiteStore`` mixes this in. The tables are additive (schema v2): ``triage_events`` is
-append-only (the audit trail), ``users`` holds argon2 hashes, never passwords.
+append-only (the audit trail), ``users`` holds argon2 hashes, never passwords, and (v6) each
+user's ``session_epoch`` (the console's session generation).
 """
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ CREATE TABLE IF NOT EXISTS triage_events (
 CREATE INDEX IF NOT EXISTS triage_events_lead ON triage_events(lead_id, event_id);
 CREATE TABLE IF NOT EXISTS users (
   username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, session_epoch INTEGER NOT NULL DEFAULT 0);
 """
+
+
+def migrate_users(c: sqlite3.Connection) -> None:
+    """v6: ``users.session_epoch`` on a store made before it (inside the schema transaction)."""
+    columns = {r[1] for r in c.execute("PRAGMA table_info(users)")}
+    if "session_epoch" not in columns:
+        c.execute("ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0")
 
 
 def _event(r: sqlite3.Row) -> TriageEvent:
@@ -37,7 +45,8 @@ def _event(r: sqlite3.Row) -> TriageEvent:
 
 
 def _user(r: sqlite3.Row) -> User:
-    return User(r["username"], r["password_hash"], r["role"], bool(r["disabled"]), r["created_at"], r["updated_at"])
+    return User(r["username"], r["password_hash"], r["role"], bool(r["disabled"]), r["created_at"], r["updated_at"],
+                r["session_epoch"])
 
 
 #: subject ids read per page by iter_subject_ids
@@ -115,10 +124,12 @@ class SQLiteLeads:
     def put_user(self, user: User) -> None:
         now = utc_now()
         with self._write(atomic=False) as c:
-            c.execute("INSERT INTO users(username, password_hash, role, disabled, created_at, updated_at) "
-                      "VALUES (?,?,?,?,?,?) ON CONFLICT(username) DO UPDATE SET password_hash=excluded.password_hash, "
-                      "role=excluded.role, disabled=excluded.disabled, updated_at=excluded.updated_at",
-                      (user.username, user.password_hash, user.role, int(user.disabled), user.created_at or now, now))
+            c.execute("INSERT INTO users(username, password_hash, role, disabled, created_at, updated_at, "
+                      "session_epoch) VALUES (?,?,?,?,?,?,?) ON CONFLICT(username) DO UPDATE SET "
+                      "password_hash=excluded.password_hash, role=excluded.role, disabled=excluded.disabled, "
+                      "updated_at=excluded.updated_at, session_epoch=max(users.session_epoch, excluded.session_epoch)",
+                      (user.username, user.password_hash, user.role, int(user.disabled), user.created_at or now, now,
+                       user.session_epoch))
 
     def get_user(self, username: str) -> User | None:
         with self._read() as c:

@@ -130,9 +130,9 @@ class SQLiteTransfer:
                     u = rec["user"]
                     with self._write(atomic=False) as c:
                         c.execute("INSERT OR REPLACE INTO users(username, password_hash, role, disabled, created_at, "
-                                  "updated_at) VALUES (?,?,?,?,?,?)", (u["username"], u["password_hash"], u["role"],
-                                                                       int(u["disabled"]), u["created_at"],
-                                                                       u["updated_at"]))
+                                  "updated_at, session_epoch) VALUES (?,?,?,?,?,?,?)",
+                                  (u["username"], u["password_hash"], u["role"], int(u["disabled"]), u["created_at"],
+                                   u["updated_at"], int(u.get("session_epoch") or 0)))
                 elif t == "run":
                     self.put_run(_item(SweepRun, rec["run"]))
                 else:
