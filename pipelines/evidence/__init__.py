@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pipelines.store.files import EvidenceStore
 
+from .charset import decode_html
 from .manifest import MANIFEST_FIELDS, Manifest, manifest_path, read_manifest
 from .pipeline import EvidencePipeline
-from .render import decode_html
 from .verify import VerifyReport, verify_sweep
 
 __all__ = [

@@ -311,8 +311,8 @@ class CdpRenderer:
             self._pipe = pipe
 
     async def screenshot(self, html: bytes, url: str = "", content_type: str = "") -> bytes:
-        """A full-page PNG of ``html`` (decoded as the crawler decoded it, :func:`~.render.decode_html`)."""
-        from pipelines.evidence.render import decode_html
+        """A full-page PNG of ``html`` (decoded as the crawler decoded it, :func:`~.charset.decode_html`)."""
+        from pipelines.evidence.charset import decode_html
 
         _encoding, text = decode_html(html, content_type)
         async with self._sem:
