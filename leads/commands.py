@@ -22,9 +22,10 @@ STATUS_CHOICE = click.Choice(["open", "resolved", "confirmed", "dismissed", "ref
 
 
 def _store() -> Any:
+    """The store for an analyst's command: a person waits on its writes (users), not a batch job."""
     from pipelines.store import open_store
 
-    return open_store(default_store_url())
+    return open_store(default_store_url()).make_interactive()
 
 
 def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:

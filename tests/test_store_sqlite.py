@@ -8,11 +8,14 @@ tests/store_contract/store_builders.py and are re-exported here for older import
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import pytest
 from store_contract.store_builders import T1, T2, T3, finding, listing, shop
 
 from pipelines.store import SearchQuery, open_store
+from pipelines.store.base import StoreBusy, TriageEvent
 from pipelines.store.sqlite import SQLiteStore
 
 __all__ = ["T1", "T2", "T3", "finding", "listing", "shop"]
@@ -65,7 +68,7 @@ def test_upgrade_from_v5_gives_users_a_session_epoch(tmp_path):
 
 def test_batched_writes_visible_to_others_after_flush(tmp_path):
     path = tmp_path / "n.db"
-    writer = SQLiteStore(path, batch_size=10_000, max_delay=3600)
+    writer = SQLiteStore(path, batch_size=10_000, max_delay=3600, max_idle=3600)  # no timer commit meanwhile
     other = SQLiteStore(path)
     writer.upsert_listing(listing("1", "高仿鞋"))
     assert writer.counts()["listings"] == 1  # read-your-writes (commits first)
@@ -77,6 +80,80 @@ def test_batched_writes_visible_to_others_after_flush(tmp_path):
     writer.close()
     assert other.counts()["listings"] == 3  # close flushes
     other.close()
+
+
+def _committed_listings(path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM listings").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _wait_for(check, seconds: float) -> float:
+    """Seconds until ``check()`` held; fails after ``seconds``."""
+    t0 = time.monotonic()
+    while not check():
+        assert time.monotonic() - t0 < seconds, f"not within {seconds} s"
+        time.sleep(0.01)
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("timing", [{"max_delay": 0.3, "max_idle": 3600}, {"max_delay": 3600, "max_idle": 0.1}])
+def test_an_open_batch_is_committed_in_time_without_another_write(tmp_path, timing):
+    """The commit timer: a sweep that stalls on a slow page (no next write) holds no lock for long."""
+    path = tmp_path / "n.db"
+    writer = SQLiteStore(path, batch_size=10_000, **timing)
+    writer.upsert_listing(listing("1", "高仿鞋"))
+    assert _wait_for(lambda: _committed_listings(path) == 1, 3.0) < 1.5
+    other = sqlite3.connect(path, timeout=0)  # the write lock is free again: a writer gets it at once
+    other.execute("BEGIN IMMEDIATE")
+    other.rollback()
+    other.close()
+    writer.upsert_listing(listing("2", "运动鞋"))  # the next batch starts normally
+    writer.close()
+    assert _committed_listings(path) == 2
+
+
+def test_an_interactive_write_goes_before_an_open_batch(tmp_path):
+    """A batch writer (max_delay and max_idle out of reach) commits as soon as an interactive writer waits."""
+    path = tmp_path / "n.db"
+    sweep = SQLiteStore(path, batch_size=10_000, max_delay=3600, max_idle=3600)
+    sweep.upsert_listing(listing("1", "高仿鞋"))  # an open batch holds the write lock
+    console = SQLiteStore(path, interactive=True, timeout=5)
+    t0 = time.monotonic()
+    event = console.add_triage_event(TriageEvent("demo:s1", "note", "核查中", "ana"))
+    assert time.monotonic() - t0 < 1.0
+    assert [e.value for e in console.triage_events()] == ["核查中"] and event.event_id
+    assert _committed_listings(path) == 1  # the sweep's batch was committed, not lost
+    sweep.upsert_listing(listing("2", "运动鞋"))  # and the sweep goes on
+    sweep.close()
+    assert console.counts()["listings"] == 2
+    console.close()
+
+
+def test_an_interactive_write_that_cannot_start_says_so_and_writes_nothing(tmp_path):
+    path = tmp_path / "n.db"
+    console = SQLiteStore(path, interactive=True, timeout=0.5)
+    foreign = sqlite3.connect(path)  # a writer that knows nothing of netsword's turnstile
+    foreign.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreBusy, match="nothing was written"):
+        console.add_triage_event(TriageEvent("demo:s1", "note", "核查中", "ana"))
+    foreign.rollback()
+    foreign.close()
+    assert console.triage_events() == []
+    console.add_triage_event(TriageEvent("demo:s1", "note", "再试一次", "ana"))  # trying again works
+    assert [e.value for e in console.triage_events()] == ["再试一次"]
+    console.close()
+
+
+def test_a_thread_reads_its_own_writes_while_the_timer_commits(tmp_path):
+    s = SQLiteStore(tmp_path / "ryw.db", max_delay=0.002, max_idle=0.001)
+    for i in range(300):
+        s.upsert_listing(listing(str(i), "运动鞋"))
+        assert s.get_listing(f"demo:{i}") is not None, i
+    s.close()
+    assert not [t for t in threading.enumerate() if t.name == "netsword-commit-timer ryw.db"]  # close() ends it
 
 
 def test_transaction_rolls_back_on_error(tmp_path):

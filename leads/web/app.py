@@ -26,12 +26,14 @@ from leads.web.render import CSS_HASH, make_templates
 from leads.web.throttle import LoginPolicy, LoginThrottle
 from leads.web.views import render
 from leads.web.views import router as views_router
-from pipelines.store.base import Store
+from pipelines.store.base import Store, StoreBusy
 
 #: For every page of the console. Scripts: none at all.
 PAGE_CSP = (f"default-src 'none'; style-src '{CSS_HASH}'; img-src 'self'; frame-src 'self'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
 SESSION_HOURS = 10
+STORE_BUSY_MESSAGE = ("数据库正忙（可能有扫描正在写入），本次修改没有保存，请返回后重试。/ "
+                      "The store is busy (a sweep may be writing): this change was NOT saved. Go back and try again.")
 
 
 @dataclass
@@ -76,13 +78,18 @@ def load_or_create_secret(path: Path) -> str:
 
 
 def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
-    """The console over ``store`` (default: opened from ``config.store_url``; the caller closes a passed store)."""
+    """The console over ``store`` (default: opened from ``config.store_url``; the caller closes a passed store).
+
+    The store is made interactive: an analyst's write is committed at once and goes before a running
+    sweep's batches; if it still cannot start in time, the analyst gets 503 saying nothing was saved.
+    """
     if not config.secret or len(config.secret) < 32:
         raise ValueError("the console needs a session secret of at least 32 characters (NETSWORD_SECRET)")
     if store is None:
         from pipelines.store import open_store
 
         store = open_store(config.store_url)
+    store.make_interactive()
     app = FastAPI(title="netsword console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.config = config
@@ -93,6 +100,7 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreBusy, _store_busy)  # type: ignore[arg-type]
     app.middleware("http")(_security_headers)
     app.add_middleware(SessionMiddleware, secret_key=config.secret, session_cookie="netsword_session",
                        max_age=config.session_hours * 3600, same_site="strict", https_only=config.secure_cookies)
@@ -142,6 +150,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
     fields = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
     return _error_page(request, 400, f"请求参数有误 / bad request: {fields}")
+
+
+async def _store_busy(request: Request, exc: StoreBusy) -> Response:
+    """A write that could not start in time: nothing was saved, and the analyst is told so."""
+    response = _error_page(request, 503, STORE_BUSY_MESSAGE)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 __all__ = ["PAGE_CSP", "ConsoleConfig", "create_app", "load_or_create_secret", "route_table"]

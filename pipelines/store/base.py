@@ -48,6 +48,9 @@ def as_tuple(value: FilterValue) -> tuple[str, ...]:
     return tuple(v for v in value if v)
 
 
+class StoreBusy(RuntimeError):
+    """A write could not start in time: another writer kept the store's write lock. Nothing of the
+    call was written; trying it again is safe."""
 
 
 # --------------------------------------------------------------------------- queries
@@ -463,6 +466,12 @@ class Store(abc.ABC):
         """Write records of any engine's :meth:`dump`; returns how many were written."""
 
     # life cycle
+    def make_interactive(self) -> Store:
+        """People wait on this store's writes (the console, an analyst's command): the engine commits
+        each write at once and, where it can, lets these writes go before batch writers such as a
+        running sweep. Returns the store."""
+        return self
+
     def flush(self) -> None:  # noqa: B027 - engines without buffering need nothing here
         """Make buffered writes durable and visible to other readers."""
 

@@ -1,19 +1,29 @@
 """The embedded engine: one SQLite file (WAL), full-text search that works for Chinese.
 
 Writes
-    Every write runs inside one long transaction on a single writer connection that is
-    committed every ``batch_size`` writes or ``max_delay`` seconds (checked on the next
-    write), on ``flush()``, before a read and on ``close()``. A call that writes several
-    rows is a savepoint, so a failing call leaves no half-written item (``save()`` stores
-    a whole page in one). The search summary and full-text documents of the subjects a
-    batch touched are recomputed just before the commit (``summary.py``; FTS5
-    would otherwise flush its index at every savepoint). ``with store.transaction():``
-    groups calls explicitly (all or nothing). A crash loses at most the uncommitted
-    batch: call ``close()``.
+    Writes are batched into one transaction on a single writer connection, committed after
+    ``batch_size`` writes, on ``flush()``, before a read, on ``close()``, and by a commit
+    timer (a thread that lives while a batch is open): ``max_delay`` seconds after the
+    batch began, ``max_idle`` seconds after its last write (a sweep waiting on the network
+    holds no lock), or at once when an interactive writer waits (``turnstile.py``). So a
+    batch holds SQLite's write lock for at most about ``max_delay`` seconds, whatever the
+    next write does. A call that writes several rows is a savepoint, so a failing call
+    leaves no half-written item (``save()`` stores a whole page in one). The search
+    summary and full-text documents of the subjects a batch touched are recomputed just
+    before the commit (``summary.py``; FTS5 would otherwise flush its index at every
+    savepoint). ``with store.transaction():`` groups calls explicitly (all or nothing; the
+    timer leaves it alone). A crash loses at most the uncommitted batch: call ``close()``.
+
+Interactive writers
+    ``make_interactive()`` (the console) commits every write at once and goes first: it
+    holds the turnstile while it waits for the lock, batch writers give way, and it waits
+    at most ``INTERACTIVE_TIMEOUT`` seconds; a write that still cannot start raises
+    ``StoreBusy`` (nothing written), never a silent loss.
 
 Reads
-    A read first commits pending writes (read-your-writes; skipped, not waited for, when
-    another thread is in the middle of a write), then runs on a per-thread reader
+    A read first commits pending writes (read-your-writes: waited for when the reading
+    thread's own writes are pending, else skipped when another thread is in the middle of a
+    write), then runs on a per-thread reader
     connection that sees committed data (WAL: readers and the writer never block each
     other). Inside ``transaction()`` the owning thread reads through the writer.
 
@@ -41,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -53,7 +64,7 @@ from typing import Any
 from crawler.items import Finding, ListingItem, ShopItem
 from netsword.clock import utc_now
 
-from ..base import OPEN, RESOLVED, SEVERITY_RANK, ListingVersion, Store, StoredFinding, Sweep
+from ..base import OPEN, RESOLVED, SEVERITY_RANK, ListingVersion, Store, StoreBusy, StoredFinding, Sweep
 from .leads import LEADS_SCHEMA, SQLiteLeads, migrate_users
 from .pages import SQLitePages
 from .runs import RUNS_SCHEMA, SQLiteRuns
@@ -70,6 +81,14 @@ from .summary import (
     placeholders,
 )
 from .transfer import SQLiteTransfer
+from .turnstile import Turnstile
+
+log = logging.getLogger(__name__)
+
+#: how often the commit timer looks at an open batch (is it due, does a person wait to write?)
+TIMER_STEP = 0.05
+#: seconds an interactive writer (the console) waits for the write lock before ``StoreBusy``
+INTERACTIVE_TIMEOUT = 10.0
 
 #: v2: triage_events, users (leads.py); v3: page_states (crawler); v4: sweep_runs;
 #: v5: the search summary and one full-text document per subject (summary.py); v6: users.session_epoch (leads.py)
@@ -172,10 +191,10 @@ def _from_data(cls: type, data: str) -> Any:
 
 
 class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLiteRuns, SQLiteTransfer, Store):
-    def __init__(self, path: str | Path, *, batch_size: int = 500, max_delay: float = 1.0,
-                 timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, batch_size: int = 500, max_delay: float = 1.0, max_idle: float = 0.1,
+                 timeout: float = 30.0, interactive: bool = False) -> None:
         self.path = str(path)
-        self.batch_size, self.max_delay, self.timeout = batch_size, max_delay, timeout
+        self.batch_size, self.max_delay, self.max_idle, self.timeout = batch_size, max_delay, max_idle, timeout
         self._memory = self.path in ("", ":memory:")
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -183,9 +202,14 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._pending = 0
-        self._batch_started = 0.0
+        self._batch_started = self._last_write = 0.0
+        self._batch_no = self._committed_no = 0  # batches begun / begun and then committed or rolled back
         self._depth = 0
         self._tx_owner: int | None = None
+        self._timer: threading.Thread | None = None
+        self._closing = threading.Event()  # wakes the commit timer up for close()
+        self._interactive = False
+        self._turnstile = None if self._memory else Turnstile.open(self.path)
         # summary rows and full-text documents are written at commit time: FTS5 flushes its
         # in-memory index at every savepoint, which would make each call cost a new index segment
         self._init_summary_state()
@@ -194,6 +218,8 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
         self._w.executescript(SWEEP_QUEUE)
         self._init_schema()
         self._w.executescript(SWEEP_TRIGGERS)
+        if interactive:
+            self.make_interactive()
 
     def _connect(self) -> sqlite3.Connection:
         c = sqlite3.connect(self.path or ":memory:", timeout=self.timeout, isolation_level=None,
@@ -235,6 +261,16 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
 
     # ----------------------------------------------------------------- transactions
 
+    def make_interactive(self) -> SQLiteStore:
+        """People wait on these writes (the console): each write is committed at once, goes before batch
+        writers (the turnstile) and waits at most ``INTERACTIVE_TIMEOUT`` seconds for the lock."""
+        with self._lock:
+            self._interactive = True
+            self.batch_size = 1
+            self.timeout = min(self.timeout, INTERACTIVE_TIMEOUT)
+            self._w.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        return self
+
     @contextmanager
     def _write(self, n: int = 1, atomic: bool = True) -> Iterator[sqlite3.Connection]:
         """The writer inside the open batch; ``atomic``: the call's statements succeed or fail together
@@ -242,18 +278,14 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
         with self._lock:
             c = self._w
             if not c.in_transaction:
-                c.execute("BEGIN IMMEDIATE")
-                self._batch_started = time.monotonic()
-                self._mark_findings_floor(c)
+                self._begin(c)
             if not atomic:
                 try:
                     yield c
                 except BaseException:
                     self._end_call(ok=False)
                     raise
-                self._end_call(ok=True)
-                self._pending += n
-                self._maybe_commit()
+                self._wrote(n)
                 return
             c.execute("SAVEPOINT w")
             try:
@@ -264,9 +296,36 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
                 self._end_call(ok=False)
                 raise
             c.execute("RELEASE w")
-            self._end_call(ok=True)
-            self._pending += n
-            self._maybe_commit()
+            self._wrote(n)
+
+    def _begin(self, c: sqlite3.Connection) -> None:
+        """Open a batch (under the lock): batch writers first give way to waiting interactive writers,
+        interactive writers hold the turnstile until their commit; the commit timer starts."""
+        if self._turnstile is not None:
+            if self._interactive:
+                self._turnstile.hold()
+            else:
+                self._turnstile.give_way(self.timeout)
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._release_turnstile()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreBusy(f"数据库正忙，{self.timeout:g} 秒内未能开始写入，本次修改未保存 / the store "
+                                f"{self.path} stayed busy for {self.timeout:g} s: nothing was written") from exc
+            raise
+        self._batch_started = self._last_write = time.monotonic()
+        self._batch_no += 1
+        self._start_timer()
+        self._mark_findings_floor(c)
+
+    def _wrote(self, n: int) -> None:
+        """A write call succeeded (under the lock)."""
+        self._end_call(ok=True)
+        self._pending += n
+        self._last_write = time.monotonic()
+        self._local.batch = self._batch_no  # this thread's writes are in this batch (read-your-writes)
+        self._maybe_commit()
 
     def _maybe_commit(self) -> None:
         if self._depth == 0 and (self._pending >= self.batch_size
@@ -281,13 +340,64 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
             except BaseException:
                 self._rollback()
                 raise
-        self._pending = 0
+        self._ended()
 
     def _rollback(self) -> None:
         if self._w.in_transaction:
             self._w.execute("ROLLBACK")
         self._drop_summary_state()
+        self._ended()
+
+    def _ended(self) -> None:
+        """No batch is open any more (committed or rolled back)."""
         self._pending = 0
+        self._committed_no = self._batch_no
+        self._release_turnstile()
+
+    def _release_turnstile(self) -> None:
+        if self._interactive and self._turnstile is not None:
+            self._turnstile.release()
+
+    # ----------------------------------------------------------------- the commit timer
+
+    def _start_timer(self) -> None:
+        """(Under the lock, at BEGIN.) One thread per open batch commits it when it is due."""
+        if self._timer is None:
+            self._timer = threading.Thread(target=self._commit_timer, daemon=True,
+                                           name=f"netsword-commit-timer {Path(self.path).name}")
+            self._timer.start()
+
+    def _commit_timer(self) -> None:
+        """Commit the open batch when it is due, however long until the next write; end with the batch."""
+        while True:
+            with self._lock:
+                if self._w is None or not self._w.in_transaction:
+                    self._timer = None
+                    return
+                wait = self._until_due()
+                if wait <= 0:
+                    self._timed_commit()
+                    continue
+            self._closing.wait(min(wait, TIMER_STEP))
+
+    def _until_due(self) -> float:
+        """Seconds until the open batch is committed (0: now). Inside ``transaction()`` its owner decides."""
+        if self._depth:
+            return TIMER_STEP
+        if not self._interactive and self._turnstile is not None and self._turnstile.someone_waiting():
+            return 0.0
+        due = min(self._batch_started + self.max_delay, self._last_write + self.max_idle)
+        return max(0.0, due - time.monotonic())
+
+    def _timed_commit(self) -> None:
+        pending = self._pending
+        try:
+            self._commit()
+        except Exception:  # no caller to raise to: say it loudly (the batch was rolled back)
+            log.exception("%s: a batch of %d writes could not be committed and was rolled back / "
+                          "一批 %d 条写入提交失败，已回滚", self.path, pending, pending)
+
+    # ----------------------------------------------------------------- explicit transactions, reads, close
 
     @contextmanager
     def transaction(self) -> Iterator[SQLiteStore]:
@@ -319,7 +429,11 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A connection for one consistent read (a savepoint around the block)."""
-        if self._lock.acquire(blocking=False):
+        if getattr(self._local, "batch", 0) > self._committed_no:
+            with self._lock:  # this thread's writes are pending: wait for the lock (its holder is brief)
+                if self._depth == 0:
+                    self._commit()
+        elif self._lock.acquire(blocking=False):
             try:
                 if self._depth == 0:
                     self._commit()
@@ -354,6 +468,12 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLite
             self._w.execute("PRAGMA optimize")
             self._w.close()
             self._w = None  # type: ignore[assignment]
+            if self._turnstile is not None:
+                self._turnstile.close()
+            timer = self._timer
+        self._closing.set()
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(timeout=5)
 
     # ----------------------------------------------------------------- sweeps
 
