@@ -19,6 +19,7 @@ from leads.commands import export, report, rules_stats, rules_suggest, search, s
 from netsword.yamlsource import SourceError
 from pipelines.match.commands import rescan, rules
 from pipelines.store import StoreUnavailable
+from pipelines.store.base import StoreBusy
 from pipelines.store.commands import index
 from scheduling.commands import schedule
 
@@ -43,6 +44,10 @@ class NetswordGroup(click.Group):
         except StoreUnavailable as exc:
             click.echo(f"netsword: {exc}\n  存储不可用：启动它，或用 NETSWORD_STORE / --store 指向可用的存储 / "
                        "start it, or point NETSWORD_STORE (or --store) at a store that runs", err=True)
+            ctx.exit(EXIT_STORE)
+        except StoreBusy as exc:
+            click.echo(f"netsword: {exc}\n  数据库正忙，本次操作没有保存，请稍后重试 / the store is busy: nothing was saved, "
+                       "try again", err=True)
             ctx.exit(EXIT_STORE)
         except sqlite3.OperationalError as exc:
             click.echo(f"netsword: the SQLite store cannot be used: {exc} (is the file readable and writable, "
