@@ -46,8 +46,8 @@ class NetswordGroup(click.Group):
                        "start it, or point NETSWORD_STORE (or --store) at a store that runs", err=True)
             ctx.exit(EXIT_STORE)
         except StoreBusy as exc:
-            click.echo(f"netsword: {exc}\n  数据库正忙，本次操作没有保存，请稍后重试 / the store is busy: nothing was saved, "
-                       "try again", err=True)
+            click.echo(f"netsword: {exc}\n  数据库正忙，本次操作没有保存，请稍后重试 / "
+                       "the store is busy: nothing was saved, try again", err=True)
             ctx.exit(EXIT_STORE)
         except sqlite3.OperationalError as exc:
             click.echo(f"netsword: the SQLite store cannot be used: {exc} (is the file readable and writable, "
