@@ -3,6 +3,7 @@
 Supported URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 ``sqlite:///:memory:`` or a plain file path (SQLite); ``elasticsearch://[user:pass@]host:9200[/prefix]``
 (Elasticsearch 8.x, see ``elastic/``). Engines register a factory in ``ENGINES`` under their URL scheme.
+``waiting_writes(url)`` says how many writes wait in a local spool for the store to come back.
 """
 
 from __future__ import annotations
@@ -63,5 +64,19 @@ def open_store(url: str | Path, **kwargs: Any) -> Store:
     return factory(rest, **kwargs)
 
 
+def waiting_writes(url: str | Path) -> tuple[int, str]:
+    """(operations waiting, the spool file) for the store at ``url``, without connecting to it; (0, "")
+    for engines that never spool (SQLite)."""
+    text = str(url)
+    if not text.lower().startswith("elasticsearch://"):
+        return 0, ""
+    from .elastic import ElasticConfig
+    from .elastic.spool import Spool
+
+    path = ElasticConfig.from_url(text.split("://", 1)[1]).spool
+    assert path is not None
+    return Spool(path).pending(), str(path)
+
+
 __all__ = ["ENGINES", "Hit", "HitFinding", "ListingVersion", "SearchQuery", "SearchResult", "Snapshot", "Store",
-           "StoreUnavailable", "StoredFinding", "Sweep", "open_store"]
+           "StoreUnavailable", "StoredFinding", "Sweep", "open_store", "waiting_writes"]

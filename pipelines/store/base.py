@@ -36,6 +36,11 @@ SEVERITY_RANK: dict[str, int] = {s: i + 1 for i, s in enumerate(SEVERITIES)}
 RESOLVED = "resolved"
 OPEN = "open"
 
+#: Key of ``ListingItem.history`` set (to 1.0) by ``pipelines.history`` when the store could not be read:
+#: the listing was matched without its price history. The store stage then resolves nothing on it (an
+#: outage closes no finding) and ``pipelines.history`` matches it again once the store is back.
+HISTORY_UNKNOWN = "history_unknown"
+
 FilterValue = str | Sequence[str] | None
 
 
@@ -304,11 +309,15 @@ class User:
 
 class StoreUnavailable(RuntimeError):
     """The store cannot be reached (a server down, a file that cannot be opened). Raised by reads;
-    engines that can keep writes for later (Elasticsearch: the spool) do so instead of raising."""
+    engines that can keep writes for later (Elasticsearch: the spool) do so instead of raising
+    (``Store.spooled`` counts them)."""
 
 
 class Store(abc.ABC):
     """The only door to storage. Engines: ``sqlite.SQLiteStore``, ``elastic.ElasticStore``."""
+
+    #: writes this store object sent to a local spool instead of the store (engines that can be unreachable)
+    spooled: int = 0
 
     # sweeps
     @abc.abstractmethod
@@ -471,6 +480,9 @@ class Store(abc.ABC):
         each write at once and, where it can, lets these writes go before batch writers such as a
         running sweep. Returns the store."""
         return self
+
+    def retry(self) -> None:  # noqa: B027 - engines that are never unreachable need nothing here
+        """Try the server on the next call, whatever the back-off after an earlier failure."""
 
     def flush(self) -> None:  # noqa: B027 - engines without buffering need nothing here
         """Make buffered writes durable and visible to other readers."""

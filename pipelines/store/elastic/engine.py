@@ -21,7 +21,12 @@ Outages
     (``$NETSWORD_HOME/spool/...jsonl``, see ``elastic_spool``) and the sweep goes on; later
     batches go to the spool too (order kept) until a flush finds the server again, which first
     replays the spool. Opening the store (the next sweep) and ``netsword index replay`` replay it
-    as well. Reads need the server and raise ``StoreUnavailable`` meanwhile.
+    as well. A batch Elasticsearch answers with an error (a refused password, a 500) is spooled
+    the same way, the reason logged: a write never leaves ``save()`` as an exception and never
+    gets lost. ``spooled`` counts the operations this store object spooled. Reads need the
+    server and raise ``StoreUnavailable`` meanwhile, at once (no request) until the back-off
+    after the last failure (1 s, doubling to 30 s) has passed. The outage is logged once per
+    process and spool, not per store object or per retry.
 
 Reads
     ``get_*``, ``listing_history`` and ``findings_for`` read root documents by id (real time);
@@ -56,12 +61,11 @@ from .spool import Spool
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ElasticConfig", "ElasticStore", "StoreUnavailable", "open_elastic"]
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause in a few words ("Connection refused"), not the transport's nested reprs."""
-    text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^)'\"]+)", text) or re.search(r"(timed out|Name or service not known)", text)
-    return m.group(1).strip() if m else type(exc).__name__
+#: spool files whose Elasticsearch this process found unreachable (logged once per outage, not per store object)
+_DOWN: set[str] = set()
+_DOWN_LOCK = threading.Lock()
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -72,6 +76,14 @@ def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, TransportConnectionError | ConnectionTimeout):
         return True
     return isinstance(exc, ApiError) and exc.meta.status in (502, 503, 504)
+
+
+def _from_elasticsearch(exc: BaseException) -> bool:
+    """An error Elasticsearch or its transport raised (unreachable, refused, failed), not one of ours."""
+    from elastic_transport import ApiError as TransportApiError
+    from elastic_transport import TransportError
+
+    return _unavailable(exc) or isinstance(exc, TransportApiError | TransportError)
 
 
 @dataclass
@@ -127,6 +139,18 @@ class ElasticConfig:
         return cfg
 
 
+def _reason(exc: BaseException) -> str:
+    """The innermost cause in a few words ("Connection refused", "HTTP 401 AuthenticationException"), not
+    the transport's nested reprs."""
+    text = str(exc)
+    m = (re.search(r"\[Errno -?\d+\] ([^)'\"]+)", text) or re.search(r"Error\(-?\d+, '([^']+)'\)", text)
+         or re.search(r"(timed out|Name or service not known)", text))
+    if m:
+        return m.group(1).strip()
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    return f"HTTP {status} {type(exc).__name__}" if isinstance(status, int) else type(exc).__name__
+
+
 def _read_secret(path: str | None) -> str | None:
     if not path:
         return None
@@ -153,12 +177,14 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
         self._dirty = False
         self._ready = False
         self._down_until = 0.0
+        self._down_reason = ""
         self._backoff = 1.0
         self._closed = False
+        self.spooled = 0
         with self._lock:
             try:
                 self._connect()
-                if config.auto_replay and self.spool.pending():
+                if config.auto_replay and self.spool.has_pending():
                     n = self.spool.replay(self._apply, config.batch_size)
                     log.warning("sent %d spooled operations from %s to Elasticsearch", n, self.spool.path)
             except Exception as e:
@@ -187,8 +213,42 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
     def _mark_down(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, 30.0)
-        log.warning("Elasticsearch at %s unreachable (%s); writes go to %s until it is back (`netsword index "
-                    "replay` sends them)", ", ".join(self.config.hosts), exc.__class__.__name__, self.spool.path)
+        self._down_reason = _reason(exc)
+        key = str(self.spool.path)
+        with _DOWN_LOCK:
+            if key in _DOWN:
+                return
+            _DOWN.add(key)
+        if _unavailable(exc):
+            log.warning("Elasticsearch at %s unreachable (%s); writes wait in %s until it is back (`netsword index "
+                        "replay` sends them)", self._hosts(), self._down_reason, self.spool.path)
+        else:
+            log.error("Elasticsearch at %s refused a batch (%s); it and later writes wait in %s (`netsword index "
+                      "replay` sends them once this is fixed)", self._hosts(), self._down_reason, self.spool.path)
+
+    def _mark_up(self) -> None:
+        self._backoff = 1.0
+        self._down_until = 0.0
+        key = str(self.spool.path)
+        with _DOWN_LOCK:
+            if key not in _DOWN:
+                return
+            _DOWN.discard(key)
+        log.warning("Elasticsearch at %s reachable again", self._hosts())
+
+    def _hosts(self) -> str:
+        return ", ".join(self.config.hosts)
+
+    def _unreachable(self, exc: BaseException | None = None) -> StoreUnavailable:
+        """The error of a read that cannot be answered now (marks the server down when ``exc`` says so)."""
+        if exc is not None:
+            self._mark_down(exc)
+        return StoreUnavailable(f"Elasticsearch at {self._hosts()} is unreachable ({self._down_reason}); "
+                                f"writes wait in {self.spool.path}")
+
+    def _spool(self, ops: list[dict[str, Any]]) -> None:
+        self.spool.append(ops)
+        self.spooled += len(ops)
 
     def _push(self, *ops: dict[str, Any]) -> None:
         with self._lock:
@@ -206,24 +266,24 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
         a failure, batches go straight to the spool unless ``force`` (an explicit flush, a read)."""
         with self._lock:
             ops, self._ops = self._ops, []
-            if not ops and not (self.config.auto_replay and self.spool.pending()):
+            if not ops and not (self.config.auto_replay and self.spool.has_pending()):
                 return []
             if not force and time.monotonic() < self._down_until:
-                self.spool.append(ops)
+                self._spool(ops)
                 return None
             try:
                 self._connect()
-                if self.config.auto_replay and self.spool.pending():
+                if self.config.auto_replay and self.spool.has_pending():
                     n = self.spool.replay(self._apply, self.config.batch_size)
                     log.warning("sent %d spooled operations from %s to Elasticsearch", n, self.spool.path)
                 results = self._apply(ops) if ops else []
             except Exception as e:
-                if not _unavailable(e):
+                self._spool(ops)  # whatever went wrong, the batch is kept (applying it again changes nothing)
+                if not _from_elasticsearch(e):
                     raise
-                self.spool.append(ops)
                 self._mark_down(e)
                 return None
-            self._backoff = 1.0
+            self._mark_up()
             return results
 
     def replay(self) -> int:
@@ -231,19 +291,23 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
         with self._lock:
             try:
                 self._connect()
-                return self.spool.replay(self._apply, self.config.batch_size)
+                sent = self.spool.replay(self._apply, self.config.batch_size)
             except Exception as e:
                 if _unavailable(e):
-                    raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable "
-                                           f"({_reason(e)}); the spool {self.spool.path} is kept") from e
+                    raise StoreUnavailable(f"Elasticsearch at {self._hosts()} is unreachable ({_reason(e)}); the "
+                                           f"spool {self.spool.path} is kept") from e
                 raise
+            self._mark_up()
+            return sent
 
     def _reading(self, search: bool = False) -> None:
-        """Before a read: pending writes out, indices refreshed if a search follows."""
+        """Before a read: pending writes out, indices refreshed if a search follows. Within the back-off
+        after a failure the read fails at once: a crawl reading per page must not wait on a dead server."""
         with self._lock:
+            if time.monotonic() < self._down_until:
+                raise self._unreachable()
             if self._sync(force=True) is None:  # a read must see this store's writes: they are in the spool
-                raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable; "
-                                       f"writes wait in {self.spool.path}")
+                raise self._unreachable()
             try:
                 self._connect()
                 if search and self._dirty:
@@ -251,8 +315,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                     self._dirty = False
             except Exception as e:
                 if _unavailable(e):
-                    raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable "
-                                           f"({_reason(e)})") from e
+                    raise self._unreachable(e) from e
                 raise
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -260,8 +323,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
             return fn(*args, **kwargs)
         except Exception as e:
             if _unavailable(e):
-                raise StoreUnavailable(f"Elasticsearch at {', '.join(self.config.hosts)} is unreachable "
-                                       f"({_reason(e)})") from e
+                raise self._unreachable(e) from e
             raise
 
     # ----------------------------------------------------------------- writes
@@ -339,6 +401,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 except Exception as e:
                     if not _unavailable(e):
                         raise
+                    self._mark_down(e)
                     known = True
             elif not known:
                 known = True
@@ -390,6 +453,10 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
         return n
 
     # ----------------------------------------------------------------- life cycle
+
+    def retry(self) -> None:
+        with self._lock:
+            self._down_until = 0.0
 
     def flush(self) -> None:
         """Send everything now (or spool it, if the server is away), then refresh the indices."""

@@ -62,6 +62,13 @@ class Spool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write(self.rejected_path, [line], "a")
 
+    def has_pending(self) -> bool:
+        """Whether anything waits in the file (without reading it: cheap enough to ask before every read)."""
+        try:
+            return self.path.stat().st_size > 0
+        except OSError:
+            return False
+
     def pending(self) -> int:
         """How many operations wait in the file."""
         if not self.path.exists():
