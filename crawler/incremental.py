@@ -22,9 +22,15 @@ the unchanged pages.
 Every answer's body (after decompression, as the evidence keeps it) is hashed here, once:
 ``request.meta["netsword_body_sha256"]``, which the spider puts on the item as ``html_sha256``.
 
-Settings: ``NETSWORD_INCREMENTAL`` (True; ``netsword crawl --full`` turns it off).
+While the store cannot be read (Elasticsearch down: ``StoreUnavailable``) no request fails for
+it: the state comes from the job folder's copy (:class:`~pipelines.store.pagecache.LocalPageStates`,
+written by the store stage as pages are stored), and a URL it does not know is fetched in full
+(correct, only slower). Said once per outage in the log, counted per request.
+
+Settings: ``NETSWORD_INCREMENTAL`` (True; ``netsword crawl --full`` turns it off), ``JOBDIR``.
 Stats: ``netsword/incremental/conditional``, ``.../not_modified``, ``.../same_hash``,
-``.../snapshot_missing``.
+``.../snapshot_missing``, ``.../local_state`` (states read from the job folder's copy),
+``.../state_unknown`` (the store unreadable and no copy: fetched in full).
 """
 
 from __future__ import annotations
@@ -38,20 +44,37 @@ from scrapy.http import HtmlResponse, Request, Response
 
 from crawler.spiders.listing import BODY_SHA256, UNCHANGED
 from netsword.digests import sha256_bytes
-from pipelines.store import open_store
+from pipelines.store import StoreUnavailable, open_store
+from pipelines.store.base import PageState
+from pipelines.store.pagecache import LocalPageStates
 
 logger = logging.getLogger(__name__)
 
 
 class IncrementalMiddleware:
-    def __init__(self, store_url: str, evidence_dir: str | Path, enabled: bool = True, stats: Any = None) -> None:
+    def __init__(self, store_url: str, evidence_dir: str | Path, enabled: bool = True, stats: Any = None,
+                 job_dir: str | Path | None = None) -> None:
         self.store_url, self.evidence_dir, self.enabled, self.stats = store_url, Path(evidence_dir), enabled, stats
         self._store: Any = None
+        self.local = LocalPageStates(job_dir, store_url) if job_dir else None
+        self._down = False  # the store is unreadable: said once per outage
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IncrementalMiddleware:
+        from scrapy import signals
+
         s = crawler.settings
-        return cls(s.get("STORE_URL"), s.get("EVIDENCE_DIR"), s.getbool("NETSWORD_INCREMENTAL", True), crawler.stats)
+        mw = cls(s.get("STORE_URL"), s.get("EVIDENCE_DIR"), s.getbool("NETSWORD_INCREMENTAL", True), crawler.stats,
+                 s.get("JOBDIR") or None)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        return mw
+
+    def spider_closed(self, spider: Any = None) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self.local is not None:
+            self.local.close()
 
     @property
     def store(self) -> Any:
@@ -62,7 +85,7 @@ class IncrementalMiddleware:
     def process_request(self, request: Request, spider: Any = None) -> None:
         if not self.enabled or request.meta.get("netsword_full") or "netsword_prev" in request.meta:
             return None
-        state = self.store.page_state(request.url)
+        state = self._page_state(request.url)
         if state is None:
             return None
         if not (self.evidence_dir / state.path).is_file():
@@ -102,6 +125,24 @@ class IncrementalMiddleware:
             self._inc("netsword/incremental/same_hash")
             return response.replace(flags=[*response.flags, UNCHANGED])
         return response
+
+    def _page_state(self, url: str) -> PageState | None:
+        """The store's state of ``url``; the job folder's copy while the store cannot be read."""
+        try:
+            state = self.store.page_state(url)
+        except StoreUnavailable as exc:
+            if not self._down:
+                logger.warning("page states unreadable (%s): until the store is back they come from %s, and pages "
+                               "it does not know are fetched in full", exc,
+                               self.local.path if self.local is not None else "nowhere (no job folder)")
+                self._down = True
+            state = self.local.get(url) if self.local is not None else None
+            self._inc("netsword/incremental/local_state" if state is not None else "netsword/incremental/state_unknown")
+            return state
+        if self._down:
+            logger.warning("page states readable again")
+            self._down = False
+        return state
 
     def _inc(self, key: str) -> None:
         if self.stats is not None:

@@ -7,10 +7,18 @@ incremental crawl's memory (:class:`~pipelines.store.base.PageState` per URL, wr
 page's item, so a crash never leaves a state whose item is lost) and records pages that did
 not change since the last sweep (:class:`~crawler.items.UnchangedPage`).
 
-Settings: ``STORE_URL``; the sweep record also reads ``NETSWORD_INCREMENTAL``,
+Outages: the store takes every write (an engine that cannot reach its server spools it, see
+``elastic/engine.py``), so nothing here waits on the store or raises for it. Each page state is
+also kept in the job folder (:class:`~pipelines.store.pagecache.LocalPageStates`), for the
+incremental middleware while the store cannot be read. A listing matched without its price
+history (``HISTORY_UNKNOWN``, the store was unreadable) resolves none of its findings: that is
+done when ``pipelines.history`` matches it again.
+
+Settings: ``STORE_URL``, ``JOBDIR``; the sweep record also reads ``NETSWORD_INCREMENTAL``,
 ``NETSWORD_RESUME``, ``AUTOTHROTTLE_ENABLED``, ``CONCURRENT_REQUESTS_PER_DOMAIN``,
 ``DOWNLOAD_DELAY`` and ``ROBOTSTXT_OBEY``. Stats: ``netsword/listings``, ``netsword/shops``,
-``netsword/findings``, ``netsword/unchanged``, ``netsword/unchanged_unknown``.
+``netsword/findings``, ``netsword/unchanged``, ``netsword/unchanged_unknown``,
+``netsword/store/spooled`` (writes that went to a local spool, not the store).
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from netsword.clock import utc_now
 
 from . import open_store
-from .base import PageState
+from .base import HISTORY_UNKNOWN, PageState
+from .pagecache import LocalPageStates
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +40,12 @@ class StorePipeline:
     """Writes subjects, findings, snapshots and page states; opens and closes the sweep record."""
 
     def __init__(self, url: str, stats: Any = None, sweep_settings: dict[str, Any] | None = None,
-                 crawler: Any = None) -> None:
+                 crawler: Any = None, job_dir: str | None = None) -> None:
         self.url, self.stats = url, stats
         self.sweep_settings = dict(sweep_settings or {})
         self.crawler = crawler
         self.store: Any = None
+        self.local = LocalPageStates(job_dir, url) if job_dir else None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -46,7 +56,7 @@ class StorePipeline:
                           "autothrottle": s.getbool("AUTOTHROTTLE_ENABLED"),
                           "concurrency_per_domain": s.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
                           "download_delay": s.getfloat("DOWNLOAD_DELAY")}
-        return cls(s.get("STORE_URL"), crawler.stats, sweep_settings, crawler)
+        return cls(s.get("STORE_URL"), crawler.stats, sweep_settings, crawler, s.get("JOBDIR") or None)
 
     def _spider(self, spider: Any) -> Any:
         # Scrapy 2.19 passes no spider to open_spider/close_spider that default it: use the crawler's
@@ -65,8 +75,9 @@ class StorePipeline:
         if isinstance(item, UnchangedPage):
             return self._unchanged(item)
         if isinstance(item, ListingItem | ShopItem):
-            # subject + snapshot record + findings; findings the page no longer shows are resolved
-            self.store.save(item)
+            # subject + snapshot record + findings; findings the page no longer shows are resolved (not while
+            # the listing's price history is unknown: findings over history could not fire)
+            self.store.save(item, resolve=HISTORY_UNKNOWN not in (getattr(item, "history", None) or {}))
             self._inc(f"netsword/{item.kind}s")
             self._inc("netsword/findings", len(item.findings))
         elif isinstance(item, PageItem) and item.html_sha256:
@@ -74,12 +85,17 @@ class StorePipeline:
                                        item.status, item.sweep_id, item.rendered)
         if isinstance(item, ListingItem | ShopItem | PageItem) and item.html_sha256 and item.status < 400:
             subject = isinstance(item, ListingItem | ShopItem)
-            self.store.put_page_state(PageState(
+            self._put_page_state(PageState(
                 url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
                 last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
                 page_type=getattr(item, "page_type", "") or item.kind,
                 subject_kind=item.kind if subject else "", subject_id=item.subject_id if subject else ""))
         return item
+
+    def _put_page_state(self, state: PageState) -> None:
+        self.store.put_page_state(state)
+        if self.local is not None:
+            self.local.put(state)
 
     def _unchanged(self, item: UnchangedPage) -> UnchangedPage:
         store = self.store
@@ -91,7 +107,7 @@ class StorePipeline:
             self._inc("netsword/unchanged_unknown")
         if item.html_sha256:  # the stored state the page matched (the spider copied it): seen again now.
             # Built from the item, not read back: a read commits the store's open batch, once per page.
-            store.put_page_state(PageState(
+            self._put_page_state(PageState(
                 url=item.url, sha256=item.html_sha256, path=item.html_path, etag=item.etag,
                 last_modified=item.last_modified, fetched_at=item.fetched_at, sweep_id=item.sweep_id,
                 page_type=item.page_type, subject_kind=item.subject_kind, subject_id=item.subject_id))
@@ -109,6 +125,10 @@ class StorePipeline:
                      if isinstance(v, int | float | str)}
             self.store.finish_sweep(spider.sweep_id, utc_now(), stats)
         self.store.close()
+        if self.store.spooled:
+            self._inc("netsword/store/spooled", self.store.spooled)
+        if self.local is not None:
+            self.local.close()
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None:

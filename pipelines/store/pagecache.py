@@ -1,0 +1,79 @@
+"""The job folder's copy of the page states (``<JOBDIR>/pages.sqlite``), for when the store cannot be read.
+
+The store stage writes every :class:`~pipelines.store.base.PageState` here as well as into the
+store; :class:`crawler.incremental.IncrementalMiddleware` reads it only while the store raises
+``StoreUnavailable``, so a sweep during an Elasticsearch outage still asks "changed since?" and
+skips unchanged pages. The store stays the authority whenever it answers.
+
+Rows are kept per store (its URL without credentials and options), so the states of another
+store are never used, and the file outlives the sweep: ``crawler.runner`` keeps it when it
+clears the job folder for a new sweep of the site. A lost or stale copy only costs a full fetch;
+a state found here whose snapshot file is gone is ignored by the middleware.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .base import PageState
+
+FILE = "pages.sqlite"
+_FIELDS = frozenset(f.name for f in fields(PageState))
+
+
+def store_key(url: str) -> str:
+    """The store's URL without user, password and options: the same store, however it is reached."""
+    text = str(url)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).resolve()}"
+    parts = urlsplit(text)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+class LocalPageStates:
+    """url -> the last PageState written for it in the sweeps of one site, per store."""
+
+    def __init__(self, job_dir: str | Path, store_url: str) -> None:
+        self.path = Path(job_dir) / FILE
+        self.store = store_key(store_url)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a copy: the last rows may go with a power cut
+            db.execute("CREATE TABLE IF NOT EXISTS page_states (store TEXT NOT NULL, url TEXT NOT NULL, "
+                       "state TEXT NOT NULL, PRIMARY KEY (store, url))")
+            self._db = db
+        return self._db
+
+    def put(self, state: PageState) -> None:
+        with self._lock:
+            self._conn().execute("INSERT OR REPLACE INTO page_states(store, url, state) VALUES (?,?,?)",
+                                 (self.store, state.url, json.dumps(asdict(state), ensure_ascii=False)))
+
+    def get(self, url: str) -> PageState | None:
+        if self._db is None and not self.path.exists():
+            return None
+        with self._lock:
+            row = self._conn().execute("SELECT state FROM page_states WHERE store=? AND url=?",
+                                       (self.store, url)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return PageState(**{k: v for k, v in data.items() if k in _FIELDS})
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
