@@ -139,6 +139,9 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
     console.print(f"sweep {result.sweep_id}: {s['pages']} pages — ok {s['ok']} (after a retry {s['retried']}, "
                   f"unchanged {s['unchanged']}, in the browser {s['browser']}), failed {s['failed']}{unparseable}, "
                   f"skipped {s['skipped']}{cutoff}; {listings} listings, {shops} shops, {findings} findings")
+    if not result.stored:  # the store was unreachable: the sweep is kept, unfinished, for --resume
+        err.print(_not_stored(site, result), highlight=False, soft_wrap=True)
+        raise SystemExit(3)  # cli.EXIT_STORE: the store could not be reached
     stored = _sweep_counts(result.sweep_id)
     more = [f"{stored.get(k, 0)} {k}" for k, n in (("listings", listings), ("shops", shops), ("findings", findings))
             if stored.get(k, 0) > n]
@@ -154,13 +157,27 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
             f"{base_url or 'the profile base_url'} is up and reachable from here, then sweep again")
 
 
+def _not_stored(site: str, result) -> str:
+    """One line: what of the sweep is not in the store yet, and what to do."""
+    parts = []
+    if result.waiting:
+        parts.append(f"{result.waiting} writes wait in {result.spool} (the store was unreachable)")
+    if result.history_pending:
+        parts.append(f"{result.history_pending} listings wait to be matched again with their price history")
+    early = "" if result.finished else f" and stopped early ({result.stats.get('finish_reason')})"
+    return (f"sweep {result.sweep_id} is not complete{early}: {'; '.join(parts)}. When the store is back: "
+            f"netsword index replay, then netsword crawl --site {site} --resume")
+
+
 def _sweep_counts(sweep_id: str) -> dict:
-    """Subjects and findings seen in the sweep (unchanged pages included), from the store."""
-    from pipelines.store import open_store
+    """Subjects and findings seen in the sweep (unchanged pages included), from the store ({} if unreadable)."""
+    from pipelines.store import StoreUnavailable, open_store
 
     store = open_store(default_store_url())
     try:
         return store.counts(sweep_id=sweep_id)
+    except StoreUnavailable:
+        return {}
     finally:
         store.close()
 

@@ -3,7 +3,15 @@
 Each site has a job folder, ``<NETSWORD_HOME>/jobs/<site>/`` (Scrapy's ``JOBDIR``): the
 frontier (:mod:`crawler.frontier`), Scrapy's disk queue, and ``sweep.json`` (sweep id, base
 URL, search terms, whether it finished). ``resume=True`` continues the last unfinished sweep of
-the site with the same sweep id; a new sweep starts from an empty job folder.
+the site with the same sweep id; a new sweep starts from an empty job folder (but for the copy of
+the page states, ``pages.sqlite``, see :mod:`pipelines.store.pagecache`).
+
+Store outages: a sweep whose writes went to the local spool (Elasticsearch unreachable) and are
+still there when it ends, or whose listings matched without price history could not be matched
+again yet (``history_unknown.txt``, see :mod:`pipelines.history`), is *not* finished: after
+``netsword index replay``, ``resume=True`` completes it. A resume needs the store readable (what is
+done is what the store has): otherwise it raises ``StoreUnavailable`` saying what to do, before
+anything is changed.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from netsword import config as netsword_config
 from netsword.clock import utc_now
 from netsword.config import ROOT
 
+#: what a new sweep keeps of the job folder: the copy of the page states (pipelines.store.pagecache)
+KEEP_IN_JOB = ("pages.sqlite",)
+
 
 class SweepError(RuntimeError):
     """A sweep cannot start (nothing to resume, a bad profile ...); the message says what to do."""
@@ -31,10 +42,19 @@ class SweepResult:
     sweep_id: str
     site: str
     stats: dict[str, Any] = field(default_factory=dict)
+    waiting: int = 0  # writes this sweep spooled (store unreachable) that are still in the spool
+    spool: str = ""  # the spool file
+    history_pending: int = 0  # listings matched without price history, not matched again yet
 
     @property
     def finished(self) -> bool:
+        """The crawl ran to its end (not stopped early)."""
         return self.stats.get("finish_reason") == "finished"
+
+    @property
+    def stored(self) -> bool:
+        """Everything the sweep found is in the store (nothing waits in a spool or for its history)."""
+        return not self.waiting and not self.history_pending
 
     def summary(self) -> dict[str, int]:
         """Pages ok / retried (ok after a retry) / failed / unchanged / skipped, and items."""
@@ -85,13 +105,25 @@ def prepare_job(site: str, *, resume: bool, sweep_id: str | None, base_url: str 
         if info and not info.get("finished"):
             logging.getLogger(__name__).warning(
                 "unfinished sweep %s of %s is dropped (next time: netsword crawl --resume)", info.get("sweep_id"), site)
-        if job.exists():
-            shutil.rmtree(job)
+        _clear_job(job)
         info = {"site": site, "sweep_id": sweep_id or new_sweep_id(site), "base_url": base_url,
                 "search": search or [], "started_at": utc_now(),
                 "finished": False, "resumed": 0}
     _write_job(job, info)
     return info
+
+
+def _clear_job(job: Path) -> None:
+    """Empty the job folder for a new sweep, but for what outlives sweeps (``KEEP_IN_JOB``)."""
+    if not job.is_dir():
+        return
+    for path in job.iterdir():
+        if path.name.startswith(KEEP_IN_JOB):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None = None,
@@ -116,9 +148,14 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     ruleset = _check_rules(extra_settings or {})  # so do broken rule packs (RuleError: file:line)
     known_base = base_url or (_read_job(netsword_config.job_dir(site)).get("base_url") if resume else None)
     _check_base_url(site, profile, known_base)
+    store_url = store_url or netsword_config.store_url()
+    _quiet_transport()
+    _ensure_sqlite_parent(store_url)
+    if resume:
+        _check_store_readable(site, store_url)
     job = prepare_job(site, resume=resume, sweep_id=sweep_id, base_url=base_url, search=search)
     settings = get_project_settings()
-    settings.set("STORE_URL", store_url or netsword_config.store_url(), priority="cmdline")
+    settings.set("STORE_URL", store_url, priority="cmdline")
     settings.set("EVIDENCE_DIR", evidence_dir or str(netsword_config.evidence_dir()), priority="cmdline")
     settings.set("JOBDIR", str(netsword_config.job_dir(site)), priority="cmdline")
     settings.set("NETSWORD_RESUME", resume, priority="cmdline")
@@ -131,15 +168,14 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
         settings.set(key, value, priority="cmdline")
     settings.set("MATCH_RULESET", ruleset, priority="cmdline")
     Path(settings.get("EVIDENCE_DIR")).mkdir(parents=True, exist_ok=True)
-    _ensure_sqlite_parent(settings.get("STORE_URL"))
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(ListingSpider)
     process.crawl(crawler, site=site, profile=profile, base_url=job.get("base_url"), sweep_id=job["sweep_id"],
                   search=job.get("search") or None)
     process.start()
-    result = SweepResult(job["sweep_id"], site, dict(crawler.stats.get_stats() or {}))
-    if result.finished:
+    result = _result(job["sweep_id"], site, dict(crawler.stats.get_stats() or {}), store_url)
+    if result.finished and result.stored:
         job["finished"] = True
         _write_job(netsword_config.job_dir(site), job)
     return result
@@ -162,6 +198,37 @@ def _check_rules(extra_settings: dict[str, Any]) -> Any:
     rules_dir = extra_settings.get("MATCH_RULES_DIR") or None
     include_test = bool(extra_settings.get("MATCH_INCLUDE_TEST", False))
     return RuleSet.load(rules_dir, include_test=include_test)
+
+
+def _result(sweep_id: str, site: str, stats: dict[str, Any], store_url: str) -> SweepResult:
+    from pipelines.history import UnknownHistory
+    from pipelines.store import waiting_writes
+
+    result = SweepResult(sweep_id, site, stats)
+    if stats.get("netsword/store/spooled"):  # this sweep spooled writes: are they still there?
+        result.waiting, result.spool = waiting_writes(store_url)
+    result.history_pending = len(UnknownHistory(netsword_config.job_dir(site)).ids())
+    return result
+
+
+def _check_store_readable(site: str, store_url: str) -> None:
+    """A resume starts from what the store has: it cannot start while the store cannot be read."""
+    from pipelines.store import StoreUnavailable, open_store
+
+    store = open_store(store_url)  # sends what waits in a spool, if it can
+    try:
+        store.sweeps()
+    except StoreUnavailable as exc:  # the command line says it in one line (cli.py, exit 3)
+        raise StoreUnavailable(f"cannot resume the sweep of {site!r} while the store is unreadable: {exc}. "
+                               f"When it is back: netsword index replay, then netsword crawl --site {site} "
+                               "--resume") from exc
+    finally:
+        store.close()
+
+
+def _quiet_transport() -> None:
+    """The Elasticsearch client logs every retry; the store says what matters once (engine.py)."""
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
 def _show_progress_lines() -> None:
