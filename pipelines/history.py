@@ -162,13 +162,14 @@ class HistoryPipeline:
 
     def __init__(self, store_url: str, baseline_sweep: str = "", baseline_max_days: float = 60.0,
                  stats: Any = None, job_dir: str | Path | None = None, rules_dir: str | Path | None = None,
-                 include_test: bool = False) -> None:
+                 include_test: bool = False, ruleset: Any = None) -> None:
         self.store_url, self.baseline_sweep, self.baseline_max_days = store_url, baseline_sweep, baseline_max_days
         self.stats = stats
         self.store: Store | None = None
         self.baseline: tuple[datetime, datetime] | None = None
         self.unknown = UnknownHistory(job_dir)
-        self.rules_dir, self.include_test = rules_dir, include_test  # the match stage's, to match again
+        # the match stage's rules, to match again: its compiled RuleSet if given, else loaded when needed
+        self.rules_dir, self.include_test, self.ruleset = rules_dir, include_test, ruleset
         self.site = self.sweep_id = ""
         self.crawler: Any = None
         self._baseline_read = False
@@ -180,7 +181,8 @@ class HistoryPipeline:
         pipe = cls(s.get("STORE_URL"),
                    s.get("HISTORY_BASELINE_SWEEP") or os.environ.get("HISTORY_BASELINE_SWEEP") or "",
                    s.getfloat("HISTORY_BASELINE_MAX_DAYS", 60.0), crawler.stats, job_dir=s.get("JOBDIR") or None,
-                   rules_dir=s.get("MATCH_RULES_DIR") or None, include_test=s.getbool("MATCH_INCLUDE_TEST", False))
+                   rules_dir=s.get("MATCH_RULES_DIR") or None, include_test=s.getbool("MATCH_INCLUDE_TEST", False),
+                   ruleset=s.get("MATCH_RULESET"))
         pipe.crawler = crawler
         return pipe
 
@@ -304,9 +306,11 @@ class HistoryPipeline:
         self.unknown.keep(ids[done:])
 
     def _ruleset(self) -> Any:
-        from pipelines.match import RuleSet
+        if self.ruleset is None:
+            from pipelines.match import RuleSet
 
-        return RuleSet.load(self.rules_dir, include_test=self.include_test)
+            self.ruleset = RuleSet.load(self.rules_dir, include_test=self.include_test)
+        return self.ruleset
 
     def _match_one(self, subject_id: str, ruleset: Any) -> bool:
         """True if the listing was matched again; False if there was nothing to do (not stored as
