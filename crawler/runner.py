@@ -215,7 +215,13 @@ def _check_store_readable(site: str, store_url: str) -> None:
     """A resume starts from what the store has: it cannot start while the store cannot be read."""
     from pipelines.store import StoreUnavailable, open_store
 
-    store = open_store(store_url)  # sends what waits in a spool, if it can
+    engine_log = logging.getLogger("pipelines.store.elastic.engine")
+    level = engine_log.level
+    engine_log.setLevel(logging.ERROR)  # an unreachable store is said below, in the one line of the refusal
+    try:
+        store = open_store(store_url)  # sends what waits in a spool, if it can
+    finally:
+        engine_log.setLevel(level)
     try:
         store.sweeps()
     except StoreUnavailable as exc:  # the command line says it in one line (cli.py, exit 3)
