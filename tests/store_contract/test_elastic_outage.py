@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cli_helpers import ROOT
 from standin import REAL_ES_URL, StandIn, StandInUnavailable
 from store_builders import finding, listing
 
@@ -34,7 +35,6 @@ from pipelines.store.pipeline import StorePipeline
 
 pytestmark = pytest.mark.skipif(bool(REAL_ES_URL), reason="stops and restarts its own stand-in server")
 
-ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 
 
