@@ -7,8 +7,11 @@ skips unchanged pages. The store stays the authority whenever it answers.
 
 Rows are kept per store (its URL without credentials and options), so the states of another
 store are never used, and the file outlives the sweep: ``crawler.runner`` keeps it when it
-clears the job folder for a new sweep of the site. A lost or stale copy only costs a full fetch;
-a state found here whose snapshot file is gone is ignored by the middleware.
+clears the job folder for a new sweep of the site. A lost copy only costs full fetches, and a
+state whose snapshot file is gone is ignored by the middleware. The one stale case that matters:
+a store emptied under the same URL (indices dropped by hand) while the copy remembers its pages.
+An unchanged page read from the copy during an outage then marks as seen a subject the store no
+longer has; the replay applies that as nothing (the subject stays missing until a ``--full`` sweep).
 """
 
 from __future__ import annotations
