@@ -64,7 +64,7 @@ def load_trust(public_key: str | Path | None = None, tsa_certs: str | Path | Non
         except (OSError, KeyFileError):
             trust.key = None
         if trust.key is not None:
-            trust.key_source = f"本单位密钥 unit key {KeyFiles(Path(cfg.keys_dir)).public}"
+            trust.key_source = f"unit key {KeyFiles(Path(cfg.keys_dir)).public}"
     chain = tsa_certs or cfg.tsa_certs
     if chain:
         try:
