@@ -487,3 +487,11 @@ def test_tampering_with_a_bundle_is_named(bundle, unit, tmp_path, tsa):
     assert f"bundle: signed by another key: the signature is by the key the bundle carries, " \
         f"{other.public.fingerprint}, not by the expected key {unit['fingerprint']}" in proc.stdout
     assert f"sweep manifest {SWEEP}.jsonl: signed by another key" in proc.stdout
+
+    # 7. the signature stripped (the bundle sealed again, unsigned): with the expected key given, that fails too
+    stripped = {n: d for n, d in members.items() if n not in ("SHA256SUMS.sig", "SHA256SUMS.seal.json")}
+    stripped.update(make_seal("SHA256SUMS", members["SHA256SUMS"], Sealer(), kind="evidence bundle"))
+    stripped["SHA256SUMS.sig"] = None
+    proc = verify_elsewhere(rewrite(bundle, tmp_path / "7.zip", stripped), tmp_path, *pub)
+    assert proc.returncode == 1 and f"bundle: not signed: no signature by the expected key {unit['fingerprint']}" \
+        in proc.stdout, out(proc)

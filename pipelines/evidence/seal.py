@@ -268,6 +268,10 @@ def _check_signature(text: str, statement: dict[str, Any], record: dict[str, Any
     if sig is None:
         if not claimed:
             reason = str((record.get("signature") or {}).get("reason") or "")
+            if trust.required and trust.key is not None:
+                return fail(f"未签名：没有预期密钥 {trust.key.fingerprint} 的签名（{trust.key_source}）",
+                            f"not signed: no signature by the expected key {trust.key.fingerprint} "
+                            f"({trust.key_source}); the seal says: {reason or 'unsigned'}")
             return warn(f"未签名：{reason}" if reason else "未签名",
                         f"not signed: {reason}" if reason else "not signed")
         return fail(f"签名文件缺失：{sig_name}（封存时已签名，密钥 {claimed}）",

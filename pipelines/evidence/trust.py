@@ -4,7 +4,9 @@ For ``netsword evidence verify``, in order:
 
 * the key: ``--public-key FILE``, else the unit's own public key (``<keys folder>/unit.pub.pem``,
   on the machine that signed), else none (a bundle's own key is then only reported, never
-  trusted: a bundle re-signed with another key carries that other key);
+  trusted: a bundle re-signed with another key carries that other key). With ``--public-key``,
+  a seal that is not signed fails too (a signature stripped is not a weaker pass); with the
+  unit's own key it is a warning (sweeps sealed before the unit had a key);
 * the TSA chain: ``--tsa-certs FILE``, else ``tsa_certs`` from the configuration, else (bundles)
   the chain the bundle carries -- which the unit's signature over the bundle vouches for when
   that signature verifies with the expected key.
@@ -33,6 +35,8 @@ class Trust:
     key_source: str = ""  # "--public-key FILE", "unit key <path>"
     tsa_roots: list[x509.Certificate] = field(default_factory=list)
     tsa_source: str = ""
+    #: the key was asked for (``--public-key``): what is not signed with it fails, unsigned included
+    required: bool = False
 
     def with_tsa_chain(self, pem: bytes | None, source: str) -> Trust:
         """This trust, with ``pem`` as the TSA chain when it has none yet."""
@@ -42,7 +46,7 @@ class Trust:
             roots = load_chain(pem)
         except ValueError:
             return self
-        return Trust(self.key, self.key_source, roots, source) if roots else self
+        return Trust(self.key, self.key_source, roots, source, self.required) if roots else self
 
 
 def load_trust(public_key: str | Path | None = None, tsa_certs: str | Path | None = None, cfg: Any = None) -> Trust:
@@ -58,6 +62,7 @@ def load_trust(public_key: str | Path | None = None, tsa_certs: str | Path | Non
             raise TrustError(f"无法使用公钥文件 {public_key} / cannot use the public key file {public_key}: "
                              f"{exc}") from exc
         trust.key_source = f"--public-key {public_key}"
+        trust.required = True
     else:
         try:
             trust.key = load_unit_public(cfg.keys_dir)
