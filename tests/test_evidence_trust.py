@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import shutil
 import subprocess
@@ -110,8 +111,6 @@ def test_keys_init_show_and_no_overwrite_without_force(tmp_path):
     # the fingerprint is the SHA-256 of the public key's DER, as OpenSSL computes it
     der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(pub), "-outform", "DER"], capture_output=True,
                          check=True).stdout
-    import hashlib
-
     assert f"sha256:{hashlib.sha256(der).hexdigest()}" in show.stdout
     before = key.read_bytes()
     again = run_cli("keys", "init", home=home)
@@ -152,6 +151,33 @@ def test_config_keys_for_the_tsa_and_the_keys_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("NETSWORD_TSA_URL", "http://tsa.env/")
     assert config.current().tsa_url == "http://tsa.env/"
     assert config.current(tsa_url="http://tsa.cli/").tsa_url == "http://tsa.cli/"
+
+
+# -- timestamp tokens ---------------------------------------------------------------------------
+def test_tokens_from_the_tsa_are_checked_offline_and_each_fault_named(tsa):
+    from pipelines.evidence.timestamps import check_token, load_chain, request_token
+
+    data = b"manifest bytes"
+    digest = hashlib.sha256(data).hexdigest()
+    token = request_token(tsa.url, data)
+    roots = load_chain(tsa.chain.read_bytes())
+    good = check_token(token, digest, roots)
+    assert good.ok and good.signature_checked and good.tsa == "CN=netsword test TSA"
+    assert good.beijing.endswith("+08:00")
+    assert "not the file's SHA-256" in check_token(token, hashlib.sha256(b"other").hexdigest(), roots).en
+    at = token.find(b"Z", token.find(b"\x18\x0f"))  # the token's GeneralizedTime
+    year_on = bytearray(token)
+    year_on[at - 11] ^= 0x01  # 2026 -> 2027: within the certificate's validity, but the signature covers it
+    assert "the TSA's signature does not verify" in check_token(bytes(year_on), digest, roots).en
+    an_hour_back = bytearray(token)
+    an_hour_back[at - 5] ^= 0x01  # an hour off: may fall before the test TSA certificate was made
+    assert not check_token(bytes(an_hour_back), digest, roots).ok
+    with TestTSA("rogue") as rogue:
+        assert "not issued by the trusted TSA (issuer CN=rogue TSA" in check_token(
+            request_token(rogue.url, data), digest, roots).en
+    assert "cannot be parsed" in check_token(token[:100], digest, roots).en
+    unchecked = check_token(token, digest, None)  # no chain: the hash only, and it says so
+    assert unchecked.ok and not unchecked.signature_checked
 
 
 # -- the hash chain -----------------------------------------------------------------------------
@@ -263,7 +289,7 @@ def test_tampering_with_a_sweep_is_named(unit, forged_evidence, tsa):
     tsr = Path(f"{mpath}.tsr")
     data = bytearray(tsr.read_bytes())
     at = data.find(b"Z", data.find(b"\x18\x0f"))  # GeneralizedTime of the token: YYYYMMDDHHMMSSZ
-    data[at - 5] ^= 0x01  # a minute digit
+    data[at - 1] ^= 0x01  # its last seconds digit: one second later or earlier
     tsr.write_bytes(bytes(data))
     proc = verify_copy(unit, root)
     assert proc.returncode == 1

@@ -122,7 +122,11 @@ def check_token(tsr_bytes: bytes, digest_hex: str, roots: list[x509.Certificate]
         builder.build().verify(tsr, imprint.message)
     except VerificationError as exc:
         detail = str(exc)
-        if "local issuer" in detail or "certificate verify error" in detail:
+        if "not yet valid" in detail or "has expired" in detail:
+            check.zh = f"令牌所称时间 {check.beijing} 不在时间戳服务证书的有效期内（令牌的时间被改动，或证书不对）"
+            check.en = (f"the time the token claims, {check.beijing} Beijing time, is outside the TSA certificate's "
+                        "validity (the token's time was changed, or the certificate is not the TSA's)")
+        elif "local issuer" in detail or "certificate verify error" in detail:
             check.zh = f"令牌不是由可信的时间戳服务签发（签发者 {check.tsa}）"
             check.en = f"the token was not issued by the trusted TSA (issuer {check.tsa}: not in the trusted chain)"
         elif "EKU" in detail or "timeStamping" in detail:
