@@ -215,7 +215,7 @@ def verify_bundle(path: str | Path, trust: Trust | None = None) -> BundleCheck:
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        checks.append(_fail(f"不是可读的 zip 文件 / not a readable zip: {exc}"))
+        checks.append(fail(f"不是可读的 zip 文件：{exc}", f"not a readable zip: {exc}"))
         return _done(check)
     with zf:
         names = [i.filename for i in zf.infolist() if not i.is_dir()]
@@ -223,7 +223,7 @@ def verify_bundle(path: str | Path, trust: Trust | None = None) -> BundleCheck:
         if listed is None:
             return _done(check)
         manifest, problems = _check_manifest(zf, names, listed)
-        checks.extend(_fail(p) for p in problems)
+        checks.extend(problems)
         if not any(c.failed for c in checks):
             checks.append(Check("ok", f"文件哈希相符：{check.files_checked} 个文件与 {SUMS} 和 {MANIFEST} 一致",
                                 f"file hashes hold: {check.files_checked} files match {SUMS} and {MANIFEST}"))
@@ -232,16 +232,15 @@ def verify_bundle(path: str | Path, trust: Trust | None = None) -> BundleCheck:
         carried = read_public_key_bytes(_member(zf, PUBLIC_KEY))
         sums = _member(zf, SUMS) or b""
         seal = check_seal(SUMS, sha256_bytes(sums), {n: _member(zf, n) for n in SEAL_FILES}, trust,
-                          carried_key=carried, what_zh="证据包", what_en="the bundle")
+                          carried_key=carried, what_zh=SUMS, what_en=SUMS)
         checks.extend(_prefixed("证据包", "bundle", seal.checks))
         pages = _check_sweep_manifests(zf, names, trust, carried, checks)
         checks.extend(_check_snapshots_listed(manifest, pages))
     return _done(check)
 
 
-def _fail(text: str) -> Check:
-    zh, _, en = text.partition(" / ")
-    return Check("fail", zh, en or zh)
+def fail(zh: str, en: str) -> Check:
+    return Check("fail", zh, en)
 
 
 def _done(check: BundleCheck) -> BundleCheck:
@@ -265,50 +264,53 @@ def _check_sums(zf: zipfile.ZipFile, names: list[str], check: BundleCheck) -> di
     """Every file listed in SHA256SUMS present with its hash; None when there is no SHA256SUMS."""
     checks = check.checks
     if len(names) != len(set(names)):
-        checks.append(_fail("压缩包内有重名文件 / duplicate names in the zip"))
+        checks.append(fail("压缩包内有重名文件", "duplicate names in the zip"))
     if SUMS not in names:
-        checks.append(_fail(f"缺少 {SUMS} / {SUMS} missing"))
+        checks.append(fail(f"缺少 {SUMS}", f"{SUMS} missing"))
         return None
     listed: dict[str, str] = {}
     for n, line in enumerate(zf.read(SUMS).decode("utf-8", "replace").splitlines(), 1):
         digest, sep, name = line.partition("  ")
         if not sep or not is_sha256(digest) or not name:
-            checks.append(_fail(f"{SUMS} 第 {n} 行格式错误 / line {n} malformed"))
+            checks.append(fail(f"{SUMS} 第 {n} 行格式错误", f"{SUMS} line {n} malformed"))
             continue
         listed[name] = digest
     for name, digest in listed.items():
         if name not in names:
-            checks.append(_fail(f"缺少文件 / missing file: {name}"))
+            checks.append(fail(f"缺少文件：{name}", f"missing file: {name}"))
             continue
         got = _hash_member(zf, name)
         check.files_checked += 1
         if got != digest:
-            checks.append(_fail(f"哈希不符（文件被改动）/ hash mismatch (file changed): {name}"))
+            checks.append(fail(f"哈希不符（文件被改动）：{name}", f"hash mismatch (file changed): {name}"))
         if name.startswith("snapshots/") and name != f"snapshots/{got}.html":
-            checks.append(_fail(f"快照内容与文件名哈希不符 / snapshot content does not match its name: {name}"))
-    checks.extend(_fail(f"未登记的文件 / file not in {SUMS}: {name}") for name in names
+            checks.append(fail(f"快照内容与文件名哈希不符：{name}",
+                               f"snapshot content does not match its name: {name}"))
+    checks.extend(fail(f"未登记在 {SUMS} 中的文件：{name}", f"file not in {SUMS}: {name}") for name in names
                   if name != SUMS and name not in listed and name not in SEAL_FILES)
     return listed
 
 
 def _check_manifest(zf: zipfile.ZipFile, names: list[str],
-                    listed: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+                    listed: Mapping[str, str]) -> tuple[dict[str, Any], list[Check]]:
     if MANIFEST not in names:
-        return {}, [f"缺少 {MANIFEST} / {MANIFEST} missing"]
+        return {}, [fail(f"缺少 {MANIFEST}", f"{MANIFEST} missing")]
     try:
         manifest = json.loads(zf.read(MANIFEST))
     except ValueError:
-        return {}, [f"{MANIFEST} 不是 JSON / not JSON"]
+        return {}, [fail(f"{MANIFEST} 不是 JSON", f"{MANIFEST} is not JSON")]
     problems = []
     if manifest.get("format") not in FORMATS:
-        problems.append(f"未知格式 / unknown bundle format: {manifest.get('format')!r}")
+        kind = manifest.get("format")
+        problems.append(fail(f"未知格式：{kind!r}", f"unknown bundle format: {kind!r}"))
     for name, meta in (manifest.get("files") or {}).items():
         if listed.get(name) != (meta or {}).get("sha256"):
-            problems.append(f"清单与 {SUMS} 不一致 / manifest and {SUMS} disagree: {name}")
+            problems.append(fail(f"{MANIFEST} 与 {SUMS} 不一致：{name}", f"{MANIFEST} and {SUMS} disagree: {name}"))
     for f in manifest.get("findings") or []:
         for key in ("html", "screenshot"):
             if f.get(key) and f[key] not in listed:
-                problems.append(f"问题 {f.get('finding_id')} 的证据文件缺失 / evidence missing: {f[key]}")
+                problems.append(fail(f"问题 {f.get('finding_id')} 的证据文件缺失：{f[key]}",
+                                     f"evidence of finding {f.get('finding_id')} missing: {f[key]}"))
     return manifest, problems
 
 
@@ -320,7 +322,7 @@ def _check_sweep_manifests(zf: zipfile.ZipFile, names: list[str], trust: Trust, 
         data = zf.read(name)
         base = name.rpartition("/")[2]
         seal = check_seal(base, sha256_bytes(data), {n: _member(zf, f"manifests/{n}") for n in seal_names(base)},
-                          trust, carried_key=carried, what_zh=f"扫描清单 {base}", what_en=f"sweep manifest {base}")
+                          trust, carried_key=carried, what_zh="该清单", what_en="the manifest")
         lines = seal.statement.get("lines")
         chain = check_chain(data, base, sealed_lines=lines if isinstance(lines, int) else None,
                             sealed_head=seal.statement.get("chain_head"))
