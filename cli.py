@@ -17,6 +17,7 @@ import click
 from crawler.commands import crawl, demo, evidence, profile
 from leads.commands import export, report, rules_stats, rules_suggest, search, serve, user
 from netsword.yamlsource import SourceError
+from pipelines.evidence.commands import keys
 from pipelines.match.commands import rescan, rules
 from pipelines.store import StoreUnavailable
 from pipelines.store.base import StoreBusy
@@ -66,7 +67,8 @@ def main() -> None:
     """netsword — 网剑行动 marketplace sweeps for market regulators."""
 
 
-for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, schedule):
+for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, keys,
+                schedule):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
 rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage

@@ -1,12 +1,14 @@
-"""`netsword demo`, `crawl`, `profile check` and `evidence verify`: sweeps and what they keep."""
+"""`netsword demo`, `crawl`, `profile check`, `evidence verify` and `evidence stamp`: sweeps and what they keep."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crawler.limits import cutoff_counts
@@ -14,6 +16,9 @@ from crawler.runner import run_sweep
 from netsword.config import data_home
 from netsword.config import evidence_dir as default_evidence_dir
 from netsword.config import store_url as default_store_url
+
+if TYPE_CHECKING:
+    from pipelines.evidence import Check, Trust
 
 console = Console()
 err = Console(stderr=True)
@@ -228,42 +233,92 @@ def profile_check(site: str, url: str) -> None:
 # --- evidence --------------------------------------------------------------------------
 @click.group()
 def evidence() -> None:
-    """Evidence kept by sweeps: HTML snapshots, screenshots, WARC files, manifests."""
+    """Evidence kept by sweeps: HTML snapshots, screenshots, WARC files, manifests, seals."""
+
+
+def _check_line(check: Check) -> None:
+    style = {"ok": "green", "fail": "red", "warn": "yellow"}[check.status]
+    console.print(f"[{style}]{check.mark}[/] {escape(check.text())}", highlight=False, soft_wrap=True)
 
 
 @evidence.command("verify")
 @click.argument("sweep_or_bundle")
 @click.option("--evidence-dir", default=None, help="evidence root (default: $EVIDENCE_DIR or $NETSWORD_HOME/evidence)")
-def evidence_verify(sweep_or_bundle: str, evidence_dir: str | None) -> None:
-    """Re-hash a sweep's evidence (or an evidence bundle .zip) and report changed or missing files."""
+@click.option("--public-key", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="the signing unit's public key (PEM); default: this unit's own (netsword keys show)")
+@click.option("--tsa-certs", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="the TSA's certificate chain (PEM); default: tsa_certs, else (bundles) the bundle's own")
+def evidence_verify(sweep_or_bundle: str, evidence_dir: str | None, public_key: str | None,
+                    tsa_certs: str | None) -> None:
+    """核验证据 / check a sweep's evidence (or an evidence bundle .zip): files, hash chain, signature, timestamp.
+
+    Says what holds and what fails, in Chinese and English; exit 1 when anything fails.
+    """
+    from pipelines.evidence import TrustError, load_trust
+
+    try:
+        trust = load_trust(public_key, tsa_certs)
+    except TrustError as exc:
+        raise click.ClickException(str(exc)) from exc
     if sweep_or_bundle.lower().endswith(".zip"):
-        _verify_bundle(sweep_or_bundle)
+        _verify_bundle(sweep_or_bundle, trust)
         return
     from pipelines.evidence import verify_sweep
 
     root = evidence_dir or default_evidence_dir()
-    report = verify_sweep(root, sweep_or_bundle)
+    report = verify_sweep(root, sweep_or_bundle, trust)
+    console.print(f"扫描 / sweep {escape(report.sweep_id)} ({escape(str(root))})", highlight=False, soft_wrap=True)
     for line in report.missing:
-        console.print(f"[red]MISSING[/] {line}", markup=True, highlight=False)
+        console.print(f"[red]✗ 缺失 / MISSING[/] {escape(line)}", highlight=False, soft_wrap=True)
     for line in report.changed:
-        console.print(f"[red]CHANGED[/] {line}", markup=True, highlight=False)
+        console.print(f"[red]✗ 已改动 / CHANGED[/] {escape(line)}", highlight=False, soft_wrap=True)
+    for check in report.checks:
+        _check_line(check)
     for line in report.notes:
-        err.print(f"note: {line}", highlight=False)
-    verdict = "ok" if report.ok else f"{len(report.changed)} changed, {len(report.missing)} missing"
-    console.print(f"sweep {report.sweep_id}: {report.manifest_lines} manifest lines, {report.files_checked} files "
-                  f"checked — {verdict}")
+        err.print(f"note: {escape(line)}", highlight=False, soft_wrap=True)
+    failed = sum(c.failed for c in report.checks)
+    verdict = "ok / 通过" if report.ok else f"NOT ok / 未通过: {failed} failed"
+    console.print(f"sweep {escape(report.sweep_id)}: {report.manifest_lines} manifest lines, {report.files_checked} "
+                  f"files checked — {verdict}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise SystemExit(1)
 
 
-def _verify_bundle(path: str) -> None:
+def _verify_bundle(path: str, trust: Trust) -> None:
     try:
         from leads.bundle import verify_bundle
     except ImportError as exc:
         raise click.ClickException("bundle verification needs leads.bundle (not installed here)") from exc
-    check = verify_bundle(path)
-    for problem in check.problems:
-        console.print(f"[red]PROBLEM[/] {problem}", highlight=False)
-    console.print(f"bundle {path}: {check.files_checked} files checked — {'ok' if check.ok else 'NOT ok'}")
+    check = verify_bundle(path, trust)
+    console.print(f"证据包 / bundle {escape(path)}", highlight=False, soft_wrap=True)
+    for item in check.checks:
+        _check_line(item)
+    failed = len(check.problems)
+    verdict = "ok / 通过" if check.ok else f"NOT ok / 未通过: {failed} failed"
+    console.print(f"bundle {escape(path)}: {check.files_checked} files checked — {verdict}", highlight=False,
+                  soft_wrap=True)
     if not check.ok:
         raise SystemExit(1)
+
+
+@evidence.command("stamp")
+@click.argument("sweep")
+@click.option("--evidence-dir", default=None, help="evidence root (default: $EVIDENCE_DIR or $NETSWORD_HOME/evidence)")
+@click.option("--tsa-url", default=None, help="time-stamping authority (default: tsa_url, $NETSWORD_TSA_URL)")
+def evidence_stamp(sweep: str, evidence_dir: str | None, tsa_url: str | None) -> None:
+    """补盖可信时间戳 / fetch the timestamp token a sealed sweep lacks (its TSA was down), and sign again."""
+    from netsword.config import current
+    from pipelines.evidence import Sealer, SealError, TimestampError, manifest_path, stamp_later
+
+    cfg = current(tsa_url=tsa_url)
+    path = manifest_path(evidence_dir or default_evidence_dir(), sweep)
+    if not path.is_file():
+        raise click.ClickException(f"没有扫描 {sweep} 的清单 / no manifest for sweep {sweep!r} at {path}")
+    try:
+        record = stamp_later(path, Sealer.from_config(cfg))
+    except (SealError, TimestampError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    stamp = record["timestamp"]
+    console.print(f"扫描 / sweep {escape(sweep)}: 时间戳令牌 / timestamp token {escape(stamp['file'])} — "
+                  f"{escape(stamp['time_beijing'])} 北京时间 / Beijing time, TSA {escape(stamp['tsa_url'])}",
+                  highlight=False, soft_wrap=True)

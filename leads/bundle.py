@@ -1,19 +1,29 @@
 """Evidence bundles: one zip an enforcement team can file and check without netsword.
 
-Inside (flat, fixed names)::
+Inside (fixed names)::
 
     说明.txt                  what is inside and how to check it (Chinese)
     leads.xlsx               the export: sheets 线索 and 问题明细
     snapshots/<sha256>.html  each finding's page exactly as fetched; the name is the SHA-256
                              of the content, the same hash as in 证据哈希
     screenshots/<sha256>.png the page's screenshot where the crawler took one (same name)
+    manifests/<sweep>.jsonl  the manifest of each sweep that fetched one of those pages (hash-chained),
+                             with its .sha256 and its seal: .seal.json, .sig, .tsr
+    keys/unit.pub.pem        the public key of the unit that signed (when it has one)
+    tsa/chain.pem            the time-stamping authority's certificate chain (when configured)
     manifest.json            bundle format, filters, every file's SHA-256 and size, and
                              per finding: URL, fetch time, snapshot and screenshot paths
-    SHA256SUMS               every other file's SHA-256 (``sha256sum -c SHA256SUMS`` works)
+    SHA256SUMS               every file above's SHA-256 (``sha256sum -c SHA256SUMS`` works)
+    SHA256SUMS.seal.json     the bundle's seal (:mod:`pipelines.evidence.seal`): the unit's signature
+    SHA256SUMS.sig           (.sig) over a statement of SHA256SUMS's hash and a TSA timestamp token
+    SHA256SUMS.tsr           (.tsr) over SHA256SUMS; the record says the key and the time source
 
-``verify_bundle(path)`` checks a bundle without extracting it: every file listed with the
-right hash, nothing unlisted, every snapshot's content matching its name, the manifest
-agreeing with SHA256SUMS.
+``verify_bundle(path, trust)`` checks a bundle without extracting it: every file listed with the
+right hash, nothing unlisted, every snapshot's content matching its name, the manifest agreeing
+with SHA256SUMS; the bundle's seal and each sweep manifest's seal and hash chain, with the key
+the verifier trusts (``--public-key``; the key the bundle carries is only reported: a bundle
+re-signed with another key carries that key), and whether each snapshot is listed in a sweep
+manifest. Each check holds or fails in Chinese and English (``checks``).
 """
 
 from __future__ import annotations
@@ -31,22 +41,52 @@ from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
 from netsword.clock import beijing_time, utc_now
 from netsword.digests import sha256_bytes, sha256_stream
+from pipelines.evidence import (
+    Check,
+    Sealer,
+    Trust,
+    check_chain,
+    check_seal,
+    load_trust,
+    make_seal,
+    read_public_key_bytes,
+    seal_names,
+)
 from pipelines.store.base import SearchQuery, Store, as_query
 
-FORMAT = "netsword-evidence-bundle/1"
+FORMAT = "netsword-evidence-bundle/2"
+FORMATS = ("netsword-evidence-bundle/1", FORMAT)  # /1: before seals (no manifests, keys, seal)
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 SHEET = "leads.xlsx"
 README = "说明.txt"
+PUBLIC_KEY = "keys/unit.pub.pem"
+TSA_CHAIN = "tsa/chain.pem"
+#: the bundle's seal: written after SHA256SUMS, so not listed in it
+SEAL_FILES = frozenset(seal_names(SUMS))
 _README_TEXT = """netsword 证据包 / evidence bundle
 
 leads.xlsx               线索表（工作表“线索”）与问题明细（工作表“问题明细”）
 snapshots/<哈希>.html     每条问题所在网页的原始 HTML，文件名即其 SHA-256（与“证据哈希”列一致）
 screenshots/<哈希>.png    该网页的截图（如有）
+manifests/<扫描>.jsonl    抓取这些网页的扫描清单（哈希链：每行含上一行的 SHA-256），及其封存文件
+                         .sha256、.seal.json（封存记录）、.sig（本单位签名）、.tsr（可信时间戳）
+keys/unit.pub.pem        签名单位的公钥（如有）
+tsa/chain.pem            时间戳服务的证书链（如有）
 manifest.json            每个文件的 SHA-256、大小，以及每条问题的链接、抓取时间和证据文件
-SHA256SUMS               除本文件外所有文件的 SHA-256
+SHA256SUMS               以上所有文件的 SHA-256
+SHA256SUMS.seal.json     证据包的封存记录：签名密钥指纹、时间来源（时间戳服务或本机时钟）
+SHA256SUMS.sig           本单位对封存内容（含 SHA256SUMS 的哈希）的签名
+SHA256SUMS.tsr           时间戳服务（RFC 3161）对 SHA256SUMS 的时间戳令牌
 
-校验：netsword evidence verify 本文件.zip，或在解压后的目录中运行 sha256sum -c SHA256SUMS。
+校验：netsword evidence verify 本文件.zip --public-key 签发单位公钥.pem
+（逐项说明哪些成立、哪些不成立；另一台电脑上只需本文件和公钥）。
+不用 netsword 时，在解压后的目录中：
+  sha256sum -c SHA256SUMS
+  openssl ts -verify -data SHA256SUMS -in SHA256SUMS.tsr -CAfile tsa/chain.pem
+  jq -j .statement SHA256SUMS.seal.json > statement.json
+  openssl pkeyutl -verify -pubin -inkey 签发单位公钥.pem -rawin -in statement.json -sigfile SHA256SUMS.sig
+  （SM2 密钥另加：-digest sm3 -pkeyopt distid:1234567812345678）
 注意：网页快照来自被检查的网站，可能含有恶意脚本，请勿在浏览器中直接打开。
 """
 
@@ -65,13 +105,17 @@ class BundleCheck:
     path: str
     ok: bool
     files_checked: int
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what fails, one line each (Chinese / English)
+    checks: list[Check] = field(default_factory=list)  # everything checked: holds, fails, or a warning
 
 
 def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[str, Any] | None = None, *,
-                 evidence_dir: str | Path, site_names: Mapping[str, str] | None = None) -> BundleSummary:
-    """Write the bundle of the findings passing ``filters`` to ``path`` (a .zip)."""
+                 evidence_dir: str | Path, site_names: Mapping[str, str] | None = None,
+                 sealer: Sealer | None = None) -> BundleSummary:
+    """Write the bundle of the findings passing ``filters`` to ``path`` (a .zip), sealed by ``sealer``
+    (default: the unit's key and the TSA from the configuration)."""
     path = Path(path)
+    sealer = sealer if sealer is not None else Sealer.from_config()
     q = as_query(filters)
     path.parent.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Any]] = {}
@@ -91,20 +135,32 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                 summary.findings = export(store, sheet, "xlsx", q, site_names=site_names)
                 add(SHEET, sheet.read_bytes())
             done: dict[str, tuple[str | None, str | None]] = {}
+            sweeps: set[str] = set()
             for f in store.iter_findings(q):
                 sha = f["snapshot_sha256"]
                 if sha and sha not in done:
                     done[sha] = _add_evidence(store, evidence_dir, sha, add, summary)
+                    sweeps.update(s.sweep_id for s in store.snapshots(sha) if s.sweep_id)
                 html, shot = done.get(sha, (None, None))
                 findings.append({"finding_id": f["finding_id"], "lead_id": f"{f['site']}:{f['shop_id']}",
                                  "rule_id": f["rule_id"], "category": f["category"], "url": f["url"],
                                  "fetched_at": beijing_time(f["fetched_at"]), "snapshot_sha256": sha,
                                  "html": html, "screenshot": shot})
+            manifests = _add_manifests(Path(evidence_dir), sorted(sweeps), add)
+            if sealer.key is not None:
+                add(PUBLIC_KEY, sealer.key.public.pem())
+            if sealer.tsa_chain:
+                add(TSA_CHAIN, sealer.tsa_chain)
             manifest = {"format": FORMAT, "created_at": utc_now(), "filters": asdict(q), "files": files,
-                        "findings": findings, "missing_snapshots": summary.missing}
+                        "findings": findings, "missing_snapshots": summary.missing, "sweep_manifests": manifests,
+                        "public_key": PUBLIC_KEY if sealer.key is not None else None,
+                        "key_fingerprint": sealer.key.public.fingerprint if sealer.key is not None else None}
             add(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
-            sums = "".join(f"{meta['sha256']}  {name}\n" for name, meta in sorted(files.items()))
-            zf.writestr(SUMS, sums.encode())
+            sums = "".join(f"{meta['sha256']}  {name}\n" for name, meta in sorted(files.items())).encode()
+            zf.writestr(SUMS, sums)
+            for name, data in make_seal(SUMS, sums, sealer, kind="evidence bundle",
+                                        extra={"bundle_format": FORMAT, "files": len(files)}).items():
+                zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -129,66 +185,164 @@ def _add_evidence(store: Store, root: str | Path, sha: str, add: Any,
     return html_name, shot_name
 
 
+def _add_manifests(root: Path, sweeps: list[str], add: Any) -> list[dict[str, Any]]:
+    """Each sweep's manifest with its .sha256 and seal, as ``manifests/...`` (those the evidence folder has)."""
+    out = []
+    for sweep in sweeps:
+        mpath = root / "manifests" / f"{sweep}.jsonl"
+        if not mpath.is_file():
+            continue
+        names = []
+        for name in (mpath.name, f"{mpath.name}.sha256", *seal_names(mpath.name)):
+            if (mpath.parent / name).is_file():
+                add(f"manifests/{name}", (mpath.parent / name).read_bytes())
+                names.append(f"manifests/{name}")
+        out.append({"sweep_id": sweep, "manifest": f"manifests/{mpath.name}", "files": names})
+    return out
+
+
 def _hash_member(zf: zipfile.ZipFile, name: str) -> str:
     with zf.open(name) as fh:
         return sha256_stream(fh)
 
 
-def verify_bundle(path: str | Path) -> BundleCheck:
-    """Check a bundle (a .zip) against its SHA256SUMS and manifest; ``ok`` when nothing is wrong."""
+def verify_bundle(path: str | Path, trust: Trust | None = None) -> BundleCheck:
+    """Check a bundle (a .zip): its files against SHA256SUMS and manifest.json, its seal, its sweep
+    manifests' chains and seals; ``ok`` when nothing fails. ``trust``: the key and TSA chain to
+    check with (default: the unit's public key and ``tsa_certs`` from the configuration)."""
     check = BundleCheck(str(path), False, 0)
-    problems = check.problems
+    checks = check.checks
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        problems.append(f"不是可读的 zip 文件 / not a readable zip: {exc}")
-        return check
+        checks.append(fail(f"不是可读的 zip 文件：{exc}", f"not a readable zip: {exc}"))
+        return _done(check)
     with zf:
         names = [i.filename for i in zf.infolist() if not i.is_dir()]
-        if len(names) != len(set(names)):
-            problems.append("压缩包内有重名文件 / duplicate names in the zip")
-        if SUMS not in names:
-            problems.append(f"缺少 {SUMS} / {SUMS} missing")
-            return check
-        listed: dict[str, str] = {}
-        for n, line in enumerate(zf.read(SUMS).decode("utf-8", "replace").splitlines(), 1):
-            digest, sep, name = line.partition("  ")
-            if not sep or not is_sha256(digest) or not name:
-                problems.append(f"{SUMS} 第 {n} 行格式错误 / line {n} malformed")
-                continue
-            listed[name] = digest
-        for name, digest in listed.items():
-            if name not in names:
-                problems.append(f"缺少文件 / missing file: {name}")
-                continue
-            got = _hash_member(zf, name)
-            check.files_checked += 1
-            if got != digest:
-                problems.append(f"哈希不符 / hash mismatch: {name}")
-            if name.startswith("snapshots/") and name != f"snapshots/{got}.html":
-                problems.append(f"快照内容与文件名哈希不符 / snapshot content does not match its name: {name}")
-        problems.extend(f"未登记的文件 / file not in {SUMS}: {name}" for name in names
-                        if name != SUMS and name not in listed)
-        problems.extend(_check_manifest(zf, names, listed))
-    check.ok = not problems
+        listed = _check_sums(zf, names, check)
+        if listed is None:
+            return _done(check)
+        manifest, problems = _check_manifest(zf, names, listed)
+        checks.extend(problems)
+        if not any(c.failed for c in checks):
+            checks.append(Check("ok", f"文件哈希相符：{check.files_checked} 个文件与 {SUMS} 和 {MANIFEST} 一致",
+                                f"file hashes hold: {check.files_checked} files match {SUMS} and {MANIFEST}"))
+        trust = trust if trust is not None else load_trust()
+        trust = trust.with_tsa_chain(_member(zf, TSA_CHAIN), f"{TSA_CHAIN} in the bundle")
+        carried = read_public_key_bytes(_member(zf, PUBLIC_KEY))
+        sums = _member(zf, SUMS) or b""
+        seal = check_seal(SUMS, sha256_bytes(sums), {n: _member(zf, n) for n in SEAL_FILES}, trust,
+                          carried_key=carried, what_zh=SUMS, what_en=SUMS)
+        checks.extend(_prefixed("证据包", "bundle", seal.checks))
+        pages = _check_sweep_manifests(zf, names, trust, carried, checks)
+        checks.extend(_check_snapshots_listed(manifest, pages))
+    return _done(check)
+
+
+def fail(zh: str, en: str) -> Check:
+    return Check("fail", zh, en)
+
+
+def _done(check: BundleCheck) -> BundleCheck:
+    check.problems = [c.text() for c in check.checks if c.failed]
+    check.ok = not check.problems
     return check
 
 
-def _check_manifest(zf: zipfile.ZipFile, names: list[str], listed: Mapping[str, str]) -> list[str]:
+def _prefixed(zh: str, en: str, checks: list[Check]) -> list[Check]:
+    return [Check(c.status, f"{zh}：{c.zh}", f"{en}: {c.en}") for c in checks]
+
+
+def _member(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    try:
+        return zf.read(name)
+    except KeyError:
+        return None
+
+
+def _check_sums(zf: zipfile.ZipFile, names: list[str], check: BundleCheck) -> dict[str, str] | None:
+    """Every file listed in SHA256SUMS present with its hash; None when there is no SHA256SUMS."""
+    checks = check.checks
+    if len(names) != len(set(names)):
+        checks.append(fail("压缩包内有重名文件", "duplicate names in the zip"))
+    if SUMS not in names:
+        checks.append(fail(f"缺少 {SUMS}", f"{SUMS} missing"))
+        return None
+    listed: dict[str, str] = {}
+    for n, line in enumerate(zf.read(SUMS).decode("utf-8", "replace").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or not is_sha256(digest) or not name:
+            checks.append(fail(f"{SUMS} 第 {n} 行格式错误", f"{SUMS} line {n} malformed"))
+            continue
+        listed[name] = digest
+    for name, digest in listed.items():
+        if name not in names:
+            checks.append(fail(f"缺少文件：{name}", f"missing file: {name}"))
+            continue
+        got = _hash_member(zf, name)
+        check.files_checked += 1
+        if got != digest:
+            checks.append(fail(f"哈希不符（文件被改动）：{name}", f"hash mismatch (file changed): {name}"))
+        if name.startswith("snapshots/") and name != f"snapshots/{got}.html":
+            checks.append(fail(f"快照内容与文件名哈希不符：{name}",
+                               f"snapshot content does not match its name: {name}"))
+    checks.extend(fail(f"未登记在 {SUMS} 中的文件：{name}", f"file not in {SUMS}: {name}") for name in names
+                  if name != SUMS and name not in listed and name not in SEAL_FILES)
+    return listed
+
+
+def _check_manifest(zf: zipfile.ZipFile, names: list[str],
+                    listed: Mapping[str, str]) -> tuple[dict[str, Any], list[Check]]:
     if MANIFEST not in names:
-        return [f"缺少 {MANIFEST} / {MANIFEST} missing"]
+        return {}, [fail(f"缺少 {MANIFEST}", f"{MANIFEST} missing")]
     try:
         manifest = json.loads(zf.read(MANIFEST))
     except ValueError:
-        return [f"{MANIFEST} 不是 JSON / not JSON"]
+        return {}, [fail(f"{MANIFEST} 不是 JSON", f"{MANIFEST} is not JSON")]
     problems = []
-    if manifest.get("format") != FORMAT:
-        problems.append(f"未知格式 / unknown bundle format: {manifest.get('format')!r}")
+    if manifest.get("format") not in FORMATS:
+        kind = manifest.get("format")
+        problems.append(fail(f"未知格式：{kind!r}", f"unknown bundle format: {kind!r}"))
     for name, meta in (manifest.get("files") or {}).items():
         if listed.get(name) != (meta or {}).get("sha256"):
-            problems.append(f"清单与 {SUMS} 不一致 / manifest and {SUMS} disagree: {name}")
+            problems.append(fail(f"{MANIFEST} 与 {SUMS} 不一致：{name}", f"{MANIFEST} and {SUMS} disagree: {name}"))
     for f in manifest.get("findings") or []:
         for key in ("html", "screenshot"):
             if f.get(key) and f[key] not in listed:
-                problems.append(f"问题 {f.get('finding_id')} 的证据文件缺失 / evidence missing: {f[key]}")
-    return problems
+                problems.append(fail(f"问题 {f.get('finding_id')} 的证据文件缺失：{f[key]}",
+                                     f"evidence of finding {f.get('finding_id')} missing: {f[key]}"))
+    return manifest, problems
+
+
+def _check_sweep_manifests(zf: zipfile.ZipFile, names: list[str], trust: Trust, carried: Any,
+                           checks: list[Check]) -> dict[str, tuple[str, int, dict[str, Any]]]:
+    """Each sweep manifest's seal and chain; html sha256 -> (manifest, line, entry) of the pages they list."""
+    pages: dict[str, tuple[str, int, dict[str, Any]]] = {}
+    for name in sorted(n for n in names if n.startswith("manifests/") and n.endswith(".jsonl")):
+        data = zf.read(name)
+        base = name.rpartition("/")[2]
+        seal = check_seal(base, sha256_bytes(data), {n: _member(zf, f"manifests/{n}") for n in seal_names(base)},
+                          trust, carried_key=carried, what_zh="该清单", what_en="the manifest")
+        lines = seal.statement.get("lines")
+        chain = check_chain(data, base, sealed_lines=lines if isinstance(lines, int) else None,
+                            sealed_head=seal.statement.get("chain_head"))
+        checks.extend(_prefixed(f"扫描清单 {base}", f"sweep manifest {base}", chain.checks + seal.checks))
+        for sha, (line, entry) in chain.pages.items():
+            pages.setdefault(sha, (base, line, entry))
+    return pages
+
+
+def _check_snapshots_listed(manifest: Mapping[str, Any], pages: Mapping[str, tuple[str, int, dict[str, Any]]]
+                            ) -> list[Check]:
+    """Each snapshot of a finding is listed in one of the bundle's sweep manifests (sealed with it)."""
+    shas = sorted({f.get("snapshot_sha256") for f in manifest.get("findings") or [] if f.get("html")})
+    if not shas:
+        return []
+    unlisted = [sha for sha in shas if sha not in pages]
+    if unlisted:
+        named = ", ".join(s[:12] for s in unlisted[:5])
+        return [Check("warn", f"{len(unlisted)} 个网页快照不在证据包所带的扫描清单中：{named}",
+                      f"{len(unlisted)} page snapshots are not listed in a sweep manifest of the bundle: {named}")]
+    return [Check("ok", f"每个网页快照（{len(shas)} 个）都列在证据包所带的扫描清单中，抓取时间以清单为准",
+                  f"every page snapshot ({len(shas)}) is listed in a sweep manifest of the bundle, with its "
+                  "fetch time")]

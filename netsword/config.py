@@ -16,7 +16,15 @@ site profiles      ``NETSWORD_SITES_DIR``  ``sites_dir``               ``<checko
 campaigns          ``NETSWORD_CAMPAIGNS``  ``campaigns_dir``           ``<checkout>/campaigns``
 job folders        ``NETSWORD_JOBS_DIR``   ``jobs_dir``                ``<home>/jobs``
 cache (jieba ...)  ``NETSWORD_CACHE_DIR``  ``cache_dir``               ``~/.cache/netsword`` (else a temp dir)
+unit's keys        ``NETSWORD_KEYS_DIR``   ``keys_dir``                ``<home>/keys`` (``--keys-dir``)
+TSA URL            ``NETSWORD_TSA_URL``    ``tsa_url``                 none: times are the machine's own
+                                                                       (``evidence stamp --tsa-url``)
+TSA chain (PEM)    ``NETSWORD_TSA_CERTS``  ``tsa_certs``               none (``evidence verify --tsa-certs``)
 =================  ======================  ==========================  ===============================
+
+The unit's keys sign each sweep's manifest and each evidence bundle; the TSA (RFC 3161) stamps
+them with a trusted time, and its certificate chain lets ``netsword evidence verify`` check the
+stamps offline (:mod:`pipelines.evidence.seal`).
 
 The data home never depends on the current folder: ``netsword search`` run from anywhere sees
 the store ``make demo`` filled, and ``scrapy crawl listing -a site=demo`` writes where
@@ -49,7 +57,13 @@ KEYS: dict[str, tuple[str, str]] = {
     "campaigns_dir": ("campaigns_dir", "NETSWORD_CAMPAIGNS"),
     "jobs_dir": ("jobs_dir", "NETSWORD_JOBS_DIR"),
     "cache_dir": ("cache_dir", "NETSWORD_CACHE_DIR"),
+    "keys_dir": ("keys_dir", "NETSWORD_KEYS_DIR"),
+    "tsa_url": ("tsa_url", "NETSWORD_TSA_URL"),
+    "tsa_certs": ("tsa_certs", "NETSWORD_TSA_CERTS"),
 }
+
+#: Config fields that are text (URLs), not paths
+TEXT_FIELDS = frozenset({"store_url", "tsa_url"})
 
 
 class ConfigError(SourceError):
@@ -69,6 +83,9 @@ class Config:
     campaigns_dir: Path
     jobs_dir: Path
     cache_dir: Path
+    keys_dir: Path
+    tsa_url: str = ""
+    tsa_certs: Path | None = None
 
     def job_dir(self, site: str) -> Path:
         """A site's Scrapy ``JOBDIR`` (frontier, disk queue, sweep.json)."""
@@ -156,17 +173,20 @@ def current(**overrides: Any) -> Config:
         "campaigns_dir": ROOT / "campaigns",
         "jobs_dir": home / "jobs",
         "cache_dir": None,
+        "keys_dir": home / "keys",
+        "tsa_url": "",
+        "tsa_certs": None,
     }
     values: dict[str, Any] = dict(defaults)
     for key, (name, var) in KEYS.items():
         if data.get(key):
             raw = str(data[key])
-            values[name] = raw if name == "store_url" else (config_file.parent / raw).resolve()
+            values[name] = raw if name in TEXT_FIELDS else (config_file.parent / raw).resolve()
         if env.get(var):
-            values[name] = env[var] if name == "store_url" else Path(env[var]).resolve()
+            values[name] = env[var] if name in TEXT_FIELDS else Path(env[var]).resolve()
     for name, value in overrides.items():
         if name != "home" and value is not None:
-            values[name] = str(value) if name == "store_url" else Path(value).resolve()
+            values[name] = str(value) if name in TEXT_FIELDS else Path(value).resolve()
     values["cache_dir"] = _writable_cache(values["cache_dir"])
     known = {f.name for f in fields(Config)}
     return Config(home=home, config_file=config_file, **{k: v for k, v in values.items() if k in known})

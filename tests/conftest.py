@@ -15,9 +15,22 @@ def demo_server():
 
 
 @pytest.fixture(scope="session")
-def demo_sweep(demo_server, tmp_path_factory):
-    """One full sweep of the demo site (HTTP + browser pages) into a fresh embedded store."""
+def tsa():
+    """tests/tsa_server.py: a real RFC 3161 TSA (openssl ts -reply, a test CA made now) on 127.0.0.1."""
+    from tsa_server import TestTSA
+
+    with TestTSA() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo_sweep(demo_server, tsa, tmp_path_factory):
+    """One full sweep of the demo site (HTTP + browser pages) into a fresh embedded store, by a unit
+    with its key (netsword keys init) and the test TSA configured: the manifest is signed and stamped."""
     home = tmp_path_factory.mktemp("demo-home")
+    proc = run_cli("keys", "init", home=home)
+    assert proc.returncode == 0, proc.stderr
+    (home / "netsword.yml").write_text(f"tsa_url: {tsa.url}\ntsa_certs: {tsa.chain}\n", encoding="utf-8")
     proc = run_cli("crawl", "--site", "demo", "--base-url", demo_server.url, "--sweep-id", "demo-e2e", home=home)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"home": home, "db": home / "netsword.db", "stdout": proc.stdout, "stderr": proc.stderr,

@@ -25,7 +25,7 @@ from leads.leads import build_leads, get_lead
 from leads.report import FORM_LABELS, build_form, write_xlsx
 from leads.rulestats import rule_stats
 from leads.users import UserError, add_user, authenticate, set_disabled
-from pipelines.evidence import EvidenceStore
+from pipelines.evidence import EvidenceStore, Sealer
 from pipelines.store import SearchQuery, open_store
 from pipelines.store.sqlite import SCHEMA_VERSION
 
@@ -197,11 +197,12 @@ def test_evidence_bundle_verifies_and_catches_tampering(store, tmp_path):
     item = listing("1", "耐克高仿运动鞋", sha=sha, html_path=rel)
     plant(store, item, finding(item, "fake.imitation", FAKE), finding(item, "ad.absolute", AD))
     bundle = tmp_path / "b.zip"
-    summary = write_bundle(store, bundle, evidence_dir=tmp_path / "evidence")
+    summary = write_bundle(store, bundle, evidence_dir=tmp_path / "evidence", sealer=Sealer())  # no key, no TSA
     assert (summary.findings, summary.snapshots, summary.screenshots, summary.missing) == (2, 1, 1, [])
     with zipfile.ZipFile(bundle) as zf:
         assert sorted(zf.namelist()) == sorted(["说明.txt", "leads.xlsx", f"snapshots/{sha}.html",
-                                                f"screenshots/{sha}.png", "manifest.json", "SHA256SUMS"])
+                                                f"screenshots/{sha}.png", "manifest.json", "SHA256SUMS",
+                                                "SHA256SUMS.seal.json"])
         assert zf.read(f"snapshots/{sha}.html") == html
         manifest = json.loads(zf.read("manifest.json"))
         assert {f["html"] for f in manifest["findings"]} == {f"snapshots/{sha}.html"}

@@ -2,10 +2,14 @@
 
 ``EvidencePipeline`` is the ``ITEM_PIPELINES`` entry (its module docstring lists the files it
 keeps, its settings and stats). Modules: :mod:`.pipeline` (the Scrapy stage), :mod:`.manifest`
-(one JSON line per page), :mod:`.warc` (the sweep's WARC, with warcio), :mod:`.render`
-(screenshots of stored snapshots, scripts and network off), :mod:`.cdp` (those renders over
-Chromium's DevTools pipe), :mod:`.worker` (the evidence thread), :mod:`.verify` (``netsword
-evidence verify``). The content-addressed files themselves belong to the store
+(one JSON line per page), :mod:`.chain` (the manifest's hash chain), :mod:`.warc` (the sweep's
+WARC, with warcio), :mod:`.render` (screenshots of stored snapshots, scripts and network off),
+:mod:`.cdp` (those renders over Chromium's DevTools pipe), :mod:`.charset` (a snapshot's
+charset), :mod:`.worker` (the evidence thread), :mod:`.signing` and :mod:`.keys` (the unit's
+key), :mod:`.timestamps` (RFC 3161 tokens),
+:mod:`.seal` (signature + token over a finished file), :mod:`.trust` (what a verifier trusts),
+:mod:`.checks` (report lines), :mod:`.verify` (``netsword evidence verify``), :mod:`.commands`
+(``netsword keys``). The content-addressed files themselves belong to the store
 (:mod:`pipelines.store.files`).
 """
 
@@ -13,19 +17,48 @@ from __future__ import annotations
 
 from pipelines.store.files import EvidenceStore
 
+from .chain import ChainReport, check_chain
 from .charset import decode_html
+from .checks import Check
+from .keys import KeyFiles, init_keys, load_unit_public, read_public_key
 from .manifest import MANIFEST_FIELDS, Manifest, manifest_path, read_manifest
 from .pipeline import EvidencePipeline
+from .seal import SealCheck, Sealer, SealError, check_seal, make_seal, read_public_key_bytes, seal_names, stamp_later
+from .signing import ALGORITHMS, KeyFileError, PublicKey
+from .timestamps import TimestampError
+from .trust import Trust, TrustError, load_trust
 from .verify import VerifyReport, verify_sweep
 
 __all__ = [
+    "ALGORITHMS",
     "MANIFEST_FIELDS",
+    "ChainReport",
+    "Check",
     "EvidencePipeline",
     "EvidenceStore",
+    "KeyFileError",
+    "KeyFiles",
     "Manifest",
+    "PublicKey",
+    "SealCheck",
+    "SealError",
+    "Sealer",
+    "TimestampError",
+    "Trust",
+    "TrustError",
     "VerifyReport",
+    "check_chain",
+    "check_seal",
     "decode_html",
+    "init_keys",
+    "load_trust",
+    "load_unit_public",
+    "make_seal",
     "manifest_path",
     "read_manifest",
+    "read_public_key",
+    "read_public_key_bytes",
+    "seal_names",
+    "stamp_later",
     "verify_sweep",
 ]

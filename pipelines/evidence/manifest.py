@@ -1,6 +1,10 @@
-"""The sweep's manifest: one JSON line per page kept (what, where, its hashes, when).
+"""The sweep's manifest: one JSON line per page kept (what, where, its hashes, when), hash-chained.
 
-``manifests/<sweep>.jsonl`` under the evidence root; closed with ``<sweep>.jsonl.sha256``.
+``manifests/<sweep>.jsonl`` under the evidence root; closed with ``<sweep>.jsonl.sha256``, then
+sealed (signed and time-stamped, :mod:`pipelines.evidence.seal`). Each line carries ``seq`` and
+``prev`` (:mod:`pipelines.evidence.chain`): its number and the SHA-256 of the line before, so a
+line removed, moved or changed breaks the chain. A resumed sweep appends to the same file and
+goes on with the chain from its last complete line.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from typing import Any
 
 from netsword.digests import sha256_file
 
+from .chain import chain_tail, line_hash
+
 #: The fields of a manifest line, in order.
 MANIFEST_FIELDS = ("sweep_id", "url", "requested_url", "status", "fetched_at", "rendered", "kind", "unchanged",
-                   "html_sha256", "html_path", "screenshot_sha256", "screenshot_path", "screenshot_pending", "warc")
+                   "html_sha256", "html_path", "screenshot_sha256", "screenshot_path", "screenshot_pending", "warc",
+                   "seq", "prev")
 
 
 class Manifest:
@@ -24,11 +31,18 @@ class Manifest:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _drop_partial_line(self.path)
+        #: the last record's number and hash: the chain goes on from there (also after a resume)
+        self.seq, self.head = chain_tail(self.path)
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole sweep
         self.lines = 0
+        self.sha256 = ""  # the file's SHA-256, once closed
 
     def write(self, entry: dict[str, Any]) -> None:
-        self._fh.write(json.dumps({k: entry.get(k) for k in MANIFEST_FIELDS}, ensure_ascii=False) + "\n")
+        record = {k: entry.get(k) for k in MANIFEST_FIELDS}
+        record["seq"], record["prev"] = self.seq + 1, self.head
+        line = json.dumps(record, ensure_ascii=False)
+        self._fh.write(line + "\n")
+        self.seq, self.head = self.seq + 1, line_hash(line.encode("utf-8"))
         self.lines += 1
 
     def flush(self) -> None:
@@ -40,8 +54,8 @@ class Manifest:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        digest = sha256_file(self.path)
-        Path(f"{self.path}.sha256").write_text(f"{digest}  {self.path.name}\n", encoding="utf-8")
+        self.sha256 = sha256_file(self.path)
+        Path(f"{self.path}.sha256").write_text(f"{self.sha256}  {self.path.name}\n", encoding="utf-8")
 
 
 def _drop_partial_line(path: Path) -> None:

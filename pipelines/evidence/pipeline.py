@@ -15,7 +15,13 @@ Under ``EVIDENCE_DIR``:
   rendered in the background while the sweep goes on: its page line says
   ``"screenshot_pending": true`` and a later line of ``"kind": "screenshot"`` (same url and HTML
   hash) gives the picture. A sweep killed before that line is written renders it when resumed
-  (the picture depends on the stored HTML only).
+  (the picture depends on the stored HTML only). The lines are hash-chained (``seq``, ``prev``:
+  :mod:`pipelines.evidence.chain`);
+* ``manifests/<sweep>.jsonl.seal.json``, ``.sig``, ``.tsr`` -- when the sweep closes, the manifest
+  is sealed (:mod:`pipelines.evidence.seal`): a timestamp token over its SHA-256 from the
+  configured TSA (``tsa_url``), and the unit's signature (``<home>/keys``) over a statement of its
+  hash, record count, chain head and that token. No key or no TSA (or the TSA down): the sweep
+  finishes all the same and the record says what is missing and why.
 
 ``netsword evidence verify SWEEP`` (:mod:`pipelines.evidence.verify`) re-hashes all of it.
 
@@ -25,7 +31,8 @@ Settings: ``EVIDENCE_DIR``, ``EVIDENCE_WARC`` (True), ``EVIDENCE_WARC_GZIP_LEVEL
 ``EVIDENCE_RENDER_EXECUTABLE`` (the browser rendering snapshots; default
 ``chromium-headless-shell`` when installed, else the crawl's Chromium), ``EVIDENCE_RENDER_CDP``
 (True: drive it over its DevTools pipe; False: through Playwright).
-Stats: ``evidence/pages``, ``evidence/finding_screenshots``, ``evidence/screenshot_failed``.
+Stats: ``evidence/pages``, ``evidence/finding_screenshots``, ``evidence/screenshot_failed``,
+``evidence/manifest_signed``, ``evidence/manifest_stamped``.
 
 Speed: file writes happen on one evidence thread (:mod:`pipelines.evidence.worker`), renders on a
 render thread with its own event loop and browser (:mod:`pipelines.evidence.render`); the
@@ -45,6 +52,7 @@ from typing import Any, TypeVar
 
 from crawler.items import ListingItem
 from pipelines.evidence.manifest import MANIFEST_FIELDS, Manifest, manifest_path, read_manifest
+from pipelines.evidence.seal import Sealer, seal_file
 from pipelines.evidence.worker import EvidenceIO
 from pipelines.store.files import EvidenceStore
 
@@ -71,8 +79,9 @@ class EvidencePipeline:
     def __init__(self, root: Path | str, *, warc: bool = True, finding_screenshots: bool = True,
                  render_concurrency: int = 2, render_backlog: int = 200, launch_options: dict[str, Any] | None = None,
                  stats: Any = None, warc_gzip_level: int = 6, render_executable: str = "",
-                 render_cdp: bool = True) -> None:
+                 render_cdp: bool = True, sealer: Sealer | None = None) -> None:
         self.store = EvidenceStore(root)
+        self.sealer = sealer  # None: the unit's key and the TSA from netsword.config when the sweep closes
         self.root = Path(root)
         self.warc_enabled = warc
         self.warc_gzip_level = warc_gzip_level
@@ -144,6 +153,27 @@ class EvidencePipeline:
             self.warc.close()
         if self.manifest is not None:
             self.manifest.close()
+            self._seal_manifest(self.manifest)
+
+    def _seal_manifest(self, manifest: Manifest) -> None:
+        """(evidence thread) Sign and time-stamp the closed manifest; a failure is said, never fatal."""
+        try:
+            sealer = self.sealer or Sealer.from_config()
+            record = seal_file(manifest.path, sealer, kind="sweep manifest", extra={
+                "sweep_id": self.sweep_id, "lines": manifest.seq, "chain_head": manifest.head})
+        except Exception as exc:  # the sweep's evidence is on disk; its seal can be made again (evidence stamp)
+            logger.error("sealing manifest %s failed: %s", manifest.path.name, exc, exc_info=exc)
+            return
+        signature, stamp = record["signature"], record["timestamp"]
+        if signature["status"] == "signed":
+            self._inc("evidence/manifest_signed")
+        else:
+            logger.warning("manifest %s not signed: %s", manifest.path.name, signature.get("reason"))
+        if stamp["status"] == "stamped":
+            self._inc("evidence/manifest_stamped")
+        elif stamp["status"] == "missing":
+            logger.warning("manifest %s has no trusted timestamp: %s (netsword evidence stamp %s fetches one later)",
+                           manifest.path.name, stamp.get("reason"), self.sweep_id)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the evidence thread, after everything asked of it before."""

@@ -8,7 +8,14 @@ Checked, for one sweep under the evidence root:
   line announces (``screenshot_pending``) actually taken;
 * every WARC segment: against ``SHA256SUMS`` when the segment was closed; a segment left open by
   a killed process is read record by record instead (warcio checks each record's digest) and
-  reported as a note, with any broken record as a problem.
+  reported as a note, with any broken record as a problem;
+* the manifest's hash chain (:mod:`pipelines.evidence.chain`): which record was removed, which
+  lines were swapped, which line changed, whether the end was cut off (against the seal);
+* its seal (:mod:`pipelines.evidence.seal`): the signature, with the key the verifier trusts
+  (:mod:`pipelines.evidence.trust`: ``--public-key`` or the unit's own), and the timestamp token
+  (the hash it stamps, the TSA's signature against the trusted chain, the time in Beijing time).
+
+``VerifyReport.checks`` says what holds and what fails, in Chinese and English.
 """
 
 from __future__ import annotations
@@ -19,8 +26,12 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netsword.digests import sha256_file, sha256_stream
+from netsword.digests import sha256_bytes, sha256_file, sha256_stream
+from pipelines.evidence.chain import check_chain
+from pipelines.evidence.checks import Check, fail, ok
 from pipelines.evidence.manifest import manifest_path
+from pipelines.evidence.seal import check_seal, seal_names
+from pipelines.evidence.trust import Trust, load_trust
 from pipelines.evidence.warc import SUMS
 
 
@@ -33,10 +44,11 @@ class VerifyReport:
     changed: list[str] = field(default_factory=list)  # path: what differs
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)  # files, chain, signature, timestamp: each holds or fails
 
     @property
     def ok(self) -> bool:
-        return not self.changed and not self.missing
+        return not self.changed and not self.missing and not any(c.failed for c in self.checks)
 
 
 def _sha256_gz(path: Path) -> str:
@@ -44,7 +56,9 @@ def _sha256_gz(path: Path) -> str:
         return sha256_stream(fh)
 
 
-def verify_sweep(root: Path | str, sweep_id: str) -> VerifyReport:
+def verify_sweep(root: Path | str, sweep_id: str, trust: Trust | None = None) -> VerifyReport:
+    """Check one sweep's evidence; ``trust``: the key and TSA chain to check with (default: the
+    unit's public key and ``tsa_certs`` from the configuration)."""
     root = Path(root)
     report = VerifyReport(sweep_id)
     mpath = manifest_path(root, sweep_id)
@@ -52,6 +66,14 @@ def verify_sweep(root: Path | str, sweep_id: str) -> VerifyReport:
         report.missing.append(f"{mpath}: no manifest for sweep {sweep_id!r}")
         return report
     _check_manifest_digest(mpath, report)
+    trust = trust if trust is not None else load_trust()
+    data = mpath.read_bytes()
+    sidecars = {name: _read(mpath.parent / name) for name in seal_names(mpath.name)}
+    sealed = check_seal(mpath.name, sha256_bytes(data), sidecars, trust, what_zh=f"扫描 {sweep_id} 的清单",
+                        what_en=f"the manifest of sweep {sweep_id}")
+    lines = sealed.statement.get("lines")
+    chain = check_chain(data, mpath.name, sealed_lines=lines if isinstance(lines, int) else None,
+                        sealed_head=sealed.statement.get("chain_head"))
     seen: dict[str, str | None] = {}  # relative path -> its hash (None: missing/unreadable)
     pending: dict[str, str] = {}  # html sha256 -> url of a flagged listing whose screenshot is to come
     for n, line in enumerate(mpath.read_text(encoding="utf-8").splitlines(), 1):
@@ -82,7 +104,25 @@ def verify_sweep(root: Path | str, sweep_id: str) -> VerifyReport:
     for url in pending.values():
         report.missing.append(f"screenshot of {url} (never taken: resume the sweep to render it)")
     _check_warc(root / "warc" / sweep_id, report)
+    if report.changed or report.missing:
+        report.checks.append(fail(f"文件被改动或缺失：改动 {len(report.changed)} 个，"
+                                  f"缺失 {len(report.missing)} 个（见上）",
+                                  f"files changed or missing: {len(report.changed)} changed, {len(report.missing)} "
+                                  "missing (listed above)"))
+    else:
+        report.checks.append(ok(f"文件哈希相符：{report.files_checked} 个文件（网页快照、截图、WARC）与清单一致",
+                                f"file hashes hold: {report.files_checked} files (page snapshots, screenshots, WARC) "
+                                "match the manifest"))
+    report.checks.extend(chain.checks)
+    report.checks.extend(sealed.checks)
     return report
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _hash_file(root: Path, rel: str, kind: str) -> str | None:
