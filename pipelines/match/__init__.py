@@ -10,7 +10,8 @@ Modules: :mod:`.engine` (RuleSet: compile and match), :mod:`.pipeline` (the Scra
 :mod:`.model` (typed rules), :mod:`.errors` (RuleError and its subclasses, each with a
 RuleLocation), :mod:`.source` (YAML with line numbers), :mod:`.loader` (packs -> rules),
 :mod:`.variants` (pinyin, initials, digits for letters), :mod:`.automaton` (Aho-Corasick),
-:mod:`.prices` (reference prices), :mod:`.context` (an item's text and numbers), :mod:`.when`
+:mod:`.prices` (reference prices), :mod:`.regexes` (``regex:`` on RE2), :mod:`.context` (an item's text
+and numbers), :mod:`.when`
 (the whole safe ``when:`` language), :mod:`.checks` (named checks), :mod:`.identifiers` (USCC and licence check digits),
 :mod:`.explain` (analyst tools), :mod:`.lint` (rule validators), :mod:`.rescan` (stored pages
 with new rules), :mod:`.commands` (``netsword rules`` and ``netsword rescan``).
@@ -28,6 +29,7 @@ from .errors import (
     RuleExpressionError,
     RuleListError,
     RuleLocation,
+    RuleRegexError,
     RuleSchemaError,
     RuleSyntaxError,
     RuleValueError,
@@ -54,6 +56,7 @@ __all__ = [
     "RuleExpressionError",
     "RuleListError",
     "RuleLocation",
+    "RuleRegexError",
     "RuleSchemaError",
     "RuleSet",
     "RuleSyntaxError",

@@ -8,7 +8,8 @@ Matching an item normalises its fields in one pass (or takes ``item.norm``), rem
 obfuscating separators, and scans all fields, joined by NUL, in one call. Only rules with hits
 are evaluated further, and only if every positive term group (any, each ``all`` group, both
 ``near`` sides) has a hit: scope, none, unless, whole words (jieba, only where such a term hit),
-near, all, regex, check, when. The few rules without terms (``when``/``check``/``regex``) run
+near, all, regex (RE2, :mod:`pipelines.match.regexes`: linear time, so one hostile pattern cannot
+hold the reactor), check, when. The few rules without terms (``when``/``check``/``regex``) run
 after them, ``when`` first and only with the item's numbers present (price rules).
 
 The automaton library is ``ahocorasick_rs`` (Rust) when installed, else ``pyahocorasick``,
@@ -465,10 +466,10 @@ class RuleSet:
             text = ctx.stripped(f).text
             if not text:
                 continue
-            for p in rule.regex:
-                for m in p.finditer(text):
-                    if m.end() > m.start() and not self._excluded(rule, f, m.start(), m.end(), unless):
-                        return (f, m.start(), m.end(), m.group())
+            for p in rule.regex:  # RE2: linear in the text, at most MAX_CANDIDATES matches each
+                for s, e in p.spans(text):
+                    if e > s and not self._excluded(rule, f, s, e, unless):
+                        return (f, s, e, text[s:e])
         return None
 
     # ------------------------------------------------------------ findings

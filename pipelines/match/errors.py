@@ -38,6 +38,10 @@ class RuleValueError(RuleError):
     """A value is not allowed: unknown category, severity, field, status, check or applies_to."""
 
 
+class RuleRegexError(RuleValueError):
+    """A ``regex:`` pattern is refused: bad syntax, or what RE2 cannot run (safely) in linear time."""
+
+
 class RuleListError(RuleError):
     """An ``@lists/...`` reference points to a missing or empty term list."""
 

@@ -1,15 +1,15 @@
 """``netsword rules lint``: every load error of the packs, plus checks for rules that cannot work.
 
 Load errors (YAML syntax, unknown keys, missing keys, wrong values, duplicate ids, missing
-lists, bad ``when:``) come from :func:`pipelines.match.loader.load_packs` with
-``collect_errors=True`` and have severity ``error``. Then small validators look at each loaded
-rule (``validate``) and at all of them together (``finalize``) and return :class:`LintIssue`
-objects with a severity:
+lists, bad ``when:``, a ``regex:`` RE2 cannot run safely) come from
+:func:`pipelines.match.loader.load_packs` with ``collect_errors=True`` and have severity ``error``.
+Then small validators look at each loaded rule (``validate``) and at all of them together
+(``finalize``) and return :class:`LintIssue` objects with a severity:
 
 * ``high``: part of the rule can never match (a term always inside an ``unless`` term or
   blocked by a ``none`` term, a regex with capital letters ...);
-* ``medium``: it works but will misfire or mislead (a regex matching empty text, two-letter
-  initials firing on their own);
+* ``medium``: it works but will misfire or mislead (two-letter initials firing on their own,
+  ``\\w`` or ``\\b`` in a regex, which RE2 reads as ASCII-only);
 * ``low``: worth tidying (a term written in another form than it is matched in, duplicates,
   too few examples, a category without rules).
 
@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from crawler.items import CATEGORIES
 from pipelines.match.errors import RuleError, RuleLocation
 from pipelines.match.model import Rule, TermGroup
+from pipelines.match.regexes import ascii_word_escapes, python_spelling
 from pipelines.normalize import normalize_text
 
 LINT_SEVERITIES = ("error", "high", "medium", "low")
@@ -250,14 +251,16 @@ class PinyinShortInitials(RuleValidator):
 
 
 # ---------------------------------------------------------------- validators: regexes
+# (patterns RE2 cannot run safely never load: the loader refuses them, see pipelines.match.regexes)
 
 
-def _regex_literals(pattern: re.Pattern[str]) -> list[str]:
-    """Literal characters of a compiled pattern (outside classes); [] if the parser is unavailable."""
+def _regex_literals(pattern: str) -> tuple[list[str], bool]:
+    """Literal characters of a pattern (outside classes and case-insensitive parts), and whether the
+    whole pattern ignores case; ([], False) if Python's parser cannot read it."""
     try:
         from re import _parser  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - Python < 3.11
-        return []
+        return [], False
     out: list[str] = []
 
     def walk(items: Any) -> None:
@@ -266,22 +269,20 @@ def _regex_literals(pattern: re.Pattern[str]) -> list[str]:
             if name == "LITERAL":
                 out.append(chr(arg))
             elif name in ("SUBPATTERN",):
-                walk(arg[-1])
+                if not arg[1] & re.IGNORECASE:  # (?i:...) adds the flag to its group only
+                    walk(arg[-1])
             elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
                 walk(arg[2])
             elif name == "BRANCH":
                 for branch in arg[1]:
                     walk(branch)
-            elif name in ("ASSERT", "ASSERT_NOT"):
-                walk(arg[1])
-            elif name == "ATOMIC_GROUP":
-                walk(arg)
 
     try:
-        walk(_parser.parse(pattern.pattern, pattern.flags))
-    except Exception:  # an unparsable pattern is reported by the loader already
-        return []
-    return out
+        parsed = _parser.parse(python_spelling(pattern))
+        walk(parsed)
+    except Exception:  # RE2 syntax Python does not read: no literal check
+        return [], False
+    return out, bool(parsed.state.flags & re.IGNORECASE)
 
 
 class RegexNeverMatches(RuleValidator):
@@ -292,29 +293,36 @@ class RegexNeverMatches(RuleValidator):
     def validate(self, rule: Rule) -> list[LintIssue]:
         out = []
         for p in rule.regex:
-            if p.flags & re.IGNORECASE:
+            literals, ignore_case = _regex_literals(p.pattern)
+            if ignore_case:
                 continue
-            bad = sorted({c for c in _regex_literals(p) if normalize_text(c) not in (c, "")})
+            bad = sorted({c for c in literals if normalize_text(c) not in (c, "")})
             if bad:
                 fixed = "".join(normalize_text(c) or c for c in bad)
                 out.append(self.issue(rule, f"正则 '{p.pattern}' 含规范化文本里不会出现的字符 {' '.join(bad)}，"
                                       f"永远不会命中 / regex '{p.pattern}' has characters normalised text never "
-                                      f"contains: {' '.join(bad)}", None,
+                                      f"contains: {' '.join(bad)}", p.location,
                                       f"正则匹配的是小写、简体、半角文本：改写为 {fixed} / regexes see lower-case, "
                                       f"simplified, half-width text: write {fixed}"))
         return out
 
 
-class RegexMatchesEmpty(RuleValidator):
-    """A regex that matches empty text is dropped at every position: it never gives a hit."""
+class RegexAsciiWord(RuleValidator):
+    """In RE2, ``\\w \\W \\b \\B`` know ASCII letters, digits and _ only: a Chinese character is no word character."""
 
     severity = "medium"
 
     def validate(self, rule: Rule) -> list[LintIssue]:
-        return [self.issue(rule, f"正则 '{p.pattern}' 能匹配空文本，这样的匹配被忽略 / regex '{p.pattern}' matches "
-                           "empty text; such matches are ignored", None,
-                           "把 * 改成 +，或去掉可有可无的部分 / use + instead of *")
-                for p in rule.regex if p.fullmatch("") is not None]
+        out = []
+        for p in rule.regex:
+            found = ascii_word_escapes(p.pattern)
+            if found:
+                out.append(self.issue(rule, f"正则 '{p.pattern}' 里的 {' '.join(found)} 只认 ASCII 字母、数字和 _，"
+                                      f"汉字不算 / in regex '{p.pattern}', {' '.join(found)} know ASCII letters, "
+                                      "digits and _ only: Chinese characters do not count", p.location,
+                                      "汉字写 \\p{Han}，任何文字和数字写 [\\p{L}\\p{N}_] / for Chinese characters "
+                                      "write \\p{Han}; for any letter or digit [\\p{L}\\p{N}_]"))
+        return out
 
 
 # ---------------------------------------------------------------- validators: rule metadata

@@ -27,6 +27,7 @@ from pipelines.match.errors import (
     RuleExpressionError,
     RuleListError,
     RuleLocation,
+    RuleRegexError,
     RuleSchemaError,
     RuleValueError,
 )
@@ -41,6 +42,7 @@ from pipelines.match.model import (
     Unless,
     Variant,
 )
+from pipelines.match.regexes import RegexRefused, RulePattern, compile_rule_pattern
 from pipelines.match.source import YList, YMap, parse_yaml
 from pipelines.match.variants import PINYIN_MODES, pinyin_variants
 from pipelines.match.when import Predicate, WhenError, parse_when
@@ -357,7 +359,8 @@ class _Loader:
         b = self.terms(value["b"], "near.b", value.key_loc["b"], POSITIVE_KEYS)[0]
         return Near(a, b, self.int_value(value, "within", "near"))
 
-    def regexes(self, value: Any, loc: RuleLocation) -> tuple[re.Pattern[str], ...]:
+    def regexes(self, value: Any, loc: RuleLocation) -> tuple[RulePattern, ...]:
+        """RE2 programs (:mod:`pipelines.match.regexes`); a pattern RE2 cannot run safely is a RuleRegexError."""
         if isinstance(value, str):
             value = YList([value])
             value.item_loc = [loc]
@@ -367,11 +370,9 @@ class _Loader:
             ploc = value.item_loc[i]
             self.expect(p, str, "regex[]", ploc, "regex: ['原价\\d+']")
             try:
-                out.append(re.compile(p))
-            except re.error as exc:
-                raise self.fail(RuleValueError, f"正则表达式错误 / bad regular expression: {exc}", ploc,
-                                "正则匹配的是规范化文本：小写、简体、半角 / regexes see normalised text: "
-                                "lower case, simplified, half-width") from None
+                out.append(compile_rule_pattern(p, ploc))
+            except RegexRefused as exc:
+                raise self.fail(RuleRegexError, exc.message, ploc, exc.hint) from None
         return tuple(out)
 
     def when(self, value: Any, loc: RuleLocation, kind: str) -> Predicate:

@@ -8,13 +8,13 @@ can name the file and line an analyst has to open.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.items import SubjectKind
 
 from .errors import RuleLocation
+from .regexes import RulePattern
 from .when import Predicate
 
 
@@ -104,7 +104,7 @@ class Rule:
     any: TermGroup | None = None
     all: tuple[TermGroup, ...] = ()
     near: Near | None = None
-    regex: tuple[re.Pattern[str], ...] = ()
+    regex: tuple[RulePattern, ...] = ()  # RE2 programs (pipelines.match.regexes)
     unless: Unless | None = None
     none: TermGroup | None = None
     words: frozenset[str] = frozenset()
