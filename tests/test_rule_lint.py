@@ -104,7 +104,7 @@ def test_lint_command_exit_codes_and_json():
     assert "0 error, 0 high" in ok.output
     bad = runner.invoke(rules, ["lint", str(FILES / "ruleset_never_match"), "--min-severity", "high"])
     assert bad.exit_code == 1
-    assert "pack.yml:10:15" in bad.output and "term-inside-unless" in bad.output
+    assert "pack.yml:10:15: high term-inside-unless: [dead.unless] " in bad.output
     assert "few-examples" not in bad.output  # hidden below --min-severity
     out = runner.invoke(rules, ["lint", str(FILES / "ruleset_with_errors"), "--json"])
     data = json.loads(out.output)

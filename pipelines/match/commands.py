@@ -65,7 +65,7 @@ def rules_lint(rules_dir: Path | None, rules_dir_option: Path | None, min_severi
         colour = {"error": "red", "high": "red", "medium": "yellow", "low": "cyan"}
         for i in shown:
             where = f"{i.location}: " if i.location else ""
-            rule = f"[{escape(i.rule_id)}] " if i.rule_id else ""
+            rule = escape(f"[{i.rule_id}] ") if i.rule_id else ""  # escaped whole: rich took [id] for markup
             hint = f"\n  提示/hint: {escape(i.hint)}" if i.hint else ""
             console.print(f"{escape(where)}[{colour[i.severity]}]{i.severity}[/] {i.code}: {rule}"
                           f"{escape(i.message)}{hint}", soft_wrap=True)
