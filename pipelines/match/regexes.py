@@ -10,8 +10,8 @@ atomic groups. netsword refuses two more kinds of pattern:
 * one that can match empty text (``(优惠)*``): every position would be a match, and finding each
   one may scan the rest of the text again;
 * one whose compiled program has more than :data:`MAX_PROGRAM_SIZE` instructions (``.{0,1000}x``):
-  when RE2's DFA runs out of memory on such a pattern, its fallback costs time in proportion to
-  the program size for every byte of text (seconds per 100 KB listing).
+  when a text makes RE2's DFA run out of memory, its fallback (still linear) costs time in
+  proportion to the program size for every byte of text.
 
 :func:`compile_rule_pattern` raises :class:`RegexRefused` with a message and a hint for the rule
 author, in Chinese and English; the loader turns it into a ``RuleRegexError`` naming file and line.
@@ -37,8 +37,9 @@ import re2
 from netsword.yamlsource import SourceLocation
 
 #: Largest compiled program (RE2 instructions, forward or reverse) a rule regex may have.
-#: ``.{0,200}x`` has about 1,800; ``\p{Han}{1,20}`` about 1,600. Measured on 100,000-character listings
-#: built to defeat RE2's DFA: at most 2,000 instructions stays under 0.05 s per field, 4,500 took 1.5 s.
+#: ``.{0,200}x`` has about 1,800, ``\p{Han}{1,20}`` about 1,600, ``原价\d{4,}`` 15. The slowest match we
+#: could build on a 100,000-character field (the most a sweep keeps), text made to defeat the DFA:
+#: about 0.7 s at 1,800 instructions (``(.{0,200}高)+y``), 3 s at 9,000 (``.{0,1000}x``); 2 cores, loaded.
 MAX_PROGRAM_SIZE = 2000
 #: Matches looked at per pattern and text (each may cost a scan of the rest of the text).
 MAX_CANDIDATES = 20
