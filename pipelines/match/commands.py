@@ -26,7 +26,8 @@ def _load(rules_dir: Path | None, **kw: Any) -> Any:
         return RuleSet.load(rules_dir, **kw)
     except RuleError as e:
         err.print(f"[red]rule packs do not load / 规则包加载失败[/]\n{escape(str(e))}\n"
-                  "run `netsword rules lint` for every problem / 运行 netsword rules lint 查看全部问题")
+                  "run `netsword rules lint` for every problem / 运行 netsword rules lint 查看全部问题",
+                  soft_wrap=True)  # file:line:col stays on one line, whatever the terminal width
         sys.exit(2)
 
 
