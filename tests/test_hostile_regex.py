@@ -104,7 +104,7 @@ def test_the_engine_gets_through_100kb_hostile_listings(hostile_rules, tmp_path)
 # ------------------------------------------------------------------ what RE2 cannot run (safely) is refused
 
 REFUSED = {"lookahead.first": "第一(?!次|代)", "lookbehind.refund": "(?<!不)退款", "backref.digit": r"(\d)\1{5}",
-           "possessive.run": "a++b", "empty.discount": "(优惠)*", "huge.window": ".{0,1000}x"}
+           "possessive.run": "a++b", "empty.discount": "(优惠)*", "huge.window": ".{0,1000}x", "one.byte": r"高\C"}
 
 
 def test_lint_refuses_what_re2_cannot_run_with_file_line_and_hint(tmp_path):
@@ -171,6 +171,8 @@ def test_the_old_lookahead_is_written_with_unless(tmp_path):
     fires = {text: sorted(f.rule_id for f in rs.explain(text)) for text in texts}
     assert fires == {"销量全国第一": ["ad.first", "ad.first-regex"], "第一次购买": [], "第一代产品": [],
                      "第一品牌": ["ad.first", "ad.first-regex"]}
+    found = next(f for f in rs.explain("Nike 第一次降价！全网第一品牌") if f.rule_id == "ad.first-regex")
+    assert found.matched == ["第一品"] and found.snippet == "nike 第一次降价!全网【第一品】牌"  # offsets in characters
 
 
 # ------------------------------------------------------------------ sweeps: refused in one message; signals work

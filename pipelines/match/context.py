@@ -22,8 +22,8 @@ from pipelines.normalize import Stripped, normalize_many, normalize_text, parse_
 class ItemText:
     """Normalised and separator-stripped field texts and ``when:`` numbers of one item, computed once."""
 
-    __slots__ = ("_norm", "_numbers", "_present", "_reference", "_strip", "_texts", "item", "reference_hits",
-                 "references", "tricks")
+    __slots__ = ("_norm", "_numbers", "_present", "_reference", "_strip", "_texts", "_utf8", "item",
+                 "reference_hits", "references", "tricks")
 
     def __init__(self, item: Any, references: ReferenceTable | None = None) -> None:
         self.item = item
@@ -31,6 +31,7 @@ class ItemText:
         self._norm: dict[str, str] = {}
         self._strip: dict[str, Stripped] = {}
         self._texts: dict[str, str] = {}  # field -> separator-stripped text (its Stripped is made when asked)
+        self._utf8: dict[str, bytes] = {}  # field -> separator-stripped text in UTF-8 (for RE2)
         self._numbers: dict[str, float | None] | None = None
         self._present: frozenset[str] | None = None
         self._reference: ReferenceHit | bool | None = False  # False: not looked up yet
@@ -53,6 +54,13 @@ class ItemText:
             text = self._texts.get(f)  # stripped already by scan_text
             st = self._strip[f] = Stripped(text, norm) if text is not None else strip_separators(norm)
         return st
+
+    def utf8(self, f: str) -> bytes:
+        """The separator-stripped text of ``f`` as UTF-8, encoded once for every rule regex."""
+        data = self._utf8.get(f)
+        if data is None:
+            data = self._utf8[f] = self.stripped(f).text.encode("utf-8")
+        return data
 
     def scan_text(self, fields: list[str]) -> tuple[str, list[int]]:
         """The separator-stripped texts of ``fields`` joined by NUL, and the offset each starts at.

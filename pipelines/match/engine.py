@@ -466,9 +466,10 @@ class RuleSet:
             text = ctx.stripped(f).text
             if not text:
                 continue
+            data = ctx.utf8(f)
             for p in rule.regex:  # RE2: linear in the text, at most MAX_CANDIDATES matches each
-                for s, e in p.spans(text):
-                    if e > s and not self._excluded(rule, f, s, e, unless):
+                for s, e in p.spans_utf8(data):
+                    if not self._excluded(rule, f, s, e, unless):
                         return (f, s, e, text[s:e])
         return None
 
