@@ -269,10 +269,16 @@ def _sweep_env(tmp_path: Path, rules: Path) -> dict[str, str]:
     return env
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a suite started in the background (`cmd &` in a script) passes
+    SIGINT on as ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_sweep(tmp_path: Path, rules: Path, shop: _Shop) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "cli", "crawl", "--site", "regexshop", "--base-url", shop.url],
                             cwd=ROOT, env=_sweep_env(tmp_path, rules), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
 
 
 def _finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str] | None:
@@ -372,7 +378,8 @@ def test_sigint_stops_a_long_rescan_of_hostile_listings(tmp_path):
     env = {**os.environ, "NETSWORD_HOME": str(home)}
     env.pop("NETSWORD_STORE", None)
     proc = subprocess.Popen([sys.executable, "-m", "cli", "rescan", "--rules-dir", str(rules)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_in_a_terminal)
     deadline = time.monotonic() + GUARD
     while proc.poll() is None and _cpu_seconds(proc.pid) < start_cost + 0.5 and time.monotonic() < deadline:
         time.sleep(0.02)
