@@ -6,8 +6,9 @@ Every page, picture, manifest and bundle is named and checked by these (hex dige
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 CHUNK = 1 << 20
 
@@ -27,3 +28,11 @@ def sha256_stream(fh: BinaryIO) -> str:
 def sha256_file(path: Path | str) -> str:
     with open(path, "rb") as fh:
         return sha256_stream(fh)
+
+
+def close_and_hash(fh: IO[Any], path: Path | str) -> str:
+    """Flush ``fh`` to disk (fsync), close it, and return the SHA-256 of the file it wrote at ``path``."""
+    fh.flush()
+    os.fsync(fh.fileno())
+    fh.close()
+    return sha256_file(path)

@@ -1,8 +1,8 @@
 """False-positive rate of the stable rules on ordinary listing texts (tests/corpus/).
 
 * ``real_pages.txt``: titles, descriptions and product texts of 140+ real product pages (Amazon,
-  eBay, IKEA, pcstore.com.tw, gomaji.com ...; ../shared/data/real-pages, rebuilt by
-  ``extract_real_pages.py``);
+  eBay, IKEA, pcstore.com.tw, gomaji.com ...), extracted once into the repository by
+  ``extract_real_pages.py`` (the pages themselves are not in the repository);
 * ``tricky_benign.txt``: texts we wrote, full of lawful look-alikes (最近, 第一次, 国家级非遗,
   仿真花, 象牙白, 生鲜不支持七天无理由, 适用于iPhone, iPhone15, β-胡萝卜素 ...) and ordinary titles.
 

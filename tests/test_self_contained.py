@@ -1,5 +1,5 @@
 """`make test` passes in a clone with nothing beside it: no test (or the Makefile, or a script) reads
-files outside the repository, such as ../shared; what a test needs is vendored (tests/files/)."""
+files outside the repository (a folder beside the clone); what a test needs is vendored (tests/files/)."""
 
 from __future__ import annotations
 

@@ -10,11 +10,10 @@ goes on with the chain from its last complete line.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from netsword.digests import sha256_file
+from netsword.digests import close_and_hash
 
 from .chain import chain_tail, line_hash
 
@@ -51,10 +50,7 @@ class Manifest:
     def close(self) -> None:
         if self._fh.closed:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self.sha256 = sha256_file(self.path)
+        self.sha256 = close_and_hash(self._fh, self.path)
         Path(f"{self.path}.sha256").write_text(f"{self.sha256}  {self.path.name}\n", encoding="utf-8")
 
 

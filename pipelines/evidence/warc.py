@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,7 +35,7 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from netsword.digests import sha256_file
+from netsword.digests import close_and_hash
 
 logger = logging.getLogger(__name__)
 
@@ -152,10 +151,7 @@ class WarcWriter:
         """Close the segment and add its SHA-256 to ``SHA256SUMS``."""
         if self._fh.closed:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        digest = sha256_file(self.path)
+        digest = close_and_hash(self._fh, self.path)
         with open(self.folder / SUMS, "a", encoding="utf-8") as fh:
             fh.write(f"{digest}  {self.path.name}\n")
 
