@@ -98,6 +98,33 @@ class PageFields:
 
 
 @dataclass
+class PictureFields:
+    """Pictures of a listing or shop (filled by ``pipelines.images``; URLs by the spider from the profile).
+
+    ``images``: one dict per picture, in page order: ``role`` (main | detail | license), ``url``, ``status``
+    (ok | failed | too_small | skipped), ``sha256`` and ``path`` (content-addressed under the evidence root),
+    ``width``, ``height``, ``bytes``, ``phash`` (perceptual hash, hex), ``ocr`` (done | cached | off | failed),
+    ``lines``: ``[{text, box: [x0, y0, x1, y1], score, start, end}]`` where start/end are the line's offsets in
+    the normalised ``image_text`` (``norm["image_text"]``, what rules see)."""
+
+    image_urls: dict[str, list[str]] = field(default_factory=dict)  # role -> absolute URLs, page order
+    images: list[dict[str, Any]] = field(default_factory=list)
+    image_text: str = ""  # every picture's recognised lines, one per line, pictures in page order
+
+
+def image_hit(images: list[dict[str, Any]], start: int, end: int = -1) -> dict[str, Any] | None:
+    """The picture and line holding offsets ``start``..``end`` of the normalised ``image_text``:
+    ``{"sha256", "url", "path", "role", "box", "text", "width", "height"}``, or None."""
+    for img in images:
+        for line in img.get("lines") or ():
+            if line.get("start", -1) <= start < line.get("end", -1) + 1:
+                return {"sha256": img.get("sha256", ""), "url": img.get("url", ""), "path": img.get("path", ""),
+                        "role": img.get("role", ""), "box": list(line.get("box") or []), "text": line.get("text", ""),
+                        "width": img.get("width", 0), "height": img.get("height", 0)}
+    return None
+
+
+@dataclass
 class PageItem(PageFields):
     """A fetched page that is not a listing or shop (home, category, search): kept as evidence only."""
 
@@ -117,7 +144,7 @@ class UnchangedPage(PageFields):
 
 
 @dataclass
-class ListingItem(PageFields):
+class ListingItem(PictureFields, PageFields):
     """A product listing (商品详情页)."""
 
     listing_id: str = ""
@@ -151,7 +178,7 @@ class ListingItem(PageFields):
 
 
 @dataclass
-class ShopItem(PageFields):
+class ShopItem(PictureFields, PageFields):
     """A shop home page (店铺首页), where E-Commerce Law art. 15 wants the licence shown."""
 
     shop_id: str = ""
@@ -160,6 +187,11 @@ class ShopItem(PageFields):
     license_text: str = ""  # all text of the licence block, if any
     license_number: str = ""  # USCC / registration number as shown
     license_image: str = ""  # URL of a licence image, if any
+    # read from the licence image by pipelines.images: ok (a valid USCC read) | invalid (a number that fails its
+    # check) | unreadable (no number read) | "" (no licence image, or not read)
+    license_image_status: str = ""
+    license_image_number: str = ""  # the USCC read from the licence image
+    license_image_name: str = ""  # 名称 read from the licence image
     food_license: str = ""  # 食品经营许可证 / 生产许可证 number as shown
     phone: str = ""
     address: str = ""
@@ -183,6 +215,8 @@ Item = ListingItem | ShopItem
 
 #: Text fields rules may look in, per subject kind.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
-    "listing": ("title", "description", "promo", "service", "category", "price_text", "original_price_text"),
-    "shop": ("name", "operator", "license_text", "license_number", "food_license", "description", "service", "notices"),
+    "listing": ("title", "description", "promo", "service", "category", "price_text", "original_price_text",
+                "image_text"),
+    "shop": ("name", "operator", "license_text", "license_number", "food_license", "description", "service", "notices",
+             "image_text"),
 }

@@ -70,6 +70,24 @@ class FieldSpec(_Strict):
         return v
 
 
+class Images(_Strict):
+    """Pictures of a listing or shop page: selectors per role (each giving image URLs, e.g.
+    ``'div.detail img::attr(src)'``) and per-page limits. Fetched by Scrapy's media pipeline into the
+    evidence, read by OCR (``image_text``) and hashed (``phash``) by ``pipelines.images``."""
+
+    main: str | None = None  # product photos (主图)
+    detail: str | None = None  # the detail column (详情图): where claims are painted
+    license: str | None = None  # the business licence picture (shop pages); ``license_image`` is used too
+    max_count: int = Field(12, ge=0, le=200, description="pictures fetched per page, in page order")
+    max_kb: int = Field(4096, ge=1, le=102_400, description="a bigger picture is not downloaded")
+    min_side: int = Field(120, ge=1, le=10_000, description="a picture narrower or lower than this (icons, "
+                          "spacers) is kept but not read or hashed")
+    ocr: bool = True  # read the text in the pictures (image_text)
+
+    def selectors(self) -> dict[str, str]:
+        return {role: sel for role in ("main", "detail", "license") if (sel := getattr(self, role))}
+
+
 class Pagination(_Strict):
     """The "next page" link of a list, followed up to ``max_pages`` pages deep."""
 
@@ -88,6 +106,7 @@ class PageType(_Strict):
     fields: dict[str, str | FieldSpec] = Field(default_factory=dict)
     attributes: AttributeRows | None = None
     generic: bool = False  # listing: fill fields the selectors miss from JSON-LD / microdata / OpenGraph
+    images: Images | None = None  # listing / shop: picture selectors and limits (pipelines.images)
 
     @field_validator("match")
     @classmethod
@@ -230,6 +249,8 @@ def _page_selectors(page: PageType) -> list[tuple[tuple[Any, ...], str]]:
         out.append((("pagination",), nxt.next))
     if page.attributes is not None:
         out += [(("attributes", k), getattr(page.attributes, k)) for k in ("rows", "name", "value")]
+    if page.images is not None:
+        out += [(("images", role), sel) for role, sel in page.images.selectors().items()]
     return out
 
 
@@ -237,6 +258,9 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
     problems: list[Problem] = []
     for name, page in profile.pages.items():
         loc = ("pages", name)
+        if page.item == "none" and page.images is not None:
+            problems.append(((*loc, "images"), f"images on a page of type {page.type!r}, which yields no item",
+                             "set `type: listing` or `type: shop`, or remove `images:`"))
         if page.item == "none" and (page.fields or page.attributes):
             problems.append(((*loc, "fields"), f"fields on a page of type {page.type!r}, which yields no item",
                              "set `type: listing` or `type: shop`, or remove the fields"))
@@ -266,7 +290,7 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
 #: Keys allowed at each place of a profile, for "did you mean" hints.
 _MODELS: dict[str, type[BaseModel]] = {
     "": Profile, "page": PageType, "step": Step, "pagination": Pagination, "field": FieldSpec,
-    "attributes": AttributeRows, "politeness": Politeness, "search": Search, "limits": Limits,
+    "attributes": AttributeRows, "images": Images, "politeness": Politeness, "search": Search, "limits": Limits,
 }
 #: What to write for a missing key.
 _EXAMPLES = {
@@ -297,7 +321,7 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
         return PageType
     kind = parent[2]
     if n == 3:
-        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes") else None
+        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes", "images") else None
     if n == 4:
         return Step if kind == "steps" else FieldSpec if kind == "fields" else None
     return ScrollOptions if kind == "steps" and n == 5 else None

@@ -99,6 +99,8 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 32  # scrapy-playwright's own limit; the pool
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.history.HistoryPipeline": 150,  # item.history (earlier prices) for price-history rules
+    "pipelines.images.EvidenceImagesPipeline": 160,  # pictures (Scrapy's FilesPipeline) into the evidence
+    "pipelines.images.ImageTextPipeline": 170,  # their text (OCR, image_text) and perceptual hashes
     "pipelines.match.MatchPipeline": 200,
     "pipelines.evidence.EvidencePipeline": 300,
     "pipelines.store.pipeline.StorePipeline": 400,  # subjects, findings, snapshots, page states, the sweep record
@@ -108,6 +110,13 @@ NORMALIZE_TOKENS = True  # jieba tokens of title/name/description (about 1 MB/s;
 
 HISTORY_BASELINE_MAX_DAYS = 60.0  # without HISTORY_BASELINE_SWEEP: the latest finished baseline run this recent
 HISTORY_BASELINE_SWEEP = ""  # the sweep whose prices are the "before the festival" baseline (the scheduler sets it)
+
+IMAGES_MAX_COUNT = 12  # pictures per page when the profile's `images:` does not say (max_count)
+IMAGES_MAX_KB = 4096  # a bigger picture is not downloaded (the profile's images.max_kb)
+IMAGES_MIN_SIDE = 120  # a picture with a shorter side is kept but not read (images.min_side)
+IMAGES_OCR = True  # read the text in pictures (False: pictures are still fetched, kept and hashed)
+IMAGES_OCR_WORKERS = 0  # OCR processes; 0 = one per core but one (at least one)
+MEDIA_ALLOW_REDIRECTS = True  # pictures behind a redirect (CDNs) are fetched
 
 MATCH_INCLUDE_TEST = False  # also run rules with `status: test`
 MATCH_RULESET = None  # a RuleSet already compiled (run_sweep checks the packs before the sweep starts)

@@ -14,6 +14,13 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && ! command -v ch
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null; } \
     || echo "netsword: chromium-headless-shell not installed; screenshots use the crawl's Chromium"
 fi
+# A CJK font: screenshots show Chinese, and the demo marketplace draws its pictures with it (crawler/demo/pictures.py).
+if ! ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 \
+   && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "netsword: installing Debian's fonts-noto-cjk (Chinese in screenshots and demo pictures) ..."
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; } \
+    || echo "netsword: fonts-noto-cjk not installed; the demo's pictures will show no readable Chinese"
+fi
 if found; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "netsword: installing Debian's chromium and CJK fonts (apt-get) ..."

@@ -31,7 +31,11 @@ def test_verify_passes_on_an_untouched_sweep(evidence):
 
 
 def test_manifest_has_one_line_per_page_with_hashes(evidence):
-    lines = evidence["lines"]
+    pictures = [e for e in evidence["lines"] if e["kind"] == "image"]  # a page's pictures follow its line
+    lines = [e for e in evidence["lines"] if e["kind"] != "image"]
+    for e in pictures:
+        assert set(e) == set(MANIFEST_FIELDS) and e["requested_url"] and not e["html_path"]
+        assert (evidence["root"] / e["image_path"]).is_file() and len(e["image_sha256"]) == 64
     db = sqlite3.connect(evidence["db"])
     urls = {r[0] for r in db.execute("select url from snapshots where sweep_id=?", (evidence["sweep"],))}
     flagged = {r[0] for r in db.execute("select distinct url from findings where subject_kind='listing'")}

@@ -25,6 +25,7 @@ from crawler.demo.content_benign import (
     SERVICES,
     SITE_CATEGORIES,
 )
+from crawler.demo.content_pictures import PHOTOS, PICTURE_LISTINGS, PICTURE_SHOPS
 from crawler.demo.content_shops import AREAS, NOTICES, POLICIES, ROADS, SHOPS
 from crawler.demo.content_tricky import TRICKY
 from crawler.demo.content_violations import DISCLOSE, NOFOOD, PRICE, VIOLATIONS
@@ -232,18 +233,70 @@ def build(seed: int = SEED) -> tuple[dict[str, Any], dict[str, Any]]:
         elif spec.get("look"):
             lookalikes.append({"kind": "shop", "id": shop["id"], "lookalike": spec["look"],
                                "allow": spec.get("allow", [])})
+    pictures = add_pictures(random.Random(seed + 14), out_shops, out_listings, violations, lookalikes, allows)
     order = {"shop": 0, "listing": 1}
     violations.sort(key=lambda v: (order[v["kind"]], v["id"]))
     lookalikes.sort(key=lambda v: (order[v["kind"]], v["id"]))
     catalog = {
         "version": 1, "seed": seed, "site": "网剑演示商城", "updated": "2025-11-01T08:00:00Z",
         "categories": [{"slug": s, "label": lab, "js": js} for s, lab, js in SITE_CATEGORIES],
-        "shops": out_shops, "listings": out_listings,
+        "shops": out_shops, "listings": out_listings, "pictures": pictures,
     }
     truth = {"version": 1, "counts": {"shops": len(out_shops), "listings": len(out_listings)},
              "violations": violations, "lookalikes": lookalikes}
     check(catalog, truth, allows)
     return catalog, truth
+
+
+# ----------------------------------------------------------------------------- pictures (issue 14)
+def add_pictures(rng: random.Random, shops: list[dict[str, Any]], listings: list[dict[str, Any]],
+                 violations: list[dict[str, Any]], lookalikes: list[dict[str, Any]],
+                 allows: dict[tuple[str, str], list[str]]) -> dict[str, dict[str, Any]]:
+    """Shops and listings whose evidence is in pictures (crawler/demo/content_pictures.py), appended after
+    the others (their ids and content stay); returns the picture specs (id -> spec, drawn by pictures.py)."""
+    pictures: dict[str, dict[str, Any]] = {}
+    by_tag: dict[str, dict[str, Any]] = {}
+    for spec in PICTURE_SHOPS:
+        shop = build_shop(rng, {**spec, "lic": "valid"})
+        shop["id"] = f"S{len(shops) + 1:03d}"
+        lic = shop["license"]
+        code = lic["uscc"]
+        if spec["pic"] == "bad_check":
+            code = break_uscc(rng, code, "bad_check")
+        pid = f"lic-{shop['id']}"
+        pictures[pid] = {"kind": "license", "uscc": code, "name": spec.get("other_name") or spec["operator"],
+                         "address": shop["address"], "blur": 6 if spec["pic"] == "blurred" else 0}
+        lic.update(uscc=code, image=False, image_only=True, picture=pid)
+        shops.append(shop)
+        by_tag[spec["tag"]] = shop
+        allows[("shop", shop["id"])] = []
+        if spec.get("viol"):
+            cats, ev, why = spec["viol"]
+            violations.append({"kind": "shop", "id": shop["id"], "categories": cats,
+                               "evidence": code if ev == "@uscc" else ev, "why": why, "in_picture": True})
+    for pid, spec in PHOTOS.items():
+        pictures[f"photo-{pid}"] = spec
+        pictures[f"photo-{pid}-copy"] = {"copy_of": f"photo-{pid}", "width": 600}
+    for spec in PICTURE_LISTINGS:
+        shop = by_tag[spec["shop"]]
+        lid = f"L{len(listings) + 1:04d}"
+        item = {"id": lid, "shop_id": shop["id"], "category": spec["cat"], "title": spec["title"],
+                "price": float(spec["price"]), "original_price": None, "description": spec["desc"], "promo": None,
+                "service": rng.choice(SERVICES), "attributes": {"产地": rng.choice(PROVINCES)},
+                "sold": int(rng.paretovariate(1.2) * 20) % 20000, "images": {}}
+        if spec.get("detail"):
+            pid = f"detail-{lid}"
+            pictures[pid] = {"kind": "detail", "title": spec["title"].split(" ")[0] + " 商品详情",
+                             "lines": spec["detail"], "seed": len(pictures)}
+            item["images"]["detail"] = [pid]
+        if spec.get("photo"):
+            item["images"]["main"] = [f"photo-{spec['photo']}" + ("-copy" if spec.get("copy") else "")]
+        listings.append(item)
+        allows[("listing", lid)] = []
+        if "cats" in spec:
+            violations.append({"kind": "listing", "id": lid, "categories": spec["cats"], "evidence": spec["ev"],
+                               "why": spec["why"], "in_picture": True})
+    return pictures
 
 
 # ----------------------------------------------------------------------------- lint
@@ -254,7 +307,8 @@ def check(catalog: dict[str, Any], truth: dict[str, Any], allows: dict[tuple[str
         bad = [c for c in v["categories"] if c not in CATEGORIES]
         if bad:
             errors.append(f"{v['id']}: unknown categories {bad}")
-    subjects = [("listing", x, lint.listing_text(x)) for x in catalog["listings"]]
+    pics = catalog.get("pictures") or {}
+    subjects = [("listing", x, lint.listing_text(x, pics)) for x in catalog["listings"]]
     subjects += [("shop", x, lint.shop_text(x)) for x in catalog["shops"]]
     for kind, subj, text in subjects:
         key = (kind, subj["id"])
@@ -283,6 +337,11 @@ def check(catalog: dict[str, Any], truth: dict[str, Any], allows: dict[tuple[str
         v = labelled.get(("shop", s["id"]))
         cats = v["categories"] if v else []
         lic = s["license"]
+        picture = pics.get(lic.get("picture", "")) if lic else None
+        if picture is not None and (picture.get("blur") or picture.get("name") != lic["company"]):
+            if DISCLOSE not in cats:
+                errors.append(f"shop {s['id']} shows an unreadable or another company's licence but is not labelled")
+            continue
         if lic is None or (lic.get("uscc") and not uscc_is_valid(lic["uscc"])):
             if DISCLOSE not in cats:
                 errors.append(f"shop {s['id']} has no valid licence but is not labelled")

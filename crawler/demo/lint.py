@@ -48,9 +48,14 @@ def find_markers(text: str, allow: list[str] | tuple[str, ...] = ()) -> list[tup
     return [(cat, m.group(0)) for cat, _, rx in _COMPILED for m in rx.finditer(text)]
 
 
-def listing_text(listing: dict) -> str:
+def listing_text(listing: dict, pictures: dict | None = None) -> str:
+    """The listing's text, and the text painted into its pictures (``pictures``: the catalog's specs)."""
+    from crawler.demo.pictures import picture_text
+
     parts = [listing["title"], listing["description"], listing.get("promo") or "", listing["service"]]
     parts += [f"{k} {v}" for k, v in listing.get("attributes", {}).items()]
+    for ids in (listing.get("images") or {}).values():
+        parts += [picture_text(pictures[i], pictures) for i in ids if pictures and i in pictures]
     return "\n".join(parts)
 
 

@@ -259,6 +259,13 @@ class DemoServer:
             if shop is None or not (shop.get("license") or {}).get("image"):
                 return self._not_found(path)
             return 200, "image/svg+xml; charset=utf-8", t.render_license_svg(shop).encode()
+        if m := re.fullmatch(r"/img/([A-Za-z0-9_-]+)\.(?:png|jpg)", path):
+            spec = (c.data.get("pictures") or {}).get(m.group(1))
+            if spec is None:
+                return self._not_found(path)
+            from crawler.demo import pictures
+
+            return 200, pictures.media_type(spec), _picture(m.group(1), c)
         if path == "/static/catalog.js":
             return 200, "application/javascript; charset=utf-8", t.CATALOG_JS.encode()
         if path == "/robots.txt":
@@ -278,6 +285,21 @@ class DemoServer:
 
     def _base(self, host: str) -> str:
         return f"http://{host}" if host and _HOST_RE.match(host) else self.url
+
+
+_PICTURES: dict[tuple[int, str], bytes] = {}
+
+
+def _picture(pid: str, catalog: Catalog) -> bytes:
+    """A demo picture's bytes, drawn once per catalog (the same bytes each time)."""
+    key = (id(catalog), pid)
+    body = _PICTURES.get(key)
+    if body is None:
+        from crawler.demo import pictures
+
+        specs = catalog.data.get("pictures") or {}
+        body = _PICTURES[key] = pictures.render(specs[pid], specs)
+    return body
 
 
 class _Redirect(Exception):

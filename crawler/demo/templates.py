@@ -172,7 +172,7 @@ def render_license(shop: dict[str, Any]) -> str:
     heading = "营业执照信息" if lic.get("uscc") else "经营者身份信息"
     rows = [f'<div class="license"><h2>{heading}</h2>',
             f'<p>经营者名称：<span class="company">{e(lic.get("company"))}</span></p>']
-    if lic.get("uscc"):
+    if lic.get("uscc") and not lic.get("image_only"):
         rows.append(f'<p>统一社会信用代码：<span class="uscc">{e(lic["uscc"])}</span></p>')
     if lic.get("food_license"):
         rows.append(f'<p>{e(lic.get("food_license_label") or "食品经营许可证")}：'
@@ -183,6 +183,8 @@ def render_license(shop: dict[str, Any]) -> str:
         rows.append(f'<p class="exemption">{e(lic["exemption"])}</p>')
     if lic.get("image"):
         rows.append(f'<img class="license-img" src="/static/license/{e(shop["id"])}.svg" alt="营业执照照面">')
+    if lic.get("picture"):  # the licence shown only as a picture (its number is not in the page's text)
+        rows.append(f'<img class="license-img" src="/img/{e(lic["picture"])}.png" alt="营业执照照面">')
     rows.append("</div>")
     return "".join(rows)
 
@@ -224,10 +226,20 @@ def render_listing(categories: list[dict[str, Any]], listing: dict[str, Any], sh
             f'<div class="service">{e(listing.get("service"))}</div>'
             f'<a class="add-cart" href="/cart?add={lid}" rel="nofollow">加入购物车</a>'
             f'<h2>商品参数</h2><table class="attrs">{attrs}</table>'
-            f'<h2>商品详情</h2><div class="desc">{e(listing.get("description"))}</div></article>'
+            f'<h2>商品详情</h2><div class="desc">{e(listing.get("description"))}</div>{_pictures(listing)}</article>'
             f'<aside class="shop-box">店铺：<a class="shop-link" href="/shop/{e(shop["id"])}/">'
             f'{e(shop["name"])}</a></aside>')
     return page(listing["title"], body, categories, body_attrs=f' data-listing-id="{lid}"')
+
+
+def _pictures(listing: dict[str, Any]) -> str:
+    """The listing's photos (div.gallery) and detail pictures (div.detail-images), if it has any."""
+    images = listing.get("images") or {}
+    main = "".join(f'<img class="main-img" src="/img/{e(i)}.jpg" alt="商品主图">' for i in images.get("main", []))
+    detail = "".join(f'<img class="detail-img" src="/img/{e(i)}.jpg" alt="商品详情图">'
+                     for i in images.get("detail", []))
+    return ((f'<div class="gallery">{main}</div>' if main else "")
+            + (f'<div class="detail-images">{detail}</div>' if detail else ""))
 
 
 def render_simple(categories: list[dict[str, Any]], title: str, message: str) -> str:

@@ -275,7 +275,24 @@ def extract_fields(response: Response, page: PageType) -> dict[str, Any]:
                 values[name] = value
     if values.get("shop_url"):
         values["shop_url"] = response.urljoin(values["shop_url"])
+    if page.images is not None and page.item != "none":
+        values["image_urls"] = image_urls(response, page)
     return values
+
+
+def image_urls(response: Response, page: PageType) -> dict[str, list[str]]:
+    """Absolute http(s) URLs of the page's pictures per role (``images:`` in the profile), page order,
+    each URL once (``data:`` and other schemes are left out)."""
+    assert page.images is not None
+    seen: set[str] = set()
+    out: dict[str, list[str]] = {}
+    for role, sel in page.images.selectors().items():
+        for raw in select_links(response, sel):
+            url = response.urljoin(raw.strip())
+            if url.startswith(("http://", "https://")) and url not in seen:
+                seen.add(url)
+                out.setdefault(role, []).append(url)
+    return out
 
 
 def extract_field(response: Response, spec: str | FieldSpec) -> str:

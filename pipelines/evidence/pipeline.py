@@ -8,6 +8,9 @@ Under ``EVIDENCE_DIR``:
   live by :mod:`crawler.browser_pool`) and of every listing that gets a finding (its stored
   snapshot rendered with scripts and network off, :mod:`pipelines.evidence.render`); named by
   the HTML it shows, written once (a later render of the same HTML keeps the first picture);
+* ``images/ab/<sha256>.<ext>`` -- the pictures of listings and shops (``pipelines.images``), each with a
+  manifest line of ``"kind": "image"`` (its URL, ``requested_url`` = the page it is on, hash and path)
+  after its page's line; their HTTP exchanges are in the WARC like every response;
 * ``warc/<sweep>/<sweep>-00000.warc.gz`` -- the sweep's WARC (:mod:`pipelines.evidence.warc`);
 * ``manifests/<sweep>.jsonl`` -- one line per page: url, requested url, status, fetch time
   (UTC), sha256 and path of HTML and screenshot, sweep id, WARC segment; its SHA-256 goes to
@@ -316,7 +319,16 @@ class EvidencePipeline:
         entry["unchanged"] = getattr(item, "kind", "") == "unchanged"
         entry["screenshot_pending"] = pending
         entry["warc"] = self.warc.name if self.warc is not None else ""
+        entry["image_sha256"] = entry["image_path"] = None
         self.manifest.write(entry)
+        for image in getattr(item, "images", None) or ():  # the page's pictures (their WARC records came as fetched)
+            if image.get("sha256") and image.get("path"):
+                self.manifest.write({"sweep_id": self.sweep_id, "url": image.get("url"), "requested_url": item.url,
+                                     "status": 200, "fetched_at": item.fetched_at, "kind": "image",
+                                     "unchanged": False, "rendered": False, "image_sha256": image["sha256"],
+                                     "image_path": image["path"], "screenshot_pending": False,
+                                     "warc": entry["warc"]})
+                self._record_ids.pop(image.get("url", ""), None)
         self.manifest.flush()  # to the OS before the item can reach the store
 
     def _inc(self, key: str, n: int = 1) -> None:

@@ -89,7 +89,7 @@ def verify_sweep(root: Path | str, sweep_id: str, trust: Trust | None = None) ->
             pending[entry.get("html_sha256") or ""] = entry.get("url") or ""
         elif entry.get("kind") == "screenshot":
             pending.pop(entry.get("html_sha256") or "", None)
-        for kind in ("html", "screenshot"):
+        for kind in ("html", "screenshot", "image"):
             rel, want = entry.get(f"{kind}_path") or "", entry.get(f"{kind}_sha256") or ""
             if not rel:
                 continue

@@ -50,12 +50,14 @@ def license_missing(shop: Any) -> CheckEvidence | None:
     """The shop shows no licence at all: no licence text, no licence image, no number."""
     if any(_clean(getattr(shop, f, "")) for f in ("license_text", "license_number", "license_image")):
         return None
+    if any(img.get("role") == "license" for img in getattr(shop, "images", None) or ()):
+        return None
     return CheckEvidence("license_text", [], "店铺首页未公示营业执照信息（无证照文字、图片或编号）")
 
 
 def _uscc_candidate(shop: Any) -> str | None:
     """The number to check: from license_number if shown, else an 18-character code in license_text."""
-    number = _clean(shop.license_number).upper()
+    number = _clean(shop.license_number).upper() or _clean(getattr(shop, "license_image_number", "")).upper()
     found = _USCC_IN_TEXT.findall(number or _clean(shop.license_text).upper())
     if found:
         from pipelines.match.identifiers import uscc_is_valid
@@ -84,8 +86,39 @@ def uscc_invalid(shop: Any) -> CheckEvidence | None:
             why = f"校验码应为 {uscc_check_char(code[:17])} / check character should be {uscc_check_char(code[:17])}"
         except ValueError as exc:
             why = f"含非法字符 / {exc}"
+    if not _clean(shop.license_number) and _clean(getattr(shop, "license_image_number", "")):
+        return CheckEvidence("image_text", [code], f"营业执照图片中识别出的统一社会信用代码【{code}】不符合 "
+                             f"GB 32100-2015：{why}")
     fld = "license_number" if _clean(shop.license_number) else "license_text"
     return CheckEvidence(fld, [code], f"统一社会信用代码【{code}】不符合 GB 32100-2015：{why}")
+
+
+def license_image_unreadable(shop: Any) -> CheckEvidence | None:
+    """The licence is shown only as a picture, and no registration number can be read from it
+    (blurred, too small, not a licence). A shop showing the number as text is not flagged."""
+    if getattr(shop, "license_image_status", "") != "unreadable":
+        return None
+    if _clean(shop.license_number) or _USCC_IN_TEXT.search(_clean(shop.license_text).upper()):
+        return None
+    return CheckEvidence("image_text", [], "营业执照仅以图片公示，且图片中无法识别出统一社会信用代码"
+                         "（模糊、过小或非执照），请人工核查 / the licence is shown only as a picture and no "
+                         "number can be read from it")
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s()（）【】\[\]·.,，、:：]", "", _clean(name))
+
+
+def license_name_mismatch(shop: Any) -> CheckEvidence | None:
+    """The 名称 read from the licence picture is not the operator the shop declares (a borrowed or
+    someone else's licence?): a finding to review by hand."""
+    read = _name_key(getattr(shop, "license_image_name", ""))
+    declared = _name_key(shop.operator)
+    if not read or not declared or read in declared or declared in read:
+        return None
+    return CheckEvidence("image_text", [getattr(shop, "license_image_name", "")],
+                         f"营业执照图片上的名称【{shop.license_image_name}】与店铺公示的经营者【{shop.operator}】不一致，"
+                         "请人工核查 / the licence picture names another operator")
 
 
 def _food_numbers(shop: Any) -> tuple[str, list[str]]:
@@ -121,6 +154,10 @@ CHECKS: dict[str, CheckSpec] = {
     for spec in (
         CheckSpec("license_missing", "shop", license_missing, "店铺未公示营业执照 (no licence shown)"),
         CheckSpec("uscc_invalid", "shop", uscc_invalid, "统一社会信用代码校验失败 (USCC fails its check)"),
+        CheckSpec("license_image_unreadable", "shop", license_image_unreadable,
+                  "执照图片无法识别 (licence picture unreadable)"),
+        CheckSpec("license_name_mismatch", "shop", license_name_mismatch,
+                  "执照名称与经营者不符 (licence names another operator)"),
         CheckSpec("food_license_missing", "shop", food_license_missing, "未公示食品许可证 (no food licence)"),
         CheckSpec("food_license_invalid", "shop", food_license_invalid, "食品许可证格式错误 (food licence malformed)"),
     )

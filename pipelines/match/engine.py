@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from crawler.items import TEXT_FIELDS, Finding
+from crawler.items import TEXT_FIELDS, Finding, image_hit
 from netsword import config as netsword_config
 from netsword.clock import utc_now
 from pipelines.match import explain as analyst
@@ -484,6 +484,9 @@ class RuleSet:
         )
         if ev.check is not None:
             f.field, f.matched, f.snippet = ev.check.field, list(ev.check.matched), ev.check.snippet
+            if f.field == "image_text":  # a licence check on what was read from the licence picture
+                note = licence_note(getattr(item, "images", None) or [], f.matched)
+                f.deobfuscated = [note] if note else []
             return f
         main = ev.hits[0][0]
         st = ctx.stripped(main)
@@ -513,5 +516,38 @@ class RuleSet:
                 notes.append(f"{NOTE_DIGITS}: {frag}→{ctx.tricks[(fl, hs, he)]}")
             elif term in variants:
                 notes.append(variant_note(variants[term], frag))
+        if main == "image_text":
+            note = image_note(getattr(item, "images", None) or [], ns, ne)
+            if note:
+                notes.append(note)
         f.deobfuscated = notes
         return f
+
+
+#: how a finding read from a picture cites it (``Finding.deobfuscated``); the console and exports find it there
+NOTE_IMAGE = "图片文字识别"
+_ROLE_ZH = {"main": "主图", "detail": "详情图", "license": "证照图片"}
+
+
+def licence_note(images: list[dict[str, Any]], matched: list[str]) -> str:
+    """The note citing the licence picture of a licence check: the line holding the number or name if read,
+    else the whole picture."""
+    needles = [m.replace(" ", "").upper() for m in matched if m]
+    for img in images:
+        if img.get("role") != "license" or not img.get("sha256"):
+            continue
+        for line in img.get("lines") or ():
+            if any(n and n in line.get("text", "").replace(" ", "").upper() for n in needles):
+                return image_note([img], line.get("start", 0), line.get("end", 0))
+        box = f" 框 [0,0,{img.get('width', 0)},{img.get('height', 0)}]" if img.get("width") else ""
+        return f"{NOTE_IMAGE}: 证照图片 sha256:{img['sha256']}{box} {img.get('url', '')}"
+    return ""
+
+
+def image_note(images: list[dict[str, Any]], start: int, end: int) -> str:
+    """``图片文字识别: 详情图 sha256:<hex> 框 [x0,y0,x1,y1] <url>`` for the picture line holding the hit."""
+    hit = image_hit(images, start, end)
+    if hit is None:
+        return ""
+    box = ",".join(str(v) for v in hit["box"])
+    return f"{NOTE_IMAGE}: {_ROLE_ZH.get(hit['role'], '图片')} sha256:{hit['sha256']} 框 [{box}] {hit['url']}"

@@ -70,6 +70,12 @@ def item_from_dict(kind: str, values: dict[str, Any]) -> Any:
             setattr(item, k, bool(v))
         elif k == "history":  # price-history numbers (pipelines.history), e.g. {baseline_price: 399}
             setattr(item, k, {str(name): float(x) for name, x in (v or {}).items()})
+        elif k in ("images", "image_urls"):
+            setattr(item, k, v if isinstance(v, type(getattr(item, k))) else type(getattr(item, k))())
+        elif k == "image_text" and isinstance(v, list):  # pictures with lines and boxes (as `netsword ocr --json`)
+            from pipelines.images.text import images_from_json
+
+            item.images = images_from_json(v)
         else:
             setattr(item, k, "" if v is None else str(v))
     return item
@@ -113,6 +119,10 @@ def explain_item(ruleset: RuleSet, data: dict[str, Any], kind: str = "listing") 
                 setattr(item, f, str(text))
     if isinstance(data.get("attributes"), dict):
         item.attributes = dict(data["attributes"])
+    if item.images and any(img.get("lines") for img in item.images):
+        from pipelines.images.text import assemble
+
+        assemble(item)  # image_text and the lines' offsets: findings cite the picture and the box
     return ruleset.match(item, include_test=True)
 
 

@@ -2,7 +2,9 @@
 
 * ``html/<sha[:2]>/<sha>.html.gz`` -- a page's HTML as received, gzip, named by the SHA-256 of
   the bytes received (:func:`html_rel`);
-* ``screenshots/<html sha>.png`` -- the picture of that page (:func:`screenshot_rel`).
+* ``screenshots/<html sha>.png`` -- the picture of that page (:func:`screenshot_rel`);
+* ``images/<sha[:2]>/<sha>.<ext>`` -- a picture of a listing or shop (product photo, detail image,
+  licence), as received, named by the SHA-256 of its bytes (:func:`image_rel`).
 
 The evidence stage writes them, the incremental crawl reads an unchanged page back, and the
 analysts' tools (export, bundle, console) find them, all through this module.
@@ -26,6 +28,15 @@ def html_rel(sha256: str) -> str:
 def screenshot_rel(html_sha256: str) -> str:
     """Where the screenshot of the page whose HTML hash is ``html_sha256`` is kept."""
     return f"screenshots/{html_sha256}.png"
+
+
+#: file name endings of the picture formats kept (anything else is kept as ``.bin``)
+IMAGE_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+
+
+def image_rel(sha256: str, ext: str = "bin") -> str:
+    """Where the picture whose SHA-256 is ``sha256`` is kept, relative to the evidence root."""
+    return f"images/{sha256[:2]}/{sha256}.{ext}"
 
 
 class EvidenceStore:
@@ -68,6 +79,15 @@ class EvidenceStore:
         rel = screenshot_rel(html_sha256)
         path = self.root / rel
         return (sha256_file(path), rel) if path.is_file() else None
+
+    def put_image(self, body: bytes, ext: str = "bin") -> tuple[str, str]:
+        """Store a picture as received; returns (sha256 hex, path relative to the root). Same bytes, same file."""
+        digest = sha256_bytes(body)
+        rel = image_rel(digest, ext)
+        path = self.root / rel
+        if not path.exists():
+            self._write_atomic(path, body)
+        return digest, rel
 
     def read_html(self, rel: str) -> bytes:
         with gzip.open(self.root / rel, "rb") as fh:
