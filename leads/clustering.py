@@ -1,10 +1,14 @@
-"""Seller clustering: shops that share a licence number, phone or address are one operator group.
+"""Seller clustering: shops that share a licence number, phone, address or picture are one operator group.
 
 Explainable by construction: every link names the two shops, the field and the shared
 value (``Link``), so an analyst can check it on the shop pages. Values are compared after
 a light clean-up (``normalise_value``): NFKC, case, spaces and punctuation; phone numbers
 by their digits without the +86 prefix. A value shared by more than ``max_share`` shops
 (a platform hotline, a mall's address) links nothing and is listed in ``too_common``.
+
+Pictures: shops whose listings show the same picture to the eye (the same perceptual hash,
+``pipelines.images``: a photo scaled or saved again keeps it) are linked too; the link names the
+hash and keeps one copy of the picture (``Link.image``, its path in the evidence) to show.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from crawler.items import ShopItem
 
 #: Shop fields that link shops, with their label for analysts.
 LINK_FIELDS: dict[str, str] = {"license_number": "统一社会信用代码/执照号", "phone": "联系电话", "address": "经营地址"}
+#: the picture link (not a shop field: from the shops' listings' pictures)
+PICTURE_FIELD, PICTURE_LABEL = "image_phash", "商品图片（感知哈希相同）"
 _MIN_LEN = {"license_number": 8, "phone": 7, "address": 6}
 _NOT_WORD = re.compile(r"[\W_]+")
 _DIGITS = re.compile(r"\d+")
@@ -48,10 +55,11 @@ class Link:
     b: str
     field: str
     value: str
+    image: str = ""  # the shared picture's path in the evidence (picture links)
 
     @property
     def label(self) -> str:
-        return LINK_FIELDS.get(self.field, self.field)
+        return PICTURE_LABEL if self.field == PICTURE_FIELD else LINK_FIELDS.get(self.field, self.field)
 
 
 @dataclass
@@ -72,13 +80,28 @@ class Clustering:
         return self._by_member.get(subject_id)
 
 
-def cluster(shops: Iterable[ShopItem], *, max_share: int = 10) -> Clustering:
-    """Operator groups of ``shops`` (only groups of two or more shops are returned)."""
+PictureRow = tuple[str, str, str, list[dict[str, Any]]]  # (listing id, site, shop id, pictures)
+
+
+def cluster(shops: Iterable[ShopItem], *, max_share: int = 10, pictures: Iterable[PictureRow] = ()) -> Clustering:
+    """Operator groups of ``shops`` (only groups of two or more shops are returned); ``pictures``
+    (``Store.iter_listing_pictures()``) adds the picture link."""
     shown: dict[str, dict[str, str]] = {}
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
+    images: dict[str, str] = {}  # phash -> a picture's path
+    for _listing, site, shop_id, pics in pictures:
+        sid = f"{site}:{shop_id}"
+        for pic in pics:
+            ph = pic.get("phash") or ""
+            if len(set(ph)) < 3 or pic.get("role") == "license":  # a blank picture; licences link by number
+                continue
+            if sid not in owners[(PICTURE_FIELD, ph)]:
+                owners[(PICTURE_FIELD, ph)].append(sid)
+                shown.setdefault(sid, {})[f"{PICTURE_FIELD}:{ph}"] = ph
+                images.setdefault(ph, pic.get("path") or "")
     for shop in shops:
         sid = shop.subject_id
-        shown[sid] = {}
+        shown.setdefault(sid, {})
         for kind in LINK_FIELDS:
             raw = getattr(shop, kind, "") or ""
             key = normalise_value(kind, raw)
@@ -103,7 +126,10 @@ def cluster(shops: Iterable[ShopItem], *, max_share: int = 10) -> Clustering:
             continue
         members = sorted(members)
         for other in members[1:]:
-            links.append(Link(members[0], other, kind, shown[members[0]][kind]))
+            if kind == PICTURE_FIELD:
+                links.append(Link(members[0], other, kind, key, images.get(key, "")))
+            else:
+                links.append(Link(members[0], other, kind, shown[members[0]][kind]))
             ra, rb = find(members[0]), find(other)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)

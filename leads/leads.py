@@ -123,7 +123,7 @@ def build_leads(store: Store, q: SearchQuery | Mapping[str, Any] | None = None, 
             lead = leads[lead_id] = _new_lead(lead_id, f)
         lead.findings.append(f)
     shops = {s.subject_id: s for s in store.iter_shops()}
-    groups = clustering if clustering is not None else cluster(shops.values())
+    groups = clustering if clustering is not None else cluster(shops.values(), pictures=store.iter_listing_pictures())
     states = lead_states(store)
     wanted = (status,) if isinstance(status, str) else status
     out = []
@@ -153,7 +153,7 @@ def get_lead(store: Store, lead_id: str) -> Lead | None:
         return None
     _fill_shop(lead, store, {lead_id: shop} if shop is not None else {})
     lead.state = lead_state(store, lead_id)
-    lead.group = cluster(store.iter_shops()).group_of(lead_id)
+    lead.group = cluster(store.iter_shops(), pictures=store.iter_listing_pictures()).group_of(lead_id)
     return lead
 
 

@@ -242,3 +242,61 @@ def test_ocr_command_and_rules_explain_with_image_text(tmp_path):
     assert out["sha256"] in " ".join(found["lic.uscc-invalid"]["deobfuscated"])
     missing = run_cli("ocr", str(tmp_path / "nope.png"), home=tmp_path)
     assert missing.returncode != 0 and "no such file" in missing.stderr
+
+
+# --------------------------------------------------------------------------- console, clustering
+
+
+def test_console_shows_the_flagged_picture_with_its_box_and_the_shared_photo(demo_sweep, tmp_path):
+    import html
+    import io
+
+    from fastapi.testclient import TestClient
+    from leads_fixtures import copy_home
+    from PIL import Image
+
+    from leads.users import add_user
+    from leads.web.app import ConsoleConfig, create_app
+
+    home = copy_home(demo_sweep["home"], tmp_path / "home")
+    store = open_store(home / "netsword.db")
+    try:
+        add_user(store, "analyst1", "correct-horse-1", "analyst")
+        store.flush()
+        app = create_app(ConsoleConfig(str(home / "netsword.db"), str(home / "evidence"), "s" * 64), store=store)
+        c = TestClient(app, follow_redirects=False)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
+        c.post("/login", data={"username": "analyst1", "password": "correct-horse-1", "csrf_token": token, "next": "/"})
+        page = c.get("/leads/demo:S043")
+        assert page.status_code == 200
+        srcs = [html.unescape(s) for s in re.findall(r'<img class="thumb" src="(/pictures/[^"]+)"', page.text)]
+        boxed = [s for s in srcs if "box=" in s and not s.endswith("box=")]
+        assert boxed, "no picture with its box on the lead page"
+        r = c.get(boxed[0])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert r.headers["content-security-policy"] == "default-src 'none'"
+        x0, y0, _, y1 = (int(v) for v in boxed[0].split("box=")[1].split(","))
+        img = Image.open(io.BytesIO(r.content)).convert("RGB")
+        red = img.getpixel((x0 - 6, (y0 + y1) // 2))  # the outline, just outside the box
+        assert red[0] > 180 and red[1] < 60 and red[2] < 60, red
+        assert c.get("/pictures/" + "0" * 64 + ".png").status_code == 404
+        assert c.get("/pictures/../../etc/passwd.png").status_code == 404
+        group = c.get("/leads/demo:S047").text
+        assert "商品图片（感知哈希相同）" in group and "demo:S048" in group and 'src="/pictures/' in group
+        anon = TestClient(app, follow_redirects=False)
+        assert anon.get(boxed[0]).status_code in (303, 401)  # behind the login like every page
+    finally:
+        store.close()
+
+
+def test_clustering_links_shops_that_reuse_a_photo(swept):
+    from leads.clustering import PICTURE_FIELD, cluster
+
+    store, _ = swept
+    groups = cluster(store.iter_shops(), pictures=store.iter_listing_pictures())
+    group = groups.group_of("demo:S047")
+    assert group is not None and group.members == ["demo:S047", "demo:S048"]
+    links = [link for link in group.links if link.field == PICTURE_FIELD]
+    assert len(links) == 2 and all(link.image.startswith("images/") for link in links)
+    assert groups.group_of("demo:S043") is None or all(
+        link.field != PICTURE_FIELD for link in groups.group_of("demo:S043").links)

@@ -90,4 +90,7 @@ def make_templates() -> Jinja2Templates:
     env.filters.update(scraped=scraped, mark=mark, safe_url=safe_url, price=format_price, beijing=beijing_time,
                        severity=severity_label, status=status_label, lead_status=lead_status_label)
     env.globals.update(css=Markup(CSS), query_string=query_string, severity_label=severity_label)
+    from leads.web.pictures import link_picture, picture_hits
+
+    env.globals.update(picture_hits=picture_hits, link_picture=link_picture)  # pictures (leads/web/pictures.py)
     return Jinja2Templates(env=env)

@@ -426,6 +426,15 @@ class Store(abc.ABC):
     def iter_shops(self, site: FilterValue = None) -> Iterator[ShopItem]:
         """Every stored shop (latest observation, ``findings`` left empty), by site and shop id."""
 
+    def iter_listing_pictures(self, site: FilterValue = None) -> Iterator[tuple[str, str, str, list[dict[str, Any]]]]:
+        """(listing subject id, site, shop id, pictures) of every stored listing with pictures
+        (``ListingItem.images``: url, sha256, path, phash ...), for the picture link of seller clustering.
+        This default reads each listing; an engine may answer it in one query."""
+        for subject_id in self.iter_subject_ids("listing", site):
+            item = self.get_listing(subject_id)
+            if item is not None and item.images:
+                yield subject_id, item.site, item.shop_id, item.images
+
     # triage (leads/triage.py) and console users (leads/users.py)
     @abc.abstractmethod
     def set_finding_status(self, finding_ids: Sequence[str], status: str, *,

@@ -89,6 +89,19 @@ class SQLiteLeads:
         for r in rows:
             yield ShopItem(**{k: v for k, v in json.loads(r["data"]).items() if k in names})
 
+    def iter_listing_pictures(self, site: FilterValue = None) -> Iterator[tuple[str, str, str, list[dict[str, Any]]]]:
+        """One query: the pictures of listings that have any, from the stored item JSON (SQLite's JSON1)."""
+        sites = as_tuple(site)
+        sql = (f"SELECT s.subject_id, s.site, s.shop_id, json_extract(d.data, '$.images') AS images FROM listings s "
+               f"JOIN subject_data d ON d.id = s.rowid * 4 + {TAG['listing']} "
+               "WHERE json_array_length(json_extract(d.data, '$.images')) > 0")
+        if sites:
+            sql += f" AND s.site IN ({placeholders(len(sites))})"
+        with self._read() as c:
+            rows = c.execute(sql + " ORDER BY s.subject_id", sites).fetchall()
+        for r in rows:
+            yield r["subject_id"], r["site"], r["shop_id"], json.loads(r["images"])
+
     def set_finding_status(self, finding_ids: Sequence[str], status: str, *,
                            only_from: Sequence[str] | None = None) -> int:
         ids = tuple(finding_ids)
