@@ -7,6 +7,7 @@ Inside (fixed names)::
     snapshots/<sha256>.html  each finding's page exactly as fetched; the name is the SHA-256
                              of the content, the same hash as in 证据哈希
     screenshots/<sha256>.png the page's screenshot where the crawler took one (same name)
+    pictures/<sha256>.<ext>  the pictures findings were read from (OCR), as received; the name is their SHA-256
     manifests/<sweep>.jsonl  the manifest of each sweep that fetched one of those pages (hash-chained),
                              with its .sha256 and its seal: .seal.json, .sig, .tsr
     keys/unit.pub.pem        the public key of the unit that signed (when it has one)
@@ -37,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leads.evidence_files import evidence_files, is_sha256
+from leads.evidence_files import evidence_files, is_sha256, picture_citations, picture_file
 from leads.export import export
 from netsword.clock import beijing_time, utc_now
 from netsword.digests import sha256_bytes, sha256_stream
@@ -69,6 +70,7 @@ _README_TEXT = """netsword 证据包 / evidence bundle
 leads.xlsx               线索表（工作表“线索”）与问题明细（工作表“问题明细”）
 snapshots/<哈希>.html     每条问题所在网页的原始 HTML，文件名即其 SHA-256（与“证据哈希”列一致）
 screenshots/<哈希>.png    该网页的截图（如有）
+pictures/<哈希>.<扩展名>   从图片中识别出违法内容的原图（文件名即其 SHA-256；命中位置见 manifest.json 与“图片证据”列）
 manifests/<扫描>.jsonl    抓取这些网页的扫描清单（哈希链：每行含上一行的 SHA-256），及其封存文件
                          .sha256、.seal.json（封存记录）、.sig（本单位签名）、.tsr（可信时间戳）
 keys/unit.pub.pem        签名单位的公钥（如有）
@@ -135,6 +137,7 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                 summary.findings = export(store, sheet, "xlsx", q, site_names=site_names)
                 add(SHEET, sheet.read_bytes())
             done: dict[str, tuple[str | None, str | None]] = {}
+            pictures_done: dict[str, str | None] = {}
             sweeps: set[str] = set()
             for f in store.iter_findings(q):
                 sha = f["snapshot_sha256"]
@@ -142,10 +145,11 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                     done[sha] = _add_evidence(store, evidence_dir, sha, add, summary)
                     sweeps.update(s.sweep_id for s in store.snapshots(sha) if s.sweep_id)
                 html, shot = done.get(sha, (None, None))
+                cited = [_add_picture(evidence_dir, p, add, pictures_done) for p in picture_citations(f)]
                 findings.append({"finding_id": f["finding_id"], "lead_id": f"{f['site']}:{f['shop_id']}",
                                  "rule_id": f["rule_id"], "category": f["category"], "url": f["url"],
                                  "fetched_at": beijing_time(f["fetched_at"]), "snapshot_sha256": sha,
-                                 "html": html, "screenshot": shot})
+                                 "html": html, "screenshot": shot, "pictures": [p for p in cited if p is not None]})
             manifests = _add_manifests(Path(evidence_dir), sorted(sweeps), add)
             if sealer.key is not None:
                 add(PUBLIC_KEY, sealer.key.public.pem())
@@ -183,6 +187,21 @@ def _add_evidence(store: Store, root: str | Path, sha: str, add: Any,
         add(shot_name, ev.screenshot_path.read_bytes(), compress=False)
         summary.screenshots += 1
     return html_name, shot_name
+
+
+def _add_picture(root: str | Path, cited: dict[str, str], add: Any,
+                 done: dict[str, str | None]) -> dict[str, str] | None:
+    """``pictures/<sha256>.<ext>`` for a picture a finding cites (once per picture); its name, box and URL."""
+    sha = cited["sha256"]
+    if sha not in done:
+        path = picture_file(root, sha)
+        done[sha] = None
+        if path is not None:
+            done[sha] = f"pictures/{path.name}"
+            add(done[sha], path.read_bytes(), compress=False)
+    if done[sha] is None:
+        return None
+    return {"file": done[sha], "sha256": sha, "box": cited["box"], "url": cited["url"], "role": cited["role"]}
 
 
 def _add_manifests(root: Path, sweeps: list[str], add: Any) -> list[dict[str, Any]]:
@@ -286,6 +305,8 @@ def _check_sums(zf: zipfile.ZipFile, names: list[str], check: BundleCheck) -> di
         if name.startswith("snapshots/") and name != f"snapshots/{got}.html":
             checks.append(fail(f"快照内容与文件名哈希不符：{name}",
                                f"snapshot content does not match its name: {name}"))
+        if name.startswith("pictures/") and name.rpartition("/")[2].split(".", 1)[0] != got:
+            checks.append(fail(f"图片内容与文件名哈希不符：{name}", f"picture content does not match its name: {name}"))
     checks.extend(fail(f"未登记在 {SUMS} 中的文件：{name}", f"file not in {SUMS}: {name}") for name in names
                   if name != SUMS and name not in listed and name not in SEAL_FILES)
     return listed
@@ -307,6 +328,10 @@ def _check_manifest(zf: zipfile.ZipFile, names: list[str],
         if listed.get(name) != (meta or {}).get("sha256"):
             problems.append(fail(f"{MANIFEST} 与 {SUMS} 不一致：{name}", f"{MANIFEST} and {SUMS} disagree: {name}"))
     for f in manifest.get("findings") or []:
+        for pic in f.get("pictures") or []:
+            if pic.get("file") not in listed:
+                problems.append(fail(f"问题 {f.get('finding_id')} 的图片证据缺失：{pic.get('file')}",
+                                     f"picture of finding {f.get('finding_id')} missing: {pic.get('file')}"))
         for key in ("html", "screenshot"):
             if f.get(key) and f[key] not in listed:
                 problems.append(fail(f"问题 {f.get('finding_id')} 的证据文件缺失：{f[key]}",

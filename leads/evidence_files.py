@@ -11,6 +11,7 @@ import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipelines.store.base import Snapshot, Store
 from pipelines.store.files import EvidenceStore, html_rel, screenshot_rel
@@ -44,6 +45,33 @@ def _screenshot_rel(snapshot: Snapshot | None) -> list[str]:
         if value:
             out.append(screenshot_rel(value) if is_sha256(value) else value)
     return out
+
+
+_PICTURE_NOTE = re.compile(r"图片文字识别: (\S+) sha256:([0-9a-f]{64})(?: 框 \[(\d+),(\d+),(\d+),(\d+)\])? (\S*)")
+
+
+def picture_citations(finding: Any) -> list[dict[str, str]]:
+    """``[{"role", "sha256", "box", "url"}]``: the pictures a finding cites (its ``图片文字识别`` notes,
+    written by the matcher for hits in ``image_text``); ``box`` is "x0,y0,x1,y1" or ""."""
+    notes = finding.get("deobfuscated") if isinstance(finding, dict) else getattr(finding, "deobfuscated", [])
+    out = []
+    for note in notes or ():
+        m = _PICTURE_NOTE.search(str(note))
+        if m:
+            box = ",".join(m.group(i) for i in (3, 4, 5, 6)) if m.group(3) is not None else ""
+            out.append({"role": m.group(1), "sha256": m.group(2), "box": box, "url": m.group(7)})
+    return out
+
+
+def picture_file(root: str | Path, sha256: str) -> Path | None:
+    """The picture kept under this SHA-256 (``images/ab/<sha256>.<ext>``, inside the root), if any."""
+    if not is_sha256(sha256):
+        return None
+    base = Path(root).resolve()
+    folder = (base / "images" / sha256[:2]).resolve()
+    if not folder.is_relative_to(base) or not folder.is_dir():
+        return None
+    return next((p for p in sorted(folder.glob(f"{sha256}.*")) if p.is_file()), None)
 
 
 def evidence_files(store: Store, root: str | Path, sha256: str) -> EvidenceFiles:

@@ -20,12 +20,14 @@ from typing import Any
 
 from leads import lead_status_label, severity_label, status_label
 from leads.clustering import Link
+from leads.evidence_files import picture_citations
 from leads.leads import Lead, build_leads
 from netsword.clock import beijing_time
 from pipelines.store.base import SearchQuery, Store
 
 COLUMNS: tuple[str, ...] = ("平台", "店铺", "经营者", "统一社会信用代码", "商品标题", "价格", "违法类别", "严重程度",
-                            "规则", "违法依据", "证据摘要", "链接", "抓取时间", "证据哈希", "状态")
+                            "规则", "违法依据", "证据摘要", "链接", "抓取时间", "证据哈希", "状态",
+                            "图片证据")
 LEAD_COLUMNS: tuple[str, ...] = ("线索编号", "平台", "店铺", "经营者", "统一社会信用代码", "联系电话", "经营地址",
                                  "主要违法类别", "最高严重程度", "涉及违法类别", "问题数", "涉及商品数", "关联经营者组",
                                  "关联依据", "状态", "承办人", "店铺链接", "首次发现", "最近发现")
@@ -36,7 +38,7 @@ _WIDTHS = {"平台": 10, "店铺": 22, "经营者": 26, "统一社会信用代�
            "严重程度": 9, "规则": 30, "违法依据": 36, "证据摘要": 50, "链接": 40, "抓取时间": 22, "证据哈希": 24,
            "状态": 10, "线索编号": 18, "联系电话": 16, "经营地址": 30, "主要违法类别": 26, "最高严重程度": 9,
            "涉及违法类别": 36, "问题数": 8, "涉及商品数": 10, "关联经营者组": 18, "关联依据": 40, "承办人": 10,
-           "店铺链接": 36, "首次发现": 22, "最近发现": 22}
+           "店铺链接": 36, "首次发现": 22, "最近发现": 22, "图片证据": 50}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _XLSX_MAX_CELL = 32767
 
@@ -94,6 +96,8 @@ def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | Non
             "抓取时间": beijing_time(d["fetched_at"]),
             "证据哈希": d["snapshot_sha256"],
             "状态": status_label(d["status"]),
+            "图片证据": "\n".join(f"{p['role']} sha256:{p['sha256']}" + (f" 框[{p['box']}]" if p["box"] else "")
+                               + f" {p['url']}" for p in picture_citations(d)),
         }
 
 

@@ -300,3 +300,33 @@ def test_clustering_links_shops_that_reuse_a_photo(swept):
     assert len(links) == 2 and all(link.image.startswith("images/") for link in links)
     assert groups.group_of("demo:S043") is None or all(
         link.field != PICTURE_FIELD for link in groups.group_of("demo:S043").links)
+
+
+def test_exports_and_bundles_carry_the_pictures(demo_sweep, tmp_path):
+    import zipfile
+
+    from leads.bundle import verify_bundle, write_bundle
+    from leads.export import export
+    from pipelines.evidence import Sealer
+
+    store = open_store(f"sqlite:///{demo_sweep['db']}")
+    try:
+        csv_path = tmp_path / "f.csv"
+        export(store, csv_path, "csv", {"site": "demo", "shop_id": "S043"})
+        text = csv_path.read_text(encoding="utf-8-sig")
+        assert "图片证据" in text.splitlines()[0]
+        assert re.search(r"详情图 sha256:[0-9a-f]{64} 框\[\d+,\d+,\d+,\d+\]", text)
+        bundle = tmp_path / "b.zip"
+        write_bundle(store, bundle, {"site": "demo", "shop_id": "S043"},
+                     evidence_dir=demo_sweep["home"] / "evidence", sealer=Sealer())
+    finally:
+        store.close()
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        pictures = [n for n in names if n.startswith("pictures/")]
+        manifest = json.loads(zf.read("manifest.json"))
+        assert pictures and all(n in zf.read("SHA256SUMS").decode() for n in pictures)
+        cited = [p for f in manifest["findings"] for p in f["pictures"]]
+        assert cited and all(p["file"] in pictures and p["box"] for p in cited)
+    check = verify_bundle(bundle)
+    assert not check.problems, check.problems

@@ -17,10 +17,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
+from leads.evidence_files import picture_citations, picture_file
 from leads.web.auth import csrf_protect, current_user
 
 router = APIRouter(dependencies=[Depends(current_user), Depends(csrf_protect)])
-_NOTE = re.compile(r"图片文字识别: (\S+) sha256:([0-9a-f]{64})(?: 框 \[(\d+),(\d+),(\d+),(\d+)\])? (\S*)")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _BOX = re.compile(r"^(\d{1,6}),(\d{1,6}),(\d{1,6}),(\d{1,6})$")
 MAX_PIXELS = 40_000_000  # a bigger picture is not drawn (decompression bombs)
@@ -28,27 +28,13 @@ MAX_PIXELS = 40_000_000  # a bigger picture is not drawn (decompression bombs)
 
 def picture_hits(finding: Any) -> list[dict[str, str]]:
     """``[{"sha256", "box", "role", "url"}]`` of the pictures a finding cites (from its notes)."""
-    notes = finding.get("deobfuscated") if isinstance(finding, dict) else getattr(finding, "deobfuscated", [])
-    out = []
-    for note in notes or ():
-        m = _NOTE.search(str(note))
-        if m:
-            box = ",".join(m.group(i) for i in (3, 4, 5, 6)) if m.group(3) is not None else ""
-            out.append({"role": m.group(1), "sha256": m.group(2), "box": box, "url": m.group(7)})
-    return out
+    return picture_citations(finding)
 
 
 def link_picture(path: str) -> str:
     """The SHA-256 of a picture kept at ``path`` (``images/ab/<sha>.<ext>``), "" if it is not one."""
     stem = Path(path or "").name.split(".", 1)[0]
     return stem if _SHA.match(stem) else ""
-
-
-def _find(root: Path, sha256: str) -> Path | None:
-    folder = (root / "images" / sha256[:2]).resolve()
-    if not folder.is_relative_to(root.resolve()) or not folder.is_dir():
-        return None
-    return next((p for p in sorted(folder.glob(f"{sha256}.*")) if p.is_file()), None)
 
 
 def draw(data: bytes, box: tuple[int, int, int, int] | None) -> bytes:
@@ -76,7 +62,7 @@ def draw(data: bytes, box: tuple[int, int, int, int] | None) -> bytes:
 def picture(request: Request, sha256: str, box: str = "") -> Response:
     if not _SHA.match(sha256):
         raise HTTPException(404, "没有这张图片 / no such picture")
-    path = _find(Path(request.app.state.config.evidence_dir), sha256)
+    path = picture_file(request.app.state.config.evidence_dir, sha256)
     if path is None:
         raise HTTPException(404, "没有这张图片 / no such picture")
     m = _BOX.match(box)
