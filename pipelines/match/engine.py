@@ -550,4 +550,8 @@ def image_note(images: list[dict[str, Any]], start: int, end: int) -> str:
     if hit is None:
         return ""
     box = ",".join(str(v) for v in hit["box"])
-    return f"{NOTE_IMAGE}: {_ROLE_ZH.get(hit['role'], '图片')} sha256:{hit['sha256']} 框 [{box}] {hit['url']}"
+    parts = [f"{NOTE_IMAGE}: {_ROLE_ZH.get(hit['role'], '图片')}"]
+    parts += [f"sha256:{hit['sha256']}"] if hit["sha256"] else []
+    parts += [f"框 [{box}]"] if any(hit["box"]) else []
+    parts += [hit["url"]] if hit["url"] else []
+    return " ".join(parts)
