@@ -330,3 +330,23 @@ def test_exports_and_bundles_carry_the_pictures(demo_sweep, tmp_path):
         assert cited and all(p["file"] in pictures and p["box"] for p in cited)
     check = verify_bundle(bundle)
     assert not check.problems, check.problems
+
+
+def test_a_hostile_picture_is_refused_before_it_is_decoded():
+    """A small PNG claiming 100 000 x 100 000 pixels (a decompression bomb): refused, no memory spent."""
+    import struct
+    import zlib
+
+    from pipelines.images import analyse, read_image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    with pytest.raises(ValueError, match="pixels"):
+        read_image(bomb)
+    result = analyse(bomb)
+    assert result["ocr"] == "failed" and result["phash"] == "" and "pixels" in result["error"]
+    with pytest.raises(ValueError, match="not a picture"):
+        read_image(b"<html>not a picture</html>")

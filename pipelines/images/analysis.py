@@ -23,8 +23,13 @@ def phash(data: bytes) -> str:
     import imagehash
     from PIL import Image
 
+    from pipelines.images.ocr import MAX_PIXELS
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                return ""
             return str(imagehash.phash(img.convert("RGB")))
     except Exception:
         return ""

@@ -33,6 +33,8 @@ MIN_SCORE = 0.5
 #: pictures are scaled down so their longer side is at most this (long detail columns are cut into tiles)
 MAX_SIDE = 2000
 TILE_HEIGHT = 1600  # a detail column taller than this is read in overlapping tiles
+#: a picture with more pixels is refused before it is decoded (a few KB of PNG can claim 10^10 pixels)
+MAX_PIXELS = 40_000_000
 
 
 @dataclass
@@ -82,8 +84,11 @@ def read_image(data: bytes, threads: int = 1) -> list[OcrLine]:
     import numpy as np
     from PIL import Image, ImageOps
 
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # bigger: DecompressionBombError, before decoding
     try:
         img = Image.open(io.BytesIO(data))
+        if img.width * img.height > MAX_PIXELS:
+            raise ValueError(f"{img.width}x{img.height} pixels, more than {MAX_PIXELS}")
         img = ImageOps.exif_transpose(img).convert("RGB")
     except Exception as exc:
         raise ValueError(f"not a picture: {exc}") from exc
