@@ -129,8 +129,16 @@ def _overlap(a: list[int], b: list[int]) -> bool:
 # --------------------------------------------------------------------------- worker processes
 
 
+#: OCR workers run at a lower priority: on a busy machine the crawl's reactor gets the CPU first
+WORKER_NICE = 10
+
+
 def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:  # not allowed here: same priority as the crawl
+        pass
     load_engine(1)
 
 

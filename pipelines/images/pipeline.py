@@ -11,7 +11,8 @@ On the item: each picture's ``lines`` (text, box, confidence, and its offsets in
 ``norm["image_text"]``; for a shop's licence picture ``license_image_status`` / ``_number`` / ``_name``.
 
 Settings: ``IMAGES_OCR`` (True), ``IMAGES_OCR_WORKERS`` (0 = one per core but one, at least one).
-Stats: ``images/read``, ``images/cached``, ``images/ocr_failed``, ``images/ocr_seconds``.
+Stats: ``images/read``, ``images/cached``, ``images/hashed`` (OCR off), ``images/ocr_failed``,
+``images/ocr_seconds`` (summed waits, queueing included).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class ImageTextPipeline:
             return {"lines": [], "phash": "", "ocr": "failed", "error": f"picture file missing: {exc}"}
         t0 = time.monotonic()
         try:
-            result = await asyncio.wrap_future(self.pool.submit(analyse, data, self.ocr))
+            if self.ocr:
+                result = await asyncio.wrap_future(self.pool.submit(analyse, data, True))
+            else:  # the perceptual hash only: a few milliseconds, no worker process and no model
+                result = await asyncio.to_thread(analyse, data, False)
         except Exception as exc:  # a worker died (out of memory ...): this picture unread, the sweep goes on
             logger.warning("reading picture %s failed: %s", img.get("url"), exc)
             self._inc("ocr_failed")
@@ -94,8 +98,10 @@ class ImageTextPipeline:
         if result.get("ocr") == "failed":
             self._inc("ocr_failed")
             logger.warning("OCR failed for picture %s: %s", img.get("url"), result.get("error"))
-        else:
+        elif self.ocr:
             self._inc("read")
+        else:
+            self._inc("hashed")
         await asyncio.to_thread(self.cache.put, sha, result)
         return result
 
