@@ -16,6 +16,7 @@ pixels, confidence), top to bottom.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import logging
 import os
@@ -135,10 +136,8 @@ WORKER_NICE = 10
 
 def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
+    with contextlib.suppress(OSError):  # not allowed here: the same priority as the crawl
         os.nice(WORKER_NICE)
-    except OSError:  # not allowed here: same priority as the crawl
-        pass
     load_engine(1)
 
 
