@@ -20,8 +20,8 @@ from pipelines.store.base import SEVERITY_RANK, Store
 
 def lead_documents(store: Store) -> Iterator[dict[str, Any]]:
     """One document per lead (all leads, resolved ones too), ready for ``Store.index_leads``."""
-    leads = build_leads(store, {"include_resolved": True}, clustering=cluster(store.iter_shops(),
-                                                                               pictures=store.iter_listing_pictures()))
+    groups = cluster(store.iter_shops(), pictures=store.iter_listing_pictures())
+    leads = build_leads(store, {"include_resolved": True}, clustering=groups)
     for lead in leads:
         yield {"lead_id": lead.lead_id, "site": lead.site, "shop_id": lead.shop_id, "shop_key": lead.lead_id,
                "shop_name": lead.shop_name, "operator": lead.operator, "license_number": lead.license_number,
