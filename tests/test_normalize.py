@@ -116,7 +116,7 @@ def test_normalize_pipeline_fills_listing():
     assert item.norm["title"] == "高仿lv包"
     assert item.norm["description"] == "专柜品质 好看"
     assert set(item.norm) == {"title", "description", "promo", "service", "category", "price_text",
-                              "original_price_text"}
+                              "original_price_text", "image_text"}
     assert (item.price, item.original_price, item.currency) == (1299.0, 9999.0, "CNY")
     assert "专柜" in item.tokens and " " not in item.tokens
 
