@@ -160,7 +160,8 @@ class EvidencePipeline:
         try:
             sealer = self.sealer or Sealer.from_config()
             record = seal_file(manifest.path, sealer, kind="sweep manifest", extra={
-                "sweep_id": self.sweep_id, "lines": manifest.seq, "chain_head": manifest.head})
+                "sweep_id": self.sweep_id, "lines": manifest.seq, "chain_head": manifest.head,
+                "environment": self._environment()})
         except Exception as exc:  # the sweep's evidence is on disk; its seal can be made again (evidence stamp)
             logger.error("sealing manifest %s failed: %s", manifest.path.name, exc, exc_info=exc)
             return
@@ -174,6 +175,15 @@ class EvidencePipeline:
         elif stamp["status"] == "missing":
             logger.warning("manifest %s has no trusted timestamp: %s (netsword evidence stamp %s fetches one later)",
                            manifest.path.name, stamp.get("reason"), self.sweep_id)
+
+    def _environment(self) -> dict[str, Any]:
+        """(evidence thread) The capture environment the seal states (:mod:`pipelines.evidence.environment`)."""
+        from crawler.browser import find_chromium
+        from netsword.config import current
+        from pipelines.evidence.environment import capture_environment
+
+        exe = (self.launch_options or {}).get("executable_path") or find_chromium()
+        return capture_environment(exe, current().exit_ip)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the evidence thread, after everything asked of it before."""
