@@ -23,8 +23,9 @@ def lead_wacz(store: Store, evidence_dir: Path | str, leads: Sequence[Lead], out
     if not urls:
         raise ValueError("这些线索没有已保存的网页 / these leads have no kept pages")
     names = "、".join(lead.shop_name or lead.lead_id for lead in leads[:3])
-    return write_wacz(evidence_dir, sweeps, out, urls=urls, title=title or f"netsword {names}",
-                      description=f"netsword: {len(urls)} pages of {', '.join(x.lead_id for x in leads)}")
+    ids = " ".join(lead.lead_id for lead in leads[:5]) + (" ..." if len(leads) > 5 else "")
+    return write_wacz(evidence_dir, sweeps, out, urls=urls, title=title or f"netsword {ids}",
+                      description=f"netsword: {len(urls)} pages of {names}")
 
 
 @dataclass
