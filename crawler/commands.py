@@ -187,6 +187,59 @@ def _sweep_counts(sweep_id: str) -> dict:
         store.close()
 
 
+# --- recheck ---------------------------------------------------------------------------
+@click.command()
+@click.option("--site", default=None, help="only this site's listings (default: every site, one after the other)")
+@click.option("--lead", "lead_ids", multiple=True, help="only these leads (SITE:SHOP, repeatable; any status)")
+@click.option("--base-url", default=None, help="override the profile's base_url")
+def recheck(site: str | None, lead_ids: tuple[str, ...], base_url: str | None) -> None:
+    """复查 / fetch the listings of confirmed and referred leads again: still online, changed or removed.
+
+    Fresh evidence (a sweep of its own, sealed), the outcome on each lead, and removals counted on the
+    statistics form (督促网络交易平台删除违法商品信息)."""
+    import subprocess
+    import sys
+
+    from crawler.recheck import run_recheck
+    from crawler.sitelock import site_lock
+    from leads.recheck import OUTCOMES, targets
+    from pipelines.store import open_store
+
+    store = open_store(default_store_url())
+    try:
+        found = targets(store, site=site, lead_ids=lead_ids or None)
+    finally:
+        store.close()
+    if not found:
+        console.print("没有需要复查的商品（已确认、已移送线索的商品）/ nothing to re-check (no listings of confirmed "
+                      "or referred leads)")
+        return
+    sites = sorted({t.site for t in found})
+    if len(sites) > 1:  # one crawl per process (Twisted's reactor): each site in a child
+        failed = 0
+        for one in sites:
+            cmd = [sys.executable, "-m", "cli", "recheck", "--site", one, *[a for x in lead_ids for a in ("--lead", x)]]
+            failed += subprocess.run(cmd, check=False, cwd=str(Path(__file__).resolve().parents[1])).returncode != 0
+        if failed:
+            raise SystemExit(1)
+        return
+    with site_lock(data_home(), sites[0]) as locked:
+        if not locked:
+            raise click.ClickException(f"another sweep of site {sites[0]!r} is running; re-check when it is done")
+        run = run_recheck(sites[0], found, base_url=base_url)
+    table = Table(title=f"复查 / re-check {run.sweep_id}")
+    for col in ("线索", "商品", "结果", "HTTP"):
+        table.add_column(col)
+    for t, r in run.results:
+        table.add_row(escape(t.lead_id), escape(t.url), OUTCOMES.get(r.outcome, r.outcome), str(r.http_status or "—"))
+    console.print(table)
+    counts = ", ".join(f"{OUTCOMES.get(k, k)} {n}" for k, n in sorted(run.counts().items()))
+    console.print(f"{len(run.results)} listings: {counts}; evidence {escape(run.evidence)} (sealed), sweep "
+                  f"{escape(run.sweep_id)}", highlight=False, soft_wrap=True)
+    if not run.finished:
+        raise SystemExit(1)
+
+
 # --- profile ---------------------------------------------------------------------------
 @click.group()
 def profile() -> None:

@@ -25,7 +25,17 @@ from .environment import capture_environment
 from .keys import KeyFiles, init_keys, load_unit_public, read_public_key
 from .manifest import MANIFEST_FIELDS, Manifest, manifest_path, read_manifest
 from .pipeline import EvidencePipeline
-from .seal import SealCheck, Sealer, SealError, check_seal, make_seal, read_public_key_bytes, seal_names, stamp_later
+from .seal import (
+    SealCheck,
+    Sealer,
+    SealError,
+    check_seal,
+    make_seal,
+    read_public_key_bytes,
+    seal_file,
+    seal_names,
+    stamp_later,
+)
 from .signing import ALGORITHMS, KeyFileError, PublicKey
 from .timestamps import TimestampError, TokenInfo, token_info
 from .trust import Trust, TrustError, load_trust
@@ -67,6 +77,7 @@ __all__ = [
     "read_manifest",
     "read_public_key",
     "read_public_key_bytes",
+    "seal_file",
     "seal_names",
     "stamp_later",
     "token_info",
