@@ -22,6 +22,7 @@ TSA URL            ``NETSWORD_TSA_URL``    ``tsa_url``                 none: tim
 TSA chain (PEM)    ``NETSWORD_TSA_CERTS``  ``tsa_certs``               none (``evidence verify --tsa-certs``)
 exit IP            ``NETSWORD_EXIT_IP``    ``exit_ip``                 none (the extraction record says
                                                                        it is not known)
+daily re-check     ``NETSWORD_RECHECK_AT`` ``recheck_at``              ``09:30`` (Beijing; ``off``: none)
 =================  ======================  ==========================  ===============================
 
 The unit's keys sign each sweep's manifest and each evidence bundle; the TSA (RFC 3161) stamps
@@ -63,10 +64,11 @@ KEYS: dict[str, tuple[str, str]] = {
     "tsa_url": ("tsa_url", "NETSWORD_TSA_URL"),
     "tsa_certs": ("tsa_certs", "NETSWORD_TSA_CERTS"),
     "exit_ip": ("exit_ip", "NETSWORD_EXIT_IP"),
+    "recheck_at": ("recheck_at", "NETSWORD_RECHECK_AT"),
 }
 
 #: Config fields that are text (URLs), not paths
-TEXT_FIELDS = frozenset({"store_url", "tsa_url", "exit_ip"})
+TEXT_FIELDS = frozenset({"store_url", "tsa_url", "exit_ip", "recheck_at"})
 
 
 class ConfigError(SourceError):
@@ -90,6 +92,7 @@ class Config:
     tsa_url: str = ""
     tsa_certs: Path | None = None
     exit_ip: str = ""  # the address sites see this machine as (proxy / NAT), for the extraction record
+    recheck_at: str = "09:30"  # the scheduler's daily re-check (HH:MM, campaign time zone); "off": none
 
     def job_dir(self, site: str) -> Path:
         """A site's Scrapy ``JOBDIR`` (frontier, disk queue, sweep.json)."""
@@ -181,6 +184,7 @@ def current(**overrides: Any) -> Config:
         "tsa_url": "",
         "tsa_certs": None,
         "exit_ip": "",
+        "recheck_at": "09:30",
     }
     values: dict[str, Any] = dict(defaults)
     for key, (name, var) in KEYS.items():
