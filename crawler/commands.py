@@ -48,9 +48,11 @@ def demo(keep_serving: bool) -> None:
             console.print(f"Against the demo's ground truth: precision [bold]{report.precision:.2f}[/], "
                           f"recall [bold]{report.recall:.2f}[/] ({report.true_positives} of {report.expected} "
                           f"violations found, {report.false_positives} false alarms)")
+            documents = _demo_documents(store, result.sweep_id)
         finally:
             store.close()
         _print_next_steps()
+        _print_documents(documents)
         if keep_serving:
             err.print(f"demo site still at {server.url} — Ctrl-C to stop")
             try:
@@ -58,6 +60,48 @@ def demo(keep_serving: bool) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+
+
+def _demo_documents(store, sweep_id: str) -> dict[str, str]:
+    """The sweep's WACZ, and the WACZ and extraction record (DOCX, PDF) of its most serious lead."""
+    import getpass
+
+    from leads.leads import build_leads
+    from leads.records.archive import lead_wacz, write_extraction_record
+    from netsword.config import current
+    from pipelines.evidence import validate_wacz, write_wacz
+
+    cfg = current()
+    out_dir = data_home() / "demo-documents"
+    docs: dict[str, str] = {}
+    try:
+        wacz = write_wacz(cfg.evidence_dir, [sweep_id], out_dir / f"{sweep_id}.wacz", title=f"netsword {sweep_id}")
+        valid = "valid" if validate_wacz(wacz.path)[0] else "INVALID"
+        docs["sweep WACZ"] = f"{wacz.path}   ({wacz.pages} pages; {valid})"
+        leads = [x for x in build_leads(store, {"sweep_id": sweep_id})
+                 if any(f["subject_kind"] == "listing" for f in x.findings)]
+        if leads:
+            lead = leads[0]
+            folder = out_dir / lead.lead_id.replace(":", "-")
+            files = write_extraction_record(store, cfg.evidence_dir, [lead], folder, operator=getpass.getuser(),
+                                            exit_ip=cfg.exit_ip)
+            docs["lead"] = f"{lead.lead_id} {lead.shop_name} ({lead.main_category})"
+            docs["extraction record"] = str(files.pdf or files.pdf_problem)
+            docs["  (DOCX)"] = str(files.docx)
+            lw = lead_wacz(store, cfg.evidence_dir, [lead], folder / "lead.wacz")
+            docs["lead WACZ"] = f"{lw.path}   ({lw.pages} pages)"
+    except Exception as exc:  # the sweep stands; say what could not be made
+        docs["problem"] = f"{type(exc).__name__}: {exc}"
+    return docs
+
+
+def _print_documents(docs: dict[str, str]) -> None:
+    if not docs:
+        return
+    console.print("[bold]Evidence documents[/] (WACZ: open in https://replayweb.page or `wacz validate -f`; "
+                  "提取笔录 / extraction record: PDF and DOCX)")
+    for label, value in docs.items():
+        console.print(f"  {label + ':':<19}{escape(value)}", highlight=False, soft_wrap=True)
 
 
 def _print_summary(store, result, seconds: float) -> None:

@@ -117,6 +117,8 @@ EVIDENCE_DIR = str(netsword_config.evidence_dir())
 EVIDENCE_FINDING_SCREENSHOTS = True  # listings with findings: render the stored snapshot, screenshot it
 EVIDENCE_RENDER_BACKLOG = 200  # flagged listings waiting for their screenshot before the pipeline waits too
 EVIDENCE_RENDER_CDP = True  # snapshot renders over the browser's DevTools pipe (False: through Playwright)
+EVIDENCE_LIVE_SCREENSHOTS = True  # a flagged listing is screenshot live from the site (pictures in; else the offline
+#   re-render of its stored HTML, labelled so); both with a caption bar (URL, Beijing time, sweep, HTML SHA-256)
 EVIDENCE_RENDER_CONCURRENCY = 2
 EVIDENCE_RENDER_EXECUTABLE = ""  # snapshot renders; "" = chromium-headless-shell if installed, else Chromium
 EVIDENCE_SCREENSHOTS = True  # every browser page
