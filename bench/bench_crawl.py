@@ -12,6 +12,8 @@ AutoThrottle off:
   (no item pipelines, no frontier or incremental middleware, no job folder);
 * **full**  -- ``netsword crawl``: + normalise, all rules, evidence (HTML snapshots, WARC, manifest,
   screenshots of browser pages and of listings with findings), SQLite store, frontier, page states;
+* **full, offline shots only** -- flagged listings re-rendered from their stored HTML
+  (``EVIDENCE_LIVE_SCREENSHOTS=False``) instead of loaded live from the site;
 * **full, no finding screenshots** -- the same without rendering the listings with findings.
 
 Each crawl is run ``--repeat`` times (2), the kinds taking turns so that all see the same load
@@ -39,6 +41,7 @@ SPEED = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUEST
          "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "LOG_LEVEL": "WARNING", "NETSWORD_PROGRESS_INTERVAL": 0}
 #: The crawls of the table: (row name, mode).
 KINDS = [("bare spider (parse only)", "bare"), ("full netsword pipeline", "full"),
+         ("full, offline shots only", "full:EVIDENCE_LIVE_SCREENSHOTS=False"),
          ("full, no finding screenshots", "full:EVIDENCE_FINDING_SCREENSHOTS=False")]
 
 
@@ -148,7 +151,9 @@ def main() -> None:
         print(f"WARNING: the crawls did not fetch the same number of pages: {pages}")
     full = min(runs["full"], key=seconds)
     print(f"full: {full.get('evidence/finding_screenshots', 0)} finding screenshots "
-          f"({full.get('evidence/screenshot_failed', 0)} failed), "
+          f"(live {full.get('evidence/finding_screenshots_live', 0)}, "
+          f"offline {full.get('evidence/finding_screenshots_offline', 0)}, "
+          f"{full.get('evidence/screenshot_failed', 0)} failed), "
           f"{full.get('evidence/finding_screenshot_seconds', 0):.1f} s rendering + queueing, summed (background)")
 
 

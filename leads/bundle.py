@@ -13,6 +13,8 @@ Inside (fixed names)::
                              pages.jsonl, datapackage.json) any replay tool opens
     records/电子数据提取笔录.docx, .pdf   the extraction record of the bundle's leads
     records/线索交办通知书.docx, .pdf     the handover notice (when the bundle is handed over)
+    rechecks/<sweep>.json    the latest re-check (复查) of the leads' listings, with its seal (.seal.json,
+                             .sig, .tsr): online, changed or removed, the HTTP answer and its WARC record
     keys/unit.pub.pem        the public key of the unit that signed (when it has one)
     tsa/chain.pem            the time-stamping authority's certificate chain (when configured)
     manifest.json            bundle format, filters, every file's SHA-256 and size, and
@@ -83,6 +85,7 @@ screenshots/<哈希>.png    该网页的截图（如有）
 archive.wacz             这些网页的 WACZ 归档（ReplayWeb.page 等工具可回放）
 records/电子数据提取笔录.docx/.pdf   电子数据提取笔录（提取环境、每个网页的网址、文件名、哈希值、时间戳令牌序列号）
 records/线索交办通知书.docx/.pdf     线索交办通知书（交办时）
+rechecks/<复查>.json      复查记录（仍在线、已变化、已删除），及其封存文件
 manifests/<扫描>.jsonl    抓取这些网页的扫描清单（哈希链：每行含上一行的 SHA-256），及其封存文件
                          .sha256、.seal.json（封存记录）、.sig（本单位签名）、.tsr（可信时间戳）
 keys/unit.pub.pem        签名单位的公钥（如有）
@@ -166,6 +169,7 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                                  "fetched_at": beijing_time(f["fetched_at"]), "snapshot_sha256": sha,
                                  "html": html, "screenshot": shot})
             manifests = _add_manifests(Path(evidence_dir), sorted(sweeps), add)
+            rechecks = _add_rechecks(store, Path(evidence_dir), {f["lead_id"] for f in findings}, add)
             extras: dict[str, Any] = {}
             if records and findings:
                 extras = _add_records(store, Path(evidence_dir), q, sorted(sweeps), findings, add, operator=operator,
@@ -176,7 +180,7 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                 add(TSA_CHAIN, sealer.tsa_chain)
             manifest = {"format": FORMAT, "created_at": utc_now(), "filters": asdict(q), "files": files,
                         "findings": findings, "missing_snapshots": summary.missing, "sweep_manifests": manifests,
-                        **extras,
+                        "rechecks": rechecks, **extras,
                         "public_key": PUBLIC_KEY if sealer.key is not None else None,
                         "key_fingerprint": sealer.key.public.fingerprint if sealer.key is not None else None}
             add(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
@@ -272,6 +276,24 @@ def _add_manifests(root: Path, sweeps: list[str], add: Any) -> list[dict[str, An
     return out
 
 
+def _add_rechecks(store: Store, root: Path, lead_ids: set[str], add: Any) -> list[str]:
+    """The sealed re-check records (evidence/rechecks/) of the leads' latest re-checks, as ``rechecks/...``."""
+    from leads.recheck import latest
+
+    wanted = {r.evidence for lead_id in sorted(lead_ids) for r in latest(store.triage_events(lead_id)).values()
+              if r.evidence.startswith("rechecks/")}
+    out = []
+    for rel in sorted(wanted):
+        path = root / rel
+        if not path.is_file():
+            continue
+        for name in (path.name, *seal_names(path.name)):
+            if (path.parent / name).is_file():
+                add(f"rechecks/{name}", (path.parent / name).read_bytes())
+        out.append(f"rechecks/{path.name}")
+    return out
+
+
 def _hash_member(zf: zipfile.ZipFile, name: str) -> str:
     with zf.open(name) as fh:
         return sha256_stream(fh)
@@ -307,9 +329,23 @@ def verify_bundle(path: str | Path, trust: Trust | None = None) -> BundleCheck:
         checks.extend(_prefixed("证据包", "bundle", seal.checks))
         pages = _check_sweep_manifests(zf, names, trust, carried, checks)
         checks.extend(_check_snapshots_listed(manifest, pages))
+        checks.extend(_check_rechecks(zf, names, trust, carried))
         checks.extend(_check_wacz(zf, names, manifest))
         checks.extend(_check_record(zf, names, manifest))
     return _done(check)
+
+
+def _check_rechecks(zf: zipfile.ZipFile, names: list[str], trust: Trust, carried: Any) -> list[Check]:
+    """Each re-check record's seal (signature, timestamp) over its content."""
+    out: list[Check] = []
+    for name in sorted(n for n in names if n.startswith("rechecks/") and n.endswith(".json")
+                       and not n.endswith(".seal.json")):
+        base = name.rpartition("/")[2]
+        seal = check_seal(base, sha256_bytes(zf.read(name)),
+                          {n: _member(zf, f"rechecks/{n}") for n in seal_names(base)}, trust, carried_key=carried,
+                          what_zh="该复查记录", what_en="the re-check record")
+        out.extend(_prefixed(f"复查记录 {base}", f"re-check record {base}", seal.checks))
+    return out
 
 
 def _finding_pages(zf: zipfile.ZipFile, manifest: Mapping[str, Any]) -> dict[str, bytes]:

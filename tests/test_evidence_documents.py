@@ -282,6 +282,23 @@ def test_handover_notice_for_a_receiving_unit_with_its_due_date(home, lead_id, t
     proc = run_cli("evidence", "notice", lead_id, "--unit", "武侯区局", "--due", "2026-12-31", "--issuer", "王分析",
                    "-o", str(tmp_path / "cli"), home=home)
     assert proc.returncode == 0 and (tmp_path / "cli" / "线索交办通知书.pdf").is_file(), out(proc)
+    # what the console's handover workflow does: the notice into the lead's evidence bundle
+    from leads.bundle import verify_bundle, write_bundle
+    from pipelines.evidence import Sealer, Trust
+
+    site, shop = lead_id.split(":")
+    store = open_store(home / "netsword.db")
+    try:
+        write_bundle(store, tmp_path / "handover.zip", {"site": site, "shop_id": shop},
+                     evidence_dir=home / "evidence", sealer=Sealer(), handover=notice, operator="王分析")
+    finally:
+        store.close()
+    with zipfile.ZipFile(tmp_path / "handover.zip") as zf:
+        assert {"records/线索交办通知书.docx", "records/线索交办通知书.pdf", "archive.wacz"} <= set(zf.namelist())
+        described = json.loads(zf.read("manifest.json"))["handover_notice"]
+    assert described["receiving_unit"] == "成都市武侯区市场监督管理局" and described["due_date"] == "2026-12-31"
+    check = verify_bundle(tmp_path / "handover.zip", Trust())
+    assert check.ok, check.problems
 
 
 # -- item 7: bundles carry them; verify checks them -------------------------------------------------
@@ -474,6 +491,17 @@ def test_recheck_finds_removed_changed_and_online_listings_and_the_form_counts_r
                 assert 'id="rechecks"' in page and "已删除/下架" in page and listings[removed] in page
         finally:
             store.close()
+
+        # the evidence bundle of the confirmed lead carries the sealed re-check record; verify checks its seal
+        site, shop = confirmed.lead_id.split(":")
+        bundle = tmp_path / "rechecked.zip"
+        proc = run_cli("export", "--format", "zip", "-o", str(bundle), "--shop", shop, "--site", site, home=home)
+        assert proc.returncode == 0, out(proc)
+        with zipfile.ZipFile(bundle) as zf:
+            assert f"rechecks/{sweep}.json" in zf.namelist()
+            assert json.loads(zf.read("manifest.json"))["rechecks"] == [f"rechecks/{sweep}.json"]
+        proc = run_cli("evidence", "verify", str(bundle), home=tmp_path / "elsewhere")
+        assert proc.returncode == 0 and f"re-check record {sweep}.json" in proc.stdout, out(proc)
 
         # the scheduler's daily job runs the same command
         assert scheduled_recheck(str(home)) == 0
