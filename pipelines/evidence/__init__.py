@@ -40,7 +40,15 @@ from .signing import ALGORITHMS, KeyFileError, PublicKey
 from .timestamps import TimestampError, TokenInfo, token_info
 from .trust import Trust, TrustError, load_trust
 from .verify import VerifyReport, verify_sweep
-from .wacz import ArchivedPage, WaczSummary, archived_urls, read_archived, validate_wacz, write_wacz
+from .wacz import (
+    ArchivedPage,
+    WaczSummary,
+    archived_captures,
+    archived_urls,
+    read_archived,
+    validate_wacz,
+    write_wacz,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -63,6 +71,7 @@ __all__ = [
     "TrustError",
     "VerifyReport",
     "WaczSummary",
+    "archived_captures",
     "archived_urls",
     "capture_environment",
     "check_chain",

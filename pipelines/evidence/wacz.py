@@ -204,20 +204,32 @@ def archived_urls(path: Path | str) -> list[str]:
         return sorted({f.get("url", "") for _k, _t, f in cdxj_lines(zf) if f.get("url")})
 
 
+def archived_captures(path: Path | str, url: str) -> list[ArchivedPage]:
+    """Every archived response for ``url`` (oldest first), each found through the CDXJ index and read from
+    the WARC in the WACZ."""
+    with zipfile.ZipFile(path) as zf:
+        hits = sorted(((ts, f) for _k, ts, f in cdxj_lines(zf) if f.get("url") == url and f.get("filename")
+                       and "offset" in f and "length" in f and f.get("mime") != "warc/request"),
+                      key=lambda h: h[0])
+        out = []
+        for ts, f in hits:
+            with zf.open(f"archive/{f['filename']}") as fh:
+                fh.seek(int(f["offset"]))
+                page = _record_page(fh.read(int(f["length"])), url, ts)
+            if page is not None:
+                out.append(page)
+    return out
+
+
 def read_archived(path: Path | str, url: str) -> ArchivedPage | None:
-    """The archived response for ``url``, found through the CDXJ index and read from the WARC in the
-    WACZ (the latest capture when there are several); None when the WACZ has none."""
+    """The latest archived response for ``url`` (what a replay shows); None when the WACZ has none."""
+    captures = archived_captures(path, url)
+    return captures[-1] if captures else None
+
+
+def _record_page(data: bytes, url: str, ts: str) -> ArchivedPage | None:
     from warcio.archiveiterator import ArchiveIterator
 
-    with zipfile.ZipFile(path) as zf:
-        hits = [(ts, f) for _k, ts, f in cdxj_lines(zf) if f.get("url") == url and f.get("filename")
-                and "offset" in f and "length" in f and f.get("mime") != "warc/request"]
-        if not hits:
-            return None
-        ts, f = max(hits, key=lambda h: h[0])
-        with zf.open(f"archive/{f['filename']}") as fh:
-            fh.seek(int(f["offset"]))
-            data = fh.read(int(f["length"]))
     for record in ArchiveIterator(io.BytesIO(data)):
         body = record.content_stream().read()
         status = 200
