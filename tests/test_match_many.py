@@ -115,3 +115,47 @@ def test_results_keep_the_order_of_mixed_kinds(rules, corpus):
     assert [[f.subject_id for f in fs] for fs in batched] == [[it.subject_id] * len(fs)
                                                               for it, fs in zip(items, batched, strict=True)]
     assert [key(fs) for fs in batched] == [key(rules.match(it)) for it in items]
+
+
+def test_explain_jsonl_is_explain_item_line_by_line(rules, corpus):
+    """`rules explain --jsonl` (batched, in chunks) writes for each line what `explain_item` finds for it
+    alone; refused lines keep their place."""
+    import io
+    import json
+
+    from pipelines.match import explain_item
+    from pipelines.match.commands import EXPLAIN_CHUNK, explain_lines
+
+    cases = load_cases()
+    assert len(cases) > EXPLAIN_CHUNK  # more than one chunk
+    keys = ("kind", "id", "title", "description", "promo", "service", "category", "price_text",
+            "original_price_text", "name", "license_text", "license_number", "food_license", "notices")
+    rows = [{k: c[k] for k in keys if k in c} for c in cases]
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    lines.insert(7, "not json")
+    lines.insert(600, json.dumps({"kind": "boat", "title": "x"}))
+    out = io.StringIO()
+    done, failed = explain_lines(rules, lines, out)
+    assert (done, failed) == (len(rows), 2)
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["line"] for r in results] == list(range(1, len(lines) + 1))
+    assert "error" in results[7] and "error" in results[600]
+    got = [r for r in results if "error" not in r]
+    n = 0
+    for row, res in zip(rows, got, strict=True):
+        want = [f.to_dict() for f in explain_item(rules, row)]
+        for f in want + res["findings"]:
+            f.pop("found_at")
+        assert res["findings"] == want, row
+        n += len(want)
+    assert n > 500
+
+
+def test_normalising_many_items_is_normalising_each(corpus):
+    rnd = random.Random(3)
+    items = corpus + [random_listing(rnd, n, ["高仿", "最佳"]) for n in range(300)]
+    each = normalised(items)
+    many = copy.deepcopy(items)
+    NormalizePipeline(tokens=False).process_many(many)
+    assert [(it.norm, getattr(it, "price", None), getattr(it, "original_price", None)) for it in many] == [
+        (it.norm, getattr(it, "price", None), getattr(it, "original_price", None)) for it in each]
