@@ -234,7 +234,7 @@ class RuleSet:
         self._ref_roles: dict[str, list[Roles | None]] = {}  # per term index: its reference-table roles
         self._title_at: dict[str, int] = {}
         self._batchable: dict[str, bool] = {}
-        self._gates: dict[str, list[int]] = {}
+        self._gates: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
         for kind, fields in TEXT_FIELDS.items():
             scan_fields = [f for f in fields if table.get((kind, f))]
             self._scan_fields[kind] = scan_fields
@@ -252,10 +252,10 @@ class RuleSet:
                          tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
                         for t in words]
             self._automata[kind] = Scanner(words, payloads, self.backend)
-            # per term, a bit per scanned field: the term is in a rule's gate group there (match_many)
-            self._gates[kind] = [sum(1 << k for k, members in enumerate(p[3])
-                                     if any(self._gate[ridx] in (None, group) for ridx, group in members))
-                                 for p in payloads]
+            # per term and scanned field: the rules whose gate group the term is in there (match_many)
+            self._gates[kind] = [tuple(tuple(dict.fromkeys(ridx for ridx, group in members
+                                                           if self._gate[ridx] in (None, group)))
+                                       for members in p[3]) for p in payloads]
             # match_many joins items by NUL: a term with a NUL in it (none can be written in YAML) could
             # match across two items, so such rule sets match item by item
             self._batchable[kind] = not any("\x00" in t for t in words)
@@ -335,7 +335,7 @@ class RuleSet:
                 if raw is None:
                     raw = raw_of[n] = []
                 raw.append((i, k, start - base, end - base))
-                if gates[i] >> k & 1:
+                if gates[i][k]:
                     gated[n] = 1
         tricks_of: dict[int, dict[tuple[str, int, int], str]] = {}
         for i, start, end in self._tricks[kind].scan(joined):
@@ -348,7 +348,7 @@ class RuleSet:
                 if raw is None:
                     raw = raw_of[n] = []
                 raw.append((i, k, start - base, end - base))
-                if gates[i] >> k & 1:
+                if gates[i][k]:
                     gated[n] = 1
         out: list[list[Finding]] = []
         always = self._always[kind]
@@ -366,7 +366,12 @@ class RuleSet:
                         self._always_may_fire(ridx, item, only, include_test) for ridx in always))):
                     out.append([])  # and no rule without terms can fire: nothing to build
                     continue
-                hits = {}
+                # only rules without terms may fire (mostly prices): no texts needed unless one does, and
+                # then ItemText works them out again from the item (the same normal forms)
+                ctx = ItemText(item, self.references)
+                ctx.reference_hits = ref_hits
+                out.append(self._decide(item, ctx, {}, only, include_test, found_at))
+                continue
             ctx = ItemText(item, self.references)
             ctx.fill(fields, norms[n * nf:(n + 1) * nf], texts[n * nf:(n + 1) * nf])
             ctx.reference_hits = ref_hits
@@ -388,7 +393,8 @@ class RuleSet:
         return hits
 
     def _any_complete(self, hits: dict[int, list[Hit]], only: set[int] | None, include_test: bool) -> bool:
-        """Whether a rule that may run has a hit in every positive term group (see :meth:`_evaluate`)."""
+        """Whether a rule that may run has a hit in every positive term group (the first test of
+        :meth:`_evaluate`)."""
         required, stable = self._required, self._stable
         for ridx, hs in hits.items():
             if (only is None or ridx in only) and (include_test or stable[ridx]) and (
