@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT
+from webhook_receiver import WebhookReceiver
 
 TESTS = Path(__file__).resolve().parent
 #: short leases and quick heartbeats, so that a killed worker's pages come back within seconds
@@ -137,6 +138,16 @@ def test_a_killed_worker_loses_nothing_and_a_stopped_sweep_resumes(tmp_path, red
         time.sleep(0.05)
     workers["w1"].send_signal(signal.SIGKILL)
     workers["w1"].wait()
+    # the alarm: a worker that stopped beating, through the alert channel (a webhook here), once
+    time.sleep(2.5)
+    with WebhookReceiver() as hook:
+        for _ in range(2):
+            watch = subprocess.run([sys.executable, "-m", "cli", "runs", "watch", "--once", "--beat-timeout", "2"],
+                                   cwd=ROOT, env=_env(tmp_path, redis_url, NETSWORD_ALERT_URLS=hook.url("/alarm")),
+                                   capture_output=True, text=True, timeout=60)
+            assert watch.returncode == 0, watch.stderr[-2000:]
+        lost = [p for p in hook.received if "工作进程失联：w1" in p["json"]["title"]]
+        assert len(lost) == 1, hook.received
     # then every worker is stopped, mid-sweep (if the sweep is not done already), and fresh ones resume it
     stop = subprocess.run([sys.executable, "-m", "cli", "runs", "stop", "demo-kill"], cwd=ROOT,
                           env=_env(tmp_path, redis_url), capture_output=True, text=True, timeout=60)

@@ -196,20 +196,24 @@ def runs_resume(ctx: click.Context, sweep: str) -> None:
 @runs.command("watch")
 @click.option("--every", default=60.0, help="seconds between checks")
 @click.option("--once", is_flag=True, help="check once and exit")
+@click.option("--beat-timeout", default=60.0, help="seconds without a heartbeat before a worker is called lost")
+@click.option("--stall-minutes", default=10.0, help="minutes without a new page before a sweep is called stalled")
+@click.option("--drop-ratio", default=0.5, help="listings or shops below this share of the last sweep: alarm")
 @click.pass_context
-def runs_watch(ctx: click.Context, every: float, once: bool) -> None:
+def runs_watch(ctx: click.Context, every: float, once: bool, beat_timeout: float, stall_minutes: float,
+               drop_ratio: float) -> None:
     """Alarms through the alert channels ($NETSWORD_ALERT_URLS): a sweep stalled or failed, a worker
     that stopped beating, a site whose pages suddenly yield far fewer items or fields than last time."""
-    from scheduling.health import check_sweeps
-
     from netsword.config import store_url
     from pipelines.store import open_store
+    from scheduling.health import check_sweeps
 
     server = _server((ctx.obj or {}).get("redis"))
     while True:
         store = open_store(store_url())
         try:
-            for alarm in check_sweeps(server, store):
+            for alarm in check_sweeps(server, store, beat_timeout=beat_timeout, stall_seconds=stall_minutes * 60,
+                                      drop_ratio=drop_ratio):
                 console.print(f"[red]{escape(alarm.title)}[/] {escape(alarm.status)}", highlight=False,
                               soft_wrap=True)
         finally:

@@ -4,7 +4,8 @@ scrapy-redis pops destructively: a worker killed while it fetches or parses a pa
 request with it. Here a pop moves the request (atomically, one Lua script) from the queue to
 ``<queue>:leases``, scored by when the lease runs out; the worker gives it back
 (:meth:`LeasedPriorityQueue.ack`) once the page is done -- its item through the whole pipeline
-and into the store, or its failure said. A live worker renews the leases it holds with every
+and committed by the store (:meth:`defer_ack`, :meth:`ack_done`: the store batches its commits), or
+its failure said. A live worker renews the leases it holds with every
 heartbeat; any worker moves leases that ran out back into the queue (:meth:`reclaim`), so the
 page of a killed worker is fetched again by another. The store is idempotent per sweep, so a page
 done twice (a lease that ran out under a very slow page) is still stored once.
@@ -73,6 +74,7 @@ class LeasedPriorityQueue(Base):
         self._renew = server.register_script(_RENEW)
         self._reclaimed_at = 0.0
         self.reclaimed = 0
+        self.done: list[bytes] = []  # leases of pages done, given back once the store has committed them
 
     def __len__(self) -> int:
         return int(self.server.zcard(self.key))
@@ -111,6 +113,22 @@ class LeasedPriorityQueue(Base):
             return False
         self.held.discard(lease)
         return bool(self.server.zrem(self.leases_key, lease))
+
+    def defer_ack(self, lease: bytes | None) -> None:
+        """The leased page is done but its writes may still wait in the store's open batch: give the lease
+        back with the next :meth:`ack_done`, after the store committed (a killed worker's last batch is lost
+        with it; its pages are then fetched again)."""
+        if lease is not None:
+            self.done.append(lease)
+
+    def ack_done(self) -> int:
+        """Give back the leases of every page done so far (call after the store committed); how many."""
+        if not self.done:
+            return 0
+        done, self.done = self.done, []
+        self.held.difference_update(done)
+        self.server.zrem(self.leases_key, *done)
+        return len(done)
 
     def renew(self) -> int:
         """Push back the end of every lease this process holds; how many were still held."""

@@ -28,10 +28,12 @@ def lease_queue(crawler: Any) -> Any:
 
 
 def ack(crawler: Any, request: Any, stats_key: str = "") -> None:
+    """The request's page is done: its lease goes back once the store has committed what it wrote
+    (:meth:`crawler.distributed.worker.WorkerExtension.ack_committed`)."""
     queue = lease_queue(crawler)
     lease = request.meta.pop(LEASE, None) if request is not None else None
     if queue is not None and lease is not None:
-        queue.ack(lease)
+        queue.defer_ack(lease)
         if stats_key and crawler.stats is not None:
             crawler.stats.inc_value(stats_key)
 

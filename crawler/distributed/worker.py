@@ -144,9 +144,22 @@ class WorkerExtension:
         except Exception as exc:  # Redis away for a moment: the next beat tries again
             logger.warning("heartbeat of worker %s failed: %s", self.worker_id, exc)
 
+    def ack_committed(self) -> None:
+        """Commit the store's open batch, then give back the leases of the pages done before it."""
+        queue = lease_queue(self.crawler)
+        if queue is None or not queue.done:
+            return
+        scraper = getattr(self.crawler.engine, "scraper", None)
+        for pipe in getattr(getattr(scraper, "itemproc", None), "middlewares", ()):
+            store = getattr(pipe, "store", None)
+            if store is not None and hasattr(store, "flush"):
+                store.flush()  # raises while the store is down: the leases stay held (and renewed)
+        queue.ack_done()
+
     def _beat(self, ended: bool) -> None:
         queue = lease_queue(self.crawler)
         if queue is not None and not ended:
+            self.ack_committed()
             queue.renew()
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         pages = int(stats.get("response_received_count", 0))
@@ -187,6 +200,7 @@ class WorkerExtension:
 
         if self.leaving or state(self.server, self.sweep_id) != "running":
             return
+        self.ack_committed()
         pipe = self.server.pipeline(transaction=True)
         pipe.zcard(self.keys.queue)
         pipe.zcard(self.keys.leases)
@@ -218,6 +232,9 @@ class WorkerExtension:
         for loop in (self._loop, self._nudge):
             if loop is not None and loop.running:
                 loop.stop()
+        queue = lease_queue(self.crawler)
+        if queue is not None:  # the pipelines are closed: the store committed (or spooled) everything
+            queue.ack_done()
         self.beat(ended=True)
         logger.info("worker %s left sweep %s (%s)", self.worker_id, self.sweep_id, reason)
         if self._log is not None:
