@@ -2,6 +2,7 @@
 
     python -m bench distributed                 # 70 copies of the demo: 21,000+ listings
     python -m bench.bench_distributed --copies 10 --skip embedded   # smaller, fewer crawls
+    python -m bench.bench_distributed --max-pages 3000              # each process stops at 3,000 pages
 
 1. **The big site**: the demo catalog (without the browser-only kids category) copied ``--copies``
    times (shops and listings with new ids), every page rendered once by the demo server's own
@@ -139,7 +140,8 @@ def embedded(url: str, mode: str) -> tuple[int, float]:
     from bench.bench_crawl import crawl, seconds
 
     extra = ":".join(f"{k}={v}" for k, v in SPEED.items() if k not in ("AUTOTHROTTLE_ENABLED", "DOWNLOAD_DELAY"))
-    stats = crawl(mode if mode == "bare" else f"full:{extra}", url)
+    bare = ":".join(f"{k}={v}" for k, v in SPEED.items() if k == "CLOSESPIDER_PAGECOUNT")
+    stats = crawl(f"bare:{bare}" if mode == "bare" and bare else mode if mode == "bare" else f"full:{extra}", url)
     return int(stats.get("response_received_count", 0)), seconds(stats)
 
 
@@ -207,7 +209,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="bench_distributed")
     ap.add_argument("--copies", type=int, default=70, help="copies of the demo catalog (70: 21,000+ listings)")
     ap.add_argument("--skip", nargs="*", default=[], help="rows to leave out: bare embedded worker1 worker2 memory")
+    ap.add_argument("--max-pages", type=int, default=0,
+                    help="pages per crawling process (CLOSESPIDER_PAGECOUNT; 0: the whole site) for a shorter run")
     args = ap.parse_args(sys.argv[1:])
+    if args.max_pages:
+        SPEED["CLOSESPIDER_PAGECOUNT"] = str(args.max_pages)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="bench-bigsite-") as tmp:

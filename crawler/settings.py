@@ -139,3 +139,4 @@ NETSWORD_REDIS_LEASE_SECONDS = 120.0  # a request a worker took and did not fini
 NETSWORD_REDIS_ROBOTS_WAIT = 60.0  # seconds a worker waits for robots.txt another worker is fetching
 NETSWORD_REDIS_SWEEP = ""  # the sweep a worker crawls (set by crawler.distributed.worker.worker_settings)
 REDIS_URL = ""  # scrapy-redis's connection (set by the worker: --redis, $NETSWORD_REDIS_URL)
+SCHEDULER_DUPEFILTER_KEY = ""  # scrapy-redis's duplicate filter key (each worker sets its sweep's: distributed.keys)
