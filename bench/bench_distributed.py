@@ -14,8 +14,7 @@
    A worker's rate is its sweep's pages over the time from the first worker's start to the last
    one's end (heartbeats in Redis).
 3. **Frontier memory per million URLs** (Redis ``used_memory``): the Bloom filter at its default
-   size (10 million URLs, error 1e-7) and scrapy-redis's set of fingerprints, plus the queue's
-   bytes per waiting request.
+   size (10 million URLs, error 1e-7) and scrapy-redis's set of fingerprints.
 """
 
 from __future__ import annotations
