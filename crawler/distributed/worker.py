@@ -236,6 +236,13 @@ class WorkerExtension:
         if queue is not None:  # the pipelines are closed: the store committed (or spooled) everything
             queue.ack_done()
         self.beat(ended=True)
+        from crawler.distributed.sweeps import state
+
+        if self.leaving == "finished" and state(self.server, self.sweep_id) == "finished":
+            try:  # each worker that leaves a finished sweep writes the totals again: the last one's are complete
+                self._finish_in_store(spider)
+            except Exception as exc:  # the sweep's pages are stored; only its summary line is behind
+                logger.warning("could not write the totals of sweep %s: %s", self.sweep_id, exc)
         logger.info("worker %s left sweep %s (%s)", self.worker_id, self.sweep_id, reason)
         if self._log is not None:
             logging.getLogger().removeHandler(self._log)
