@@ -88,6 +88,9 @@ def _child(mode: str, url: str, home: str, out: str, profile: bool = False) -> N
             settings.set(k, v, priority="cmdline")
         settings.set("DOWNLOADER_MIDDLEWARES", {**settings.getdict("DOWNLOADER_MIDDLEWARES"),
                                                 "crawler.incremental.IncrementalMiddleware": None}, priority="cmdline")
+        for part in mode.split(":")[1:]:  # bare:NAME=VALUE:... (bench_distributed: CLOSESPIDER_PAGECOUNT)
+            name, _, value = part.partition("=")
+            settings.set(name, value, priority="cmdline")
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(ListingSpider)
         process.crawl(crawler, site="demo", base_url=url)

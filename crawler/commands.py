@@ -151,8 +151,12 @@ def _print_next_steps() -> None:
 @click.option("--full", is_flag=True, help="parse every page, also those unchanged since the last sweep")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="a Scrapy / netsword setting, as `scrapy crawl -s` (repeatable)")
+@click.option("--distributed", is_flag=True,
+              help="seed the sweep in Redis for `netsword worker` processes instead of crawling here")
+@click.option("--redis", "redis", default=None, metavar="URL",
+              help="with --distributed: the Redis server (default $NETSWORD_REDIS_URL, redis://127.0.0.1:6379/0)")
 def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, terms: tuple[str, ...],
-          full: bool, overrides: tuple[str, ...]) -> None:
+          full: bool, overrides: tuple[str, ...], distributed: bool = False, redis: str | None = None) -> None:
     """Sweep one site through the whole pipeline into the store."""
     from crawler.runner import SweepError
     from netsword.yamlsource import SourceError
@@ -165,6 +169,13 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
         if not sep or not name.strip():
             raise click.UsageError(f"-s wants NAME=VALUE, got {item!r}")
         extra[name.strip()] = value
+    if distributed:
+        from crawler.distributed.commands import seed
+
+        if resume or full:
+            raise click.UsageError("--resume/--full do not apply to --distributed (netsword runs resume SWEEP)")
+        seed(site, base_url=base_url, sweep_id=sweep_id, search=list(terms) or None, redis=redis, extra=extra)
+        return
     from crawler.sitelock import lock_path, site_lock
 
     with site_lock(data_home(), site) as locked:

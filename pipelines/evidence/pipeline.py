@@ -133,7 +133,8 @@ class EvidencePipeline:
     # -- life cycle -----------------------------------------------------------------------
     def open_spider(self, spider: Any = None) -> None:
         spider = spider or getattr(self.crawler, "spider", None)  # Scrapy 2.19 passes no spider here
-        sweep_id = getattr(spider, "sweep_id", "") or "sweep"
+        # a worker of a distributed sweep keeps its own part (<sweep>.<worker>): one writer per hash chain
+        sweep_id = getattr(spider, "evidence_part", "") or getattr(spider, "sweep_id", "") or "sweep"
         if self.warc_enabled:
             from pipelines.evidence.warc import WarcWriter
 
