@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from cli_helpers import run_cli
 
@@ -45,3 +47,10 @@ def hostile_site():
 
     with HostileSite() as site:
         yield site
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which search engines the Store tests ran on (tests/store_contract/realengine.py fills RAN)."""
+    ran = getattr(sys.modules.get("realengine"), "RAN", None)
+    for name, what in (ran or {}).items():
+        terminalreporter.write_line(f"search engine {name}: {what}")
