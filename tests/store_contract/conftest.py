@@ -87,17 +87,10 @@ def es_factory(search_server, tmp_path):
 
 @pytest.fixture(scope="session")
 def shared_prefixes(tmp_path_factory):
-    """One index prefix per search engine for the contract tests, made once: creating eleven indices per test
-    costs seconds on a real engine. Each test empties it afterwards (``_wipe``)."""
+    """One index prefix on the real engine for the contract tests, made once: creating eleven indices per test
+    costs seconds there (the stand-in does it at once). Each test empties it afterwards (``_wipe``)."""
     made: dict[str, tuple[str, str]] = {}
-    yield made
-    if not REAL_ES_URL:
-        return  # the stand-in and the test engine keep their data in this session's temporary folders
-    for url, prefix in made.values():
-        if url.startswith("elasticsearch://"):
-            s = open_store(url)
-            s.close()
-            drop_prefix(s, prefix)
+    yield made  # the test engine keeps its data in this session's temporary folder: nothing to drop
 
 
 def _wipe(s) -> None:
@@ -113,13 +106,18 @@ def store(request, tmp_path, shared_prefixes):
         yield s
         s.close()
         return
-    if request.param == "opensearch":
-        engine = request.getfixturevalue("real_engine")
-        if not engine.running():
-            engine.start()
-        server = SimpleNamespace(url=engine.url, scheme="opensearch")
-    else:
+    if request.param != "opensearch":  # the stand-in: a fresh prefix per test costs nothing there
         server = SimpleNamespace(url=request.getfixturevalue("es_url"), scheme="elasticsearch")
+        prefix = f"t{next(_n)}-{uuid.uuid4().hex[:6]}"
+        s = open_store(store_url(server, prefix, tmp_path / f"{prefix}.spool.jsonl"))
+        yield s
+        s.close()
+        drop_prefix(s, prefix)
+        return
+    engine = request.getfixturevalue("real_engine")
+    if not engine.running():
+        engine.start()
+    server = SimpleNamespace(url=engine.url, scheme="opensearch")
     if request.param not in shared_prefixes:
         prefix = f"contract-{uuid.uuid4().hex[:6]}"
         shared_prefixes[request.param] = (store_url(server, prefix, tmp_path / "drop.spool.jsonl"), prefix)
