@@ -94,7 +94,8 @@ def shared_prefixes(tmp_path_factory):
 
 
 def _wipe(s) -> None:
-    """Delete every document of store ``s`` (its indices, templates and aliases stay)."""
+    """Delete every document of store ``s`` (its indices, templates and aliases stay); before ``close()``:
+    elasticsearch-py refuses requests on a closed client (opensearch-py does not)."""
     index = ",".join(s.alias(k) for k in KINDS)
     s.es.delete_by_query(index=index, query={"match_all": {}}, refresh=True, conflicts="proceed")
 
@@ -124,5 +125,6 @@ def store(request, tmp_path, shared_prefixes):
     prefix = shared_prefixes[request.param][1]
     s = open_store(store_url(server, prefix, tmp_path / f"{prefix}.spool.jsonl"))
     yield s
-    s.close()
+    s.flush()  # what the test wrote is in, then gone: the next test finds the indices empty
     _wipe(s)
+    s.close()
