@@ -4,18 +4,18 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test bench lint browser redis install clean
+.PHONY: demo test bench lint browser redis install testengine clean
 
 demo: install browser
 	$(BIN)/netsword demo
 
-test: install browser redis
+test: install browser redis testengine
 	$(BIN)/ruff check .
 	$(BIN)/netsword rules lint
 	$(BIN)/netsword rules test
 	$(BIN)/pytest
 
-bench: install browser redis
+bench: install browser redis testengine
 	$(BIN)/python -m bench
 
 lint: install
@@ -38,5 +38,9 @@ browser: install
 redis:
 	sh scripts/ensure-redis.sh
 
+# Builds the tests' real search engine, OpenSearch from Maven Central (see scripts/ensure-testengine.sh).
+testengine:
+	sh scripts/ensure-testengine.sh
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info deploy/testengine/target

@@ -31,8 +31,8 @@ EXIT_SOURCE, EXIT_STORE = 2, 3
 
 
 def _transport_error(exc: BaseException) -> bool:
-    """An Elasticsearch client error that means the cluster cannot be reached."""
-    return type(exc).__module__.startswith("elastic_transport") and "Connection" in type(exc).__name__
+    """An Elasticsearch (or OpenSearch) client error that means the cluster cannot be reached."""
+    return type(exc).__module__.startswith(("elastic_transport", "opensearchpy")) and "Connection" in type(exc).__name__
 
 
 class NetswordGroup(click.Group):

@@ -240,6 +240,7 @@ def _check_store_readable(site: str, store_url: str) -> None:
 def _quiet_transport() -> None:
     """The Elasticsearch client logs every retry; the store says what matters once (engine.py)."""
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
 
 
 def _show_progress_lines() -> None:

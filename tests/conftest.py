@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from cli_helpers import run_cli
 
@@ -63,3 +65,10 @@ def redis_server():
 def redis_url(redis_server):
     """A Redis database of this test's own."""
     return redis_server.new_db()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which search engines the Store tests ran on (tests/store_contract/realengine.py fills RAN)."""
+    ran = getattr(sys.modules.get("realengine"), "RAN", None)
+    for name, what in (ran or {}).items():
+        terminalreporter.write_line(f"search engine {name}: {what}")
