@@ -4,18 +4,18 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test bench lint browser install clean
+.PHONY: demo test bench lint browser redis install testengine clean
 
 demo: install browser
 	$(BIN)/netsword demo
 
-test: install browser
+test: install browser redis testengine
 	$(BIN)/ruff check .
 	$(BIN)/netsword rules lint
 	$(BIN)/netsword rules test
 	$(BIN)/pytest
 
-bench: install browser
+bench: install browser redis testengine
 	$(BIN)/python -m bench
 
 lint: install
@@ -33,5 +33,14 @@ $(STAMP): setup.cfg pyproject.toml
 browser: install
 	sh scripts/ensure-browser.sh $(BIN)
 
+# Redis (the distributed mode's frontier; its tests) and nginx-light (bench/); see scripts/ensure-redis.sh.
+# `make demo` needs neither.
+redis:
+	sh scripts/ensure-redis.sh
+
+# Builds the tests' real search engine, OpenSearch from Maven Central (see scripts/ensure-testengine.sh).
+testengine:
+	sh scripts/ensure-testengine.sh
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info deploy/testengine/target

@@ -14,8 +14,10 @@ from typing import Any
 
 import click
 
-from crawler.commands import crawl, demo, evidence, profile
+from crawler.commands import crawl, demo, evidence, profile, recheck
+from crawler.distributed.commands import runs, worker
 from leads.commands import export, report, rules_stats, rules_suggest, search, serve, user
+from leads.records.commands import evidence_notice, evidence_record, evidence_wacz
 from netsword.yamlsource import SourceError
 from pipelines.evidence.commands import keys
 from pipelines.images.commands import ocr
@@ -30,8 +32,8 @@ EXIT_SOURCE, EXIT_STORE = 2, 3
 
 
 def _transport_error(exc: BaseException) -> bool:
-    """An Elasticsearch client error that means the cluster cannot be reached."""
-    return type(exc).__module__.startswith("elastic_transport") and "Connection" in type(exc).__name__
+    """An Elasticsearch (or OpenSearch) client error that means the cluster cannot be reached."""
+    return type(exc).__module__.startswith(("elastic_transport", "opensearchpy")) and "Connection" in type(exc).__name__
 
 
 class NetswordGroup(click.Group):
@@ -69,10 +71,12 @@ def main() -> None:
 
 
 for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, keys,
-                schedule, ocr):
+                schedule, recheck, worker, runs, ocr):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
 rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage
+for command in (evidence_wacz, evidence_record, evidence_notice):  # lead documents (leads room)
+    evidence.add_command(command)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.bench_crawl",
     "bench.bench_browser",
     "bench.bench_ocr",
+    "bench.bench_distributed",
 ]
 
 

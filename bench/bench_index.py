@@ -1,17 +1,19 @@
-"""Indexing and search benchmark of the two Store engines.
+"""Indexing and search benchmark of the Store engines: SQLite beside the real search engine, in one run.
 
-    python -m bench.bench_index [--findings 100000] [--listings 1000000] [--repeat 7] [--db FILE]
-                                [--skip-es] [--skip-index] [--skip-search]
+    python -m bench.bench_index [--findings 100000] [--listings 100000] [--repeat 7] [--db FILE]
+                                [--skip-es] [--stand-in] [--skip-index] [--skip-search]
+
+The real search engine is OpenSearch 2.19 from ``deploy/testengine`` (one JVM, 1 GB heap, started
+here on 127.0.0.1; built by ``make bench``), or a real Elasticsearch with NETSWORD_TEST_ES_URL.
 
 1. Indexing: ``--findings`` findings (two per listing, the way the crawl pipeline saves pages:
-   snapshot record, listing, findings, resolve) into SQLite and into the Elasticsearch stand-in
-   (noida-db, started here on 127.0.0.1; or a real cluster with NETSWORD_TEST_ES_URL). Prints
-   findings/s and the Elasticsearch documents written per second.
-2. Search: 20 typical analyst queries over ``--listings`` listings in SQLite (30% flagged),
-   p50/p95 over ``--repeat`` runs each, and p95 over all of them (target < 100 ms).
+   snapshot record, listing, findings, resolve) into SQLite and the search engine (``--stand-in``:
+   the noida-db Elasticsearch stand-in too). Prints findings/s and the documents written per second.
+2. Search: 20 typical analyst queries over ``--listings`` listings (30% flagged, 1-3 findings each)
+   in SQLite and in the search engine, p50/p95 over ``--repeat`` runs each, and over all of them.
 
-Building the 1M-listing file takes minutes on 2 cores; ``--listings`` makes it smaller
-(``--db`` keeps the file for the next run).
+``--listings 1000000`` is the big run: building the corpus takes tens of minutes per engine on 2
+cores (``--db`` keeps the SQLite file for the next run).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.bench_store import BRANDS, GOODS, MODS, RULES
 from crawler.items import CATEGORIES, Finding, ListingItem, ShopItem
@@ -77,39 +80,66 @@ def index_run(url: str, findings: int) -> tuple[int, float]:
     return n, secs
 
 
-def bench_indexing(findings: int, skip_es: bool) -> None:
-    print(f"{'indexing':<34}{'findings':>10}{'seconds':>10}{'findings/s':>12}{'docs/s':>10}")
-    tmp = Path(tempfile.mkdtemp(prefix="netsword-bench-"))
-    try:
-        n, secs = index_run(f"sqlite:///{tmp}/index.db", findings)
-        rows = n + n // 2 + n // 2  # findings, listings, snapshot records
-        print(f"{'SQLite (WAL, FTS5)':<34}{n:>10}{secs:>10.1f}{n / secs:>12.0f}{rows / secs:>10.0f}")
-        if skip_es:
+class Engines:
+    """The search engines of this run, started once: the real one (OpenSearch from deploy/testengine, or
+    NETSWORD_TEST_ES_URL) and the Elasticsearch stand-in; each entry (label, store URL base) or a reason."""
+
+    def __init__(self, tmp: Path, skip: bool) -> None:
+        self.tmp = tmp
+        self.servers: list[Any] = []
+        self.found: list[tuple[str, str]] = []  # (label, "scheme://host")
+        self.missing: list[tuple[str, str]] = []
+        if skip:
             return
         real = os.environ.get("NETSWORD_TEST_ES_URL", "")
-        server = None
         if real:
-            host, label = real.split("://", 1)[1].rstrip("/"), "Elasticsearch (NETSWORD_TEST_ES_URL)"
-        else:
-            from tests.store_contract.standin import StandIn, StandInUnavailable
+            self.found.append(("Elasticsearch (NETSWORD_TEST_ES_URL)", "elasticsearch://" + real.split("://", 1)[1]
+                               .rstrip("/")))
+        from tests.store_contract.realengine import EngineUnavailable, TestEngine
 
-            try:
-                server = StandIn(tmp / "es").start()
-            except StandInUnavailable as e:
-                print(f"{'Elasticsearch stand-in':<34}  skipped: {e}")
-                return
-            host, label = server.store_host, "Elasticsearch stand-in (noida-db)"
         try:
-            # a long request timeout: the stand-in refreshes a 100k-document index slowly
-            n, secs = index_run(f"elasticsearch://{host}/bench?spool={tmp}/spool.jsonl&timeout=600", findings)
-        finally:
-            if server is not None:
-                server.stop()
+            engine = TestEngine(tmp / "opensearch", heap="1g", quick_start=False)
+            engine.home.mkdir(parents=True, exist_ok=True)
+            engine.start()
+            self.servers.append(engine)
+            self.found.append((f"{engine.name} (1 JVM, 1 GB heap)", f"opensearch://{engine.store_host}"))
+            print(f"{engine.name} started in {engine.started_in:.1f} s", flush=True)
+        except EngineUnavailable as e:
+            self.missing.append(("OpenSearch (deploy/testengine)", str(e).splitlines()[0]))
+
+    def stand_in(self) -> tuple[str, str] | None:
+        from tests.store_contract.standin import StandIn, StandInUnavailable
+
+        try:
+            server = StandIn(self.tmp / "es").start()
+        except StandInUnavailable as e:
+            self.missing.append(("Elasticsearch stand-in", str(e)))
+            return None
+        self.servers.append(server)
+        return "Elasticsearch stand-in (noida-db)", f"elasticsearch://{server.store_host}"
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def bench_indexing(findings: int, engines: Engines, stand_in: bool) -> None:
+    print(f"{'indexing':<34}{'findings':>10}{'seconds':>10}{'findings/s':>12}{'docs/s':>10}")
+    tmp = engines.tmp
+    n, secs = index_run(f"sqlite:///{tmp}/index.db", findings)
+    rows = n + n // 2 + n // 2  # findings, listings, snapshot records
+    print(f"{'SQLite (WAL, FTS5)':<34}{n:>10}{secs:>10.1f}{n / secs:>12.0f}{rows / secs:>10.0f}", flush=True)
+    targets = list(engines.found)
+    if stand_in and (extra := engines.stand_in()):
+        targets.append(extra)
+    for label, base in targets:
+        # a long request timeout: the stand-in refreshes a 100k-document index slowly
+        n, secs = index_run(f"{base}/bench?spool={tmp}/spool.jsonl&timeout=600", findings)
         # roots + findings + versions + snapshots: what the engine writes per listing page with 2 findings
         docs = n // 2 * 3 + n
-        print(f"{label:<34}{n:>10}{secs:>10.1f}{n / secs:>12.0f}{docs / secs:>10.0f}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"{label:<34}{n:>10}{secs:>10.1f}{n / secs:>12.0f}{docs / secs:>10.0f}", flush=True)
+    for label, why in engines.missing:
+        print(f"{label:<34}  skipped: {why}")
 
 
 QUERIES: list[tuple[str, SearchQuery]] = [
@@ -136,8 +166,36 @@ QUERIES: list[tuple[str, SearchQuery]] = [
 ]
 
 
-def bench_search(listings: int, repeat: int, db: str) -> None:
-    path = Path(db) if db else Path(tempfile.mkdtemp(prefix="netsword-bench-")) / "search.db"
+def fill_search_corpus(store: Any, listings: int) -> None:
+    """The search benchmark's corpus: ``listings`` listings (30% flagged) and their shops, one sweep."""
+    store.start_sweep("sw1", "bench", AT, {})
+    for i in range(max(listings // 40, 1)):
+        store.upsert_shop(ShopItem(url=f"http://bench.test/shop/s{i}/", site="bench", shop_id=f"s{i}",
+                                   name=f"店铺s{i}", operator=f"某某商贸有限公司{i}", fetched_at=AT))
+    for item in items(listings):
+        store.save(item, resolve=False)
+    store.flush()
+
+
+def _time_queries(label: str, store: Any, listings: int, repeat: int) -> None:
+    print(f"\n{'search over ' + str(listings) + ' listings (' + label + ')':<34}{'hits':>9}{'p50 ms':>9}{'p95 ms':>9}")
+    every: list[float] = []
+    for name, q in QUERIES:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            res = store.search(q)
+            times.append((time.perf_counter() - t0) * 1000)
+        every += times
+        times.sort()
+        print(f"{name:<34}{res.total:>9}{statistics.median(times):>9.1f}{_p95(times):>9.1f}", flush=True)
+    every.sort()
+    print(f"{'all 20 queries':<34}{'':>9}{statistics.median(every):>9.1f}{_p95(every):>9.1f}"
+          "   (target p95 < 100 ms)", flush=True)
+
+
+def bench_search(listings: int, repeat: int, db: str, engines: Engines) -> None:
+    path = Path(db) if db else engines.tmp / "search.db"
     store = open_store(path, batch_size=5000)
     try:
         have = store.counts()["listings"]
@@ -145,32 +203,22 @@ def bench_search(listings: int, repeat: int, db: str) -> None:
             if have:
                 raise SystemExit(f"{path} holds {have} listings, not {listings}: remove it or pick another --db")
             t0 = time.perf_counter()
-            store.start_sweep("sw1", "bench", AT, {})
-            for i in range(max(listings // 40, 1)):
-                store.upsert_shop(ShopItem(url=f"http://bench.test/shop/s{i}/", site="bench", shop_id=f"s{i}",
-                                           name=f"店铺s{i}", operator=f"某某商贸有限公司{i}", fetched_at=AT))
-            for item in items(listings):
-                store.save(item, resolve=False)
-            store.flush()
+            fill_search_corpus(store, listings)
             print(f"built {listings} listings in {time.perf_counter() - t0:.0f} s ({path})")
-        print(f"\n{'search over ' + str(listings) + ' listings (SQLite)':<34}{'hits':>9}{'p50 ms':>9}{'p95 ms':>9}")
-        every: list[float] = []
-        for label, q in QUERIES:
-            times = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                res = store.search(q)
-                times.append((time.perf_counter() - t0) * 1000)
-            every += times
-            times.sort()
-            print(f"{label:<34}{res.total:>9}{statistics.median(times):>9.1f}{_p95(times):>9.1f}")
-        every.sort()
-        print(f"{'all 20 queries':<34}{'':>9}{statistics.median(every):>9.1f}{_p95(every):>9.1f}"
-              "   (target p95 < 100 ms)")
+        _time_queries("SQLite", store, listings, repeat)
     finally:
         store.close()
-        if not db:
-            shutil.rmtree(path.parent, ignore_errors=True)
+    for label, base in engines.found:
+        store = open_store(f"{base}/search?spool={engines.tmp}/search-spool.jsonl&timeout=600", batch_size=5000)
+        try:
+            have = store.counts()["listings"]
+            if have != listings:
+                t0 = time.perf_counter()
+                fill_search_corpus(store, listings)
+                print(f"\nbuilt {listings} listings in {label} in {time.perf_counter() - t0:.0f} s")
+            _time_queries(label.split(" (")[0], store, listings, repeat)
+        finally:
+            store.close()
 
 
 def _p95(sorted_times: list[float]) -> float:
@@ -180,17 +228,25 @@ def _p95(sorted_times: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--findings", type=int, default=100_000, help="findings to index into each engine")
-    ap.add_argument("--listings", type=int, default=1_000_000, help="listings in the SQLite search corpus")
+    ap.add_argument("--listings", type=int, default=100_000,
+                    help="listings in the search corpus of each engine (1000000 for the big run: it takes long)")
     ap.add_argument("--repeat", type=int, default=7, help="runs per search query")
     ap.add_argument("--db", default="", help="keep the search corpus in this SQLite file (reused when it matches)")
-    ap.add_argument("--skip-es", action="store_true", help="index into SQLite only")
+    ap.add_argument("--skip-es", action="store_true", help="SQLite only: no search engine")
+    ap.add_argument("--stand-in", action="store_true", help="index into the Elasticsearch stand-in too")
     ap.add_argument("--skip-search", action="store_true", help="indexing only")
     ap.add_argument("--skip-index", action="store_true", help="search only")
     args = ap.parse_args()
-    if not args.skip_index:
-        bench_indexing(args.findings, args.skip_es)
-    if not args.skip_search:
-        bench_search(args.listings, args.repeat, args.db)
+    tmp = Path(tempfile.mkdtemp(prefix="netsword-bench-"))
+    engines = Engines(tmp, args.skip_es)
+    try:
+        if not args.skip_index:
+            bench_indexing(args.findings, engines, args.stand_in)
+        if not args.skip_search:
+            bench_search(args.listings, args.repeat, args.db, engines)
+    finally:
+        engines.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

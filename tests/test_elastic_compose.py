@@ -53,7 +53,20 @@ def test_services_volumes_and_healthchecks(compose):
     assert services["setup"]["restart"] == services["secrets"]["restart"] == "no"
 
 
-def test_elasticsearch_single_node_with_security_and_the_client_major(compose):
+def test_redis_and_a_scalable_worker_service(compose):
+    """`docker compose up --scale worker=4`: workers share the Redis frontier; nothing pins one container."""
+    services = compose["services"]
+    redis, worker = services["redis"], services["worker"]
+    assert redis["healthcheck"]["test"][-1] == "ping" and "redisdata" in compose["volumes"]
+    assert not redis.get("ports"), "Redis stays inside the compose network"
+    assert worker["command"] == ["netsword", "worker"] and "profiles" not in worker
+    assert not worker.get("ports") and "container_name" not in worker  # scaling needs neither
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in ("web", "scheduler", "worker"):
+        assert services[name]["environment"]["NETSWORD_REDIS_URL"] == "redis://redis:6379/0", name
+
+
+def test_elasticsearch_single_node_with_security_and_the_client_major_and_minor(compose):
     es = compose["services"]["elasticsearch"]
     env = es["environment"]
     assert env["discovery.type"] == "single-node" and env["xpack.security.enabled"] == "true"
@@ -65,7 +78,9 @@ def test_elasticsearch_single_node_with_security_and_the_client_major(compose):
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
     pin = next(line for line in cfg["options"]["install_requires"].splitlines() if line.startswith("elasticsearch"))
-    assert pin == f"elasticsearch>={version.split('.')[0]}.13,<{int(version.split('.')[0]) + 1}", pin
+    major, minor = (int(n) for n in version.split(".")[:2])
+    # Elastic supports a client up to its server's minor: the server runs the client's major.minor
+    assert pin == f"elasticsearch>={major}.{minor},<{major}.{minor + 1}", pin
 
 
 def test_netsword_services_share_one_image_and_talk_to_elasticsearch(compose):
@@ -76,8 +91,9 @@ def test_netsword_services_share_one_image_and_talk_to_elasticsearch(compose):
         assert services[name]["build"] == "." and services[name]["image"] == "netsword:latest", name
     for name in ("setup", "web", "scheduler", "worker"):
         env = services[name]["environment"]
-        assert env["NETSWORD_STORE"].startswith("elasticsearch://elastic@elasticsearch:9200/"), name
-        assert env["NETSWORD_ES_PASSWORD_FILE"] == "/secrets/elastic_password"
+        # the app's own least-privilege user, never the superuser
+        assert env["NETSWORD_STORE"] == "elasticsearch://netsword@elasticsearch:9200/${NETSWORD_INDEX_PREFIX:-netsword}"
+        assert env["NETSWORD_ES_PASSWORD_FILE"] == "/secrets/netsword_password"
         assert "netsword-data:/data" in services[name]["volumes"]
 
 
@@ -99,6 +115,29 @@ def test_referenced_files_and_commands_exist(compose):
         assert services["scheduler"]["command"][2] in main.commands["schedule"].commands
 
 
+def test_setup_creates_least_privilege_roles_for_the_app_and_kibana():
+    setup = (ROOT / "deploy" / "setup.sh").read_text(encoding="utf-8")
+    roles = dict(re.findall(r'es_put _security/role/(\w+) "(.*?)"\n', setup, re.S))
+    assert set(roles) == {"netsword_app", "netsword_kibana"}
+    for name, body in roles.items():
+        body = json.loads(body.replace('\\"', '"').replace("$PREFIX", "netsword"))
+        assert [i["names"] for i in body["indices"]] == [["netsword-*"]], name  # its own indices only
+        assert "all" not in body.get("cluster", []) and "manage" not in body.get("cluster", []), name
+    app = json.loads(roles["netsword_app"].replace('\\"', '"').replace("$PREFIX", "netsword"))
+    assert app["cluster"] == ["monitor", "manage_index_templates"]
+    kibana = json.loads(roles["netsword_kibana"].replace('\\"', '"').replace("$PREFIX", "netsword"))
+    assert kibana["indices"][0]["privileges"] == ["read", "view_index_metadata"]
+    assert kibana["applications"][0]["application"] == "kibana-.kibana"
+    users = dict(re.findall(r'es_put _security/user/(\w+) ".*?\[\\"(\w+)\\"\]', setup, re.S))
+    assert users == {"netsword": "netsword_app", "netsword_kibana": "netsword_kibana"}
+    # the superuser only sets things up: the saved objects are imported, and Kibana is watched, as netsword_kibana
+    assert 'curl -fsS -u "netsword_kibana:$ANALYST_PASSWORD"' in setup
+    assert not re.search(r'-u "elastic:[^"]*"[^\n]*\n?[^\n]*_import', setup)
+    # the saved objects are made for NETSWORD_INDEX_PREFIX, not the shipped default
+    assert 'PREFIX="${NETSWORD_INDEX_PREFIX:-netsword}"' in setup
+    assert 'make_saved_objects.py --prefix "$PREFIX"' in setup
+
+
 def test_secrets_service_generates_missing_passwords_into_env(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
@@ -113,6 +152,19 @@ def test_secrets_service_generates_missing_passwords_into_env(tmp_path):
     assert len(values["KIBANA_ENCRYPTION_KEY"]) >= 32
     assert (tmp_path / "secrets" / "elastic_password").read_text() == values["ELASTIC_PASSWORD"]
     assert (tmp_path / "secrets" / "kibana_password").read_text() == "given-by-user"
+    for name in ("NETSWORD_ES_PASSWORD", "NETSWORD_KIBANA_PASSWORD"):
+        assert len(values[name]) >= 32
+    assert (tmp_path / "secrets" / "netsword_password").read_text() == values["NETSWORD_ES_PASSWORD"]
+    for f in (tmp_path / "secrets").iterdir():  # no secret is readable by other users
+        assert f.stat().st_mode & 0o077 == 0, (f.name, oct(f.stat().st_mode))
+
+
+def test_kibana_saved_objects_follow_the_index_prefix(compose):
+    objects = saved_objects("zoneb")
+    assert all(o["id"].startswith("zoneb-") for o in objects)
+    assert all(r["id"].startswith("zoneb-") for o in objects for r in o.get("references", []))
+    env = compose["services"]["setup"]["environment"]
+    assert env["NETSWORD_INDEX_PREFIX"] == "${NETSWORD_INDEX_PREFIX:-netsword}"
 
 
 def test_kibana_saved_objects_parse_and_reference_existing_data_views():

@@ -91,19 +91,19 @@ def visualizations(prefix: str) -> list[dict]:
     pie = {"type": "pie", "addTooltip": True, "legendDisplay": "show", "legendPosition": "right", "isDonut": True,
            "labels": {"show": True, "values": True, "last_level": True, "truncate": 100}}
     return [
-        visualization(prefix, "netsword-findings-per-category", "违法线索按类别随时间 Findings per category over time",
+        visualization(prefix, f"{prefix}-findings-per-category", "违法线索按类别随时间 Findings per category over time",
                       "histogram", over_time,
                       [_count(), by_day, _terms("3", "category", 14, "group", "类别 category")]),
-        visualization(prefix, "netsword-top-shops", "违法线索最多的店铺 Top shops", "table", table,
+        visualization(prefix, f"{prefix}-top-shops", "违法线索最多的店铺 Top shops", "table", table,
                       [_count(), _terms("2", "site", 20, "bucket", "平台 site"),
                        _terms("3", "shop_id", 20, "bucket", "店铺 shop"),
                        _terms("4", "shop_name.keyword", 1, "bucket", "店铺名称 shop name")]),
-        visualization(prefix, "netsword-severity", "严重程度 Findings by severity", "pie", pie,
+        visualization(prefix, f"{prefix}-severity", "严重程度 Findings by severity", "pie", pie,
                       [_count(), _terms("2", "severity", 10, "segment", "严重程度 severity")]),
     ]
 
 
-def dashboard(vis: list[dict]) -> dict:
+def dashboard(vis: list[dict], prefix: str = "netsword") -> dict:
     grid = [(0, 0, 48, 15), (0, 15, 24, 15), (24, 15, 24, 15)]
     panels, refs = [], []
     for n, (v, (x, y, w, h)) in enumerate(zip(vis, grid, strict=True), 1):
@@ -111,8 +111,10 @@ def dashboard(vis: list[dict]) -> dict:
                        "gridData": {"x": x, "y": y, "w": w, "h": h, "i": str(n)},
                        "embeddableConfig": {"enhancements": {}}, "panelRefName": f"panel_{n}"})
         refs.append({"id": v["id"], "name": f"{n}:panel_{n}", "type": "visualization"})
-    return {"id": DASHBOARD_ID, "type": "dashboard", "coreMigrationVersion": "8.8.0", "references": refs,
-            "attributes": {"title": "网剑行动 netsword 总览 overview", "description":
+    did = DASHBOARD_ID if prefix == "netsword" else f"{prefix}-{DASHBOARD_ID.removeprefix('netsword-')}"
+    title = "网剑行动 netsword 总览 overview" + ("" if prefix == "netsword" else f" ({prefix})")
+    return {"id": did, "type": "dashboard", "coreMigrationVersion": "8.8.0", "references": refs,
+            "attributes": {"title": title, "description":
                            "违法线索按类别随时间、店铺排行、严重程度 / findings per category over time, top shops, "
                            "severity", "version": 1, "timeRestore": True, "timeFrom": "now-90d", "timeTo": "now",
                            "refreshInterval": {"pause": True, "value": 60000},
@@ -126,7 +128,7 @@ def dashboard(vis: list[dict]) -> dict:
 
 def saved_objects(prefix: str = "netsword") -> list[dict]:
     vis = visualizations(prefix)
-    return [*(data_view(prefix, k) for k in DATA_VIEWS), *vis, dashboard(vis)]
+    return [*(data_view(prefix, k) for k in DATA_VIEWS), *vis, dashboard(vis, prefix)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
+from leads.web.documents import router as documents_router
 from leads.web.pictures import router as pictures_router
 from leads.web.render import CSS_HASH, make_templates
 from leads.web.throttle import LoginPolicy, LoginThrottle
@@ -99,6 +100,7 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(views_router)
     app.include_router(pictures_router)
+    app.include_router(documents_router)
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]

@@ -2,7 +2,9 @@
 
 Supported URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 ``sqlite:///:memory:`` or a plain file path (SQLite); ``elasticsearch://[user:pass@]host:9200[/prefix]``
-(Elasticsearch 8.x, see ``elastic/``). Engines register a factory in ``ENGINES`` under their URL scheme.
+(Elasticsearch 8.x, see ``elastic/``), ``opensearch://[user:pass@]host:9200[/prefix]`` (OpenSearch 2.x: the
+same engine through the opensearch-py client, ``elastic/flavour.py``). Engines register a factory in
+``ENGINES`` under their URL scheme.
 ``waiting_writes(url)`` says how many writes wait in a local spool for the store to come back.
 """
 
@@ -45,9 +47,15 @@ def _elasticsearch(rest: str, **kwargs: Any) -> Store:
     return open_elastic(rest, **kwargs)
 
 
+def _opensearch(rest: str, **kwargs: Any) -> Store:
+    from .elastic import open_elastic
+
+    return open_elastic(rest, flavour="opensearch", **kwargs)
+
+
 #: URL scheme -> factory(rest of the URL after "scheme://", **kwargs)
 ENGINES: dict[str, Callable[..., Store]] = {"sqlite": lambda rest, **kw: _sqlite(rest.removeprefix("/"), **kw),
-                                            "elasticsearch": _elasticsearch}
+                                            "elasticsearch": _elasticsearch, "opensearch": _opensearch}
 
 
 def open_store(url: str | Path, **kwargs: Any) -> Store:
@@ -68,12 +76,13 @@ def waiting_writes(url: str | Path) -> tuple[int, str]:
     """(operations waiting, the spool file) for the store at ``url``, without connecting to it; (0, "")
     for engines that never spool (SQLite)."""
     text = str(url)
-    if not text.lower().startswith("elasticsearch://"):
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("elasticsearch", "opensearch") or not rest:
         return 0, ""
     from .elastic import ElasticConfig
     from .elastic.spool import Spool
 
-    path = ElasticConfig.from_url(text.split("://", 1)[1]).spool
+    path = ElasticConfig.from_url(rest, flavour=scheme.lower()).spool
     assert path is not None
     return Spool(path).pending(), str(path)
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 _STORE = click.option("--store", "store_url", default=None, metavar="URL",
-                      help="elasticsearch://[user:pass@]host:9200[/prefix] "
+                      help="elasticsearch://[user:pass@]host:9200[/prefix] or opensearch://... "
                            "(default: $NETSWORD_STORE or the config file)")
 
 
@@ -25,7 +25,7 @@ def elastic_store(store_url: str | None) -> Any:
     from pipelines.store.elastic import ElasticStore
 
     url = store_url or configured_store_url()
-    if not url.startswith("elasticsearch://"):
+    if not url.startswith(("elasticsearch://", "opensearch://")):
         raise click.UsageError(f"the store is {url!r}: pass --store elasticsearch://host:9200 or set "
                                "NETSWORD_STORE=elasticsearch://host:9200")
     store = open_store(url, auto_replay=False)  # only `replay` sends the spool
@@ -35,6 +35,7 @@ def elastic_store(store_url: str | None) -> Any:
 
 def _quiet_transport() -> None:
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
 
 
 @click.group("index")

@@ -4,7 +4,8 @@ It is a test double for a real Elasticsearch, which cannot be installed on these
 reports version 8.15 and serves bulk, mappings, templates, aliases, aggregations, PIT. It keeps
 its data in memory and writes it to ``--data-dir`` on a graceful stop (SIGTERM/SIGINT), so a
 restart on the same directory finds what was acknowledged. Set ``NETSWORD_TEST_ES_URL`` to run
-the same tests against a real Elasticsearch instead.
+the same tests against a real Elasticsearch instead. The real engine the tests start themselves is
+OpenSearch (``realengine``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def free_port() -> int:
 
 class StandIn:
     """One stand-in process on 127.0.0.1:<port> with its data in ``data_dir``; restartable."""
+
+    scheme = "elasticsearch"
+    name = "noida-db stand-in"
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = Path(data_dir)
@@ -91,6 +95,9 @@ class StandIn:
             self.proc.kill()
             self.proc.wait()
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def __enter__(self) -> StandIn:
         return self.start()
 
@@ -98,20 +105,28 @@ class StandIn:
         self.stop()
 
 
-def es_store_url(es_url: str, prefix: str, spool) -> str:
-    """``elasticsearch://...`` for ``es_url`` (http[s]://[user:pass@]host:port) with an index prefix."""
-    scheme, rest = es_url.split("://", 1)
-    query = f"?spool={spool}" + ("&scheme=https&verify_certs=0" if scheme == "https" else "")
-    return f"elasticsearch://{rest}/{prefix}{query}"
+def es_store_url(es_url: str, prefix: str, spool, scheme: str = "elasticsearch") -> str:
+    """``elasticsearch://...`` (or ``opensearch://``) for ``es_url`` (http[s]://[user:pass@]host:port) with an
+    index prefix."""
+    http, rest = es_url.split("://", 1)
+    query = f"?spool={spool}" + ("&scheme=https&verify_certs=0" if http == "https" else "")
+    return f"{scheme}://{rest}/{prefix}{query}"
+
+
+def store_url(server, prefix: str, spool) -> str:
+    """The store URL for ``server`` (anything with ``url`` and ``scheme``) and an index prefix."""
+    return es_store_url(server.url, prefix, spool, server.scheme)
 
 
 def drop_prefix(s, prefix: str) -> None:
     """Delete the indices and templates of ``prefix`` on the server of store ``s``."""
-    from elasticsearch import Elasticsearch
-
     from pipelines.store.elastic.admin import drop_all
+    from pipelines.store.elastic.flavour import make_client
 
     cfg = s.config
-    auth = (cfg.username, cfg.password) if cfg.password else None
-    with Elasticsearch(cfg.hosts, basic_auth=auth, verify_certs=cfg.verify_certs) as es:
+    es = make_client(cfg.flavour, cfg.hosts, username=cfg.username, password=cfg.password, timeout=30,
+                     verify_certs=cfg.verify_certs, ca_certs=cfg.ca_certs)
+    try:
         drop_all(es, prefix)
+    finally:
+        es.close()

@@ -1,11 +1,12 @@
-"""`netsword index ...` against the Elasticsearch stand-in: templates, aliases, migrations, copies between engines."""
+"""`netsword index ...` on the real search engine (OpenSearch) and the Elasticsearch stand-in: templates, aliases,
+migrations, copies between engines."""
 
 from __future__ import annotations
 
 import uuid
 
 from click.testing import CliRunner
-from standin import drop_prefix, es_store_url
+from standin import drop_prefix, es_store_url, store_url
 from store_builders import fill_corpus, ids
 
 from leads.commands import index  # the `index` group, with `index leads` from the analysts' room
@@ -35,7 +36,7 @@ def test_migrate_moves_every_alias_to_a_new_index_without_losing_documents(es_fa
     store = fill_corpus(es_factory())
     store.flush()
     before = store.counts()
-    url = es_store_url(store.config.hosts[0], store.prefix, store.spool.path)
+    url = es_store_url(store.config.hosts[0], store.prefix, store.spool.path, store.config.flavour)
     runner = CliRunner()
     out = runner.invoke(index, ["migrate", "--store", url])
     assert out.exit_code == 0 and "current mapping" in out.output, out.output
@@ -50,10 +51,10 @@ def test_migrate_moves_every_alias_to_a_new_index_without_losing_documents(es_fa
     assert out.exit_code == 0 and f"{store.prefix}-shops-000002" in out.output and "0 operations waiting" in out.output
 
 
-def test_copy_a_demo_sweep_to_the_stand_in_and_back(demo_sweep, es_url, tmp_path):
+def test_copy_a_demo_sweep_to_the_search_engine_and_back(demo_sweep, search_server, tmp_path):
     sqlite_url = f"sqlite:///{demo_sweep['db']}"
     prefix = f"copy-{uuid.uuid4().hex[:6]}"
-    es_url_ = es_store_url(es_url, prefix, tmp_path / "spool.jsonl")
+    es_url_ = store_url(search_server, prefix, tmp_path / "spool.jsonl")
     back_url = f"sqlite:///{tmp_path}/back.db"
     runner = CliRunner()
     out = runner.invoke(index, ["copy", "--from", sqlite_url, "--to", es_url_])
@@ -93,7 +94,7 @@ def test_leads_index_for_kibana(es_factory):
 
     store = fill_corpus(es_factory())
     store.flush()  # visible to the command's own connection
-    url = es_store_url(store.config.hosts[0], store.prefix, store.spool.path)
+    url = es_store_url(store.config.hosts[0], store.prefix, store.spool.path, store.config.flavour)
     out = CliRunner().invoke(index, ["leads", "--store", url])
     assert out.exit_code == 0, out.output
     expected = {lead.lead_id: lead for lead in build_leads(store, {"include_resolved": True})}

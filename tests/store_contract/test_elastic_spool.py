@@ -1,12 +1,14 @@
-"""Outages: the Elasticsearch stand-in is stopped in the middle of a sweep; nothing is lost, nothing doubled.
+"""Outages: the search engine is stopped in the middle of a sweep; nothing is lost, nothing doubled.
 
-Each test runs its own stand-in process (so it can stop and restart it on the same data dir and
-port); with NETSWORD_TEST_ES_URL set they are skipped (a shared cluster cannot be stopped).
+On the real engine (the session's OpenSearch node, stopped and started again on the same data dir
+and ports) and on the Elasticsearch stand-in (a process of each test's own); with
+NETSWORD_TEST_ES_URL set the stand-in runs are skipped (a shared cluster cannot be stopped).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -17,11 +19,20 @@ from pipelines.store import open_store
 from pipelines.store.commands import index
 from pipelines.store.pipeline import StorePipeline
 
-pytestmark = pytest.mark.skipif(bool(REAL_ES_URL), reason="stops and restarts its own stand-in server")
 
-
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=["opensearch", "elasticsearch-stand-in"])
+def server(request, tmp_path):
+    """A search engine this test may stop and start: the session's real one, or a stand-in of its own."""
+    if request.param == "opensearch":
+        engine = request.getfixturevalue("real_engine")
+        if not engine.running():
+            engine.start()
+        yield engine
+        if not engine.running():
+            engine.start()
+        return
+    if REAL_ES_URL:
+        pytest.skip("stops and restarts its own stand-in server")
     s = StandIn(tmp_path / "es-data")
     try:
         s.start()
@@ -42,9 +53,10 @@ def sweep_items(sweep: str, n: int, start: int = 0) -> list:
     return items
 
 
-def test_stand_in_stopped_mid_sweep_every_finding_arrives_exactly_once(server, tmp_path):
+def test_engine_stopped_mid_sweep_every_finding_arrives_exactly_once(server, tmp_path):
     spool = tmp_path / "spool.jsonl"
-    url = f"elasticsearch://{server.store_host}/outage?spool={spool}&batch_size=20&max_delay=60"
+    prefix = f"outage-{uuid.uuid4().hex[:6]}"
+    url = f"{server.scheme}://{server.store_host}/{prefix}?spool={spool}&batch_size=20&max_delay=60"
     first = sweep_items("sw1", 90)
     expected = {f.finding_id for item in first for f in item.findings}
 
@@ -81,9 +93,10 @@ def test_stand_in_stopped_mid_sweep_every_finding_arrives_exactly_once(server, t
         store.close()
 
 
-def test_replay_command_sends_what_was_spooled_while_the_stand_in_was_down(server, tmp_path):
+def test_replay_command_sends_what_was_spooled_while_the_engine_was_down(server, tmp_path):
     spool = tmp_path / "spool.jsonl"
-    url = f"elasticsearch://{server.store_host}/replay?spool={spool}"
+    prefix = f"replay-{uuid.uuid4().hex[:6]}"
+    url = f"{server.scheme}://{server.store_host}/{prefix}?spool={spool}"
     open_store(url).close()  # indices exist
     server.stop()
     store = open_store(url)  # opens while the server is away: writes are spooled

@@ -236,14 +236,14 @@ class ElasticApply:
         return actions
 
     def _bulk(self, actions: list[dict[str, Any]]) -> None:
-        from elasticsearch import helpers
+        from .flavour import streaming_bulk
 
         if not actions:
             return
         self._dirty = True
         conflict = False
         sources = {a["_id"]: a["_source"] for a in actions}
-        for ok, item in helpers.streaming_bulk(self.es, actions, chunk_size=500, max_chunk_bytes=50 * 2**20,
+        for ok, item in streaming_bulk(self.es, actions, chunk_size=500, max_chunk_bytes=50 * 2**20,
                                                raise_on_error=False, raise_on_exception=True, max_retries=5,
                                                initial_backoff=0.5, max_backoff=30, yield_ok=False):
             if ok:

@@ -53,6 +53,7 @@ from netsword.clock import utc_now
 
 from ..base import PageState, Store, StoreUnavailable, SweepRun, TriageEvent, User
 from . import docs
+from . import flavour as flavours
 from .admin import DEFAULT_PREFIX, KINDS, alias_name, ensure_indices
 from .apply import ElasticApply
 from .leads import ElasticLeadsIndex
@@ -68,22 +69,8 @@ _DOWN: set[str] = set()
 _DOWN_LOCK = threading.Lock()
 
 
-def _unavailable(exc: BaseException) -> bool:
-    from elastic_transport import ConnectionError as TransportConnectionError
-    from elastic_transport import ConnectionTimeout
-    from elasticsearch import ApiError
-
-    if isinstance(exc, TransportConnectionError | ConnectionTimeout):
-        return True
-    return isinstance(exc, ApiError) and exc.meta.status in (502, 503, 504)
-
-
-def _from_elasticsearch(exc: BaseException) -> bool:
-    """An error Elasticsearch or its transport raised (unreachable, refused, failed), not one of ours."""
-    from elastic_transport import ApiError as TransportApiError
-    from elastic_transport import TransportError
-
-    return _unavailable(exc) or isinstance(exc, TransportApiError | TransportError)
+_unavailable = flavours.unavailable
+_from_elasticsearch = flavours.engine_error
 
 
 @dataclass
@@ -101,10 +88,13 @@ class ElasticConfig:
     max_window: int = 10_000  # from + size beyond this pages with point-in-time + search_after
     auto_replay: bool = True  # send the spool on open and before every batch (False: only replay() does)
     extra: dict[str, Any] = field(default_factory=dict)
+    flavour: str = "elasticsearch"  # or "opensearch" (``opensearch://`` URLs: opensearch-py, see ``flavour``)
 
     @classmethod
-    def from_url(cls, rest: str, **overrides: Any) -> ElasticConfig:
-        """From the part of ``elasticsearch://...`` after the scheme."""
+    def from_url(cls, rest: str, *, flavour: str = "elasticsearch", **overrides: Any) -> ElasticConfig:
+        """From the part of ``elasticsearch://...`` (or ``opensearch://...``) after the scheme."""
+        if flavour not in flavours.FLAVOURS:
+            raise ValueError(f"unknown search engine flavour {flavour!r}; known: {', '.join(flavours.FLAVOURS)}")
         u = urlsplit("es://" + rest)
         opts = {k: v[-1] for k, v in parse_qs(u.query).items()}
         netloc = u.netloc
@@ -114,14 +104,15 @@ class ElasticConfig:
             user, _, pw = cred.partition(":")
             user, password = unquote(user) or None, unquote(pw) or None
         if not netloc:
-            raise ValueError("elasticsearch store URL needs a host: elasticsearch://localhost:9200")
+            raise ValueError(f"{flavour} store URL needs a host: {flavour}://localhost:9200")
         scheme = opts.pop("scheme", "http")
         hosts = [f"{scheme}://{h if ':' in h else h + ':9200'}" for h in netloc.split(",") if h]
         password = password or os.environ.get("NETSWORD_ES_PASSWORD") or _read_secret(
             os.environ.get("NETSWORD_ES_PASSWORD_FILE"))
-        user = user or os.environ.get("NETSWORD_ES_USER") or ("elastic" if password else None)
+        default_user = "elastic" if flavour == "elasticsearch" else "admin"
+        user = user or os.environ.get("NETSWORD_ES_USER") or (default_user if password else None)
         prefix = u.path.strip("/") or DEFAULT_PREFIX
-        cfg = cls(hosts=hosts, prefix=prefix, username=user, password=password)
+        cfg = cls(hosts=hosts, prefix=prefix, username=user, password=password, flavour=flavour)
         if "spool" in opts:
             cfg.spool = Path(opts.pop("spool"))
         for name, conv in (("batch_size", int), ("max_delay", float), ("timeout", float), ("max_window", int)):
@@ -135,7 +126,7 @@ class ElasticConfig:
             setattr(cfg, k, v)
         if cfg.spool is None:
             host = hosts[0].split("://", 1)[1].replace(":", "-").replace("/", "")
-            cfg.spool = netsword_config.data_home() / "spool" / f"elasticsearch-{host}-{prefix}.jsonl"
+            cfg.spool = netsword_config.data_home() / "spool" / f"{flavour}-{host}-{prefix}.jsonl"
         return cfg
 
 
@@ -147,8 +138,8 @@ def _reason(exc: BaseException) -> str:
          or re.search(r"(timed out|Name or service not known)", text))
     if m:
         return m.group(1).strip()
-    status = getattr(getattr(exc, "meta", None), "status", None)
-    return f"HTTP {status} {type(exc).__name__}" if isinstance(status, int) else type(exc).__name__
+    status = flavours.status_of(exc)
+    return f"HTTP {status} {type(exc).__name__}" if status is not None else type(exc).__name__
 
 
 def _read_secret(path: str | None) -> str | None:
@@ -162,13 +153,12 @@ def _read_secret(path: str | None) -> str | None:
 
 class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
     def __init__(self, config: ElasticConfig) -> None:
-        from elasticsearch import Elasticsearch
-
         self.config = config
         self.prefix = config.prefix
-        auth = (config.username, config.password) if config.password else None
-        self.es = Elasticsearch(config.hosts, basic_auth=auth, request_timeout=config.timeout, max_retries=1,
-                                retry_on_timeout=True, verify_certs=config.verify_certs, ca_certs=config.ca_certs)
+        self.engine = flavours.DISPLAY[config.flavour]
+        self.es = flavours.make_client(config.flavour, config.hosts, username=config.username,
+                                       password=config.password, timeout=config.timeout,
+                                       verify_certs=config.verify_certs, ca_certs=config.ca_certs)
         assert config.spool is not None
         self.spool = Spool(config.spool)
         self._lock = threading.RLock()
@@ -186,7 +176,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 self._connect()
                 if config.auto_replay and self.spool.has_pending():
                     n = self.spool.replay(self._apply, config.batch_size)
-                    log.warning("sent %d spooled operations from %s to Elasticsearch", n, self.spool.path)
+                    log.warning("sent %d spooled operations from %s to %s", n, self.spool.path, self.engine)
             except Exception as e:
                 if not _unavailable(e) and not isinstance(e, StoreUnavailable):
                     raise
@@ -220,11 +210,12 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 return
             _DOWN.add(key)
         if _unavailable(exc):
-            log.warning("Elasticsearch at %s unreachable (%s); writes wait in %s until it is back (`netsword index "
-                        "replay` sends them)", self._hosts(), self._down_reason, self.spool.path)
+            log.warning("%s at %s unreachable (%s); writes wait in %s until it is back (`netsword index "
+                        "replay` sends them)", self.engine, self._hosts(), self._down_reason, self.spool.path)
         else:
-            log.error("Elasticsearch at %s refused a batch (%s); it and later writes wait in %s (`netsword index "
-                      "replay` sends them once this is fixed)", self._hosts(), self._down_reason, self.spool.path)
+            log.error("%s at %s refused a batch (%s); it and later writes wait in %s (`netsword index "
+                      "replay` sends them once this is fixed)", self.engine, self._hosts(), self._down_reason,
+                      self.spool.path)
 
     def _mark_up(self) -> None:
         self._backoff = 1.0
@@ -234,7 +225,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
             if key not in _DOWN:
                 return
             _DOWN.discard(key)
-        log.warning("Elasticsearch at %s reachable again", self._hosts())
+        log.warning("%s at %s reachable again", self.engine, self._hosts())
 
     def _hosts(self) -> str:
         return ", ".join(self.config.hosts)
@@ -243,7 +234,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
         """The error of a read that cannot be answered now (marks the server down when ``exc`` says so)."""
         if exc is not None:
             self._mark_down(exc)
-        return StoreUnavailable(f"Elasticsearch at {self._hosts()} is unreachable ({self._down_reason}); "
+        return StoreUnavailable(f"{self.engine} at {self._hosts()} is unreachable ({self._down_reason}); "
                                 f"writes wait in {self.spool.path}")
 
     def _spool(self, ops: list[dict[str, Any]]) -> None:
@@ -275,7 +266,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 self._connect()
                 if self.config.auto_replay and self.spool.has_pending():
                     n = self.spool.replay(self._apply, self.config.batch_size)
-                    log.warning("sent %d spooled operations from %s to Elasticsearch", n, self.spool.path)
+                    log.warning("sent %d spooled operations from %s to %s", n, self.spool.path, self.engine)
                 results = self._apply(ops) if ops else []
             except Exception as e:
                 self._spool(ops)  # whatever went wrong, the batch is kept (applying it again changes nothing)
@@ -294,7 +285,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 sent = self.spool.replay(self._apply, self.config.batch_size)
             except Exception as e:
                 if _unavailable(e):
-                    raise StoreUnavailable(f"Elasticsearch at {self._hosts()} is unreachable ({_reason(e)}); the "
+                    raise StoreUnavailable(f"{self.engine} at {self._hosts()} is unreachable ({_reason(e)}); the "
                                            f"spool {self.spool.path} is kept") from e
                 raise
             self._mark_up()
@@ -478,6 +469,7 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
             self.es.close()
 
 
-def open_elastic(rest: str, **kwargs: Any) -> ElasticStore:
-    """Factory for ``open_store("elasticsearch://...")``; keyword arguments override URL options."""
-    return ElasticStore(ElasticConfig.from_url(rest, **kwargs))
+def open_elastic(rest: str, flavour: str = "elasticsearch", **kwargs: Any) -> ElasticStore:
+    """Factory for ``open_store("elasticsearch://...")`` and ``opensearch://``; keyword arguments override URL
+    options."""
+    return ElasticStore(ElasticConfig.from_url(rest, flavour=flavour, **kwargs))

@@ -17,7 +17,7 @@ class ElasticLeadsIndex:
 
     def index_leads(self, documents: Iterable[dict[str, Any]]) -> int:
         """Replace the leads index's documents with ``documents`` (each with a ``lead_id``); returns how many."""
-        from elasticsearch import helpers
+        from .flavour import bulk
 
         self.flush()  # type: ignore[attr-defined]
         alias = self.alias("leads")  # type: ignore[attr-defined]
@@ -26,6 +26,6 @@ class ElasticLeadsIndex:
         for doc in documents:
             ids.append(doc["lead_id"])
             actions.append({"_op_type": "index", "_index": alias, "_id": doc["lead_id"], "_source": doc})
-        helpers.bulk(self.es, actions, chunk_size=500, max_retries=5, initial_backoff=0.5)
+        bulk(self.es, actions, chunk_size=500, max_retries=5, initial_backoff=0.5)
         self.es.delete_by_query(index=alias, query={"bool": {"must_not": [{"ids": {"values": ids}}]}}, refresh=True)
         return len(ids)
