@@ -37,8 +37,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leads.charts import price_timeline, timeline_svg
 from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
+from leads.readable import explain_finding, split_when_snippet
 from netsword.clock import beijing_time, utc_now
 from netsword.digests import sha256_bytes, sha256_stream
 from pipelines.evidence import (
@@ -69,6 +71,7 @@ _README_TEXT = """netsword 证据包 / evidence bundle
 leads.xlsx               线索表（工作表“线索”）与问题明细（工作表“问题明细”）
 snapshots/<哈希>.html     每条问题所在网页的原始 HTML，文件名即其 SHA-256（与“证据哈希”列一致）
 screenshots/<哈希>.png    该网页的截图（如有）
+charts/price-<编号>.svg   价格类问题的价格走势图（每次抓取的售价、划线价，标出基准扫描与节日促销期）
 manifests/<扫描>.jsonl    抓取这些网页的扫描清单（哈希链：每行含上一行的 SHA-256），及其封存文件
                          .sha256、.seal.json（封存记录）、.sig（本单位签名）、.tsr（可信时间戳）
 keys/unit.pub.pem        签名单位的公钥（如有）
@@ -135,6 +138,7 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                 summary.findings = export(store, sheet, "xlsx", q, site_names=site_names)
                 add(SHEET, sheet.read_bytes())
             done: dict[str, tuple[str | None, str | None]] = {}
+            timelines: dict[str, str | None] = {}
             sweeps: set[str] = set()
             for f in store.iter_findings(q):
                 sha = f["snapshot_sha256"]
@@ -145,7 +149,8 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                 findings.append({"finding_id": f["finding_id"], "lead_id": f"{f['site']}:{f['shop_id']}",
                                  "rule_id": f["rule_id"], "category": f["category"], "url": f["url"],
                                  "fetched_at": beijing_time(f["fetched_at"]), "snapshot_sha256": sha,
-                                 "html": html, "screenshot": shot})
+                                 "html": html, "screenshot": shot, "explanation": explain_finding(f),
+                                 "price_timeline": _add_timeline(store, f, add, timelines)})
             manifests = _add_manifests(Path(evidence_dir), sorted(sweeps), add)
             if sealer.key is not None:
                 add(PUBLIC_KEY, sealer.key.public.pem())
@@ -165,6 +170,21 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
     finally:
         tmp.unlink(missing_ok=True)
     return summary
+
+
+def _add_timeline(store: Store, f: Mapping[str, Any], add: Any, done: dict[str, str | None]) -> str | None:
+    """The price timeline of a price finding's listing as ``charts/price-<id>.svg`` (once per listing);
+    its name, or None for other findings and listings without a price history."""
+    sid = f["subject_id"]
+    if f["subject_kind"] != "listing" or split_when_snippet(f["snippet"] or "") is None:
+        return None
+    if sid not in done:
+        t = price_timeline(store, sid, title=f.get("subject_title") or "")
+        name = f"charts/price-{sha256_bytes(sid.encode())[:16]}.svg" if t is not None else None
+        if t is not None and name is not None:
+            add(name, str(timeline_svg(t)).encode())
+        done[sid] = name
+    return done[sid]
 
 
 def _add_evidence(store: Store, root: str | Path, sha: str, add: Any,

@@ -21,11 +21,12 @@ from typing import Any
 from leads import lead_status_label, severity_label, status_label
 from leads.clustering import Link
 from leads.leads import Lead, build_leads
+from leads.readable import explain_finding
 from netsword.clock import beijing_time
 from pipelines.store.base import SearchQuery, Store
 
 COLUMNS: tuple[str, ...] = ("平台", "店铺", "经营者", "统一社会信用代码", "商品标题", "价格", "违法类别", "严重程度",
-                            "规则", "违法依据", "证据摘要", "链接", "抓取时间", "证据哈希", "状态")
+                            "规则", "违法依据", "问题说明", "证据摘要", "链接", "抓取时间", "证据哈希", "状态")
 LEAD_COLUMNS: tuple[str, ...] = ("线索编号", "平台", "店铺", "经营者", "统一社会信用代码", "联系电话", "经营地址",
                                  "主要违法类别", "最高严重程度", "涉及违法类别", "问题数", "涉及商品数", "关联经营者组",
                                  "关联依据", "状态", "承办人", "店铺链接", "首次发现", "最近发现")
@@ -33,7 +34,8 @@ FINDINGS_SHEET, LEADS_SHEET = "问题明细", "线索"
 FORMATS = ("csv", "xlsx", "json")
 TABLES = ("findings", "leads")
 _WIDTHS = {"平台": 10, "店铺": 22, "经营者": 26, "统一社会信用代码": 22, "商品标题": 40, "价格": 10, "违法类别": 26,
-           "严重程度": 9, "规则": 30, "违法依据": 36, "证据摘要": 50, "链接": 40, "抓取时间": 22, "证据哈希": 24,
+           "严重程度": 9, "规则": 30, "违法依据": 36, "问题说明": 50, "证据摘要": 50, "链接": 40,
+           "抓取时间": 22, "证据哈希": 24,
            "状态": 10, "线索编号": 18, "联系电话": 16, "经营地址": 30, "主要违法类别": 26, "最高严重程度": 9,
            "涉及违法类别": 36, "问题数": 8, "涉及商品数": 10, "关联经营者组": 18, "关联依据": 40, "承办人": 10,
            "店铺链接": 36, "首次发现": 22, "最近发现": 22}
@@ -55,8 +57,8 @@ def neutralise(value: Any) -> Any:
 FINDING_KEYS: tuple[str, ...] = ("finding_id", "rule_id", "rule_version", "pack", "category", "severity", "basis",
                                  "site", "shop_id", "shop_name", "operator", "license_number", "subject_kind",
                                  "subject_id", "subject_title", "price", "currency", "url", "field", "matched",
-                                 "snippet", "snapshot_sha256", "sweep_id", "fetched_at", "first_seen", "last_seen",
-                                 "status")
+                                 "snippet", "explanation", "snapshot_sha256", "sweep_id", "fetched_at", "first_seen",
+                                 "last_seen", "status")
 LEAD_KEYS: tuple[str, ...] = ("lead_id", "site", "shop_id", "shop_name", "operator", "license_number",
                               "main_category", "max_severity", "categories", "finding_ids", "status", "assignee",
                               "shop_url", "first_seen", "last_seen")
@@ -75,6 +77,7 @@ def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | Non
     names = site_names or {}
     for d in store.iter_findings(filters):
         record = {k: d.get(k) for k in FINDING_KEYS}
+        record["explanation"] = explain_finding(d)
         rule = d["title"] or d["rule_id"]
         if d["title"] and d["rule_id"]:
             rule = f"{d['title']}（{d['rule_id']}）"
@@ -89,6 +92,7 @@ def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | Non
             "严重程度": severity_label(d["severity"]),
             "规则": rule,
             "违法依据": d["basis"],
+            "问题说明": explain_finding(d),
             "证据摘要": d["snippet"],
             "链接": d["url"],
             "抓取时间": beijing_time(d["fetched_at"]),

@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -21,9 +22,11 @@ from crawler.items import CATEGORIES, SEVERITIES
 from leads import LEAD_STATUS_LABELS, STATUS_LABELS
 from leads.bundle import write_bundle
 from leads.categories import MAIN_CATEGORY_RULE
+from leads.charts import price_timeline, timeline_svg
 from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
 from leads.leads import build_leads, facet_counts, get_lead
+from leads.readable import split_when_snippet
 from leads.report import build_form, write_xlsx
 from leads.rulestats import rule_stats
 from leads.triage import FINDING_DECISIONS, LEAD_STATUSES, TriageError, add_note, assign, decide_finding, set_status
@@ -123,7 +126,32 @@ def lead_page(request: Request, lead_id: str) -> Response:
              for sha in {f["snapshot_sha256"] for f in lead.findings if f["snapshot_sha256"]}}
     return render(request, "lead.html", lead=lead, events=list(reversed(events)), shots=shots,
                   users=[u for u in store.users() if not u.disabled], lead_statuses=LEAD_STATUSES,
-                  finding_decisions=FINDING_DECISIONS, main_rule=MAIN_CATEGORY_RULE, lead_url=lead_url)
+                  finding_decisions=FINDING_DECISIONS, main_rule=MAIN_CATEGORY_RULE, lead_url=lead_url,
+                  timelines=lead_timelines(store, lead.findings))
+
+
+def lead_timelines(store: Store, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """subject id -> its price timeline (title, svg) for the listings with a price finding."""
+    out: dict[str, Any] = {}
+    for f in findings:
+        sid = f["subject_id"]
+        if f["subject_kind"] != "listing" or sid in out or split_when_snippet(f["snippet"] or "") is None:
+            continue
+        t = price_timeline(store, sid, title=f.get("subject_title") or "")
+        if t is not None:
+            out[sid] = SimpleNamespace(title=t.title, svg=timeline_svg(t))
+    return out
+
+
+@router.get("/charts/price.svg")
+def price_chart(request: Request, subject: str = "") -> Response:
+    """A listing's price timeline as a standalone SVG file (the exhibit, to download or print)."""
+    t = price_timeline(_store(request), subject) if subject else None
+    if t is None:
+        raise HTTPException(404, "没有价格记录 / no price history")
+    return Response(str(timeline_svg(t)), media_type="image/svg+xml",
+                    headers={"Content-Security-Policy": "default-src 'none'",
+                             "Content-Disposition": 'inline; filename="price-timeline.svg"'})
 
 
 # --------------------------------------------------------------------------- triage
