@@ -47,6 +47,8 @@ FIELD_LABELS: dict[str, str] = {
     "operator": "经营者名称", "license_text": "证照信息", "license_number": "执照编号", "food_license": "食品许可证",
     "notices": "店铺公告",
 }
+#: fields only named checks look at (their snippets are sentences already)
+CHECK_FIELDS = frozenset({"license_text", "license_number", "food_license"})
 _OPS: dict[type, str] = {ast.Lt: "低于", ast.LtE: "不高于", ast.Gt: "高于", ast.GtE: "不低于", ast.Eq: "等于",
                          ast.NotEq: "不等于"}
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -220,27 +222,23 @@ def _plain(snippet: str) -> str:
     return re.sub(r" / [^，；。]*", "", text).strip()
 
 
-def explain_finding(finding: Mapping[str, Any], listing: Any = None) -> str:
+def explain_finding(finding: Mapping[str, Any] | Any, listing: Any = None) -> str:
     """The analyst-facing sentence for a finding (a ``Store.iter_findings`` dict or a Finding's fields).
 
     ``listing``: the stored ListingItem / ShopItem of the finding's subject, if at hand (fills numbers
     the snippet does not give)."""
+    if not isinstance(finding, Mapping):  # a search hit's HitFinding, a Finding
+        finding = {k: getattr(finding, k, None) for k in ("snippet", "matched", "field", "deobfuscated")}
     snippet = str(finding.get("snippet") or "")
     facts = price_facts(snippet, listing)
     if facts is not None:
         return _price_sentence(facts)
-    matched = [str(m) for m in finding.get("matched") or [] if str(m).strip()]
     fld = str(finding.get("field") or "")
-    if not matched:
-        if _MARKED.search(snippet) and fld not in FIELD_LABELS:
-            matched = [m for m in _MARKED.findall(snippet) if m.strip()]
-        else:
-            return _plain(snippet)
+    matched = [str(m) for m in finding.get("matched") or [] if str(m).strip()]
+    matched = matched or [m for m in _MARKED.findall(snippet) if m.strip()]
+    if fld in CHECK_FIELDS or not matched:
+        return _plain(snippet)  # a named check: its own sentence (licence, USCC, food licence)
     label = FIELD_LABELS.get(fld, fld or "页面")
-    if not finding.get("matched") and fld in ("license_text", "license_number", "food_license"):
-        return _plain(snippet)
-    if fld in ("license_text", "license_number", "food_license") and "【" in snippet and "：" in snippet:
-        return _plain(snippet)  # a named check that quotes the number it found wrong
     words = "".join(f"「{m}」" for m in dict.fromkeys(matched))
     text = f"{label}中出现{words}"
     notes = [str(n) for n in finding.get("deobfuscated") or []]
@@ -249,5 +247,12 @@ def explain_finding(finding: Mapping[str, Any], listing: Any = None) -> str:
     return text
 
 
-__all__ = ["NAME_LABELS", "PriceFacts", "explain_finding", "money", "price_facts", "read_expression",
-           "split_when_snippet"]
+def snippet_adds(finding: Mapping[str, Any]) -> bool:
+    """Whether the raw snippet tells more than the sentence (the words around a term hit do; a check's
+    snippet is its sentence)."""
+    snippet = str(finding.get("snippet") or "")
+    return split_when_snippet(snippet) is None and _plain(snippet) != explain_finding(finding)
+
+
+__all__ = ["FIELD_LABELS", "NAME_LABELS", "PriceFacts", "explain_finding", "money", "price_facts", "read_expression",
+           "snippet_adds", "split_when_snippet"]

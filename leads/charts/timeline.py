@@ -81,8 +81,11 @@ def timeline_svg(t: Timeline, *, width: int = WIDTH, height: int = HEIGHT) -> Ma
         bands.append({"x": x1, "w": max(x2 - x1, 2), "kind": w.kind, "label": w.name,
                       "when": f"{w.start.astimezone(BEIJING):%m-%d}–{last:%m-%d}"})
     lines = {}
+    last = t.points[-1]
+    shown_until = max(last.end, hi - pad / 2)  # the latest price is still shown: draw it to the chart's edge
     for key in ("price", "original_price"):
-        steps = [(x(p.start), x(p.end), y(getattr(p, key))) for p in t.points if getattr(p, key) is not None]
+        steps = [(x(p.start), x(shown_until if p is last else p.end), y(getattr(p, key)))
+                 for p in t.points if getattr(p, key) is not None]
         path = " ".join(f"M{a},{v} H{b}" if i == 0 or steps[i - 1][1] != a else f"V{v} H{b}"
                         for i, (a, b, v) in enumerate(steps))
         lines[key] = path

@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from leads import lead_status_label, severity_label, status_label
-from leads.readable import explain_finding
+from leads.readable import FIELD_LABELS, explain_finding, snippet_adds, split_when_snippet
 from netsword.clock import beijing_time
 from netsword.formats import format_price
 
@@ -90,6 +90,7 @@ def make_templates() -> Jinja2Templates:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(scraped=scraped, mark=mark, safe_url=safe_url, price=format_price, beijing=beijing_time,
                        severity=severity_label, status=status_label, lead_status=lead_status_label,
-                       explain=explain_finding)
+                       explain=explain_finding, rule_text=lambda s: split_when_snippet(s or "") is not None,
+                       field_label=lambda f: FIELD_LABELS.get(f or "", f or ""), snippet_adds=snippet_adds)
     env.globals.update(css=Markup(CSS), query_string=query_string, severity_label=severity_label)
     return Jinja2Templates(env=env)

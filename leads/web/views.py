@@ -23,6 +23,7 @@ from leads import LEAD_STATUS_LABELS, STATUS_LABELS
 from leads.bundle import write_bundle
 from leads.categories import MAIN_CATEGORY_RULE
 from leads.charts import price_timeline, timeline_svg
+from leads.dashboard import build_dashboard, region_of
 from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
 from leads.leads import build_leads, facet_counts, get_lead
@@ -82,8 +83,13 @@ def lead_url(lead_id: str) -> str:
 
 
 @router.get("/")
-def home() -> Response:
-    return back("/search")
+def home(request: Request) -> Response:
+    """The dashboard: the campaign at a glance, every chart a link to what it counts."""
+    from leads.web.dashboard_charts import dashboard_charts, duration
+
+    store = _store(request)
+    d = build_dashboard(store)
+    return render(request, "dashboard.html", d=d, charts=dashboard_charts(d), duration=duration, lead_url=lead_url)
 
 
 @router.get("/search")
@@ -97,19 +103,20 @@ def search_page(request: Request) -> Response:
 
 
 @router.get("/leads")
-def leads_page(request: Request, lead_status: str = "", main: str = "", assignee: str = "",
+def leads_page(request: Request, lead_status: str = "", main: str = "", assignee: str = "", region: str = "",
                page: int = 1) -> Response:
     form = SearchForm.parse(request.query_params)
     store = _store(request)
     every = build_leads(store, form.query())
     facets = facet_counts(every)
     chosen = [lead for lead in every if (not lead_status or lead.status == lead_status)
-              and (not main or lead.main_category == main) and (not assignee or lead.assignee == assignee)]
+              and (not main or lead.main_category == main) and (not assignee or lead.assignee == assignee)
+              and (not region or region_of(lead.address) == region)]
     page = max(1, page)
     shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
     return render(request, "leads.html", form=form, leads=shown, total=len(chosen), facets=facets,
-                  lead_status=lead_status, main=main, assignee=assignee, page=page, pages=pages(len(chosen), page),
-                  lead_url=lead_url, users=store.users())
+                  lead_status=lead_status, main=main, assignee=assignee, region=region, page=page,
+                  pages=pages(len(chosen), page), lead_url=lead_url, users=store.users())
 
 
 @router.get("/leads/{lead_id:path}")
