@@ -139,3 +139,148 @@ def test_lead_page_reads_the_price_finding_and_shows_its_timeline(console, brows
 
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_bulk_dismissal_records_a_reason_per_finding_and_spares_rule_precision(console, browser):
+    from leads.rulestats import rule_stats
+    from leads.triage import lead_state
+
+    store = console.store
+    page, errors = login(browser, console)
+    page.goto(console.url + "/leads?site=shopx")
+    ids = [c.get_attribute("value") for c in page.locator("input[name=lead_id]").all()]
+    assert sorted(ids) == ["shopx:S05", "shopx:S06"]
+    findings = {f["finding_id"]: f["rule_id"] for f in store.iter_findings(SearchQuery(site="shopx"))}
+    for box in page.locator("input[name=lead_id]").all():
+        box.check()
+    page.select_option("#bulk-action", "dismiss")
+    page.click("#bulk-submit")  # no reason: refused, nothing changed
+    page.wait_for_load_state()
+    assert "请选择排除原因" in page.inner_text(".flash")
+    assert lead_state(store, "shopx:S05").status == "new"
+    for box in page.locator("input[name=lead_id]").all():
+        box.check()
+    page.select_option("#bulk-action", "dismiss")
+    page.select_option("#bulk-reason", "out_of_scope")
+    page.click("#bulk-submit")
+    page.wait_for_url("**/leads?site=shopx*")
+    assert "批量排除：2 条线索已更改" in page.inner_text(".flash")
+    for lead_id in ids:
+        state = lead_state(store, lead_id)
+        assert state.status == "dismissed" and state.updated_by == "analyst1"
+        events = store.triage_events(lead_id)
+        mine = {f["finding_id"] for f in store.iter_findings(SearchQuery(site="shopx", shop_id=lead_id[6:]))}
+        assert mine and {e.finding_id: e.value for e in events if e.action == "dismiss_reason"} == {
+            fid: "out_of_scope" for fid in mine}  # one reason event per finding the dismissal closed
+    # "not our area" says nothing about the rules: their precision is untouched
+    stats = {s.rule_id: s for s in rule_stats(store, SearchQuery(site="shopx"))}
+    assert stats and all(s.dismissed == 0 and s.precision is None and s.set_aside >= 1 for s in stats.values())
+    assert sum(s.set_aside for s in stats.values()) == len(findings)
+    # by search: every lead the list shows (福建: one shop), without ticking
+    page.goto(console.url + "/leads?region=%E7%A6%8F%E5%BB%BA")
+    assert page.inner_text("#total") == "1"
+    page.select_option("#bulk-action", "confirm")
+    page.check("#scope-search")
+    page.click("#bulk-submit")
+    page.wait_for_load_state()
+    assert "批量确认：1 条线索已更改" in page.inner_text(".flash")
+    assert lead_state(store, "demo:S04").status == "confirmed"
+    assert not errors
+
+
+def test_handover_with_a_due_date_and_overdue_leads_stand_out(console, browser):
+    import json
+    from datetime import timedelta
+
+    from leads.triage import lead_state
+    from netsword.clock import today_beijing
+    from pipelines.store.base import TriageEvent
+
+    store = console.store
+    page, errors = login(browser, console)
+    due = (today_beijing() + timedelta(days=10)).isoformat()
+    page.goto(console.url + "/leads/demo:S01")
+    page.fill("#handover-unit", "天河区市场监管局执法大队")
+    page.fill("#handover-due", due)
+    page.click("#handover-submit")
+    page.wait_for_url("**/leads/demo:S01")
+    state = page.inner_text("#handover-state")
+    assert "天河区市场监管局执法大队" in state and due in state and "超期" not in state
+    assert "交办 天河区市场监管局执法大队，期限 " + due in page.inner_text("#audit")
+    h = lead_state(store, "demo:S01").handover
+    assert h is not None and (h.unit, h.due, h.by) == ("天河区市场监管局执法大队", due, "analyst1")
+    # a past due date is refused
+    page.fill("#handover-unit", "某单位")
+    page.fill("#handover-due", "2020-01-01")
+    page.click("#handover-submit")
+    page.wait_for_load_state()
+    assert "已过" in page.inner_text(".flash") and lead_state(store, "demo:S01").handover.unit == h.unit
+    # a handover made weeks ago whose due day has passed: overdue, in red, on the list and the lead page
+    past = (today_beijing() - timedelta(days=3)).isoformat()
+    store.add_triage_event(TriageEvent("demo:S02", "handover", json.dumps({"unit": "越秀区市场监管局", "due": past},
+                                                                        ensure_ascii=False), "admin1"))
+    store.flush()
+    page.goto(console.url + "/leads?site=demo")
+    row = page.locator("tr", has=page.locator("input[value='demo:S02']"))
+    badge = row.locator(".handover.overdue")
+    assert badge.count() == 1 and "已超期" in badge.inner_text()
+    assert page.locator(".handover.overdue").count() == 1  # only that one
+    assert badge.evaluate("e => getComputedStyle(e).color") == "rgb(179, 38, 30)"
+    page.goto(console.url + "/leads/demo:S02")
+    assert "已超期" in page.inner_text("#handover-state.overdue")
+    page.fill("input[name=result]", "已立案调查")
+    page.locator("#handover button", has_text="记录办理结果").click()
+    page.wait_for_url("**/leads/demo:S02")
+    assert "已反馈" in page.inner_text("#handover-state.done")
+    # a batch: the two shopx leads to one unit
+    page.goto(console.url + "/leads?site=shopx")
+    for box in page.locator("input[name=lead_id]").all():
+        box.check()
+    page.select_option("#bulk-action", "handover")
+    page.fill("#bulk-unit", "成都市武侯区市场监管局")
+    page.fill("#bulk-due", due)
+    page.click("#bulk-submit")
+    page.wait_for_load_state()
+    assert "批量交办：2 条线索已更改" in page.inner_text(".flash")
+    assert {lead_state(store, i).handover.unit for i in ("shopx:S05", "shopx:S06")} == {"成都市武侯区市场监管局"}
+    assert not errors
+
+
+def test_review_queue_walks_unreviewed_leads_with_keyboard_keys(console, browser):
+    from leads.triage import lead_state
+    from leads.web.triage_views import review_queue
+
+    store = console.store
+    queue = [lead.lead_id for lead in review_queue(store)]
+    assert len(queue) >= 3
+    page, errors = login(browser, console)
+    response = page.goto(console.url + "/review")
+    assert page.url.endswith("/review/" + queue[0])
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert page.locator("script[src='/static/review.js']").count() == 1
+    assert page.locator("script:not([src])").count() == 0  # no inline script
+    assert f"第 1 条 / 共 {len(queue)} 条待核查" in page.inner_text("#queue-position")
+    page.keyboard.press("c")  # confirm -> the next lead
+    page.wait_for_url("**/review/" + queue[1])
+    assert lead_state(store, queue[0]).status == "confirmed"
+    page.keyboard.press("n")  # skip
+    page.wait_for_url("**/review/" + queue[2])
+    assert lead_state(store, queue[1]).status == "new"
+    page.keyboard.press("p")  # back
+    page.wait_for_url("**/review/" + queue[1])
+    page.keyboard.press("x")  # no reason chosen yet: the browser asks for one, nothing is sent
+    assert page.url.endswith("/review/" + queue[1]) and lead_state(store, queue[1]).status == "new"
+    page.keyboard.press("5")  # 商品已下架或店铺已关闭
+    page.keyboard.press("x")
+    page.wait_for_url("**/review/" + queue[2])
+    state = lead_state(store, queue[1])
+    assert state.status == "dismissed" and set(state.reasons.values()) == {"gone"}
+    page.keyboard.press("a")
+    page.wait_for_load_state()
+    assert lead_state(store, queue[2]).assignee == "analyst1"
+    page.goto(console.url + "/leads/" + queue[2])
+    assert re.search(r"analyst1：\s*承办人", page.inner_text("#audit"))
+    other = page.goto(console.url + "/search")
+    assert "script-src" not in other.headers["content-security-policy"]  # other pages: still no scripts
+    assert not errors

@@ -108,7 +108,8 @@ def _triage_requests(lead_ids: list[str]) -> list[tuple[str, dict[str, str]]]:
         if kind == 0:
             out.append(("/triage/note", {"lead_id": lead, "note": f"扫描期间的备注 {i} / note during the sweep"}))
         elif kind == 1:
-            out.append(("/triage/status", {"lead_id": lead, "status": statuses[(i // 3) % 2]}))
+            out.append(("/triage/status", {"lead_id": lead, "status": statuses[(i // 3) % 2],
+                                           "reason": "false_positive"}))  # a dismissal names its reason
         else:
             out.append(("/triage/assign", {"lead_id": lead, "assignee": "analyst1" if (i // 3) % 2 == 0 else ""}))
     return out

@@ -24,6 +24,7 @@ from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
 from leads.web.render import CSS_HASH, make_templates
 from leads.web.throttle import LoginPolicy, LoginThrottle
+from leads.web.triage_views import router as triage_router
 from leads.web.views import render
 from leads.web.views import router as views_router
 from pipelines.store.base import Store, StoreBusy
@@ -97,6 +98,8 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.state.throttle = LoginThrottle(config.login_policy)
     app.include_router(auth_router)
     app.include_router(views_router)
+    app.include_router(triage_router)
+    app.state.visible = lambda request: None  # which leads the request's user may see (None: all)
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]

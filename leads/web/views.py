@@ -116,7 +116,7 @@ def leads_page(request: Request, lead_status: str = "", main: str = "", assignee
     shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
     return render(request, "leads.html", form=form, leads=shown, total=len(chosen), facets=facets,
                   lead_status=lead_status, main=main, assignee=assignee, region=region, page=page,
-                  pages=pages(len(chosen), page), lead_url=lead_url, users=store.users())
+                  pages=pages(len(chosen), page), lead_url=lead_url, users=[u for u in store.users() if not u.disabled])
 
 
 @router.get("/leads/{lead_id:path}")
@@ -177,8 +177,12 @@ def _triage(request: Request, lead_id: str, action: Any) -> Response:
 
 @router.post("/triage/status")
 def triage_status(request: Request, user: CurrentUser, lead_id: str = Form(...), status: str = Form(...),
-                  note: str = Form("")) -> Response:
-    return _triage(request, lead_id, lambda: set_status(_store(request), lead_id, status, user.username, note))
+                  note: str = Form(""), reason: str = Form("")) -> Response:
+    if status == "dismissed" and not reason:
+        flash(request, "请选择排除原因 / choose why the lead is dismissed")
+        return back(lead_url(lead_id))
+    return _triage(request, lead_id, lambda: set_status(_store(request), lead_id, status, user.username, note,
+                                                        reason=reason))
 
 
 @router.post("/triage/assign")
@@ -193,9 +197,12 @@ def triage_note(request: Request, user: CurrentUser, lead_id: str = Form(...), n
 
 @router.post("/triage/finding")
 def triage_finding(request: Request, user: CurrentUser, lead_id: str = Form(...), finding_id: str = Form(...),
-                   status: str = Form(...)) -> Response:
+                   status: str = Form(...), reason: str = Form("")) -> Response:
+    if status == "dismissed" and not reason:
+        flash(request, "请选择排除原因 / choose why the finding is dismissed")
+        return back(lead_url(lead_id))
     return _triage(request, lead_id,
-                   lambda: decide_finding(_store(request), lead_id, finding_id, status, user.username))
+                   lambda: decide_finding(_store(request), lead_id, finding_id, status, user.username, reason=reason))
 
 
 # --------------------------------------------------------------------------- evidence
