@@ -16,6 +16,7 @@ import click
 
 from crawler.commands import crawl, demo, evidence, profile
 from leads.commands import export, report, rules_stats, rules_suggest, search, serve, user
+from leads.lead_commands import leads
 from netsword.yamlsource import SourceError
 from pipelines.evidence.commands import keys
 from pipelines.match.commands import rescan, rules
@@ -68,7 +69,7 @@ def main() -> None:
 
 
 for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, keys,
-                schedule):
+                schedule, leads):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
 rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage
