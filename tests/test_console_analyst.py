@@ -284,3 +284,41 @@ def test_review_queue_walks_unreviewed_leads_with_keyboard_keys(console, browser
     other = page.goto(console.url + "/search")
     assert "script-src" not in other.headers["content-security-policy"]  # other pages: still no scripts
     assert not errors
+
+
+def test_phone_layout_at_360px_and_print_stylesheet(console, browser):
+    page, errors = login(browser, console, width=360, height=740)
+    for path in ("/", "/leads", "/search?q=高仿", "/leads/" + console.price_lead):
+        page.goto(console.url + path)
+        links = page.locator("header nav a").all()
+        assert len(links) >= 8
+        for a in links:  # each menu entry on one line: as high as one line of text, wider than one character
+            box = a.bounding_box()
+            assert box["height"] < 30 and box["width"] > 20, (path, a.inner_text(), box)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 360, (path, width)  # nothing sticks out sideways
+    # the lead page prints as a case file: no forms or buttons, findings, sentences and timeline kept
+    page.goto(console.url + "/leads/" + console.price_lead)
+    page.emulate_media(media="print")
+    assert page.locator("form").first.is_hidden() and page.locator("header").is_hidden()
+    assert page.locator(".explain").first.is_visible() and page.locator("#price-timelines svg").is_visible()
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    assert not errors
+
+
+def test_snapshot_page_prints_a_note_instead_of_a_blank_frame(console, browser):
+    from pipelines.evidence import EvidenceStore
+
+    sha, rel = EvidenceStore(console.home / "evidence").put_html("<html><body><h1>商品页</h1></body></html>".encode())
+    console.store.record_snapshot(sha, "http://demo.test/item/Z.html", rel, "2026-06-16T01:00:00+00:00", 200,
+                                  "demo-0616", False)
+    console.store.flush()
+    page, errors = login(browser, console)
+    page.goto(console.url + "/evidence/" + sha)
+    assert page.locator("iframe.snapshot").is_visible() and page.locator("#snapshot-print").is_hidden()
+    page.emulate_media(media="print")
+    assert page.locator("iframe.snapshot").is_hidden()
+    note = page.locator("#snapshot-print")
+    assert note.is_visible() and sha in note.inner_text() and f"snapshots/{sha}.html" in note.inner_text()
+    assert not errors
