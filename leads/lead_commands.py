@@ -285,3 +285,18 @@ def leads_result(lead_id: str, result: str, by: str | None) -> None:
     finally:
         store.close()
     click.echo("已记录办理结果")
+
+
+@leads.command("check-searches")
+@click.option("--console-url", default="", help="the console's address, for links in the alerts")
+def leads_check_searches(console_url: str) -> None:
+    """Run the saved searches for new matches and alert (the scheduler does this after every sweep)."""
+    from leads.saved import check_saved_searches
+
+    store = _store()
+    try:
+        results = check_saved_searches(store, console_url=console_url)
+    finally:
+        store.close()
+    for s, n, status in results:
+        click.echo(f"{s.owner}「{s.name}」：新发现 {n} 条{('，' + status) if status else ''}")

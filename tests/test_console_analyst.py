@@ -322,3 +322,45 @@ def test_snapshot_page_prints_a_note_instead_of_a_blank_frame(console, browser):
     note = page.locator("#snapshot-print")
     assert note.is_visible() and sha in note.inner_text() and f"snapshots/{sha}.html" in note.inner_text()
     assert not errors
+
+
+def test_saved_search_alerts_once_on_new_matches(console, browser):
+    from webhook_receiver import WebhookReceiver
+
+    from crawler.items import ListingItem
+    from leads.saved import SavedSearches, check_saved_searches
+    from netsword.clock import utc_now
+
+    page, errors = login(browser, console, "analyst2")
+    page.goto(console.url + "/search?q=" + "高仿 OR 精仿 -香水")
+    page.fill("input[name=name]", "高仿精仿（不含香水）")
+    page.click("#save-search")
+    page.wait_for_url("**/searches")
+    row = page.locator("#saved tbody tr").first
+    assert "高仿精仿（不含香水）" in row.inner_text() and row.locator("td.num").inner_text() == "0"
+    # a sweep finds a new one (the real rule engine), and one that the search excludes
+    for lid, title in (("N1", "高仿 古驰 腰带 新款"), ("N2", "高仿 香水 小样")):
+        item = ListingItem(url=f"http://demo.test/item/{lid}.html", site="demo", sweep_id="demo-new", status=200,
+                           fetched_at=utc_now(), html_sha256=f"sha-{lid}", listing_id=lid, shop_id="S07",
+                           shop_name="无名小店", title=title, price=80.0)
+        item.findings = console.rules.match(item)
+        assert item.findings
+        console.store.save(item)
+    console.store.flush()
+    page.reload()
+    n = int(page.locator("#saved tbody tr td.num").first.inner_text())
+    assert n == len(console.store.findings_for("demo:N1", kind="listing")) >= 1  # N1's findings, not N2's
+    with WebhookReceiver() as hook:
+        results = check_saved_searches(console.store, home=console.home, targets=[hook.url("/saved")],
+                                       console_url="http://console.example")
+        [post] = hook.wait_for(1)
+        mine = next(r for r in results if r[0].owner == "analyst2")
+        assert mine[1] == n and mine[2].startswith("sent")
+        assert "高仿精仿（不含香水）" in post["json"]["title"] and "新发现" in post["json"]["title"]
+        assert "古驰" in post["json"]["message"] and "香水" not in post["json"]["message"]
+        assert "http://console.example/leads/demo%3AS07" in post["json"]["message"]
+        assert check_saved_searches(console.store, home=console.home, targets=[hook.url("/saved")])[0][1] == 0
+        assert len(hook.received) == 1  # nothing new: no second alert
+    assert SavedSearches.load(console.home).of("analyst2")[0].alerts == 1
+    assert SavedSearches.load(console.home).of("analyst1") == []  # one's own searches
+    assert not errors

@@ -48,6 +48,8 @@ class ConsoleConfig:
     #: Origins besides the one a request reached (e.g. "https://netsword.example.gov.cn" behind a proxy
     #: that changes the Host header) from which POSTs are accepted.
     trusted_origins: tuple[str, ...] = ()
+    #: the console's own state (saved searches, API tokens, login log); default: the evidence folder's parent
+    home: str = ""
 
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
@@ -59,7 +61,8 @@ class ConsoleConfig:
 
         secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(cfg.home / "console-secret")
         origins = tuple(o.strip() for o in os.environ.get("NETSWORD_CONSOLE_ORIGINS", "").split(",") if o.strip())
-        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins)
+        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins,
+                   home=str(cfg.home))
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -91,6 +94,8 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
 
         store = open_store(config.store_url)
     store.make_interactive()
+    if not config.home:
+        config.home = str(Path(config.evidence_dir).parent)
     app = FastAPI(title="netsword console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.config = config

@@ -15,7 +15,7 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -100,7 +100,7 @@ def make_templates() -> Jinja2Templates:
                        severity=severity_label, status=status_label, lead_status=lead_status_label,
                        explain=explain_finding, rule_text=lambda s: split_when_snippet(s or "") is not None,
                        field_label=lambda f: FIELD_LABELS.get(f or "", f or ""), snippet_adds=snippet_adds,
-                       handover_text=handover_text)
+                       handover_text=handover_text, urldecode=lambda s: unquote_plus(s or ""))
     from leads.handover import handover_class, has_notice_generator
     from leads.triage import DISMISS_REASONS
 

@@ -230,3 +230,43 @@ def review_decide(request: Request, user: CurrentUser, lead_id: str = Form(...),
 def review_script() -> Response:
     return Response((STATIC / "review.js").read_bytes(), media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache"})
+
+
+# --------------------------------------------------------------------------- saved searches
+
+
+@router.get("/searches")
+def searches_page(request: Request, user: CurrentUser) -> Response:
+    from leads.saved import SavedSearches, new_matches
+
+    saved = SavedSearches.load(request.app.state.config.home)
+    store = _store(request)
+    return render(request, "searches.html", saved=[(s, len(new_matches(store, s))) for s in saved.of(user.username)])
+
+
+@router.post("/searches")
+def searches_add(request: Request, user: CurrentUser, name: str = Form(""), query: str = Form("")) -> Response:
+    from urllib.parse import parse_qsl
+
+    from leads.saved import SavedSearches
+
+    saved = SavedSearches.load(request.app.state.config.home)
+    try:
+        s = saved.add(user.username, name, parse_qsl(query[:4000]), _store(request))
+        saved.save()
+    except ValueError as exc:
+        flash(request, str(exc))
+        return back("/search?" + query[:4000])
+    flash(request, f"已保存检索「{s.name}」：有新结果时提醒")
+    return back("/searches")
+
+
+@router.post("/searches/delete")
+def searches_delete(request: Request, user: CurrentUser, search_id: str = Form("")) -> Response:
+    from leads.saved import SavedSearches
+
+    saved = SavedSearches.load(request.app.state.config.home)
+    if saved.remove(user.username, search_id):
+        saved.save()
+        flash(request, "已删除")
+    return back("/searches")
