@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ class BundleCheck:
 
 def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[str, Any] | None = None, *,
                  evidence_dir: str | Path, site_names: Mapping[str, str] | None = None,
-                 sealer: Sealer | None = None) -> BundleSummary:
+                 sealer: Sealer | None = None, keep: Callable[[str], bool] | None = None) -> BundleSummary:
     """Write the bundle of the findings passing ``filters`` to ``path`` (a .zip), sealed by ``sealer``
     (default: the unit's key and the TSA from the configuration)."""
     path = Path(path)
@@ -135,12 +135,14 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
             add(README, _README_TEXT.encode())
             with tempfile.TemporaryDirectory() as d:
                 sheet = Path(d) / SHEET
-                summary.findings = export(store, sheet, "xlsx", q, site_names=site_names)
+                summary.findings = export(store, sheet, "xlsx", q, site_names=site_names, keep=keep)
                 add(SHEET, sheet.read_bytes())
             done: dict[str, tuple[str | None, str | None]] = {}
             timelines: dict[str, str | None] = {}
             sweeps: set[str] = set()
             for f in store.iter_findings(q):
+                if keep is not None and not keep(f"{f['site']}:{f['shop_id']}"):
+                    continue
                 sha = f["snapshot_sha256"]
                 if sha and sha not in done:
                     done[sha] = _add_evidence(store, evidence_dir, sha, add, summary)

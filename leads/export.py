@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from leads import lead_status_label, severity_label, status_label
 from leads.clustering import Link
-from leads.leads import Lead, build_leads
+from leads.leads import Lead
+from leads.leads import build_leads as build_all_leads
 from leads.readable import explain_finding
 from netsword.clock import beijing_time
 from pipelines.store.base import SearchQuery, Store
@@ -65,17 +66,21 @@ LEAD_KEYS: tuple[str, ...] = ("lead_id", "site", "shop_id", "shop_name", "operat
 
 
 def rows(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,
-         site_names: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+         site_names: Mapping[str, str] | None = None, keep: Callable[[str], bool] | None = None
+         ) -> Iterator[dict[str, Any]]:
     """Export rows (dicts keyed by ``COLUMNS``), worst findings first."""
-    for _, row in finding_records(store, filters, site_names=site_names):
+    for _, row in finding_records(store, filters, site_names=site_names, keep=keep):
         yield row
 
 
 def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,
-                    site_names: Mapping[str, str] | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+                    site_names: Mapping[str, str] | None = None, keep: Callable[[str], bool] | None = None
+                    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(record keyed by ``FINDING_KEYS``, row keyed by ``COLUMNS``) per finding, worst first."""
     names = site_names or {}
     for d in store.iter_findings(filters):
+        if keep is not None and not keep(f"{d['site']}:{d['shop_id']}"):
+            continue
         record = {k: d.get(k) for k in FINDING_KEYS}
         record["explanation"] = explain_finding(d)
         rule = d["title"] or d["rule_id"]
@@ -147,9 +152,11 @@ def lead_rows(leads: Iterable[Lead], *, site_names: Mapping[str, str] | None = N
 
 def export(store: Store, path: str | Path, fmt: str | None = None,
            filters: SearchQuery | Mapping[str, Any] | None = None, *,
-           site_names: Mapping[str, str] | None = None, what: str = "findings") -> int:
+           site_names: Mapping[str, str] | None = None, what: str = "findings",
+           keep: Callable[[str], bool] | None = None) -> int:
     """Write the findings passing ``filters`` to ``path``; returns the number of findings written
-    (of leads, for CSV/JSON with ``what="leads"``).
+    (of leads, for CSV/JSON with ``what="leads"``). ``keep``: only leads (ids) it accepts (an account
+    scoped to its unit's regions).
 
     ``fmt`` is "csv", "xlsx" or "json" (default: from the file suffix). ``filters`` is a
     ``SearchQuery`` or its keyword arguments (limit/offset are ignored: everything goes).
@@ -164,7 +171,11 @@ def export(store: Store, path: str | Path, fmt: str | None = None,
         raise ValueError(f"unknown table {what!r}; use one of {', '.join(TABLES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    findings = rows(store, filters, site_names=site_names)
+    findings = rows(store, filters, site_names=site_names, keep=keep)
+
+    def build_leads(store: Store, filters: Any) -> list[Lead]:
+        return [x for x in build_all_leads(store, filters) if keep is None or keep(x.lead_id)]
+
     try:
         if fmt == "xlsx":
             leads = lead_rows(build_leads(store, filters), site_names=site_names)
@@ -174,7 +185,7 @@ def export(store: Store, path: str | Path, fmt: str | None = None,
             n = _write_json(tmp, zip((lead_record(x) for x in leads_), lead_rows(leads_, site_names=site_names),
                                      strict=True))
         elif fmt == "json":
-            n = _write_json(tmp, finding_records(store, filters, site_names=site_names))
+            n = _write_json(tmp, finding_records(store, filters, site_names=site_names, keep=keep))
         elif what == "leads":
             n = _write_csv(tmp, LEAD_COLUMNS, lead_rows(build_leads(store, filters), site_names=site_names))
         else:

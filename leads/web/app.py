@@ -20,9 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.middleware.sessions import SessionMiddleware
 
+from leads.web.admin_views import router as admin_router
+from leads.web.api import make_api
 from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
 from leads.web.render import CSS_HASH, make_templates
+from leads.web.scope import visible_for
+from leads.web.state import ConsoleState
 from leads.web.throttle import LoginPolicy, LoginThrottle
 from leads.web.triage_views import router as triage_router
 from leads.web.views import render
@@ -104,7 +108,10 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(views_router)
     app.include_router(triage_router)
-    app.state.visible = lambda request: None  # which leads the request's user may see (None: all)
+    app.include_router(admin_router)
+    app.mount("/api", make_api(app))  # token-authenticated JSON, its own OpenAPI: /api/openapi.json
+    app.state.console_state = ConsoleState(config.home)
+    app.state.visible = lambda request: visible_for(request)  # which leads the request's user may see
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]

@@ -31,9 +31,10 @@ from leads.readable import split_when_snippet
 from leads.report import build_form, write_xlsx
 from leads.rulestats import rule_stats
 from leads.triage import FINDING_DECISIONS, LEAD_STATUSES, TriageError, add_note, assign, decide_finding, set_status
-from leads.users import ROLE_LABELS, ROLES, UserError, add_user, end_sessions, set_disabled
+from leads.users import ROLE_LABELS, UserError, add_user, end_sessions, set_disabled
 from leads.web.auth import csrf_protect, csrf_token, current_user, require_admin
 from leads.web.forms import PER_PAGE, SearchForm, pages
+from leads.web.scope import lead_id_predicate
 from netsword.clock import today_beijing
 from pipelines.store.base import Store, User
 
@@ -88,7 +89,7 @@ def home(request: Request) -> Response:
     from leads.web.dashboard_charts import dashboard_charts, duration
 
     store = _store(request)
-    d = build_dashboard(store)
+    d = build_dashboard(store, visible=lead_id_predicate(store, request.app.state.visible(request)))
     return render(request, "dashboard.html", d=d, charts=dashboard_charts(d), duration=duration, lead_url=lead_url)
 
 
@@ -97,6 +98,10 @@ def search_page(request: Request) -> Response:
     form = SearchForm.parse(request.query_params)
     store = _store(request)
     result = store.search(form.query())
+    keep = lead_id_predicate(store, request.app.state.visible(request))
+    if keep is not None:  # an account scoped to its unit's regions: only their hits, no counts of others
+        result.hits = [h for h in result.hits if keep(f"{h.site}:{h.shop_id}")]
+        result.total, result.facets = len(result.hits), {}
     sweeps = store.sweeps()
     return render(request, "search.html", form=form, result=result, pages=pages(result.total, form.page),
                   sweeps=sweeps, lead_url=lead_url, per_page=PER_PAGE)
@@ -107,11 +112,12 @@ def leads_page(request: Request, lead_status: str = "", main: str = "", assignee
                page: int = 1) -> Response:
     form = SearchForm.parse(request.query_params)
     store = _store(request)
-    every = build_leads(store, form.query())
+    visible = request.app.state.visible(request)
+    every = [lead for lead in build_leads(store, form.query()) if visible is None or visible(lead)]
     facets = facet_counts(every)
     chosen = [lead for lead in every if (not lead_status or lead.status == lead_status)
               and (not main or lead.main_category == main) and (not assignee or lead.assignee == assignee)
-              and (not region or region_of(lead.address) == region)]
+              and (not region or region_of(lead.address) == region) and (visible is None or visible(lead))]
     page = max(1, page)
     shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
     return render(request, "leads.html", form=form, leads=shown, total=len(chosen), facets=facets,
@@ -126,8 +132,9 @@ def lead_page(request: Request, lead_id: str) -> Response:
         lead = get_lead(store, lead_id)
     except TriageError:
         lead = None
-    if lead is None:
-        raise HTTPException(404, "没有这条线索 / no such lead")
+    visible = request.app.state.visible(request)
+    if lead is None or (visible is not None and not visible(lead)):
+        raise HTTPException(404, "没有这条线索 / no such lead")  # another unit's lead: as if there were none
     events = store.triage_events(lead_id)
     shots = {sha: evidence_files(store, request.app.state.config.evidence_dir, sha).screenshot_path is not None
              for sha in {f["snapshot_sha256"] for f in lead.findings if f["snapshot_sha256"]}}
@@ -165,6 +172,14 @@ def price_chart(request: Request, subject: str = "") -> Response:
 
 
 def _triage(request: Request, lead_id: str, action: Any) -> Response:
+    visible = request.app.state.visible(request)
+    if visible is not None:
+        try:
+            lead = get_lead(_store(request), lead_id)
+        except TriageError:
+            lead = None
+        if lead is None or not visible(lead):
+            raise HTTPException(404, "没有这条线索 / no such lead")
     try:
         changed = action()
     except TriageError as exc:
@@ -290,10 +305,11 @@ def export_download(request: Request, fmt: str = "xlsx", what: str = "findings")
     store = _store(request)
     path = _tmp_path(f"export.{fmt}")
     stamp = today_beijing().strftime("%Y%m%d")
+    keep = lead_id_predicate(store, request.app.state.visible(request))
     if fmt == "zip":
-        write_bundle(store, path, q, evidence_dir=request.app.state.config.evidence_dir)
+        write_bundle(store, path, q, evidence_dir=request.app.state.config.evidence_dir, keep=keep)
         return _download(path, f"netsword-evidence-{stamp}.zip", EXPORT_FORMATS[fmt])
-    export(store, path, fmt, q, what=what)
+    export(store, path, fmt, q, what=what, keep=keep)
     return _download(path, f"netsword-{what if fmt != 'xlsx' else 'leads'}-{stamp}.{fmt}", EXPORT_FORMATS[fmt])
 
 
@@ -346,7 +362,9 @@ def runs_page(request: Request) -> Response:
 
 @router.get("/users")
 def users_page(request: Request, admin: Admin) -> Response:
-    return render(request, "users.html", users=_store(request).users(), roles=ROLES)
+    from leads.web.admin_views import users_context
+
+    return render(request, "users.html", **users_context(request))
 
 
 @router.post("/users")
