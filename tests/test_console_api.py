@@ -135,3 +135,36 @@ def test_every_api_operation_conforms_to_its_openapi_description(api):
             case.call_and_validate(headers=headers)
 
         check()
+
+
+def test_totp_second_factor_and_the_login_log(api):
+    import pyotp
+
+    with httpx.Client(base_url=api.url) as gd:
+        csrf = _login(gd, "gd")
+        page = gd.get("/account").text
+        secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+        r = gd.post("/account/totp", data={"code": "000000", "csrf_token": csrf})
+        assert api.state.totp_secret("gd") is None  # a wrong code does not switch it on
+        gd.post("/account/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf})
+        assert api.state.totp_secret("gd") == secret and "已启用" in gd.get("/account").text
+        gd.post("/logout", data={"csrf_token": csrf})
+    with httpx.Client(base_url=api.url) as again:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', again.get("/login").text).group(1)
+        r = again.post("/login", data={"username": "gd", "password": PASSWORD, "otp": pyotp.TOTP(secret).now(),
+                                       "csrf_token": token, "next": "/leads"})
+        assert r.status_code == 303 and r.headers["location"] == "/leads"
+    with httpx.Client(base_url=api.url) as thief:  # the password alone is not enough any more
+        token = re.search(r'name="csrf_token" value="([^"]+)"', thief.get("/login").text).group(1)
+        r = thief.post("/login", data={"username": "gd", "password": PASSWORD, "csrf_token": token, "next": "/"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?failed=1")
+        assert thief.get("/leads").status_code == 303  # not logged in
+    with httpx.Client(base_url=api.url) as admin:
+        _login(admin, "admin1")
+        log = admin.get("/users/logins").text
+        cells = r"<tr[^>]*><td>[^<]*</td><td><bdi>([^<]*)</bdi></td><td><bdi>[^<]*</bdi></td>\s*<td>([^<]*)</td>"
+        rows = re.findall(cells, log)
+        assert rows[:3] == [("admin1", "成功"), ("gd", "动态验证码错误"), ("gd", "成功")], rows[:4]
+    with httpx.Client(base_url=api.url) as analyst:
+        _login(analyst, "zj")
+        assert analyst.get("/users/logins").status_code == 403
