@@ -55,12 +55,11 @@ def main(out: Path) -> None:
                     page.goto(server.url + "/leads/" + data["price_lead"])
                     page.screenshot(path=str(out / "lead.png"), full_page=True)
                     page.goto(server.url + "/review")
-                    if page.url.endswith("/review") or "/review" in page.url:
-                        page.screenshot(path=str(out / "review.png"), full_page=False)
+                    page.screenshot(path=str(out / "review.png"), full_page=True)
+                    page.goto(server.url + "/leads")
+                    page.screenshot(path=str(out / "leads.png"), full_page=False)
                 else:
-                    page.screenshot(path=str(out / "phone-dashboard.png"), full_page=False)
-                    page.goto(server.url + "/leads/" + data["price_lead"])
-                    page.screenshot(path=str(out / "phone-lead.png"), full_page=False)
+                    page.screenshot(path=str(out / "phone.png"), full_page=False)
                 context.close()
             browser.close()
         store.close()
