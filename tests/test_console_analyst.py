@@ -154,8 +154,8 @@ def test_bulk_dismissal_records_a_reason_per_finding_and_spares_rule_precision(c
     for box in page.locator("input[name=lead_id]").all():
         box.check()
     page.select_option("#bulk-action", "dismiss")
-    page.click("#bulk-submit")  # no reason: refused, nothing changed
-    page.wait_for_load_state()
+    with page.expect_navigation():  # no reason: refused, nothing changed
+        page.click("#bulk-submit")
     assert "请选择排除原因" in page.inner_text(".flash")
     assert lead_state(store, "shopx:S05").status == "new"
     for box in page.locator("input[name=lead_id]").all():
@@ -181,8 +181,8 @@ def test_bulk_dismissal_records_a_reason_per_finding_and_spares_rule_precision(c
     assert page.inner_text("#total") == "1"
     page.select_option("#bulk-action", "confirm")
     page.check("#scope-search")
-    page.click("#bulk-submit")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#bulk-submit")
     assert "批量确认：1 条线索已更改" in page.inner_text(".flash")
     assert lead_state(store, "demo:S04").status == "confirmed"
     assert not errors
@@ -212,8 +212,8 @@ def test_handover_with_a_due_date_and_overdue_leads_stand_out(console, browser):
     # a past due date is refused
     page.fill("#handover-unit", "某单位")
     page.fill("#handover-due", "2020-01-01")
-    page.click("#handover-submit")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#handover-submit")
     assert "已过" in page.inner_text(".flash") and lead_state(store, "demo:S01").handover.unit == h.unit
     # a handover made weeks ago whose due day has passed: overdue, in red, on the list and the lead page
     past = (today_beijing() - timedelta(days=3)).isoformat()
@@ -239,8 +239,8 @@ def test_handover_with_a_due_date_and_overdue_leads_stand_out(console, browser):
     page.select_option("#bulk-action", "handover")
     page.fill("#bulk-unit", "成都市武侯区市场监管局")
     page.fill("#bulk-due", due)
-    page.click("#bulk-submit")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#bulk-submit")
     assert "批量交办：2 条线索已更改" in page.inner_text(".flash")
     assert {lead_state(store, i).handover.unit for i in ("shopx:S05", "shopx:S06")} == {"成都市武侯区市场监管局"}
     assert not errors
@@ -276,8 +276,8 @@ def test_review_queue_walks_unreviewed_leads_with_keyboard_keys(console, browser
     page.wait_for_url("**/review/" + queue[2])
     state = lead_state(store, queue[1])
     assert state.status == "dismissed" and set(state.reasons.values()) == {"gone"}
-    page.keyboard.press("a")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("a")
     assert lead_state(store, queue[2]).assignee == "analyst1"
     page.goto(console.url + "/leads/" + queue[2])
     assert re.search(r"analyst1：\s*承办人", page.inner_text("#audit"))

@@ -94,9 +94,26 @@ def test_one_bureaus_analyst_cannot_open_another_bureaus_lead(api):
         assert r.status_code == 404 and lead_state(api.store, zhejiang).status == "new"
         page = browser_like.get("/leads").text
         assert "demo:S01" in page and zhejiang not in page
+    # the page snapshot of a Zhejiang listing (a real evidence file) is Zhejiang's too
+    from crawler.items import ListingItem
+    from pipelines.evidence import EvidenceStore
+    from pipelines.match import RuleSet
+
+    sha, rel = EvidenceStore(api.home / "evidence").put_html("<html><body>降血糖 保健茶</body></html>".encode())
+    item = ListingItem(url="http://demo.test/item/Z1.html", site="demo", sweep_id="demo-0616", status=200,
+                       fetched_at="2026-06-16T01:30:00+00:00", html_sha256=sha, html_path=rel, listing_id="Z1",
+                       shop_id="S03", shop_name="养生堂滋补旗舰店", title="降血糖 纯中药 保健茶", price=88.0)
+    item.findings = RuleSet.load().match(item)
+    api.store.save(item)
+    api.store.flush()
+    with httpx.Client(base_url=api.url) as browser_like:
+        _login(browser_like, "gd")
+        assert browser_like.get(f"/evidence/{sha}").status_code == 404
+        assert browser_like.get(f"/evidence/{sha}/page").status_code == 404
     with httpx.Client(base_url=api.url) as zj:  # and the other way round
         _login(zj, "zj")
         assert zj.get("/leads/" + zhejiang).status_code == 200 and zj.get("/leads/demo:S01").status_code == 404
+        assert zj.get(f"/evidence/{sha}").status_code == 200
 
 
 def test_triage_through_the_api_lands_in_the_audit_trail(api):

@@ -36,7 +36,7 @@ from leads.web.auth import csrf_protect, csrf_token, current_user, require_admin
 from leads.web.forms import PER_PAGE, SearchForm, pages
 from leads.web.scope import lead_id_predicate
 from netsword.clock import today_beijing
-from pipelines.store.base import Store, User
+from pipelines.store.base import SearchQuery, Store, User
 
 router = APIRouter(dependencies=[Depends(current_user), Depends(csrf_protect)])
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -226,7 +226,13 @@ def triage_finding(request: Request, user: CurrentUser, lead_id: str = Form(...)
 def _evidence(request: Request, sha256: str) -> Any:
     if not is_sha256(sha256):
         raise HTTPException(404, "没有这个快照 / no such snapshot")
-    return evidence_files(_store(request), request.app.state.config.evidence_dir, sha256)
+    store = _store(request)
+    keep = lead_id_predicate(store, request.app.state.visible(request))
+    if keep is not None and not any(  # an account scoped to its regions: only its leads' pages
+            keep(f"{f['site']}:{f['shop_id']}") for f in store.iter_findings(SearchQuery(include_resolved=True))
+            if f["snapshot_sha256"] == sha256):
+        raise HTTPException(404, "没有这个快照 / no such snapshot")
+    return evidence_files(store, request.app.state.config.evidence_dir, sha256)
 
 
 @router.get("/evidence/{sha256}")
