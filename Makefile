@@ -4,18 +4,18 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test bench lint browser install clean screenshots
+.PHONY: demo test bench lint browser redis install clean screenshots
 
 demo: install browser
 	$(BIN)/netsword demo
 
-test: install browser
+test: install browser redis
 	$(BIN)/ruff check .
 	$(BIN)/netsword rules lint
 	$(BIN)/netsword rules test
 	$(BIN)/pytest
 
-bench: install browser
+bench: install browser redis
 	$(BIN)/python -m bench
 
 screenshots: install browser
@@ -35,6 +35,11 @@ $(STAMP): setup.cfg pyproject.toml
 # Makes sure a Chromium exists for the browser-rendered pages (see scripts/ensure-browser.sh).
 browser: install
 	sh scripts/ensure-browser.sh $(BIN)
+
+# Redis (the distributed mode's frontier; its tests) and nginx-light (bench/); see scripts/ensure-redis.sh.
+# `make demo` needs neither.
+redis:
+	sh scripts/ensure-redis.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

@@ -14,9 +14,11 @@ from typing import Any
 
 import click
 
-from crawler.commands import crawl, demo, evidence, profile
+from crawler.commands import crawl, demo, evidence, profile, recheck
+from crawler.distributed.commands import runs, worker
 from leads.commands import export, report, rules_stats, rules_suggest, search, serve, user
 from leads.lead_commands import leads
+from leads.records.commands import evidence_notice, evidence_record, evidence_wacz
 from netsword.yamlsource import SourceError
 from pipelines.evidence.commands import keys
 from pipelines.match.commands import rescan, rules
@@ -69,10 +71,12 @@ def main() -> None:
 
 
 for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, keys,
-                schedule, leads):
+                schedule, recheck, worker, runs, leads):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
 rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage
+for command in (evidence_wacz, evidence_record, evidence_notice):  # lead documents (leads room)
+    evidence.add_command(command)
 
 
 if __name__ == "__main__":

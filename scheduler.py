@@ -29,6 +29,7 @@ from typing import Any
 from netsword.clock import utc_now
 from netsword.config import data_home
 from pipelines.store.base import SweepRun
+from scheduling import recheck
 from scheduling.campaigns import DEFAULT_TZ, LoadedCampaign, load_campaigns
 from scheduling.plan import JOB_FUNC, PlannedJob, plan_all
 from scheduling.runs import SweepRunner, recover_stale_runs, set_runner
@@ -101,7 +102,7 @@ class CampaignScheduler:
         horizon = now - timedelta(seconds=self.misfire_grace)
         existing = {job.id: job for job in self.scheduler.get_jobs()}
         report = SyncReport([], [], [], [])
-        for job_id in existing.keys() - self.planned.keys():
+        for job_id in existing.keys() - self.planned.keys() - {recheck.JOB_ID}:
             self.scheduler.remove_job(job_id)
             report.removed.append(job_id)
         with self.runner._store() as store:
@@ -122,8 +123,25 @@ class CampaignScheduler:
                 self.scheduler.add_job(JOB_FUNC, trigger=pj.trigger(), id=job_id, kwargs=pj.kwargs(),
                                        name=f"{pj.festival_name} {pj.label} {pj.site}", replace_existing=True)
                 report.added.append(job_id)
+        self._sync_recheck(existing)
         logger.info("plan synced: %s", report)
         return report
+
+    def _sync_recheck(self, existing: dict[str, Any]) -> None:
+        """The daily re-check job (scheduling.recheck), at ``recheck_at``; removed when that is ``off``."""
+        from netsword.config import current
+
+        at = current(home=self.home).recheck_at
+        trig = recheck.trigger(at, DEFAULT_TZ)
+        job = existing.get(recheck.JOB_ID)
+        if trig is None:
+            if job is not None:
+                self.scheduler.remove_job(recheck.JOB_ID)
+            return
+        if job is not None and job.kwargs.get("at") == at and job.kwargs.get("home") == str(self.home):
+            return
+        self.scheduler.add_job(recheck.JOB_FUNC, trigger=trig, id=recheck.JOB_ID, replace_existing=True,
+                               kwargs={"home": str(self.home), "at": at}, name="复查 re-check (daily)")
 
     def jobs(self) -> list[Any]:
         return list(self.scheduler.get_jobs()) if self.scheduler is not None else []

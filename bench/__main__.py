@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.bench_match",
     "bench.bench_crawl",
     "bench.bench_browser",
+    "bench.bench_distributed",
 ]
 
 

@@ -12,6 +12,8 @@ AutoThrottle off:
   (no item pipelines, no frontier or incremental middleware, no job folder);
 * **full**  -- ``netsword crawl``: + normalise, all rules, evidence (HTML snapshots, WARC, manifest,
   screenshots of browser pages and of listings with findings), SQLite store, frontier, page states;
+* **full, offline shots only** -- flagged listings re-rendered from their stored HTML
+  (``EVIDENCE_LIVE_SCREENSHOTS=False``) instead of loaded live from the site;
 * **full, no finding screenshots** -- the same without rendering the listings with findings.
 
 Each crawl is run ``--repeat`` times (2), the kinds taking turns so that all see the same load
@@ -39,6 +41,7 @@ SPEED = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUEST
          "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "LOG_LEVEL": "WARNING", "NETSWORD_PROGRESS_INTERVAL": 0}
 #: The crawls of the table: (row name, mode).
 KINDS = [("bare spider (parse only)", "bare"), ("full netsword pipeline", "full"),
+         ("full, offline shots only", "full:EVIDENCE_LIVE_SCREENSHOTS=False"),
          ("full, no finding screenshots", "full:EVIDENCE_FINDING_SCREENSHOTS=False")]
 
 
@@ -85,6 +88,9 @@ def _child(mode: str, url: str, home: str, out: str, profile: bool = False) -> N
             settings.set(k, v, priority="cmdline")
         settings.set("DOWNLOADER_MIDDLEWARES", {**settings.getdict("DOWNLOADER_MIDDLEWARES"),
                                                 "crawler.incremental.IncrementalMiddleware": None}, priority="cmdline")
+        for part in mode.split(":")[1:]:  # bare:NAME=VALUE:... (bench_distributed: CLOSESPIDER_PAGECOUNT)
+            name, _, value = part.partition("=")
+            settings.set(name, value, priority="cmdline")
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(ListingSpider)
         process.crawl(crawler, site="demo", base_url=url)
@@ -148,7 +154,9 @@ def main() -> None:
         print(f"WARNING: the crawls did not fetch the same number of pages: {pages}")
     full = min(runs["full"], key=seconds)
     print(f"full: {full.get('evidence/finding_screenshots', 0)} finding screenshots "
-          f"({full.get('evidence/screenshot_failed', 0)} failed), "
+          f"(live {full.get('evidence/finding_screenshots_live', 0)}, "
+          f"offline {full.get('evidence/finding_screenshots_offline', 0)}, "
+          f"{full.get('evidence/screenshot_failed', 0)} failed), "
           f"{full.get('evidence/finding_screenshot_seconds', 0):.1f} s rendering + queueing, summed (background)")
 
 

@@ -48,9 +48,11 @@ def demo(keep_serving: bool) -> None:
             console.print(f"Against the demo's ground truth: precision [bold]{report.precision:.2f}[/], "
                           f"recall [bold]{report.recall:.2f}[/] ({report.true_positives} of {report.expected} "
                           f"violations found, {report.false_positives} false alarms)")
+            documents = _demo_documents(store, result.sweep_id)
         finally:
             store.close()
         _print_next_steps()
+        _print_documents(documents)
         if keep_serving:
             err.print(f"demo site still at {server.url} — Ctrl-C to stop")
             try:
@@ -58,6 +60,48 @@ def demo(keep_serving: bool) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+
+
+def _demo_documents(store, sweep_id: str) -> dict[str, str]:
+    """The sweep's WACZ, and the WACZ and extraction record (DOCX, PDF) of its most serious lead."""
+    import getpass
+
+    from leads.leads import build_leads
+    from leads.records.archive import lead_wacz, write_extraction_record
+    from netsword.config import current
+    from pipelines.evidence import validate_wacz, write_wacz
+
+    cfg = current()
+    out_dir = data_home() / "demo-documents"
+    docs: dict[str, str] = {}
+    try:
+        wacz = write_wacz(cfg.evidence_dir, [sweep_id], out_dir / f"{sweep_id}.wacz", title=f"netsword {sweep_id}")
+        valid = "valid" if validate_wacz(wacz.path)[0] else "INVALID"
+        docs["sweep WACZ"] = f"{wacz.path}   ({wacz.pages} pages; {valid})"
+        leads = [x for x in build_leads(store, {"sweep_id": sweep_id})
+                 if any(f["subject_kind"] == "listing" for f in x.findings)]
+        if leads:
+            lead = leads[0]
+            folder = out_dir / lead.lead_id.replace(":", "-")
+            files = write_extraction_record(store, cfg.evidence_dir, [lead], folder, operator=getpass.getuser(),
+                                            exit_ip=cfg.exit_ip)
+            docs["lead"] = f"{lead.lead_id} {lead.shop_name} ({lead.main_category})"
+            docs["extraction record"] = str(files.pdf or files.pdf_problem)
+            docs["  (DOCX)"] = str(files.docx)
+            lw = lead_wacz(store, cfg.evidence_dir, [lead], folder / "lead.wacz")
+            docs["lead WACZ"] = f"{lw.path}   ({lw.pages} pages)"
+    except Exception as exc:  # the sweep stands; say what could not be made
+        docs["problem"] = f"{type(exc).__name__}: {exc}"
+    return docs
+
+
+def _print_documents(docs: dict[str, str]) -> None:
+    if not docs:
+        return
+    console.print("[bold]Evidence documents[/] (WACZ: open in https://replayweb.page or `wacz validate -f`; "
+                  "提取笔录 / extraction record: PDF and DOCX)")
+    for label, value in docs.items():
+        console.print(f"  {label + ':':<19}{escape(value)}", highlight=False, soft_wrap=True)
 
 
 def _print_summary(store, result, seconds: float) -> None:
@@ -107,8 +151,12 @@ def _print_next_steps() -> None:
 @click.option("--full", is_flag=True, help="parse every page, also those unchanged since the last sweep")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="a Scrapy / netsword setting, as `scrapy crawl -s` (repeatable)")
+@click.option("--distributed", is_flag=True,
+              help="seed the sweep in Redis for `netsword worker` processes instead of crawling here")
+@click.option("--redis", "redis", default=None, metavar="URL",
+              help="with --distributed: the Redis server (default $NETSWORD_REDIS_URL, redis://127.0.0.1:6379/0)")
 def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, terms: tuple[str, ...],
-          full: bool, overrides: tuple[str, ...]) -> None:
+          full: bool, overrides: tuple[str, ...], distributed: bool = False, redis: str | None = None) -> None:
     """Sweep one site through the whole pipeline into the store."""
     from crawler.runner import SweepError
     from netsword.yamlsource import SourceError
@@ -121,6 +169,13 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
         if not sep or not name.strip():
             raise click.UsageError(f"-s wants NAME=VALUE, got {item!r}")
         extra[name.strip()] = value
+    if distributed:
+        from crawler.distributed.commands import seed
+
+        if resume or full:
+            raise click.UsageError("--resume/--full do not apply to --distributed (netsword runs resume SWEEP)")
+        seed(site, base_url=base_url, sweep_id=sweep_id, search=list(terms) or None, redis=redis, extra=extra)
+        return
     from crawler.sitelock import lock_path, site_lock
 
     with site_lock(data_home(), site) as locked:
@@ -185,6 +240,59 @@ def _sweep_counts(sweep_id: str) -> dict:
         return {}
     finally:
         store.close()
+
+
+# --- recheck ---------------------------------------------------------------------------
+@click.command()
+@click.option("--site", default=None, help="only this site's listings (default: every site, one after the other)")
+@click.option("--lead", "lead_ids", multiple=True, help="only these leads (SITE:SHOP, repeatable; any status)")
+@click.option("--base-url", default=None, help="override the profile's base_url")
+def recheck(site: str | None, lead_ids: tuple[str, ...], base_url: str | None) -> None:
+    """复查 / fetch the listings of confirmed and referred leads again: still online, changed or removed.
+
+    Fresh evidence (a sweep of its own, sealed), the outcome on each lead, and removals counted on the
+    statistics form (督促网络交易平台删除违法商品信息)."""
+    import subprocess
+    import sys
+
+    from crawler.recheck import run_recheck
+    from crawler.sitelock import site_lock
+    from leads.recheck import OUTCOMES, targets
+    from pipelines.store import open_store
+
+    store = open_store(default_store_url())
+    try:
+        found = targets(store, site=site, lead_ids=lead_ids or None)
+    finally:
+        store.close()
+    if not found:
+        console.print("没有需要复查的商品（已确认、已移送线索的商品）/ nothing to re-check (no listings of confirmed "
+                      "or referred leads)")
+        return
+    sites = sorted({t.site for t in found})
+    if len(sites) > 1:  # one crawl per process (Twisted's reactor): each site in a child
+        failed = 0
+        for one in sites:
+            cmd = [sys.executable, "-m", "cli", "recheck", "--site", one, *[a for x in lead_ids for a in ("--lead", x)]]
+            failed += subprocess.run(cmd, check=False, cwd=str(Path(__file__).resolve().parents[1])).returncode != 0
+        if failed:
+            raise SystemExit(1)
+        return
+    with site_lock(data_home(), sites[0]) as locked:
+        if not locked:
+            raise click.ClickException(f"another sweep of site {sites[0]!r} is running; re-check when it is done")
+        run = run_recheck(sites[0], found, base_url=base_url)
+    table = Table(title=f"复查 / re-check {run.sweep_id}")
+    for col in ("线索", "商品", "结果", "HTTP"):
+        table.add_column(col)
+    for t, r in run.results:
+        table.add_row(escape(t.lead_id), escape(t.url), OUTCOMES.get(r.outcome, r.outcome), str(r.http_status or "—"))
+    console.print(table)
+    counts = ", ".join(f"{OUTCOMES.get(k, k)} {n}" for k, n in sorted(run.counts().items()))
+    console.print(f"{len(run.results)} listings: {counts}; evidence {escape(run.evidence)} (sealed), sweep "
+                  f"{escape(run.sweep_id)}", highlight=False, soft_wrap=True)
+    if not run.finished:
+        raise SystemExit(1)
 
 
 # --- profile ---------------------------------------------------------------------------

@@ -81,11 +81,12 @@ def _write_job(job: Path, info: dict[str, Any]) -> None:
 
 
 def prepare_job(site: str, *, resume: bool, sweep_id: str | None, base_url: str | None,
-                search: list[str] | None) -> dict[str, Any]:
-    """The job description (sweep.json) for a new or a resumed sweep of ``site``."""
+                search: list[str] | None, job: Path | None = None) -> dict[str, Any]:
+    """The job description (sweep.json) for a new or a resumed sweep of ``site`` (in ``job``, default
+    the site's job folder)."""
     from crawler.spiders.listing import new_sweep_id
 
-    job = netsword_config.job_dir(site)
+    job = job or netsword_config.job_dir(site)
     info = _read_job(job)
     if resume:
         if not info:
@@ -129,11 +130,14 @@ def _clear_job(job: Path) -> None:
 def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None = None,
               evidence_dir: str | None = None, sweep_id: str | None = None,
               quiet: bool = False, extra_settings: dict[str, Any] | None = None,
-              resume: bool = False, search: list[str] | None = None, full: bool = False) -> SweepResult:
+              resume: bool = False, search: list[str] | None = None, full: bool = False,
+              urls: list[str] | None = None, job_name: str | None = None) -> SweepResult:
     """Crawl ``site`` with its profile through the whole pipeline; blocks until done.
 
     ``resume``: continue the site's last unfinished sweep; ``search``: sweep only the search
-    results for these terms; ``full``: parse every page even if unchanged since the last sweep.
+    results for these terms; ``full``: parse every page even if unchanged since the last sweep;
+    ``urls``: fetch only these pages, follow no link (re-checks); ``job_name``: the job folder's
+    name (default the site: a re-check keeps its own, and leaves an unfinished sweep resumable).
     """
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     if str(ROOT) not in sys.path:
@@ -153,11 +157,12 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     _ensure_sqlite_parent(store_url)
     if resume:
         _check_store_readable(site, store_url)
-    job = prepare_job(site, resume=resume, sweep_id=sweep_id, base_url=base_url, search=search)
+    job_path = netsword_config.job_dir(job_name or site)
+    job = prepare_job(site, resume=resume, sweep_id=sweep_id, base_url=base_url, search=search, job=job_path)
     settings = get_project_settings()
     settings.set("STORE_URL", store_url, priority="cmdline")
     settings.set("EVIDENCE_DIR", evidence_dir or str(netsword_config.evidence_dir()), priority="cmdline")
-    settings.set("JOBDIR", str(netsword_config.job_dir(site)), priority="cmdline")
+    settings.set("JOBDIR", str(job_path), priority="cmdline")
     settings.set("NETSWORD_RESUME", resume, priority="cmdline")
     if full:
         settings.set("NETSWORD_INCREMENTAL", False, priority="cmdline")
@@ -172,12 +177,12 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(ListingSpider)
     process.crawl(crawler, site=site, profile=profile, base_url=job.get("base_url"), sweep_id=job["sweep_id"],
-                  search=job.get("search") or None)
+                  search=job.get("search") or None, urls=urls)
     process.start()
-    result = _result(job["sweep_id"], site, dict(crawler.stats.get_stats() or {}), store_url)
+    result = _result(job["sweep_id"], site, dict(crawler.stats.get_stats() or {}), store_url, job_path)
     if result.finished and result.stored:
         job["finished"] = True
-        _write_job(netsword_config.job_dir(site), job)
+        _write_job(job_path, job)
     return result
 
 
@@ -200,14 +205,14 @@ def _check_rules(extra_settings: dict[str, Any]) -> Any:
     return RuleSet.load(rules_dir, include_test=include_test)
 
 
-def _result(sweep_id: str, site: str, stats: dict[str, Any], store_url: str) -> SweepResult:
+def _result(sweep_id: str, site: str, stats: dict[str, Any], store_url: str, job: Path | None = None) -> SweepResult:
     from pipelines.history import UnknownHistory
     from pipelines.store import waiting_writes
 
     result = SweepResult(sweep_id, site, stats)
     if stats.get("netsword/store/spooled"):  # this sweep spooled writes: are they still there?
         result.waiting, result.spool = waiting_writes(store_url)
-    result.history_pending = len(UnknownHistory(netsword_config.job_dir(site)).ids())
+    result.history_pending = len(UnknownHistory(job or netsword_config.job_dir(site)).ids())
     return result
 
 

@@ -117,6 +117,8 @@ EVIDENCE_DIR = str(netsword_config.evidence_dir())
 EVIDENCE_FINDING_SCREENSHOTS = True  # listings with findings: render the stored snapshot, screenshot it
 EVIDENCE_RENDER_BACKLOG = 200  # flagged listings waiting for their screenshot before the pipeline waits too
 EVIDENCE_RENDER_CDP = True  # snapshot renders over the browser's DevTools pipe (False: through Playwright)
+EVIDENCE_LIVE_SCREENSHOTS = True  # a flagged listing is screenshot live from the site (pictures in; else the offline
+#   re-render of its stored HTML, labelled so); both with a caption bar (URL, Beijing time, sweep, HTML SHA-256)
 EVIDENCE_RENDER_CONCURRENCY = 2
 EVIDENCE_RENDER_EXECUTABLE = ""  # snapshot renders; "" = chromium-headless-shell if installed, else Chromium
 EVIDENCE_SCREENSHOTS = True  # every browser page
@@ -127,3 +129,14 @@ NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`
 NETSWORD_WARMUP = True  # load jieba's dictionary in the background at start (crawler.warmup)
 STORE_URL = netsword_config.store_url()
+
+# --- the distributed mode (crawler/distributed/; only `netsword worker` turns it on) -----
+NETSWORD_REDIS_BLOOM_CAPACITY = 10_000_000  # URLs per sweep the Bloom filter's error rate holds for (42 MB)
+NETSWORD_REDIS_BLOOM_ERROR = 1e-7  # its false-positive rate: a new URL taken for seen (and skipped)
+NETSWORD_REDIS_DUPEFILTER = "bloom"  # "bloom" (crawler.distributed.dupefilter) or "set" (scrapy-redis's)
+NETSWORD_REDIS_HEARTBEAT = 2.0  # seconds between a worker's heartbeats (lease renewals, stop checks)
+NETSWORD_REDIS_LEASE_SECONDS = 120.0  # a request a worker took and did not finish goes back after this
+NETSWORD_REDIS_ROBOTS_WAIT = 60.0  # seconds a worker waits for robots.txt another worker is fetching
+NETSWORD_REDIS_SWEEP = ""  # the sweep a worker crawls (set by crawler.distributed.worker.worker_settings)
+REDIS_URL = ""  # scrapy-redis's connection (set by the worker: --redis, $NETSWORD_REDIS_URL)
+SCHEDULER_DUPEFILTER_KEY = ""  # scrapy-redis's duplicate filter key (each worker sets its sweep's: distributed.keys)

@@ -9,6 +9,12 @@ Inside (fixed names)::
     screenshots/<sha256>.png the page's screenshot where the crawler took one (same name)
     manifests/<sweep>.jsonl  the manifest of each sweep that fetched one of those pages (hash-chained),
                              with its .sha256 and its seal: .seal.json, .sig, .tsr
+    archive.wacz             the pages as a WACZ (Webrecorder's format: WARC records, CDXJ index,
+                             pages.jsonl, datapackage.json) any replay tool opens
+    records/电子数据提取笔录.docx, .pdf   the extraction record of the bundle's leads
+    records/线索交办通知书.docx, .pdf     the handover notice (when the bundle is handed over)
+    rechecks/<sweep>.json    the latest re-check (复查) of the leads' listings, with its seal (.seal.json,
+                             .sig, .tsr): online, changed or removed, the HTTP answer and its WARC record
     keys/unit.pub.pem        the public key of the unit that signed (when it has one)
     tsa/chain.pem            the time-stamping authority's certificate chain (when configured)
     manifest.json            bundle format, filters, every file's SHA-256 and size, and
@@ -20,7 +26,9 @@ Inside (fixed names)::
 
 ``verify_bundle(path, trust)`` checks a bundle without extracting it: every file listed with the
 right hash, nothing unlisted, every snapshot's content matching its name, the manifest agreeing
-with SHA256SUMS; the bundle's seal and each sweep manifest's seal and hash chain, with the key
+with SHA256SUMS; the WACZ valid (Webrecorder's validator) and holding each snapshot's page with the
+same content; the extraction record listing each snapshot's SHA-256; the bundle's seal and each
+sweep manifest's seal and hash chain, with the key
 the verifier trusts (``--public-key``; the key the bundle carries is only reported: a bundle
 re-signed with another key carries that key), and whether each snapshot is listed in a sweep
 manifest. Each check holds or fails in Chinese and English (``checks``).
@@ -41,6 +49,7 @@ from leads.charts import price_timeline, timeline_svg
 from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
 from leads.readable import explain_finding, split_when_snippet
+from leads.records.handover import HandoverNotice
 from netsword.clock import beijing_time, utc_now
 from netsword.digests import sha256_bytes, sha256_stream
 from pipelines.evidence import (
@@ -56,14 +65,18 @@ from pipelines.evidence import (
 )
 from pipelines.store.base import SearchQuery, Store, as_query
 
-FORMAT = "netsword-evidence-bundle/2"
-FORMATS = ("netsword-evidence-bundle/1", FORMAT)  # /1: before seals (no manifests, keys, seal)
+FORMAT = "netsword-evidence-bundle/3"
+#: /1: before seals (no manifests, keys, seal); /2: before the WACZ and the extraction record
+FORMATS = ("netsword-evidence-bundle/1", "netsword-evidence-bundle/2", FORMAT)
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 SHEET = "leads.xlsx"
 README = "说明.txt"
 PUBLIC_KEY = "keys/unit.pub.pem"
 TSA_CHAIN = "tsa/chain.pem"
+WACZ = "archive.wacz"
+RECORD = "records/电子数据提取笔录"
+NOTICE = "records/线索交办通知书"
 #: the bundle's seal: written after SHA256SUMS, so not listed in it
 SEAL_FILES = frozenset(seal_names(SUMS))
 _README_TEXT = """netsword 证据包 / evidence bundle
@@ -72,6 +85,10 @@ leads.xlsx               线索表（工作表“线索”）与问题明细（�
 snapshots/<哈希>.html     每条问题所在网页的原始 HTML，文件名即其 SHA-256（与“证据哈希”列一致）
 screenshots/<哈希>.png    该网页的截图（如有）
 charts/price-<编号>.svg   价格类问题的价格走势图（每次抓取的售价、划线价，标出基准扫描与节日促销期）
+archive.wacz             这些网页的 WACZ 归档（ReplayWeb.page 等工具可回放）
+records/电子数据提取笔录.docx/.pdf   电子数据提取笔录（提取环境、每个网页的网址、文件名、哈希值、时间戳令牌序列号）
+records/线索交办通知书.docx/.pdf     线索交办通知书（交办时）
+rechecks/<复查>.json      复查记录（仍在线、已变化、已删除），及其封存文件
 manifests/<扫描>.jsonl    抓取这些网页的扫描清单（哈希链：每行含上一行的 SHA-256），及其封存文件
                          .sha256、.seal.json（封存记录）、.sig（本单位签名）、.tsr（可信时间戳）
 keys/unit.pub.pem        签名单位的公钥（如有）
@@ -101,6 +118,8 @@ class BundleSummary:
     snapshots: int
     screenshots: int
     missing: list[str] = field(default_factory=list)  # snapshot hashes without an HTML file
+    documents: list[str] = field(default_factory=list)  # WACZ, record and notice files in the bundle
+    problems: list[str] = field(default_factory=list)  # what could not be made (no WARC, no browser ...)
 
 
 @dataclass
@@ -114,9 +133,13 @@ class BundleCheck:
 
 def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[str, Any] | None = None, *,
                  evidence_dir: str | Path, site_names: Mapping[str, str] | None = None,
-                 sealer: Sealer | None = None, keep: Callable[[str], bool] | None = None) -> BundleSummary:
+                 sealer: Sealer | None = None, records: bool = True, operator: str = "", witness: str = "",
+                 handover: HandoverNotice | None = None, exit_ip: str = "",
+                 keep: Callable[[str], bool] | None = None) -> BundleSummary:
     """Write the bundle of the findings passing ``filters`` to ``path`` (a .zip), sealed by ``sealer``
-    (default: the unit's key and the TSA from the configuration)."""
+    (default: the unit's key and the TSA from the configuration). ``records``: with the WACZ and the
+    extraction record (``operator`` as 提取人, ``witness`` as 见证人); ``handover``: the handover notice
+    to put in too."""
     path = Path(path)
     sealer = sealer if sealer is not None else Sealer.from_config()
     q = as_query(filters)
@@ -154,12 +177,18 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                                  "html": html, "screenshot": shot, "explanation": explain_finding(f),
                                  "price_timeline": _add_timeline(store, f, add, timelines)})
             manifests = _add_manifests(Path(evidence_dir), sorted(sweeps), add)
+            rechecks = _add_rechecks(store, Path(evidence_dir), {f["lead_id"] for f in findings}, add)
+            extras: dict[str, Any] = {}
+            if records and findings:
+                extras = _add_records(store, Path(evidence_dir), q, sorted(sweeps), findings, add, operator=operator,
+                                      witness=witness, handover=handover, exit_ip=exit_ip, summary=summary, keep=keep)
             if sealer.key is not None:
                 add(PUBLIC_KEY, sealer.key.public.pem())
             if sealer.tsa_chain:
                 add(TSA_CHAIN, sealer.tsa_chain)
             manifest = {"format": FORMAT, "created_at": utc_now(), "filters": asdict(q), "files": files,
                         "findings": findings, "missing_snapshots": summary.missing, "sweep_manifests": manifests,
+                        "rechecks": rechecks, **extras,
                         "public_key": PUBLIC_KEY if sealer.key is not None else None,
                         "key_fingerprint": sealer.key.public.fingerprint if sealer.key is not None else None}
             add(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
@@ -187,6 +216,53 @@ def _add_timeline(store: Store, f: Mapping[str, Any], add: Any, done: dict[str, 
             add(name, str(timeline_svg(t)).encode())
         done[sid] = name
     return done[sid]
+
+
+def _add_records(store: Store, root: Path, q: SearchQuery, sweeps: list[str], findings: list[dict[str, Any]],
+                 add: Any, *, operator: str, witness: str, handover: HandoverNotice | None, exit_ip: str,
+                 summary: BundleSummary, keep: Callable[[str], bool] | None = None) -> dict[str, Any]:
+    """The WACZ of the bundle's pages, the extraction record of its leads and the handover notice, added
+    to the bundle; what manifest.json says of them."""
+    from leads.leads import build_leads
+    from leads.records import RenderError, write_notice_docx, write_notice_pdf
+    from leads.records.archive import write_extraction_record
+    from pipelines.evidence import write_wacz
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="netsword-bundle-") as d:
+        urls = {f["url"] for f in findings if f.get("html")}
+        try:
+            wacz = write_wacz(root, sweeps, Path(d) / "archive.wacz", urls=urls, title="netsword evidence bundle")
+        except ValueError as exc:
+            summary.problems.append(f"WACZ: {exc}")
+        else:
+            add(WACZ, (Path(d) / "archive.wacz").read_bytes(), compress=False)
+            out["wacz"] = {"file": WACZ, "pages": wacz.pages, "missing": wacz.missing}
+            summary.documents.append(WACZ)
+        leads = [x for x in build_leads(store, q) if keep is None or keep(x.lead_id)]
+        files = write_extraction_record(store, root, leads, d, operator=operator, witness=witness, exit_ip=exit_ip,
+                                        stem="record")
+        names = {"number": files.record.number, "docx": f"{RECORD}.docx"}
+        add(f"{RECORD}.docx", files.docx.read_bytes())
+        if files.pdf is not None:
+            add(f"{RECORD}.pdf", files.pdf.read_bytes())
+            names["pdf"] = f"{RECORD}.pdf"
+        else:
+            summary.problems.append(files.pdf_problem)
+        out["extraction_record"] = names
+        summary.documents += [v for k, v in names.items() if k != "number"]
+        if handover is not None:
+            notice = {"number": handover.number, "receiving_unit": handover.receiving_unit,
+                      "due_date": handover.due_date.isoformat(), "docx": f"{NOTICE}.docx"}
+            add(f"{NOTICE}.docx", write_notice_docx(handover, Path(d) / "notice.docx").read_bytes())
+            try:
+                add(f"{NOTICE}.pdf", write_notice_pdf(handover, Path(d) / "notice.pdf").read_bytes())
+                notice["pdf"] = f"{NOTICE}.pdf"
+            except RenderError as exc:
+                summary.problems.append(str(exc))
+            out["handover_notice"] = notice
+            summary.documents += [v for k, v in notice.items() if k in ("docx", "pdf")]
+    return out
 
 
 def _add_evidence(store: Store, root: str | Path, sha: str, add: Any,
@@ -220,6 +296,24 @@ def _add_manifests(root: Path, sweeps: list[str], add: Any) -> list[dict[str, An
                 add(f"manifests/{name}", (mpath.parent / name).read_bytes())
                 names.append(f"manifests/{name}")
         out.append({"sweep_id": sweep, "manifest": f"manifests/{mpath.name}", "files": names})
+    return out
+
+
+def _add_rechecks(store: Store, root: Path, lead_ids: set[str], add: Any) -> list[str]:
+    """The sealed re-check records (evidence/rechecks/) of the leads' latest re-checks, as ``rechecks/...``."""
+    from leads.recheck import latest
+
+    wanted = {r.evidence for lead_id in sorted(lead_ids) for r in latest(store.triage_events(lead_id)).values()
+              if r.evidence.startswith("rechecks/")}
+    out = []
+    for rel in sorted(wanted):
+        path = root / rel
+        if not path.is_file():
+            continue
+        for name in (path.name, *seal_names(path.name)):
+            if (path.parent / name).is_file():
+                add(f"rechecks/{name}", (path.parent / name).read_bytes())
+        out.append(f"rechecks/{path.name}")
     return out
 
 
@@ -258,7 +352,102 @@ def verify_bundle(path: str | Path, trust: Trust | None = None) -> BundleCheck:
         checks.extend(_prefixed("证据包", "bundle", seal.checks))
         pages = _check_sweep_manifests(zf, names, trust, carried, checks)
         checks.extend(_check_snapshots_listed(manifest, pages))
+        checks.extend(_check_rechecks(zf, names, trust, carried))
+        checks.extend(_check_wacz(zf, names, manifest))
+        checks.extend(_check_record(zf, names, manifest))
     return _done(check)
+
+
+def _check_rechecks(zf: zipfile.ZipFile, names: list[str], trust: Trust, carried: Any) -> list[Check]:
+    """Each re-check record's seal (signature, timestamp) over its content."""
+    out: list[Check] = []
+    for name in sorted(n for n in names if n.startswith("rechecks/") and n.endswith(".json")
+                       and not n.endswith(".seal.json")):
+        base = name.rpartition("/")[2]
+        seal = check_seal(base, sha256_bytes(zf.read(name)),
+                          {n: _member(zf, f"rechecks/{n}") for n in seal_names(base)}, trust, carried_key=carried,
+                          what_zh="该复查记录", what_en="the re-check record")
+        out.extend(_prefixed(f"复查记录 {base}", f"re-check record {base}", seal.checks))
+    return out
+
+
+def _finding_pages(zf: zipfile.ZipFile, manifest: Mapping[str, Any]) -> dict[str, bytes]:
+    """url -> the snapshot's bytes, for each finding whose snapshot the bundle holds."""
+    out: dict[str, bytes] = {}
+    for f in manifest.get("findings") or []:
+        if f.get("html") and f.get("url") and f["url"] not in out:
+            data = _member(zf, f["html"])
+            if data is not None:
+                out[f["url"]] = data
+    return out
+
+
+def _check_wacz(zf: zipfile.ZipFile, names: list[str], manifest: Mapping[str, Any]) -> list[Check]:
+    """The WACZ validates (Webrecorder's validator) and replays each snapshot's page with the same bytes."""
+    if WACZ not in names:
+        return []
+    from pipelines.evidence import archived_captures, validate_wacz
+
+    with tempfile.TemporaryDirectory(prefix="netsword-verify-") as d:
+        path = Path(d) / "archive.wacz"
+        path.write_bytes(zf.read(WACZ))
+        valid, said = validate_wacz(path)
+        if not valid:
+            return [fail(f"WACZ 归档未通过校验（wacz validate）：{said[-200:]}",
+                         f"the WACZ does not validate (wacz validate): {said[-200:]}")]
+        out = [Check("ok", "WACZ 归档通过校验（wacz validate：文件齐全、哈希相符）",
+                     "the WACZ validates (wacz validate: files present, hashes match datapackage.json)")]
+        missing, differ, same = [], [], 0
+        for url, body in _finding_pages(zf, manifest).items():
+            try:
+                captures = archived_captures(path, url)  # a page fetched again (a re-check) has several
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                return [*out, fail(f"WACZ 无法读取：{exc}", f"the WACZ cannot be read: {exc}")]
+            if not captures:
+                missing.append(url)
+            elif any(c.body == body or _encoded(c) for c in captures):
+                same += 1
+            else:
+                differ.append(url)
+    if differ:
+        out.append(fail(f"WACZ 中的网页与快照不一致：{', '.join(differ[:3])}",
+                        f"pages in the WACZ differ from their snapshots: {', '.join(differ[:3])}"))
+    if missing:
+        out.append(Check("warn", f"{len(missing)} 个网页不在 WACZ 中：{', '.join(missing[:3])}",
+                         f"{len(missing)} pages are not in the WACZ: {', '.join(missing[:3])}"))
+    if same and not differ:
+        out.append(Check("ok", f"WACZ 回放的 {same} 个网页与快照逐字节一致",
+                         f"the {same} pages the WACZ replays are byte for byte the snapshots"))
+    return out
+
+
+def _encoded(page: Any) -> bool:
+    """A response kept compressed as the server sent it (its bytes cannot equal the decoded snapshot)."""
+    return page.record_type == "response" and page.body[:2] == b"\x1f\x8b"
+
+
+def _check_record(zf: zipfile.ZipFile, names: list[str], manifest: Mapping[str, Any]) -> list[Check]:
+    """The extraction record (DOCX) names each snapshot's SHA-256."""
+    name = f"{RECORD}.docx"
+    if name not in names:
+        return []
+    import io
+
+    from docx import Document
+
+    try:
+        doc = Document(io.BytesIO(zf.read(name)))
+    except Exception as exc:  # a damaged document: python-docx raises several kinds
+        return [fail(f"提取笔录无法打开：{exc}", f"the extraction record cannot be opened: {exc}")]
+    text = "\n".join([p.text for p in doc.paragraphs] + [c.text for t in doc.tables for r in t.rows for c in r.cells])
+    shas = sorted({f["snapshot_sha256"] for f in manifest.get("findings") or [] if f.get("html")})
+    absent = [s for s in shas if s not in text]
+    if absent:
+        return [fail(f"提取笔录未列出 {len(absent)} 个快照的哈希：{', '.join(s[:12] for s in absent[:3])}",
+                     f"the extraction record does not list {len(absent)} snapshot hashes: "
+                     f"{', '.join(s[:12] for s in absent[:3])}")]
+    return [Check("ok", f"提取笔录列出了全部 {len(shas)} 个快照的 SHA-256", f"the extraction record lists the SHA-256 "
+                  f"of all {len(shas)} snapshots")]
 
 
 def fail(zh: str, en: str) -> Check:

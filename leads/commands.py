@@ -92,22 +92,30 @@ def search(query: str, limit: int, page: int, as_json: bool, **filters: Any) -> 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--what", type=click.Choice(["findings", "leads"]), default="findings", show_default=True,
               help="CSV/JSON: one row per finding or per lead (XLSX has both sheets)")
+@click.option("--operator", default="", help="zip: 提取人 named in the extraction record (the analyst)")
+@click.option("--witness", default="", help="zip: 见证人 named in the extraction record")
 @filter_options
-def export(query: str, fmt: str, output: str, what: str, **filters: Any) -> None:
+def export(query: str, fmt: str, output: str, what: str, operator: str, witness: str, **filters: Any) -> None:
     """Export for enforcement teams: XLSX (sheets 线索 + 问题明细), CSV, JSON, or an evidence bundle (zip)."""
     from leads.bundle import write_bundle
     from leads.export import export as run_export
-    from netsword.config import evidence_dir as default_evidence_dir
+    from netsword.config import current
 
     q = _query(query, **filters)
     store = _store()
     try:
         if fmt == "zip":
-            summary = write_bundle(store, output, q, evidence_dir=default_evidence_dir())
+            cfg = current()
+            summary = write_bundle(store, output, q, evidence_dir=cfg.evidence_dir, operator=operator,
+                                   witness=witness, exit_ip=cfg.exit_ip)
             console.print(f"{summary.findings} findings, {summary.snapshots} page snapshots, "
                           f"{summary.screenshots} screenshots written to {escape(output)}")
+            if summary.documents:
+                console.print(f"  with {', '.join(summary.documents)}", highlight=False)
             if summary.missing:
                 err.print(f"[yellow]{len(summary.missing)} snapshots not found in the evidence folder[/]")
+            for problem in summary.problems:
+                err.print(f"[yellow]! {escape(problem)}[/]", highlight=False, soft_wrap=True)
             return
         n = run_export(store, output, fmt, q, what=what)
     finally:

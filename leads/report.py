@@ -5,7 +5,9 @@ What netsword counts, for leads whose findings were seen in the period:
 * a **case** (查处网络违法案件) is a lead an analyst confirmed or referred; each case is counted
   once, under its main category (``leads.categories``), in the 14 category rows;
 * **referrals** (移送公安机关案件) are the referred leads (status 已移送);
-* 网上检查网站、网店（个次）: shop pages fetched, summed over the sweeps started in the period.
+* 网上检查网站、网店（个次）: shop pages fetched, summed over the sweeps started in the period;
+* 督促网络交易平台删除违法商品信息（条）: listings of confirmed or referred leads that a re-check
+  (``netsword recheck``, :mod:`leads.recheck`) in the period found removed (blank before any re-check).
 
 Everything else on the form (other departments, on-site checks, fines) netsword cannot know:
 those cells stay blank, not 0. A category row stays blank when no loaded rule can produce
@@ -57,6 +59,7 @@ DEPARTMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("邮政管理部门", ("检查邮政企业、快递企业（家次）", "查处违法违规行为（次）")),
 )
 CASES, REFERRALS, FINES = "查处网络违法案件（件）", "移送公安机关案件（件）", "罚没款（万元）"
+REMOVED = "督促网络交易平台删除违法商品信息（条）"
 FORM_NOTE = ("注：如查处的同一网络违法案件属于同时违反多个法律法规的，原则上按照涉及的最主要的违法问题进行分类"
              "（不重复计算），并请在备注中予以说明。")
 CASE_STATUSES = ("confirmed", "referred")
@@ -111,6 +114,16 @@ def _online_checks(store: Store, seen_from: str | None, seen_before: str | None)
     return FormRow(ONLINE_CHECKS, shops, f"netsword 巡查店铺首页 {shops} 个次（{len(sweeps)} 次巡查）")
 
 
+def _removals(store: Store, form: StatisticsForm) -> FormRow:
+    from leads.recheck import removals
+
+    n = removals(store, form.date_from.isoformat() if form.date_from else None,
+                 form.date_to.isoformat() if form.date_to else None)
+    if n is None:
+        return FormRow(REMOVED, None, "尚未复查（netsword recheck），请人工填报")
+    return FormRow(REMOVED, n, f"netsword 复查（已确认、已移送线索）确认已删除/下架的商品 {n} 条")
+
+
 def build_form(store: Store, campaign: str, date_from: str | date | None = None, date_to: str | date | None = None,
                *, unit: str = "", known: set[str] | None = None) -> StatisticsForm:
     """The form for leads seen between ``date_from`` and ``date_to`` (Beijing days, both included).
@@ -125,7 +138,9 @@ def build_form(store: Store, campaign: str, date_from: str | date | None = None,
     pending = sum(1 for lead in leads if lead.status == "new")
     referred = sum(1 for lead in form.cases if lead.status == "referred")
     checks = _online_checks(store, bounds["seen_from"], bounds["seen_before"])
-    form.departments = [(dept, [checks if item == ONLINE_CHECKS else FormRow(item, None) for item in items])
+    removed = _removals(store, form)
+    known_rows = {ONLINE_CHECKS: checks, REMOVED: removed}
+    form.departments = [(dept, [known_rows.get(item) or FormRow(item, None) for item in items])
                         for dept, items in DEPARTMENTS]
     form.totals = [
         FormRow(CASES, len(form.cases), f"netsword 中“已确认”“已移送”的线索，每个店铺（经营者）计 1 件；"

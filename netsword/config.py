@@ -20,6 +20,9 @@ unit's keys        ``NETSWORD_KEYS_DIR``   ``keys_dir``                ``<home>/
 TSA URL            ``NETSWORD_TSA_URL``    ``tsa_url``                 none: times are the machine's own
                                                                        (``evidence stamp --tsa-url``)
 TSA chain (PEM)    ``NETSWORD_TSA_CERTS``  ``tsa_certs``               none (``evidence verify --tsa-certs``)
+exit IP            ``NETSWORD_EXIT_IP``    ``exit_ip``                 none (the extraction record says
+                                                                       it is not known)
+daily re-check     ``NETSWORD_RECHECK_AT`` ``recheck_at``              ``09:30`` (Beijing; ``off``: none)
 =================  ======================  ==========================  ===============================
 
 The unit's keys sign each sweep's manifest and each evidence bundle; the TSA (RFC 3161) stamps
@@ -60,10 +63,12 @@ KEYS: dict[str, tuple[str, str]] = {
     "keys_dir": ("keys_dir", "NETSWORD_KEYS_DIR"),
     "tsa_url": ("tsa_url", "NETSWORD_TSA_URL"),
     "tsa_certs": ("tsa_certs", "NETSWORD_TSA_CERTS"),
+    "exit_ip": ("exit_ip", "NETSWORD_EXIT_IP"),
+    "recheck_at": ("recheck_at", "NETSWORD_RECHECK_AT"),
 }
 
 #: Config fields that are text (URLs), not paths
-TEXT_FIELDS = frozenset({"store_url", "tsa_url"})
+TEXT_FIELDS = frozenset({"store_url", "tsa_url", "exit_ip", "recheck_at"})
 
 
 class ConfigError(SourceError):
@@ -86,6 +91,8 @@ class Config:
     keys_dir: Path
     tsa_url: str = ""
     tsa_certs: Path | None = None
+    exit_ip: str = ""  # the address sites see this machine as (proxy / NAT), for the extraction record
+    recheck_at: str = "09:30"  # the scheduler's daily re-check (HH:MM, campaign time zone); "off": none
 
     def job_dir(self, site: str) -> Path:
         """A site's Scrapy ``JOBDIR`` (frontier, disk queue, sweep.json)."""
@@ -176,6 +183,8 @@ def current(**overrides: Any) -> Config:
         "keys_dir": home / "keys",
         "tsa_url": "",
         "tsa_certs": None,
+        "exit_ip": "",
+        "recheck_at": "09:30",
     }
     values: dict[str, Any] = dict(defaults)
     for key, (name, var) in KEYS.items():

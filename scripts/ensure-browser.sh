@@ -1,8 +1,9 @@
 #!/bin/sh
 # Makes sure Playwright can start a Chromium, in this order:
 #   1. a Chromium already here (NETSWORD_CHROMIUM, Debian's chromium, Playwright's own);
-#   2. as root with apt-get: Debian's chromium + fonts-noto-cjk (CJK glyphs in screenshots),
-#      and chromium-headless-shell (optional, cheaper evidence screenshots);
+#   2. as root with apt-get: Debian's chromium + fonts-noto-cjk (CJK glyphs in screenshots, captions and
+#      the PDF records; installed whenever missing), and chromium-headless-shell (optional, cheaper evidence
+#      screenshots);
 #   3. Playwright's own browser download (needs internet);
 #   4. otherwise a clear message: the static pages still crawl, browser pages are skipped.
 BIN=${1:-.venv/bin}
@@ -13,6 +14,13 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && ! command -v ch
   echo "netsword: installing Debian's chromium-headless-shell (optional, for evidence screenshots) ..."
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null; } \
     || echo "netsword: chromium-headless-shell not installed; screenshots use the crawl's Chromium"
+fi
+# The CJK font: Chinese in screenshots, in the caption bar of evidence screenshots and in the PDFs of the
+# extraction record and the handover notice (leads/records). Needed even when a Chromium is already here.
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then
+  echo "netsword: installing the CJK fonts (fonts-noto-cjk) ..."
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; } \
+    || echo "netsword: fonts-noto-cjk not installed; Chinese text in captions and PDFs may show as boxes"
 fi
 if found; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

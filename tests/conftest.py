@@ -45,3 +45,21 @@ def hostile_site():
 
     with HostileSite() as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """tests/redis_server.py: a real redis-server on a free 127.0.0.1 port, once per session."""
+    from redis_server import RedisServer
+
+    server = RedisServer()
+    if not server.available:
+        pytest.skip("redis-server is not installed (make test installs it: scripts/ensure-redis.sh)")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """A Redis database of this test's own."""
+    return redis_server.new_db()

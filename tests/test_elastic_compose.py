@@ -53,6 +53,19 @@ def test_services_volumes_and_healthchecks(compose):
     assert services["setup"]["restart"] == services["secrets"]["restart"] == "no"
 
 
+def test_redis_and_a_scalable_worker_service(compose):
+    """`docker compose up --scale worker=4`: workers share the Redis frontier; nothing pins one container."""
+    services = compose["services"]
+    redis, worker = services["redis"], services["worker"]
+    assert redis["healthcheck"]["test"][-1] == "ping" and "redisdata" in compose["volumes"]
+    assert not redis.get("ports"), "Redis stays inside the compose network"
+    assert worker["command"] == ["netsword", "worker"] and "profiles" not in worker
+    assert not worker.get("ports") and "container_name" not in worker  # scaling needs neither
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in ("web", "scheduler", "worker"):
+        assert services[name]["environment"]["NETSWORD_REDIS_URL"] == "redis://redis:6379/0", name
+
+
 def test_elasticsearch_single_node_with_security_and_the_client_major(compose):
     es = compose["services"]["elasticsearch"]
     env = es["environment"]

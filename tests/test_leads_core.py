@@ -199,16 +199,18 @@ def test_evidence_bundle_verifies_and_catches_tampering(store, tmp_path):
     bundle = tmp_path / "b.zip"
     summary = write_bundle(store, bundle, evidence_dir=tmp_path / "evidence", sealer=Sealer())  # no key, no TSA
     assert (summary.findings, summary.snapshots, summary.screenshots, summary.missing) == (2, 1, 1, [])
+    assert any("no WARC files" in p for p in summary.problems)  # planted without a sweep: no WACZ, said so
     with zipfile.ZipFile(bundle) as zf:
         assert sorted(zf.namelist()) == sorted(["说明.txt", "leads.xlsx", f"snapshots/{sha}.html",
                                                 f"screenshots/{sha}.png", "manifest.json", "SHA256SUMS",
-                                                "SHA256SUMS.seal.json"])
+                                                "SHA256SUMS.seal.json", "records/电子数据提取笔录.docx",
+                                                "records/电子数据提取笔录.pdf"])
         assert zf.read(f"snapshots/{sha}.html") == html
         manifest = json.loads(zf.read("manifest.json"))
         assert {f["html"] for f in manifest["findings"]} == {f"snapshots/{sha}.html"}
         members = {name: zf.read(name) for name in zf.namelist()}
     check = verify_bundle(bundle)
-    assert check.ok and check.files_checked == 5 and not check.problems
+    assert check.ok and check.files_checked == 7 and not check.problems
 
     def rewrite(name: str, changes: dict[str, bytes]) -> Path:
         out = tmp_path / name

@@ -20,7 +20,7 @@ def modules() -> list[tuple[str, Path]]:
     out = []
     for path in sorted(ROOT.glob("**/*.py")):
         rel = path.relative_to(ROOT)
-        if rel.parts[0] not in OURS and rel.name not in ("cli.py", "scheduler.py"):
+        if rel.parts[0] not in OURS and str(rel) not in ("cli.py", "scheduler.py"):  # not .venv/…/scheduler.py
             continue
         name = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
         out.append((name, path))

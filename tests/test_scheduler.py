@@ -111,7 +111,9 @@ festivals: [{{id: fest, name: 测试节, date: "{day}", days: 2}}]
         code = first.stop()
     assert code == 0, first.text()[-3000:]
     assert "scheduler stopped" in first.text()
-    assert set(before) == {"sched:fest:daily:demo", "sched:fest:hourly:demo"}  # the one-off baseline has run
+    # the one-off baseline has run; the daily re-check (scheduling.recheck) is the scheduler's own job
+    assert set(before) == {"sched:fest:daily:demo", "sched:fest:hourly:demo", "recheck:daily"}
+    assert str(before["recheck:daily"].time())[:5] == "09:30"
     assert before["sched:fest:daily:demo"].date() == day + timedelta(days=1)
     history = runs(home)
     assert len(history) == 2
@@ -128,7 +130,8 @@ festivals: [{{id: fest, name: 测试节, date: "{day}", days: 2}}]
         listed = run_cli("schedule", "list", "--json", "--campaign", str(campaign), home=home)
         assert listed.returncode == 0, listed.stderr
         rows = [json.loads(line) for line in listed.stdout.splitlines()]
-        assert {r["job_id"] for r in rows} == set(before) and {r["state"] for r in rows} == {"已排程"}
+        assert {r["job_id"] for r in rows} == set(before) - {"recheck:daily"}
+        assert {r["state"] for r in rows} == {"已排程"}
         shown = run_cli("schedule", "history", "--json", home=home)
         assert shown.returncode == 0, shown.stderr
         assert {json.loads(line)["run_id"] for line in shown.stdout.splitlines()} == {r.run_id for r in history}

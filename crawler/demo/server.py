@@ -259,6 +259,11 @@ class DemoServer:
             if shop is None or not (shop.get("license") or {}).get("image"):
                 return self._not_found(path)
             return 200, "image/svg+xml; charset=utf-8", t.render_license_svg(shop).encode()
+        if m := re.fullmatch(r"/static/item/([A-Za-z0-9_-]+)\.svg", path):
+            listing = c.listing_by_id.get(m.group(1))
+            if listing is None:
+                return self._not_found(path)
+            return 200, "image/svg+xml; charset=utf-8", t.render_photo_svg(listing).encode()
         if path == "/static/catalog.js":
             return 200, "application/javascript; charset=utf-8", t.CATALOG_JS.encode()
         if path == "/robots.txt":

@@ -219,6 +219,7 @@ def render_listing(categories: list[dict[str, Any]], listing: dict[str, Any], sh
             f'<a class="cat" href="/category/{quote(str(cat["slug"]))}/">{e(cat["label"])}</a> › '
             f'<span class="current">{e(listing["title"])}</span></nav>'
             f'<article class="listing"><h1 class="title">{e(listing["title"])}</h1>'
+            f'<img class="photo" src="/static/item/{lid}.svg" width="240" height="160" alt="">'
             f'<div class="price-box"><span class="price">{e(shown_price(listing["price"], factor))}</span>{del_html}'
             f' <span class="sold">月销 {e(listing.get("sold", 0))}</span></div>{promo}'
             f'<div class="service">{e(listing.get("service"))}</div>'
@@ -245,6 +246,19 @@ def render_license_svg(shop: dict[str, Any]) -> str:
             f'<text x="60" y="200" font-size="20">名称：{x(str(lic.get("company") or ""))}</text>'
             f'<text x="60" y="250" font-size="20">住所：{x(str(shop.get("address") or ""))}</text>'
             '<text x="300" y="360" font-size="14" text-anchor="middle" fill="#999">网剑演示商城 · 仅用于演示</text>'
+            "</svg>")
+
+
+#: the fill of every product picture (a live screenshot shows it; an offline re-render cannot load it)
+PHOTO_FILL = "#2f6fdf"
+
+
+def render_photo_svg(listing: dict[str, Any]) -> str:
+    """The listing's product picture: a blue card with its id (what a live screenshot loads)."""
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="160" viewBox="0 0 240 160">'
+            f'<rect width="240" height="160" fill="{PHOTO_FILL}"/>'
+            f'<text x="120" y="90" font-size="28" text-anchor="middle" fill="#ffffff">'
+            f'{html.escape(listing["id"])}</text>'
             "</svg>")
 
 

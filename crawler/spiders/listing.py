@@ -3,7 +3,8 @@
 Everything site-specific lives in the site profile (crawler/sites/<site>.yml): which page
 types exist, which links to follow, how lists page, which fields to extract, which pages
 need a browser and what to do in it. Spider arguments: ``site``, ``base_url``, ``sweep_id``,
-``search`` (comma-separated terms: sweep only their search results).
+``search`` (comma-separated terms: sweep only their search results), ``urls`` (a re-check: only these
+pages, no link followed).
 
 A callback yields the page's links before its item: the frontier (:mod:`crawler.frontier`)
 makes the links durable before the item can reach the store, so a killed sweep never has a
@@ -51,7 +52,8 @@ class ListingSpider(scrapy.Spider):
     name = "listing"
 
     def __init__(self, site: str = "demo", base_url: str | None = None, sweep_id: str | None = None,
-                 profile: Profile | None = None, search: str | list[str] | None = None, **kwargs: Any) -> None:
+                 profile: Profile | None = None, search: str | list[str] | None = None,
+                 urls: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.profile = profile or find_profile(site)
         self.site = self.profile.site
@@ -60,6 +62,7 @@ class ListingSpider(scrapy.Spider):
         self.allowed_domains = self.profile.allowed_domains or None
         terms = search.split(",") if isinstance(search, str) else list(search or [])
         self.search_terms = [t.strip() for t in terms if t.strip()]
+        self.only_urls = list(urls or [])  # a re-check: these pages only, no link followed
         self._ids: dict[tuple[str, str], str] = {}  # (kind, id) -> the first URL that gave it
         self._id_warned: set[tuple[str, str]] = set()
 
@@ -84,7 +87,9 @@ class ListingSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        if self.search_terms:
+        if self.only_urls:
+            urls = self.only_urls
+        elif self.search_terms:
             urls = self.profile.search_urls(self.search_terms, self.base_url)
         else:
             urls = self.profile.resolved_start_urls(self.base_url)
@@ -153,7 +158,9 @@ class ListingSpider(scrapy.Spider):
             yield self.extract(response, name, page)
 
     def links(self, response: Response, page: PageType) -> Iterator[scrapy.Request]:
-        """Requests for the page's links (``follow``) and its next page (``pagination``)."""
+        """Requests for the page's links (``follow``) and its next page (``pagination``); none in a re-check."""
+        if self.only_urls:
+            return
         for sel in page.follow:
             for href in select_links(response, sel):
                 request = self.request_for(response.urljoin(href))

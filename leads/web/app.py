@@ -24,6 +24,7 @@ from leads.web.admin_views import router as admin_router
 from leads.web.api import make_api
 from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
+from leads.web.documents import router as documents_router
 from leads.web.render import CSS_HASH, make_templates
 from leads.web.scope import visible_for
 from leads.web.state import ConsoleState
@@ -107,6 +108,7 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.state.throttle = LoginThrottle(config.login_policy)
     app.include_router(auth_router)
     app.include_router(views_router)
+    app.include_router(documents_router)
     app.include_router(triage_router)
     app.include_router(admin_router)
     app.mount("/api", make_api(app))  # token-authenticated JSON, its own OpenAPI: /api/openapi.json

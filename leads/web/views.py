@@ -138,9 +138,13 @@ def lead_page(request: Request, lead_id: str) -> Response:
     events = store.triage_events(lead_id)
     shots = {sha: evidence_files(store, request.app.state.config.evidence_dir, sha).screenshot_path is not None
              for sha in {f["snapshot_sha256"] for f in lead.findings if f["snapshot_sha256"]}}
+    from leads.recheck import latest, parse
+    from leads.web.documents import doc_url
+
     return render(request, "lead.html", lead=lead, events=list(reversed(events)), shots=shots,
                   users=[u for u in store.users() if not u.disabled], lead_statuses=LEAD_STATUSES,
                   finding_decisions=FINDING_DECISIONS, main_rule=MAIN_CATEGORY_RULE, lead_url=lead_url,
+                  doc_url=doc_url, rechecks=list(latest(events).values()), recheck_of=parse,
                   timelines=lead_timelines(store, lead.findings))
 
 

@@ -20,7 +20,7 @@ from .chain import chain_tail, line_hash
 #: The fields of a manifest line, in order.
 MANIFEST_FIELDS = ("sweep_id", "url", "requested_url", "status", "fetched_at", "rendered", "kind", "unchanged",
                    "html_sha256", "html_path", "screenshot_sha256", "screenshot_path", "screenshot_pending", "warc",
-                   "seq", "prev")
+                   "server_ip", "cert_sha256", "capture", "seq", "prev")
 
 
 class Manifest:

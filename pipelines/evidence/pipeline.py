@@ -5,17 +5,22 @@ Under ``EVIDENCE_DIR``:
 * ``html/ab/<sha256>.html.gz`` -- every page body exactly as received (or as the browser
   rendered it), content-addressed: writing the same bytes twice is a no-op;
 * ``screenshots/<html sha256>.png`` -- a full-page screenshot of every browser page (taken
-  live by :mod:`crawler.browser_pool`) and of every listing that gets a finding (its stored
-  snapshot rendered with scripts and network off, :mod:`pipelines.evidence.render`); named by
-  the HTML it shows, written once (a later render of the same HTML keeps the first picture);
+  live by :mod:`crawler.browser_pool`) and of every listing that gets a finding: taken live from
+  the site in the browser, pictures included (:mod:`pipelines.evidence.live`), or when that fails
+  its stored snapshot rendered with scripts and network off (:mod:`pipelines.evidence.render`),
+  with a caption bar burned in (how it was taken, URL, Beijing time, sweep id, SHA-256 of the
+  HTML: :mod:`pipelines.evidence.caption`); named by the HTML it shows, written once (a later
+  render of the same HTML keeps the first picture);
 * ``warc/<sweep>/<sweep>-00000.warc.gz`` -- the sweep's WARC (:mod:`pipelines.evidence.warc`);
 * ``manifests/<sweep>.jsonl`` -- one line per page: url, requested url, status, fetch time
-  (UTC), sha256 and path of HTML and screenshot, sweep id, WARC segment; its SHA-256 goes to
+  (UTC), sha256 and path of HTML and screenshot, sweep id, WARC segment, the server's IP address
+  and (https) its certificate's SHA-256 fingerprint, how the screenshot was taken (``capture``:
+  live / offline); its SHA-256 goes to
   ``manifests/<sweep>.jsonl.sha256`` when the sweep closes. A flagged listing's screenshot is
   rendered in the background while the sweep goes on: its page line says
   ``"screenshot_pending": true`` and a later line of ``"kind": "screenshot"`` (same url and HTML
-  hash) gives the picture. A sweep killed before that line is written renders it when resumed
-  (the picture depends on the stored HTML only). The lines are hash-chained (``seq``, ``prev``:
+  hash) gives the picture. A sweep killed before that line is written takes it when resumed.
+  The lines are hash-chained (``seq``, ``prev``:
   :mod:`pipelines.evidence.chain`);
 * ``manifests/<sweep>.jsonl.seal.json``, ``.sig``, ``.tsr`` -- when the sweep closes, the manifest
   is sealed (:mod:`pipelines.evidence.seal`): a timestamp token over its SHA-256 from the
@@ -30,8 +35,9 @@ Settings: ``EVIDENCE_DIR``, ``EVIDENCE_WARC`` (True), ``EVIDENCE_WARC_GZIP_LEVEL
 ``EVIDENCE_RENDER_CONCURRENCY`` (2), ``EVIDENCE_RENDER_BACKLOG`` (200),
 ``EVIDENCE_RENDER_EXECUTABLE`` (the browser rendering snapshots; default
 ``chromium-headless-shell`` when installed, else the crawl's Chromium), ``EVIDENCE_RENDER_CDP``
-(True: drive it over its DevTools pipe; False: through Playwright).
-Stats: ``evidence/pages``, ``evidence/finding_screenshots``, ``evidence/screenshot_failed``,
+(True: drive it over its DevTools pipe; False: through Playwright), ``EVIDENCE_LIVE_SCREENSHOTS`` (True).
+Stats: ``evidence/pages``, ``evidence/finding_screenshots`` (``_live``, ``_offline``),
+``evidence/live_screenshot_failed``, ``evidence/screenshot_failed``,
 ``evidence/manifest_signed``, ``evidence/manifest_stamped``.
 
 Speed: file writes happen on one evidence thread (:mod:`pipelines.evidence.worker`), renders on a
@@ -79,7 +85,7 @@ class EvidencePipeline:
     def __init__(self, root: Path | str, *, warc: bool = True, finding_screenshots: bool = True,
                  render_concurrency: int = 2, render_backlog: int = 200, launch_options: dict[str, Any] | None = None,
                  stats: Any = None, warc_gzip_level: int = 6, render_executable: str = "",
-                 render_cdp: bool = True, sealer: Sealer | None = None) -> None:
+                 render_cdp: bool = True, sealer: Sealer | None = None, live_screenshots: bool = True) -> None:
         self.store = EvidenceStore(root)
         self.sealer = sealer  # None: the unit's key and the TSA from netsword.config when the sweep closes
         self.root = Path(root)
@@ -90,6 +96,7 @@ class EvidencePipeline:
         self.launch_options = launch_options
         self.render_executable = render_executable
         self.render_cdp = render_cdp
+        self.live_screenshots = live_screenshots
         self.stats = stats
         self.io: EvidenceIO | None = None
         self.warc: Any = None
@@ -97,6 +104,8 @@ class EvidencePipeline:
         self.renderer: Any = None
         # url -> WARC record id of its response, until its item comes (evidence thread only)
         self._record_ids: OrderedDict[str, str] = OrderedDict()
+        # url -> (server IP, certificate SHA-256) of its response, until its item comes (evidence thread only)
+        self._net: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._shots: set[asyncio.Future[Any]] = set()  # screenshots being rendered
         self.render_backlog = render_backlog
         self.sweep_id = ""
@@ -114,7 +123,8 @@ class EvidencePipeline:
                    launch_options=s.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), stats=crawler.stats,
                    warc_gzip_level=s.getint("EVIDENCE_WARC_GZIP_LEVEL", 6),
                    render_executable=s.get("EVIDENCE_RENDER_EXECUTABLE") or "",
-                   render_cdp=s.getbool("EVIDENCE_RENDER_CDP", True))
+                   render_cdp=s.getbool("EVIDENCE_RENDER_CDP", True),
+                   live_screenshots=s.getbool("EVIDENCE_LIVE_SCREENSHOTS", True))
         if pipe.warc_enabled:
             crawler.signals.connect(pipe.response_downloaded, signal=signals.response_downloaded)
         pipe.crawler = crawler
@@ -123,7 +133,8 @@ class EvidencePipeline:
     # -- life cycle -----------------------------------------------------------------------
     def open_spider(self, spider: Any = None) -> None:
         spider = spider or getattr(self.crawler, "spider", None)  # Scrapy 2.19 passes no spider here
-        sweep_id = getattr(spider, "sweep_id", "") or "sweep"
+        # a worker of a distributed sweep keeps its own part (<sweep>.<worker>): one writer per hash chain
+        sweep_id = getattr(spider, "evidence_part", "") or getattr(spider, "sweep_id", "") or "sweep"
         if self.warc_enabled:
             from pipelines.evidence.warc import WarcWriter
 
@@ -160,7 +171,8 @@ class EvidencePipeline:
         try:
             sealer = self.sealer or Sealer.from_config()
             record = seal_file(manifest.path, sealer, kind="sweep manifest", extra={
-                "sweep_id": self.sweep_id, "lines": manifest.seq, "chain_head": manifest.head})
+                "sweep_id": self.sweep_id, "lines": manifest.seq, "chain_head": manifest.head,
+                "environment": self._environment()})
         except Exception as exc:  # the sweep's evidence is on disk; its seal can be made again (evidence stamp)
             logger.error("sealing manifest %s failed: %s", manifest.path.name, exc, exc_info=exc)
             return
@@ -174,6 +186,15 @@ class EvidencePipeline:
         elif stamp["status"] == "missing":
             logger.warning("manifest %s has no trusted timestamp: %s (netsword evidence stamp %s fetches one later)",
                            manifest.path.name, stamp.get("reason"), self.sweep_id)
+
+    def _environment(self) -> dict[str, Any]:
+        """(evidence thread) The capture environment the seal states (:mod:`pipelines.evidence.environment`)."""
+        from crawler.browser import find_chromium
+        from netsword.config import current
+        from pipelines.evidence.environment import capture_environment
+
+        exe = (self.launch_options or {}).get("executable_path") or find_chromium()
+        return capture_environment(exe, current().exit_ip)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the evidence thread, after everything asked of it before."""
@@ -194,15 +215,19 @@ class EvidencePipeline:
             self.io.submit(self._write_exchange, request, response, utc_now())
 
     def _write_exchange(self, request: Any, response: Any, fetched_at: str) -> None:
-        """(evidence thread) The response's WARC records; its record id kept for its item."""
+        """(evidence thread) The response's WARC records; its record id, server IP and certificate kept for its item."""
+        ip, cert = server_identity(response)
         try:
-            rid = self.warc.write_exchange(request, response, fetched_at)
+            rid = self.warc.write_exchange(request, response, fetched_at, ip=ip, cert_sha256=cert)
         except Exception as exc:  # a record that cannot be written must not stop the sweep
             logger.error("WARC record failed for %s: %s", response.url, exc)
             return
         self._record_ids[response.url] = rid
+        self._net[response.url] = (ip, cert)
         if len(self._record_ids) > 2_000:  # responses that never become items (robots.txt, errors, redirects)
             self._record_ids.popitem(last=False)
+        if len(self._net) > 2_000:
+            self._net.popitem(last=False)
 
     # -- items ----------------------------------------------------------------------------
     async def process_item(self, item: Any, spider: Any = None) -> Any:
@@ -252,24 +277,44 @@ class EvidencePipeline:
 
             options = snapshot_launch_options(self.launch_options, self.render_executable)
             self.renderer = RenderThread(options, concurrency=self.render_concurrency,
-                                         fallback_options=self.launch_options or None, cdp=self.render_cdp)
+                                         fallback_options=self.launch_options or None, cdp=self.render_cdp,
+                                         live_options=dict(self.launch_options or {}))
         return self.renderer
 
     async def _screenshot(self, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+        """A flagged listing's screenshot: live from the site (:mod:`.live`), else the offline re-render
+        of its stored HTML; either with its caption bar (:mod:`.caption`). All on the render thread."""
+        from pipelines.evidence.caption import LIVE, OFFLINE, Caption
+
         renderer = self._ensure_renderer()
         t0 = time.monotonic()
+        ip = self._net.get(url, ("", ""))[0]
+        capture, server_ip = LIVE, ip
         try:
-            html = await self._run(self.store.read_html, path)
-            png = await renderer.screenshot(html, url)
-        except Exception as exc:  # the finding stands without its picture; say so (a resume retries it)
-            logger.warning("finding screenshot failed: %s (%s)", url, str(exc).splitlines()[0][:200])
-            self._inc("evidence/screenshot_failed")
-            return
-        await self._run(self._write_screenshot, png, url, sha, path, status, fetched_at)
+            if not self.live_screenshots:
+                raise RuntimeError("live screenshots off (EVIDENCE_LIVE_SCREENSHOTS)")
+            png, server_ip = await renderer.live(url, Caption(url, self.sweep_id, sha, fetched_at, server_ip=ip))
+        except Exception as live_exc:  # the site is down, the listing gone, a timeout: the offline re-render
+            if self.live_screenshots:
+                logger.info("live screenshot failed, re-rendering the stored HTML: %s (%s)", url,
+                            str(live_exc).splitlines()[0][:200] if str(live_exc) else type(live_exc).__name__)
+                self._inc("evidence/live_screenshot_failed")
+            capture = OFFLINE
+            try:
+                html = await self._run(self.store.read_html, path)
+                png = await renderer.offline(html, url, Caption(url, self.sweep_id, sha, fetched_at, kind=OFFLINE,
+                                                                server_ip=ip))
+            except Exception as exc:  # the finding stands without its picture; say so (a resume retries it)
+                logger.warning("finding screenshot failed: %s (%s)", url, str(exc).splitlines()[0][:200])
+                self._inc("evidence/screenshot_failed")
+                return
+        await self._run(self._write_screenshot, png, url, sha, path, status, fetched_at, capture, server_ip or ip)
         self._inc("evidence/finding_screenshots")
+        self._inc(f"evidence/finding_screenshots_{capture}")
         self._inc("evidence/finding_screenshot_seconds", round(time.monotonic() - t0, 3))
 
-    def _write_screenshot(self, png: bytes, url: str, sha: str, path: str, status: int, fetched_at: str) -> None:
+    def _write_screenshot(self, png: bytes, url: str, sha: str, path: str, status: int, fetched_at: str,
+                          capture: str = "offline", server_ip: str = "") -> None:
         """(evidence thread) A flagged listing's screenshot: the PNG, its WARC record, its manifest line."""
         shot_sha, shot_path = self.store.put_screenshot(png, sha)
         if self.warc is not None:
@@ -278,7 +323,7 @@ class EvidencePipeline:
             self.manifest.write({"sweep_id": self.sweep_id, "url": url, "status": status, "fetched_at": fetched_at,
                                  "kind": "screenshot", "unchanged": False, "rendered": False, "html_sha256": sha,
                                  "html_path": path, "screenshot_sha256": shot_sha, "screenshot_path": shot_path,
-                                 "screenshot_pending": False,
+                                 "screenshot_pending": False, "capture": capture, "server_ip": server_ip,
                                  "warc": self.warc.name if self.warc is not None else ""})
             self.manifest.flush()
 
@@ -316,9 +361,27 @@ class EvidencePipeline:
         entry["unchanged"] = getattr(item, "kind", "") == "unchanged"
         entry["screenshot_pending"] = pending
         entry["warc"] = self.warc.name if self.warc is not None else ""
+        entry["server_ip"], entry["cert_sha256"] = self._net.pop(item.url, ("", ""))
+        if item.screenshot_path:  # taken by the crawl's browser as it loaded the page
+            entry["capture"] = "live"
         self.manifest.write(entry)
         self.manifest.flush()  # to the OS before the item can reach the store
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None:
             self.stats.inc_value(key, n)
+
+
+def server_identity(response: Any) -> tuple[str, str]:
+    """(IP address of the server that answered, SHA-256 fingerprint of its TLS certificate) -- "" where unknown."""
+    ip = getattr(response, "ip_address", None)
+    cert = getattr(response, "certificate", None)
+    fingerprint = ""
+    if cert is not None:
+        try:
+            from cryptography.hazmat.primitives import hashes
+
+            fingerprint = cert.original.to_cryptography().fingerprint(hashes.SHA256()).hex()
+        except Exception as exc:  # a certificate object of another shape: the page is kept without it
+            logger.debug("no certificate fingerprint for %s: %s", getattr(response, "url", ""), exc)
+    return (str(ip) if ip else ""), fingerprint

@@ -160,7 +160,11 @@ class RenderThread:
 
     def __init__(self, launch_options: dict[str, Any] | None = None, concurrency: int = 2,
                  timeout_ms: int = 15_000, reuse_pages: int = 100,
-                 fallback_options: dict[str, Any] | None = None, cdp: bool = True) -> None:
+                 fallback_options: dict[str, Any] | None = None, cdp: bool = True,
+                 live_options: dict[str, Any] | None = None) -> None:
+        self._live_options = live_options if live_options is not None else (fallback_options or launch_options or {})
+        self._concurrency = concurrency
+        self._live: Any = None  # LiveCapturer, made on the first live capture (on this thread's loop)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="netsword-render", daemon=True)
         self._thread.start()
@@ -180,11 +184,47 @@ class RenderThread:
     async def screenshot(self, html: bytes, url: str = "", content_type: str = "") -> bytes:
         return await self._on_loop(self._renderer.screenshot(html, url, content_type))
 
+    async def live(self, url: str, caption: Any) -> tuple[bytes, str]:
+        """(captioned PNG, server IP) of ``url`` loaded live now (:mod:`pipelines.evidence.live`);
+        LiveCaptureError when it cannot be loaded."""
+        return await self._on_loop(self._live_captioned(url, caption))
+
+    async def _live_captioned(self, url: str, caption: Any) -> tuple[bytes, str]:
+        from netsword.clock import utc_now
+        from pipelines.evidence.caption import burn_caption
+        from pipelines.evidence.live import LiveCapturer
+
+        if self._live is None:
+            self._live = LiveCapturer(self._live_options, self._concurrency)
+        shot = await self._live.capture(url)
+        caption.captured_at = utc_now()
+        caption.server_ip = caption.server_ip or shot.server_ip
+        png = await asyncio.get_running_loop().run_in_executor(None, burn_caption, shot.png, caption)
+        return png, shot.server_ip
+
+    async def offline(self, html: bytes, url: str, caption: Any, content_type: str = "") -> bytes:
+        """The offline re-render of ``html`` with ``caption`` (labelled offline) burned in."""
+        return await self._on_loop(self._offline_captioned(html, url, caption, content_type))
+
+    async def _offline_captioned(self, html: bytes, url: str, caption: Any, content_type: str) -> bytes:
+        from netsword.clock import utc_now
+        from pipelines.evidence.caption import burn_caption
+
+        png = await self._renderer.screenshot(html, url, content_type)
+        caption.captured_at = utc_now()
+        return await asyncio.get_running_loop().run_in_executor(None, burn_caption, png, caption)
+
+    async def _close_all(self) -> None:
+        if self._live is not None:
+            await self._live.close()
+            self._live = None
+        await self._renderer.close()
+
     async def close(self) -> None:
         if self._loop.is_closed():
             return
         try:
-            await self._on_loop(self._renderer.close())
+            await self._on_loop(self._close_all())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30.0)

@@ -152,3 +152,28 @@ def _tsa_name(tsr: object) -> str:
         return name.value.rfc4514_string() if name is not None else ""
     except (StopIteration, ValueError, AttributeError):
         return ""
+
+
+@dataclass
+class TokenInfo:
+    """What a record names of a kept token: its serial number, the TSA's time, the TSA."""
+
+    serial: str  # hexadecimal, as ``openssl ts -reply -text`` prints it
+    gen_time: str
+    tsa: str
+
+    @property
+    def beijing(self) -> str:
+        return beijing_time(self.gen_time)
+
+
+def token_info(tsr_bytes: bytes) -> TokenInfo | None:
+    """Serial number, time and TSA of a kept TimeStampResp (None when it cannot be parsed)."""
+    from rfc3161_client import decode_timestamp_response
+
+    try:
+        tsr = decode_timestamp_response(tsr_bytes)
+        info = tsr.tst_info
+    except ValueError:
+        return None
+    return TokenInfo(f"0x{info.serial_number:X}", info.gen_time.isoformat(), _tsa_name(tsr))

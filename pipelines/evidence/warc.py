@@ -12,7 +12,9 @@ Records:
   compressed if the server compressed it), 304s and errors included;
 * for a browser page: ``request`` + ``conversion`` (the rendered DOM, what the browser showed;
   the raw network body is not available through the browser);
-* ``resource`` for each screenshot (image/png), ``WARC-Concurrent-To`` its page's record.
+* ``resource`` for each screenshot (image/png), ``WARC-Concurrent-To`` its page's record;
+* the server's IP address as ``WARC-IP-Address`` of each response, and for https a ``metadata``
+  record (``application/warc-fields``: ``certificate-sha256``, ``ip-address``) concurrent to it.
 
 warcio adds ``WARC-Block-Digest`` / ``WARC-Payload-Digest`` (sha1) to every record, checked by
 ``netsword evidence verify``. Records are deflated at ``gzip_level`` (``EVIDENCE_WARC_GZIP_LEVEL``,
@@ -105,13 +107,16 @@ class WarcWriter:
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID")
 
-    def write_exchange(self, request: Any, response: Any, fetched_at: str) -> str:
-        """``request`` + ``response`` (HTTP) or ``request`` + ``conversion`` (browser) records;
-        returns the record id of the response / conversion."""
+    def write_exchange(self, request: Any, response: Any, fetched_at: str, ip: str = "", cert_sha256: str = "") -> str:
+        """``request`` + ``response`` (HTTP) or ``request`` + ``conversion`` (browser) records, the
+        server's address as ``WARC-IP-Address``; for https a ``metadata`` record with the server
+        certificate's SHA-256 fingerprint. Returns the record id of the response / conversion."""
         date = _http_date_to_warc(fetched_at)
         req_id = self._write(self._request_record(request, date))
         rendered = "playwright" in getattr(response, "flags", ())
         headers = {"WARC-Date": date, "WARC-Concurrent-To": req_id} if date else {"WARC-Concurrent-To": req_id}
+        if ip:
+            headers["WARC-IP-Address"] = ip
         if rendered:
             headers["WARC-Refers-To-Target-URI"] = request.url
             record = self._writer.create_warc_record(
@@ -123,7 +128,14 @@ class WarcWriter:
             record = self._writer.create_warc_record(
                 response.url, "response", payload=io.BytesIO(response.body), length=len(response.body),
                 warc_headers_dict=headers, http_headers=http)
-        return self._write(record)
+        rid = self._write(record)
+        if cert_sha256:
+            fields = f"certificate-sha256: {cert_sha256}\r\nip-address: {ip}\r\n".encode()
+            meta = {"WARC-Concurrent-To": rid, **({"WARC-Date": date} if date else {})}
+            self._write(self._writer.create_warc_record(response.url, "metadata", payload=io.BytesIO(fields),
+                                                        length=len(fields), warc_content_type="application/warc-fields",
+                                                        warc_headers_dict=meta))
+        return rid
 
     def write_resource(self, url: str, body: bytes, content_type: str, fetched_at: str,
                        concurrent_to: str = "") -> str:

@@ -3,6 +3,7 @@
     from pipelines.match import RuleSet
     ruleset = RuleSet.load()                  # every pack in the configured rules dir
     ruleset.match(item)                       # pure: Findings, the item is not changed
+    ruleset.match_many(items)                 # the same for many items, batched (rescan, explain --jsonl)
     explain(ruleset, "高仿LV包包 1:1复刻")     # what would fire on this text
     [r for r in run_examples(ruleset) if not r.ok]
 
@@ -34,7 +35,7 @@ from .errors import (
     RuleSyntaxError,
     RuleValueError,
 )
-from .explain import ExampleResult, explain, explain_item, run_examples
+from .explain import ExampleResult, explain, explain_item, explain_items, item_for_explain, run_examples
 from .identifiers import USCC_CHARSET, food_license_kind, org_code_check_char, uscc_check_char, uscc_is_valid
 from .lint import LintIssue, lint_rules
 from .loader import load_packs
@@ -64,7 +65,9 @@ __all__ = [
     "default_rules_dir",
     "explain",
     "explain_item",
+    "explain_items",
     "food_license_kind",
+    "item_for_explain",
     "lint",
     "lint_rules",
     "load_packs",

@@ -153,12 +153,37 @@ def rules_explain(text: str | None, kind: str, as_json: bool, jsonl: Any, rules_
                           f"   matched: {escape(matched)}{escape(notes)}", soft_wrap=True)
 
 
+#: input lines `rules explain --jsonl` matches together (RuleSet.match_many); results are written in order
+EXPLAIN_CHUNK = 512
+
+
 def explain_lines(ruleset: Any, lines: Any, out: Any, kind: str = "listing") -> tuple[int, int]:
     """``rules explain --jsonl``: one JSON result per input line, in order; a line that is not an item
-    gets ``{"line": n, "error": ...}`` and the batch goes on. Returns (items explained, lines refused)."""
-    from pipelines.match import explain_item
+    gets ``{"line": n, "error": ...}`` and the batch goes on. Returns (items explained, lines refused).
+
+    Lines are read and matched :data:`EXPLAIN_CHUNK` at a time with the engine's batched path."""
+    from pipelines.match import explain_items, item_for_explain
 
     done = failed = 0
+    chunk: list[tuple[int, dict[str, Any] | None, Any]] = []  # (line, data, item) or (line, None, error)
+
+    def flush() -> None:
+        nonlocal done, failed
+        items = [item for _, data, item in chunk if data is not None]
+        found = iter(explain_items(ruleset, items))
+        for n, data, item in chunk:
+            if data is None:
+                failed += 1
+                out.write(json.dumps({"line": n, "error": item}, ensure_ascii=False) + "\n")
+                continue
+            done += 1
+            subject = data.get("listing_id") or data.get("shop_id") or ""
+            site = data.get("site") or ""
+            out.write(json.dumps({"line": n, "kind": data.get("kind") or kind,
+                                  "subject_id": f"{site}:{subject}" if site and subject else subject,
+                                  "findings": [f.to_dict() for f in next(found)]}, ensure_ascii=False) + "\n")
+        chunk.clear()
+
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -169,17 +194,12 @@ def explain_lines(ruleset: Any, lines: Any, out: Any, kind: str = "listing") -> 
                 data = {**data["item"], "kind": data["type"]}  # a record of a store dump
             if not isinstance(data, dict):
                 raise ValueError("a line must be a JSON object with item fields")
-            found = explain_item(ruleset, data, kind)
+            chunk.append((n, data, item_for_explain(data, kind)))
         except ValueError as exc:  # JSONDecodeError is a ValueError
-            failed += 1
-            out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
-            continue
-        done += 1
-        subject = data.get("listing_id") or data.get("shop_id") or ""
-        site = data.get("site") or ""
-        out.write(json.dumps({"line": n, "kind": data.get("kind") or kind,
-                              "subject_id": f"{site}:{subject}" if site and subject else subject,
-                              "findings": [f.to_dict() for f in found]}, ensure_ascii=False) + "\n")
+            chunk.append((n, None, str(exc)))
+        if len(chunk) >= EXPLAIN_CHUNK:
+            flush()
+    flush()
     return done, failed
 
 

@@ -85,6 +85,12 @@ class ItemText:
             pos += len(t) + 1
         return joined, starts
 
+    def fill(self, fields: list[str], norms: list[str], texts: list[str]) -> None:
+        """What :meth:`scan_text` would have found: the normalised and separator-stripped ``fields``
+        (``RuleSet.match_many`` works them out for many items at once)."""
+        self._norm.update(zip(fields, norms, strict=True))
+        self._texts.update(zip(fields, texts, strict=True))
+
     def numbers(self) -> dict[str, float | None]:
         if self._numbers is None:
             it = self.item

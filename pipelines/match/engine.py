@@ -21,11 +21,21 @@ Other spellings: pinyin / initials variants of opted-in groups are ordinary auto
 that stand for their term; latin words with digits for letters (``n1ke``) are looked up by
 :class:`pipelines.match.variants.DigitTricks`. Both are reported in ``Finding.deobfuscated``.
 
+Many items at once (rescan, ``rules explain --jsonl``): :meth:`RuleSet.match_many` gives the same
+findings as ``match`` item by item, batched: 256 items' fields are normalised in one quick-path
+pass, separator-stripped in one regex pass and scanned in one automaton call (joined by NUL, which
+no term holds); an item is looked at alone only when a term hit is in the *gate* group of a rule
+(its positive term group with the fewest terms: no rule fires without a hit there) and some rule
+has a hit in every positive group, or when a rule without terms could fire on it (a price rule's
+``when`` needs a price the item gives, a reference price its title names, history it has).
+Price rules are skipped by the same prerequisites item by item too, before prices are parsed.
+
 A rule gives at most one Finding per subject (the first hit in field order), so its
 ``finding_id`` is stable across sweeps.
 
     ruleset = RuleSet.load()
     findings = ruleset.match(item)            # pure: the item is not changed
+    per_item = ruleset.match_many(items)      # the same, batched: [match(item) for item in items]
     ruleset.explain("高仿LV包包 1:1复刻")      # what would fire on this text
     [r for r in ruleset.run_examples() if not r.ok]
 
@@ -37,7 +47,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,8 +69,15 @@ from pipelines.match.loader import load_packs
 from pipelines.match.model import Pack, Rule, TermGroup, Variant
 from pipelines.match.prices import ReferenceTable, Roles, load_references
 from pipelines.match.variants import NOTE_DIGITS, DigitTricks, variant_note
-from pipelines.match.when import WhenEvaluator, when_evidence
-from pipelines.normalize import NOTE_SEPARATORS, notes_for_fragment, word_bounds
+from pipelines.match.when import BASIC_NAMES, REFERENCE_NAMES, WhenEvaluator, when_evidence
+from pipelines.normalize import (
+    NOTE_SEPARATORS,
+    normalize_many,
+    normalize_text,
+    notes_for_fragment,
+    strip_joined,
+    word_bounds,
+)
 
 # term-group codes stored in the automaton next to each rule index
 G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_ALL = 0, 1, 2, 3, 4, 5, 10
@@ -65,6 +85,22 @@ G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_ALL = 0, 1, 2, 3, 4, 5, 
 SNIPPET_CONTEXT = 30  # characters of normalised text either side of the hit
 WORD_WINDOW = 12  # characters either side of a hit given to jieba for the whole-word check
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+#: the item attributes (number, shown text) each basic ``when`` number comes from (ItemText.numbers)
+WHEN_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "price": (("price", "price_text"),),
+    "original_price": (("original_price", "original_price_text"),),
+    "ratio": (("price", "price_text"), ("original_price", "original_price_text")),
+    "discount": (("price", "price_text"), ("original_price", "original_price_text")),
+    "listing_count": (("listing_count", ""),),
+}
+
+
+def _none() -> None:
+    return None
+
+
+#: items matched together by :meth:`RuleSet.match_many` (one normalisation pass, one scan)
+BATCH = 256
 
 class Hit(NamedTuple):
     """One term hit of one term group of one rule, in the separator-stripped text of a field."""
@@ -106,6 +142,7 @@ class RuleSet:
         self.rules: list[Rule] = [r for p in packs for r in p.rules]
         self._index = {r.id: i for i, r in enumerate(self.rules)}  # rule id -> position in self.rules
         self.by_id = {r.id: r for r in self.rules}
+        self._stable = [r.status == "stable" for r in self.rules]
         self._field_order = [{f: i for i, f in enumerate(r.fields)} for r in self.rules]
         # each rule's conditions, in the order they are checked (the first positive one gives the evidence)
         self._conditions = [self._conditions_of(r) for r in self.rules]
@@ -160,10 +197,25 @@ class RuleSet:
         # names of each rule's `when` the item itself provides (not the reference-price lookup)
         self._item_names = [frozenset(n for n in r.when.names if not n.startswith("reference_")) if r.when
                             else frozenset() for r in self.rules]
+        # what each `when` needs beyond the item's prices: a reference price, price-history numbers
+        self._when_needs_reference = [bool(r.when and r.when.names & REFERENCE_NAMES) for r in self.rules]
+        self._when_history = [tuple(sorted(r.when.names - REFERENCE_NAMES - BASIC_NAMES[r.applies_to])) if r.when
+                              else () for r in self.rules]
+        self._when_inputs = [tuple(dict.fromkeys(x for n in sorted(r.when.names) for x in WHEN_INPUTS.get(n, ())))
+                             if r.when else () for r in self.rules]
         self._variants: list[dict[str, Variant]] = [{} for _ in self.rules]
         # the positive groups every hit list needs before a rule can fire
         self._required = [frozenset(([G_ANY] if r.any else []) + [G_ALL + j for j in range(len(r.all))]
                                     + ([G_NEAR_A, G_NEAR_B] if r.near else [])) for r in self.rules]
+        # the positive group each rule is gated by in match_many: the one with the fewest terms (a rule
+        # fires only with a hit in each positive group); None: a rule without one (all its terms gate)
+        self._gate: list[int | None] = []
+        for r in self.rules:
+            sizes = ([(len(r.any.terms) + len(r.any.variants), G_ANY)] if r.any else []) + [
+                (len(g.terms) + len(g.variants), G_ALL + j) for j, g in enumerate(r.all)] + (
+                [(len(r.near.a.terms) + len(r.near.a.variants), G_NEAR_A),
+                 (len(r.near.b.terms) + len(r.near.b.variants), G_NEAR_B)] if r.near else [])
+            self._gate.append(min(sizes)[1] if sizes else None)
         for i, r in enumerate(self.rules):
             if r.any:
                 add_group(i, r.any, G_ANY)
@@ -191,6 +243,8 @@ class RuleSet:
         self._scan_fields: dict[str, list[str]] = {}
         self._ref_roles: dict[str, list[Roles | None]] = {}  # per term index: its reference-table roles
         self._title_at: dict[str, int] = {}
+        self._batchable: dict[str, bool] = {}
+        self._gates: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
         for kind, fields in TEXT_FIELDS.items():
             scan_fields = [f for f in fields if table.get((kind, f))]
             self._scan_fields[kind] = scan_fields
@@ -208,6 +262,13 @@ class RuleSet:
                          tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
                         for t in words]
             self._automata[kind] = Scanner(words, payloads, self.backend)
+            # per term and scanned field: the rules whose gate group the term is in there (match_many)
+            self._gates[kind] = [tuple(tuple(dict.fromkeys(ridx for ridx, group in members
+                                                           if self._gate[ridx] in (None, group)))
+                                       for members in p[3]) for p in payloads]
+            # match_many joins items by NUL: a term with a NUL in it (none can be written in YAML) could
+            # match across two items, so such rule sets match item by item
+            self._batchable[kind] = not any("\x00" in t for t in words)
 
     # ------------------------------------------------------------ matching
 
@@ -218,6 +279,177 @@ class RuleSet:
         (default: as the RuleSet was loaded)."""
         indices = None if only is None else {self._index[r] for r in only if r in self._index}
         return self._match(item, indices, self.include_test if include_test is None else include_test)
+
+    def match_many(self, items: Sequence[Any], *, only: set[str] | None = None,
+                   include_test: bool | None = None) -> list[list[Finding]]:
+        """``[self.match(item) for item in items]``, the same findings, faster: the items are matched in
+        batches of :data:`BATCH` per subject kind, each normalised, separator-stripped and scanned as one
+        text (fields and items joined by NUL, which no term holds and the scan cannot cross); only items
+        with term hits, or whose price rules' prerequisites hold, are looked at one by one."""
+        indices = None if only is None else {self._index[r] for r in only if r in self._index}
+        inc = self.include_test if include_test is None else include_test
+        kinds = {item.kind for item in items}
+        if len(kinds) == 1:  # the usual case: listings only, or shops only
+            kind = kinds.pop()
+            return [found for a in range(0, len(items), BATCH)
+                    for found in self._match_batch(kind, list(items[a:a + BATCH]), indices, inc)]
+        out: list[list[Finding]] = [[] for _ in items]
+        by_kind: dict[str, list[int]] = {}
+        for n, item in enumerate(items):
+            by_kind.setdefault(item.kind, []).append(n)
+        for kind, positions in by_kind.items():
+            for a in range(0, len(positions), BATCH):
+                chunk = positions[a:a + BATCH]
+                for n, found in zip(chunk, self._match_batch(kind, [items[n] for n in chunk], indices, inc),
+                                    strict=True):
+                    out[n] = found
+        return out
+
+    def _match_batch(self, kind: str, items: list[Any], only: set[int] | None, include_test: bool
+                     ) -> list[list[Finding]]:
+        fields = self._scan_fields[kind]
+        if not fields or not self._batchable[kind]:
+            return [self._match(item, only, include_test) for item in items]
+        nf = len(fields)
+        norms = self._batch_norms(fields, items)
+        joined, texts = strip_joined(norms)
+        # where each field of each item starts in `joined` (from the lengths: a text may hold its own NUL)
+        starts = [0, *accumulate(len(t) + 1 for t in texts)]
+        starts.pop()
+        payloads, gates = self._automata[kind].payloads, self._gates[kind]
+        ref_roles = self._ref_roles.get(kind)
+        title_at = self._title_at.get(kind, -1)
+        refs_of: list[list[tuple[Roles, int, int]]] | None = [[] for _ in items] if ref_roles is not None else None
+        # per item: its term hits (term index, field index, start, end) in the order _scan meets them, and
+        # whether one of them is in the gate group of a rule (the rule cannot fire without such a hit)
+        raw_of: list[list[tuple[int, int, int, int]] | None] = [None] * len(items)
+        gated = bytearray(len(items))
+        n_joined = len(joined)
+        for i, start, end in self._automata[kind].scan(joined):
+            g = bisect_right(starts, start) - 1
+            n, k = divmod(g, nf)
+            per_field = payloads[i][3]
+            roles = ref_roles[i] if k == title_at and ref_roles else None
+            if not per_field[k] and roles is None:
+                continue
+            # latin terms must not sit inside a longer latin word; NUL ends a field (and an item)
+            if payloads[i][1] and start and joined[start - 1] in _ALNUM:
+                continue
+            if payloads[i][2] and end < n_joined and joined[end] in _ALNUM:
+                continue
+            base = starts[g]
+            if roles is not None:
+                refs_of[n].append((roles, start - base, end - base))  # type: ignore[index]
+            if per_field[k]:
+                raw = raw_of[n]
+                if raw is None:
+                    raw = raw_of[n] = []
+                raw.append((i, k, start - base, end - base))
+                if gates[i][k]:
+                    gated[n] = 1
+        tricks_of: dict[int, dict[tuple[str, int, int], str]] = {}
+        for i, start, end in self._tricks[kind].scan(joined):
+            g = bisect_right(starts, start) - 1
+            n, k = divmod(g, nf)
+            if payloads[i][3][k]:
+                base = starts[g]
+                tricks_of.setdefault(n, {})[(fields[k], start - base, end - base)] = payloads[i][0]
+                raw = raw_of[n]
+                if raw is None:
+                    raw = raw_of[n] = []
+                raw.append((i, k, start - base, end - base))
+                if gates[i][k]:
+                    gated[n] = 1
+        out: list[list[Finding]] = []
+        always = self._always[kind]
+        # an item whose title has no reference-price word has no reference price (ItemText.reference)
+        unscanned_reference = self.references is not None and refs_of is None
+        found_at = utc_now()
+        for n, item in enumerate(items):
+            ref_hits = refs_of[n] if refs_of is not None else None
+            hits = self._expand(raw_of[n], payloads, fields) if gated[n] else None
+            if hits is None or not self._any_complete(hits, only, include_test):
+                # no rule has a hit in each of its positive term groups: none of them fires (_evaluate) and
+                # every rule without terms is evaluated as if the item had no hit (a rule without terms
+                # that has hits, of `unless` or `none`, has no positive group, so it would be complete)
+                if not (always and (ref_hits or unscanned_reference or any(
+                        self._always_may_fire(ridx, item, only, include_test) for ridx in always))):
+                    out.append([])  # and no rule without terms can fire: nothing to build
+                    continue
+                # only rules without terms may fire (mostly prices): no texts needed unless one does, and
+                # then ItemText works them out again from the item (the same normal forms)
+                ctx = ItemText(item, self.references)
+                ctx.reference_hits = ref_hits
+                out.append(self._decide(item, ctx, {}, only, include_test, found_at))
+                continue
+            ctx = ItemText(item, self.references)
+            ctx.fill(fields, norms[n * nf:(n + 1) * nf], texts[n * nf:(n + 1) * nf])
+            ctx.reference_hits = ref_hits
+            if n in tricks_of:
+                ctx.tricks = tricks_of[n]
+            out.append(self._decide(item, ctx, hits, only, include_test, found_at))
+        return out
+
+    @staticmethod
+    def _expand(raw: list[tuple[int, int, int, int]] | None, payloads: list[Any], fields: list[str]
+                ) -> dict[int, list[Hit]]:
+        """The hits per rule index of an item's term hits, as :meth:`_scan` makes them."""
+        hits: dict[int, list[Hit]] = {}
+        for i, k, s, e in raw or ():
+            term, _, _, per_field = payloads[i]
+            f = fields[k]
+            for ridx, group in per_field[k]:
+                hits.setdefault(ridx, []).append(_new_hit(Hit, (group, f, s, e, term)))
+        return hits
+
+    def _any_complete(self, hits: dict[int, list[Hit]], only: set[int] | None, include_test: bool) -> bool:
+        """Whether a rule that may run has a hit in every positive term group (the first test of
+        :meth:`_evaluate`)."""
+        required, stable = self._required, self._stable
+        for ridx, hs in hits.items():
+            if (only is None or ridx in only) and (include_test or stable[ridx]) and (
+                    not required[ridx] or required[ridx].issubset([h[0] for h in hs])):
+                return True
+        return False
+
+    def _always_may_fire(self, ridx: int, item: Any, only: set[int] | None, include_test: bool) -> bool:
+        """Whether :meth:`_decide` would evaluate rule ``ridx`` (one without terms) on an item with no term
+        hit and no reference price."""
+        if (only is not None and ridx not in only) or not (include_test or self._stable[ridx]):
+            return False
+        return self.rules[ridx].when is None or self._may_hold(ridx, item, _none)
+
+    @staticmethod
+    def _batch_norms(fields: list[str], items: list[Any]) -> list[str]:
+        """The normalised ``fields`` of every item, flat (item by item): ``item.norm`` where the normalise
+        stage filled it (as :meth:`ItemText.scan_text` takes it), the rest normalised together."""
+        nf = len(fields)
+        norms: list[str] = [""] * (nf * len(items))
+        raw: list[str] = []
+        raw_at: list[int] = []
+        get = attrgetter(*fields) if nf > 1 else (lambda item: (getattr(item, fields[0]),))
+        get_pre = itemgetter(*fields) if nf > 1 else (lambda pre: (pre[fields[0]],))
+        for n, item in enumerate(items):
+            pre = item.norm
+            if pre:
+                try:
+                    got = get_pre(pre)
+                except KeyError:  # a field the normalise stage left out
+                    got = (None,)
+                if None in got:
+                    got = [normalize_text(getattr(item, f, "") or "") if v is None else v
+                           for f, v in zip(fields, (pre.get(f) for f in fields), strict=True)]
+                norms[n * nf:(n + 1) * nf] = got
+            else:
+                raw_at.append(n)
+                raw += get(item)
+        if raw:
+            done = normalize_many([t or "" for t in raw])
+            if len(raw_at) == len(items):
+                return done
+            for j, n in enumerate(raw_at):
+                norms[n * nf:(n + 1) * nf] = done[j * nf:(j + 1) * nf]
+        return norms
 
     # ------------------------------------------------------------ analyst tools (pipelines.match.explain)
 
@@ -237,9 +469,13 @@ class RuleSet:
         return analyst.run_examples(self, pack)
 
     def _match(self, item: Any, only: set[int] | None, include_test: bool) -> list[Finding]:
-        kind = item.kind
         ctx = ItemText(item, self.references)
-        hits = self._scan(kind, ctx) if self._scan_fields[kind] else {}
+        hits = self._scan(item.kind, ctx) if self._scan_fields[item.kind] else {}
+        return self._decide(item, ctx, hits, only, include_test)
+
+    def _decide(self, item: Any, ctx: ItemText, hits: dict[int, list[Hit]], only: set[int] | None,
+                include_test: bool, found_at: str | None = None) -> list[Finding]:
+        """The findings of one item from its term hits: rules with hits first, then the rules without terms."""
         fired: list[tuple[int, _Evidence]] = []
         for ridx in sorted(hits):
             rule = self.rules[ridx]
@@ -248,13 +484,15 @@ class RuleSet:
                 if ev is not None:
                     fired.append((ridx, ev))
         n_hit_rules = len(fired)
-        for ridx in self._always[kind]:  # rules without any/all/near (when, check, regex)
+        for ridx in self._always[item.kind]:  # rules without any/all/near (when, check, regex)
             rule = self.rules[ridx]
             if ridx in hits or (only is not None and ridx not in only) or not (include_test or rule.status == "stable"):
                 continue
             # conditions are ANDed: a rule whose `when` is false cannot fire (the common case for price
-            # rules, checked here without the rest of the evaluation; the item's numbers first)
-            if rule.when is not None and (not self._item_names[ridx] <= ctx.present()
+            # rules, checked here without the rest of the evaluation; the cheap prerequisites first, then
+            # the item's numbers)
+            if rule.when is not None and (not self._may_hold(ridx, item, ctx.reference)
+                                          or not self._item_names[ridx] <= ctx.present()
                                           or not self._when.true(rule.when, ctx)):
                 continue
             ev = self._evaluate(ridx, [], ctx, rule.when is not None)
@@ -266,8 +504,24 @@ class RuleSet:
             fired = self._main_problems(fired)
         if 0 < n_hit_rules < len(fired):
             fired.sort(key=lambda x: x[0])  # findings in rule order
-        found_at = utc_now()
+        found_at = found_at or utc_now()
         return [self._finding(self.rules[ridx], item, ctx, ev, found_at) for ridx, ev in fired]
+
+    def _may_hold(self, ridx: int, item: Any, reference: Callable[[], Any]) -> bool:
+        """False when the ``when`` of rule ``ridx`` cannot be true whatever the prices: it names a reference
+        price and ``reference()`` (the title's reference-price entry) is None, or it names a price-history
+        number the item has no history for. A missing number makes a ``when`` false, so this only skips
+        work (parsing the item's prices, evaluating the expression), never a finding."""
+        if self._when_needs_reference[ridx] and reference() is None:
+            return False
+        for number, text in self._when_inputs[ridx]:  # a price neither given nor shown is missing
+            if getattr(item, number) is None and not getattr(item, text, None):
+                return False
+        names = self._when_history[ridx]
+        if names:
+            history = getattr(item, "history", None)
+            return bool(history) and all(n in history for n in names)
+        return True
 
     def _main_problems(self, fired: list[tuple[int, _Evidence]]) -> list[tuple[int, _Evidence]]:
         """Drops findings whose rule ``yields_to`` a category another finding of this subject has (the

@@ -56,14 +56,31 @@ def iter_subject_ids(store: Any, kinds: Iterable[str] = KINDS, site: str | None 
             yield from ((kind, sid) for sid in list(store.iter_subject_ids(kind, site)))
 
 
+#: subjects read, normalised and matched together (RuleSet.match_many) before their findings are written
+RESCAN_CHUNK = 256
+
+
 def rescan(store: Any, ruleset: Any, *, kinds: Iterable[str] = KINDS, site: str | None = None,
            rule_ids: Iterable[str] | None = None, packs: Iterable[str] | None = None, dry_run: bool = False,
            at: str | None = None, progress: Callable[[int], None] | None = None) -> RescanReport:
-    """Re-match every stored subject (of ``kinds`` / ``site``) with ``ruleset``; see the module doc."""
+    """Re-match every stored subject (of ``kinds`` / ``site``) with ``ruleset``; see the module doc.
+
+    Subjects are read :data:`RESCAN_CHUNK` at a time, normalised and matched together with the
+    engine's batched path, then written one by one."""
     at = at or utc_now()
     report = RescanReport(rescan_id=f"rescan:{at}", dry_run=dry_run)
     only = _selected(ruleset, rule_ids, packs)
     normalize = NormalizePipeline(tokens=False)
+    chunk: list[tuple[int, str, Any, dict[str, Any]]] = []  # (n, subject id, fresh item, findings before)
+
+    def flush() -> None:
+        normalize.process_many([fresh for _, _, fresh, _ in chunk])
+        for (i, sid, fresh, before), found in zip(chunk, ruleset.match_many([c[2] for c in chunk]), strict=True):
+            _apply(store, report, sid, fresh.kind, before, found, only, at, dry_run)
+            if progress is not None:
+                progress(i)
+        chunk.clear()
+
     for n, (kind, sid) in enumerate(iter_subject_ids(store, kinds, site), 1):
         item = store.get_listing(sid) if kind == "listing" else store.get_shop(sid)
         if item is None:
@@ -73,34 +90,39 @@ def rescan(store: Any, ruleset: Any, *, kinds: Iterable[str] = KINDS, site: str 
         before = {sf.finding_id: sf.finding for sf in store.findings_for(sid, kind=kind) if sf.resolved_at is None}
         fresh = copy.copy(item)
         fresh.findings, fresh.norm = [], {}
-        normalize.process_item(fresh)
-        found = ruleset.match(fresh)
-        if only is not None:
-            found = [f for f in found if f.rule_id in only]
-        for f in found:
-            f.found_at = at
-        produced = {f.finding_id for f in found}
-        keep = produced | {fid for fid, f in before.items() if only is not None and f.rule_id not in only}
-        report.subjects[kind] += 1
-        report.produced += len(found)
-        for f in found:
-            if f.finding_id not in before:
-                report.new += 1
-                report.new_by_category[f.category] += 1
-        gone = [f for fid, f in before.items() if fid not in keep]
-        if dry_run:
-            report.resolved += len(gone)
-        else:
-            if found:
-                store.upsert_findings(found)
-            report.resolved += store.resolve_findings(sid, sorted(keep), kind=kind, at=at, sweep_id=report.rescan_id)
-        for f in gone:
-            report.resolved_by_category[f.category] += 1
-        if progress is not None:
-            progress(n)
+        chunk.append((n, sid, fresh, before))
+        if len(chunk) >= RESCAN_CHUNK:
+            flush()
+    flush()
     if not dry_run:
         store.flush()
     return report
+
+
+def _apply(store: Any, report: RescanReport, sid: str, kind: str, before: dict[str, Any], found: list[Any],
+           only: set[str] | None, at: str, dry_run: bool) -> None:
+    """One subject's findings of the rescan: written (new and still produced) and resolved (gone)."""
+    if only is not None:
+        found = [f for f in found if f.rule_id in only]
+    for f in found:
+        f.found_at = at
+    produced = {f.finding_id for f in found}
+    keep = produced | {fid for fid, f in before.items() if only is not None and f.rule_id not in only}
+    report.subjects[kind] += 1
+    report.produced += len(found)
+    for f in found:
+        if f.finding_id not in before:
+            report.new += 1
+            report.new_by_category[f.category] += 1
+    gone = [f for fid, f in before.items() if fid not in keep]
+    if dry_run:
+        report.resolved += len(gone)
+    else:
+        if found:
+            store.upsert_findings(found)
+        report.resolved += store.resolve_findings(sid, sorted(keep), kind=kind, at=at, sweep_id=report.rescan_id)
+    for f in gone:
+        report.resolved_by_category[f.category] += 1
 
 
 def _selected(ruleset: Any, rule_ids: Iterable[str] | None, packs: Iterable[str] | None) -> set[str] | None:

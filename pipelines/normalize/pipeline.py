@@ -30,7 +30,22 @@ class NormalizePipeline:
         if kind not in TEXT_FIELDS:
             return item
         fields = TEXT_FIELDS[kind]
-        item.norm = dict(zip(fields, normalize_many([getattr(item, f, "") or "" for f in fields]), strict=True))
+        self._finish(item, normalize_many([getattr(item, f, "") or "" for f in fields]))
+        return item
+
+    def process_many(self, items: list[Any]) -> list[Any]:
+        """:meth:`process_item` of each of ``items``, their text fields normalised together in one
+        :func:`normalize_many` (rescans and batch tools; the same result)."""
+        ours = [it for it in items if getattr(it, "kind", None) in TEXT_FIELDS]
+        texts = [getattr(it, f, "") or "" for it in ours for f in TEXT_FIELDS[it.kind]]
+        norms = iter(normalize_many(texts)) if texts else iter(())
+        for it in ours:
+            self._finish(it, [next(norms) for _ in TEXT_FIELDS[it.kind]])
+        return items
+
+    def _finish(self, item: Any, norms: list[str]) -> None:
+        kind = item.kind
+        item.norm = dict(zip(TEXT_FIELDS[kind], norms, strict=True))
         if kind == "listing":
             item.price, cur = parse_price(item.price_text)
             item.original_price, cur2 = parse_price(item.original_price_text)
@@ -39,4 +54,3 @@ class NormalizePipeline:
             parts = (item.norm.get("title"), item.norm.get("name"), item.norm.get("description"))
             text = " ".join(t for t in parts if t)
             item.tokens = tokenize(text)
-        return item

@@ -67,6 +67,8 @@ class QuickNormalizer:
         # bitmap would be tried one by one on every character); see normalize().
         fix, up, sp = char_class(set(self.fixes)) + _ASTRAL, char_class(upper), char_class(spaces)
         self.patterns = [re.compile(f"[{fix}{'' if f & _UPPER else up}{'' if f & _SPACE else sp}]") for f in range(4)]
+        #: characters that may send a text down the full path (the astral ones are decided when met)
+        self.hard = re.compile(f"[{char_class({c for c, f in self.fixes.items() if f is None})}{_ASTRAL}]")
 
     def _fix(self, c: str) -> str | None:
         """What ``c`` becomes (itself if nothing), or None when only the full path can tell."""

@@ -129,6 +129,7 @@ SEPARATORS = (
     "\U0001f300-\U0001faff"  # emoji
     "\ufe0f"  # variation selector (emoji presentation)
 )
+_WS_RUN_RE = re.compile(f"[{WHITESPACE}]+")
 # The pattern starts with the separator class (not the look-behind) so the regex engine can skip
 # quickly to candidate characters: about 2x faster on Chinese text, same matches.
 _SEP_RE = re.compile(f"[{SEPARATORS}](?<=[{CJK}][{SEPARATORS}])[{SEPARATORS}]*(?=[{CJK}])")
@@ -320,20 +321,58 @@ def normalize_text(s: str | None) -> str:
     return out
 
 
+#: from this many texts on, normalize_many looks for characters the quick path may not take first
+MANY_TEXTS = 16
+
+
 def normalize_many(texts: list[str]) -> list[str]:
-    """``normalize_text`` of each of ``texts`` (an item's fields): the quick path runs once over them
-    joined by NUL; when it cannot take them, they are normalised one by one."""
+    """``normalize_text`` of each of ``texts`` (an item's fields, or many items' fields): the quick path
+    runs once over them joined by NUL. When it cannot take them all, the texts with a character it may
+    not take (traditional, look-alike, zero-width, astral ...: one C-speed scan finds them) are
+    normalised one by one and the others together again."""
     joined = "\x00".join(texts)
     if joined.isascii():
         return [_collapse_ws(t.lower()) if t else "" for t in texts]
-    if joined.count("\x00") == len(texts) - 1:
-        quick = _get_quick().normalize(joined)
-        if quick is not None:
-            out, other_ws = quick[0], quick[2]
-            if other_ws or "  " in out or " \x00" in out or "\x00 " in out or out[:1] == " " or out[-1:] == " ":
-                return [_finish_ws(t, other_ws) for t in out.split("\x00")]
-            return out.split("\x00")
-    return [normalize_text(t) for t in texts]
+    many = len(texts) > MANY_TEXTS
+    # many texts: look for such characters first (one in thousands of texts would fail the whole attempt)
+    if not (many and _get_quick().hard.search(joined)):
+        out = _normalize_joined(texts, joined)
+        if out is not None:
+            return out
+        if not many:
+            return [normalize_text(t) for t in texts]
+    if joined.count("\x00") != len(texts) - 1:
+        return [normalize_text(t) for t in texts]
+    hard, at, seen = set(), 0, 0  # indexes of the texts holding such a character
+    for m in _get_quick().hard.finditer(joined):
+        seen += joined.count("\x00", at, m.start())
+        at = m.start()
+        hard.add(seen)
+    if not hard:  # not one character but the whole (combining marks ...): one by one
+        return [normalize_text(t) for t in texts]
+    easy = list(texts)
+    for i in hard:
+        easy[i] = ""
+    out = _normalize_joined(easy, "\x00".join(easy))
+    if out is None:
+        return [normalize_text(t) for t in texts]
+    for i in hard:
+        out[i] = normalize_text(texts[i])
+    return out
+
+
+def _normalize_joined(texts: list[str], joined: str) -> list[str] | None:
+    """The quick path over ``texts`` (``joined``: them joined by NUL), or None when it cannot take one."""
+    if joined.count("\x00") != len(texts) - 1:
+        return None
+    quick = _get_quick().normalize(joined)
+    if quick is None:
+        return None
+    out, other_ws = quick[0], quick[2]
+    if other_ws or "  " in out or " \x00" in out or "\x00 " in out or out[:1] == " " or out[-1:] == " ":
+        # _collapse_ws of each text, all at once: runs -> one space, none next to NUL or at the ends
+        out = _WS_RUN_RE.sub(" ", out).replace(" \x00", "\x00").replace("\x00 ", "\x00").strip(" ")
+    return out.split("\x00")
 
 
 # ---------------------------------------------------------------- per-process caches

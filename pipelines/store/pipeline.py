@@ -65,7 +65,9 @@ class StorePipeline:
     def open_spider(self, spider: Any = None) -> None:
         self.store = open_store(self.url)
         spider = self._spider(spider)
-        if spider is not None:  # the sweep record says how it was crawled
+        # the sweep record says how it was crawled; a distributed sweep's is written when it is seeded and
+        # when its last page is done (crawler.distributed), not by each of its workers
+        if spider is not None and not getattr(spider, "distributed", False):
             settings = dict(self.sweep_settings)
             if getattr(spider, "search_terms", None):
                 settings["search"] = spider.search_terms
@@ -120,7 +122,7 @@ class StorePipeline:
         if self.store is None:
             return
         spider = self._spider(spider)
-        if spider is not None:
+        if spider is not None and not getattr(spider, "distributed", False):
             stats = {k: v for k, v in (self.stats.get_stats() if self.stats else {}).items()
                      if isinstance(v, int | float | str)}
             self.store.finish_sweep(spider.sweep_id, utc_now(), stats)

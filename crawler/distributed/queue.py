@@ -1,0 +1,146 @@
+"""A scrapy-redis priority queue whose pops are leases: nothing a killed worker held is lost.
+
+scrapy-redis pops destructively: a worker killed while it fetches or parses a page takes that
+request with it. Here a pop moves the request (atomically, one Lua script) from the queue to
+``<queue>:leases``, scored by when the lease runs out; the worker gives it back
+(:meth:`LeasedPriorityQueue.ack`) once the page is done -- its item through the whole pipeline
+and committed by the store (:meth:`defer_ack`, :meth:`ack_done`: the store batches its commits), or
+its failure said. A live worker renews the leases it holds with every
+heartbeat; any worker moves leases that ran out back into the queue (:meth:`reclaim`), so the
+page of a killed worker is fetched again by another. The store is idempotent per sweep, so a page
+done twice (a lease that ran out under a very slow page) is still stored once.
+
+Requests handed back to the scheduler carry their lease along (a redirect, a retry): the new
+request is queued and the old lease dropped in one transaction (:meth:`push`).
+
+Setting: ``NETSWORD_REDIS_LEASE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from scrapy_redis.queue import Base
+
+#: request.meta key: the encoded request as it was leased (what :meth:`LeasedPriorityQueue.ack` removes)
+LEASE = "netsword_lease"
+
+_POP = """
+local item = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #item == 0 then return false end
+redis.call('ZREM', KEYS[1], item[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), item[1])
+return item[1]
+"""
+
+_RECLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, item in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], item)
+  redis.call('ZADD', KEYS[1], 0, item)
+end
+return #expired
+"""
+
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local n = 0
+for i = 2, #ARGV do
+  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+end
+return n
+"""
+
+
+class LeasedPriorityQueue(Base):
+    """scrapy-redis's PriorityQueue (a sorted set, score = -priority) with leased pops."""
+
+    def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None,
+                 lease_seconds: float | None = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        settings = getattr(spider, "settings", None)
+        self.lease_seconds = float(lease_seconds or (settings.getfloat("NETSWORD_REDIS_LEASE_SECONDS", 120)
+                                                     if settings is not None else 120))
+        self.leases_key = f"{self.key}:leases"
+        self.held: set[bytes] = set()  # leases this process holds (renewed with each heartbeat)
+        self._pop = server.register_script(_POP)
+        self._reclaim = server.register_script(_RECLAIM)
+        self._renew = server.register_script(_RENEW)
+        self._reclaimed_at = 0.0
+        self.reclaimed = 0
+        self.done: list[bytes] = []  # leases of pages done, given back once the store has committed them
+
+    def __len__(self) -> int:
+        return int(self.server.zcard(self.key))
+
+    def leased(self) -> int:
+        """Requests some worker holds now."""
+        return int(self.server.zcard(self.leases_key))
+
+    def push(self, request: Any) -> None:
+        lease = request.meta.pop(LEASE, None)  # a redirect or retry of a leased request: the lease moves on
+        data = self._encode_request(request)
+        pipe = self.server.pipeline(transaction=True)
+        pipe.zadd(self.key, {data: -request.priority})
+        if lease is not None:
+            pipe.zrem(self.leases_key, lease)
+        pipe.execute()
+        if lease is not None:
+            self.held.discard(lease)
+
+    def pop(self, timeout: int = 0) -> Any:
+        now = time.monotonic()
+        if now - self._reclaimed_at >= 1.0:
+            self._reclaimed_at = now
+            self.reclaim()
+        data = self._pop(keys=[self.key, self.leases_key], args=[self.lease_seconds])
+        if not data:
+            return None
+        request = self._decode_request(data)
+        request.meta[LEASE] = data
+        self.held.add(data)
+        return request
+
+    def ack(self, lease: bytes | None) -> bool:
+        """The leased request is done: it leaves the leases (False if it was not leased any more)."""
+        if lease is None:
+            return False
+        self.held.discard(lease)
+        return bool(self.server.zrem(self.leases_key, lease))
+
+    def defer_ack(self, lease: bytes | None) -> None:
+        """The leased page is done but its writes may still wait in the store's open batch: give the lease
+        back with the next :meth:`ack_done`, after the store committed (a killed worker's last batch is lost
+        with it; its pages are then fetched again)."""
+        if lease is not None:
+            self.done.append(lease)
+
+    def ack_done(self) -> int:
+        """Give back the leases of every page done so far (call after the store committed); how many."""
+        if not self.done:
+            return 0
+        done, self.done = self.done, []
+        self.held.difference_update(done)
+        self.server.zrem(self.leases_key, *done)
+        return len(done)
+
+    def renew(self) -> int:
+        """Push back the end of every lease this process holds; how many were still held."""
+        if not self.held:
+            return 0
+        return int(self._renew(keys=[self.leases_key], args=[self.lease_seconds, *self.held]))
+
+    def reclaim(self, batch: int = 500) -> int:
+        """Leases that ran out (their worker died) go back into the queue; how many did."""
+        n = int(self._reclaim(keys=[self.key, self.leases_key], args=[batch]))
+        self.reclaimed += n
+        return n
+
+    def clear(self) -> None:
+        self.server.delete(self.key, self.leases_key)

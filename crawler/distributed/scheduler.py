@@ -1,0 +1,103 @@
+"""scrapy-redis's scheduler, with leases handed on and given back (see :mod:`.queue`).
+
+Wiring (set by :func:`crawler.distributed.worker.worker_settings`): ``SCHEDULER`` is this class,
+``SCHEDULER_QUEUE_CLASS`` the leased queue, ``DUPEFILTER_CLASS`` the Bloom filter, the keys those
+of the sweep (:class:`~crawler.distributed.keys.SweepKeys`), ``SCHEDULER_PERSIST`` on (the frontier
+outlives every worker). :class:`LeaseAckMiddleware` (downloader) and :class:`LeaseSpiderMiddleware`
+give leases back when a page is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy_redis.scheduler import Scheduler
+
+from crawler.distributed.queue import LEASE
+
+logger = logging.getLogger(__name__)
+
+
+def lease_queue(crawler: Any) -> Any:
+    """The leased queue of the crawler's sweep, or None (not a distributed crawl)."""
+    spider = getattr(crawler, "spider", None)
+    return getattr(spider, "netsword_lease_queue", None)
+
+
+def ack(crawler: Any, request: Any, stats_key: str = "") -> None:
+    """The request's page is done: its lease goes back once the store has committed what it wrote
+    (:meth:`crawler.distributed.worker.WorkerExtension.ack_committed`)."""
+    queue = lease_queue(crawler)
+    lease = request.meta.pop(LEASE, None) if request is not None else None
+    if queue is not None and lease is not None:
+        queue.defer_ack(lease)
+        if stats_key and crawler.stats is not None:
+            crawler.stats.inc_value(stats_key)
+
+
+class LeaseScheduler(Scheduler):
+    def open(self, spider: Any) -> None:
+        super().open(spider)
+        spider.netsword_lease_queue = self.queue
+
+    def enqueue_request(self, request: Any) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            lease = request.meta.pop(LEASE, None)  # e.g. a redirect to a page seen before: this one is done
+            if lease is not None:
+                self.queue.ack(lease)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
+
+class LeaseAckMiddleware:
+    """Downloader middleware (outermost): a request that failed for good gives its lease back."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> LeaseAckMiddleware:
+        return cls(crawler)
+
+    def process_exception(self, request: Any, exception: BaseException, spider: Any = None) -> None:
+        ack(self.crawler, request, "netsword/lease/acked_failed")
+
+
+class LeaseSpiderMiddleware:
+    """Spider middleware (outermost): a page is done when its item left the pipeline (the item
+    signals, :class:`crawler.distributed.worker.WorkerExtension`), or -- a page with no item -- when
+    its links are queued."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> LeaseSpiderMiddleware:
+        return cls(crawler)
+
+    def process_spider_output(self, response: Any, result: Iterable[Any], spider: Any = None) -> Iterator[Any]:
+        items = 0
+        for obj in result:
+            items += not isinstance(obj, Request)
+            yield obj
+        if not items:
+            ack(self.crawler, response.request, "netsword/lease/acked_noitem")
+
+    async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any],
+                                          spider: Any = None) -> AsyncIterator[Any]:
+        items = 0
+        async for obj in result:
+            items += not isinstance(obj, Request)
+            yield obj
+        if not items:
+            ack(self.crawler, response.request, "netsword/lease/acked_noitem")
+
+    def process_spider_exception(self, response: Any, exception: BaseException, spider: Any = None) -> None:
+        ack(self.crawler, response.request, "netsword/lease/acked_failed")
