@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test bench lint browser redis install testengine clean
+.PHONY: demo test bench lint browser redis install testengine clean screenshots
 
 demo: install browser
 	$(BIN)/netsword demo
@@ -17,6 +17,9 @@ test: install browser redis testengine
 
 bench: install browser redis testengine
 	$(BIN)/python -m bench
+
+screenshots: install browser
+	$(BIN)/python scripts/console-screenshots.py
 
 lint: install
 	$(BIN)/ruff check .

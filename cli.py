@@ -17,6 +17,7 @@ import click
 from crawler.commands import crawl, demo, evidence, profile, recheck
 from crawler.distributed.commands import runs, worker
 from leads.commands import export, report, rules_stats, rules_suggest, search, serve, user
+from leads.lead_commands import leads
 from leads.records.commands import evidence_notice, evidence_record, evidence_wacz
 from netsword.yamlsource import SourceError
 from pipelines.evidence.commands import keys
@@ -71,7 +72,7 @@ def main() -> None:
 
 
 for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, keys,
-                schedule, recheck, worker, runs, ocr):
+                schedule, recheck, worker, runs, ocr, leads):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
 rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage

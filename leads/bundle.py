@@ -41,13 +41,15 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leads.charts import price_timeline, timeline_svg
 from leads.evidence_files import evidence_files, is_sha256, picture_citations, picture_file
 from leads.export import export
+from leads.readable import explain_finding, split_when_snippet
 from leads.records.handover import HandoverNotice
 from netsword.clock import beijing_time, utc_now
 from netsword.digests import sha256_bytes, sha256_stream
@@ -84,6 +86,7 @@ leads.xlsx               线索表（工作表“线索”）与问题明细（�
 snapshots/<哈希>.html     每条问题所在网页的原始 HTML，文件名即其 SHA-256（与“证据哈希”列一致）
 screenshots/<哈希>.png    该网页的截图（如有）
 pictures/<哈希>.<扩展名>   从图片中识别出违法内容的原图（文件名即其 SHA-256；命中位置见 manifest.json 与“图片证据”列）
+charts/price-<编号>.svg   价格类问题的价格走势图（每次抓取的售价、划线价，标出基准扫描与节日促销期）
 archive.wacz             这些网页的 WACZ 归档（ReplayWeb.page 等工具可回放）
 records/电子数据提取笔录.docx/.pdf   电子数据提取笔录（提取环境、每个网页的网址、文件名、哈希值、时间戳令牌序列号）
 records/线索交办通知书.docx/.pdf     线索交办通知书（交办时）
@@ -133,7 +136,8 @@ class BundleCheck:
 def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[str, Any] | None = None, *,
                  evidence_dir: str | Path, site_names: Mapping[str, str] | None = None,
                  sealer: Sealer | None = None, records: bool = True, operator: str = "", witness: str = "",
-                 handover: HandoverNotice | None = None, exit_ip: str = "") -> BundleSummary:
+                 handover: HandoverNotice | None = None, exit_ip: str = "",
+                 keep: Callable[[str], bool] | None = None) -> BundleSummary:
     """Write the bundle of the findings passing ``filters`` to ``path`` (a .zip), sealed by ``sealer``
     (default: the unit's key and the TSA from the configuration). ``records``: with the WACZ and the
     extraction record (``operator`` as 提取人, ``witness`` as 见证人); ``handover``: the handover notice
@@ -156,12 +160,15 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
             add(README, _README_TEXT.encode())
             with tempfile.TemporaryDirectory() as d:
                 sheet = Path(d) / SHEET
-                summary.findings = export(store, sheet, "xlsx", q, site_names=site_names)
+                summary.findings = export(store, sheet, "xlsx", q, site_names=site_names, keep=keep)
                 add(SHEET, sheet.read_bytes())
             done: dict[str, tuple[str | None, str | None]] = {}
             pictures_done: dict[str, str | None] = {}
+            timelines: dict[str, str | None] = {}
             sweeps: set[str] = set()
             for f in store.iter_findings(q):
+                if keep is not None and not keep(f"{f['site']}:{f['shop_id']}"):
+                    continue
                 sha = f["snapshot_sha256"]
                 if sha and sha not in done:
                     done[sha] = _add_evidence(store, evidence_dir, sha, add, summary)
@@ -171,13 +178,15 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
                 findings.append({"finding_id": f["finding_id"], "lead_id": f"{f['site']}:{f['shop_id']}",
                                  "rule_id": f["rule_id"], "category": f["category"], "url": f["url"],
                                  "fetched_at": beijing_time(f["fetched_at"]), "snapshot_sha256": sha,
-                                 "html": html, "screenshot": shot, "pictures": [p for p in cited if p is not None]})
+                                 "html": html, "screenshot": shot, "pictures": [p for p in cited if p is not None],
+                                 "explanation": explain_finding(f),
+                                 "price_timeline": _add_timeline(store, f, add, timelines)})
             manifests = _add_manifests(Path(evidence_dir), sorted(sweeps), add)
             rechecks = _add_rechecks(store, Path(evidence_dir), {f["lead_id"] for f in findings}, add)
             extras: dict[str, Any] = {}
             if records and findings:
                 extras = _add_records(store, Path(evidence_dir), q, sorted(sweeps), findings, add, operator=operator,
-                                      witness=witness, handover=handover, exit_ip=exit_ip, summary=summary)
+                                      witness=witness, handover=handover, exit_ip=exit_ip, summary=summary, keep=keep)
             if sealer.key is not None:
                 add(PUBLIC_KEY, sealer.key.public.pem())
             if sealer.tsa_chain:
@@ -199,9 +208,24 @@ def write_bundle(store: Store, path: str | Path, filters: SearchQuery | Mapping[
     return summary
 
 
+def _add_timeline(store: Store, f: Mapping[str, Any], add: Any, done: dict[str, str | None]) -> str | None:
+    """The price timeline of a price finding's listing as ``charts/price-<id>.svg`` (once per listing);
+    its name, or None for other findings and listings without a price history."""
+    sid = f["subject_id"]
+    if f["subject_kind"] != "listing" or split_when_snippet(f["snippet"] or "") is None:
+        return None
+    if sid not in done:
+        t = price_timeline(store, sid, title=f.get("subject_title") or "")
+        name = f"charts/price-{sha256_bytes(sid.encode())[:16]}.svg" if t is not None else None
+        if t is not None and name is not None:
+            add(name, str(timeline_svg(t)).encode())
+        done[sid] = name
+    return done[sid]
+
+
 def _add_records(store: Store, root: Path, q: SearchQuery, sweeps: list[str], findings: list[dict[str, Any]],
                  add: Any, *, operator: str, witness: str, handover: HandoverNotice | None, exit_ip: str,
-                 summary: BundleSummary) -> dict[str, Any]:
+                 summary: BundleSummary, keep: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """The WACZ of the bundle's pages, the extraction record of its leads and the handover notice, added
     to the bundle; what manifest.json says of them."""
     from leads.leads import build_leads
@@ -220,7 +244,7 @@ def _add_records(store: Store, root: Path, q: SearchQuery, sweeps: list[str], fi
             add(WACZ, (Path(d) / "archive.wacz").read_bytes(), compress=False)
             out["wacz"] = {"file": WACZ, "pages": wacz.pages, "missing": wacz.missing}
             summary.documents.append(WACZ)
-        leads = build_leads(store, q)
+        leads = [x for x in build_leads(store, q) if keep is None or keep(x.lead_id)]
         files = write_extraction_record(store, root, leads, d, operator=operator, witness=witness, exit_ip=exit_ip,
                                         stem="record")
         names = {"number": files.record.number, "docx": f"{RECORD}.docx"}

@@ -157,12 +157,12 @@ def rules_stats(as_json: bool, **filters: Any) -> None:
         click.echo(json.dumps([s.to_dict() for s in stats], ensure_ascii=False, indent=2))
         return
     table = Table(title="规则精确率 / per-rule precision (已确认+已移送)/(已确认+已移送+已排除)")
-    for col in ("规则", "类别", "问题数", "待核查", "已确认", "已移送", "已排除", "精确率"):
+    for col in ("规则", "类别", "问题数", "待核查", "已确认", "已移送", "已排除", "另行排除", "精确率"):
         table.add_column(col, justify="right" if col not in ("规则", "类别") else "left")
     for s in stats:
         precision = "—" if s.precision is None else f"{s.precision:.0%}"
         table.add_row(escape(f"{s.title}\n{s.rule_id}"), escape(s.category), str(s.findings), str(s.open),
-                      str(s.confirmed), str(s.referred), str(s.dismissed), precision)
+                      str(s.confirmed), str(s.referred), str(s.dismissed), str(s.set_aside), precision)
     console.print(table)
 
 

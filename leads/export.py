@@ -14,19 +14,21 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from leads import lead_status_label, severity_label, status_label
 from leads.clustering import Link
 from leads.evidence_files import picture_citations
-from leads.leads import Lead, build_leads
+from leads.leads import Lead
+from leads.leads import build_leads as build_all_leads
+from leads.readable import explain_finding
 from netsword.clock import beijing_time
 from pipelines.store.base import SearchQuery, Store
 
 COLUMNS: tuple[str, ...] = ("平台", "店铺", "经营者", "统一社会信用代码", "商品标题", "价格", "违法类别", "严重程度",
-                            "规则", "违法依据", "证据摘要", "链接", "抓取时间", "证据哈希", "状态",
+                            "规则", "违法依据", "问题说明", "证据摘要", "链接", "抓取时间", "证据哈希", "状态",
                             "图片证据")
 LEAD_COLUMNS: tuple[str, ...] = ("线索编号", "平台", "店铺", "经营者", "统一社会信用代码", "联系电话", "经营地址",
                                  "主要违法类别", "最高严重程度", "涉及违法类别", "问题数", "涉及商品数", "关联经营者组",
@@ -35,7 +37,8 @@ FINDINGS_SHEET, LEADS_SHEET = "问题明细", "线索"
 FORMATS = ("csv", "xlsx", "json")
 TABLES = ("findings", "leads")
 _WIDTHS = {"平台": 10, "店铺": 22, "经营者": 26, "统一社会信用代码": 22, "商品标题": 40, "价格": 10, "违法类别": 26,
-           "严重程度": 9, "规则": 30, "违法依据": 36, "证据摘要": 50, "链接": 40, "抓取时间": 22, "证据哈希": 24,
+           "严重程度": 9, "规则": 30, "违法依据": 36, "问题说明": 50, "证据摘要": 50, "链接": 40,
+           "抓取时间": 22, "证据哈希": 24,
            "状态": 10, "线索编号": 18, "联系电话": 16, "经营地址": 30, "主要违法类别": 26, "最高严重程度": 9,
            "涉及违法类别": 36, "问题数": 8, "涉及商品数": 10, "关联经营者组": 18, "关联依据": 40, "承办人": 10,
            "店铺链接": 36, "首次发现": 22, "最近发现": 22, "图片证据": 50}
@@ -57,26 +60,31 @@ def neutralise(value: Any) -> Any:
 FINDING_KEYS: tuple[str, ...] = ("finding_id", "rule_id", "rule_version", "pack", "category", "severity", "basis",
                                  "site", "shop_id", "shop_name", "operator", "license_number", "subject_kind",
                                  "subject_id", "subject_title", "price", "currency", "url", "field", "matched",
-                                 "snippet", "snapshot_sha256", "sweep_id", "fetched_at", "first_seen", "last_seen",
-                                 "status")
+                                 "snippet", "explanation", "snapshot_sha256", "sweep_id", "fetched_at", "first_seen",
+                                 "last_seen", "status")
 LEAD_KEYS: tuple[str, ...] = ("lead_id", "site", "shop_id", "shop_name", "operator", "license_number",
                               "main_category", "max_severity", "categories", "finding_ids", "status", "assignee",
                               "shop_url", "first_seen", "last_seen")
 
 
 def rows(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,
-         site_names: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+         site_names: Mapping[str, str] | None = None, keep: Callable[[str], bool] | None = None
+         ) -> Iterator[dict[str, Any]]:
     """Export rows (dicts keyed by ``COLUMNS``), worst findings first."""
-    for _, row in finding_records(store, filters, site_names=site_names):
+    for _, row in finding_records(store, filters, site_names=site_names, keep=keep):
         yield row
 
 
 def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | None = None, *,
-                    site_names: Mapping[str, str] | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+                    site_names: Mapping[str, str] | None = None, keep: Callable[[str], bool] | None = None
+                    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(record keyed by ``FINDING_KEYS``, row keyed by ``COLUMNS``) per finding, worst first."""
     names = site_names or {}
     for d in store.iter_findings(filters):
+        if keep is not None and not keep(f"{d['site']}:{d['shop_id']}"):
+            continue
         record = {k: d.get(k) for k in FINDING_KEYS}
+        record["explanation"] = explain_finding(d)
         rule = d["title"] or d["rule_id"]
         if d["title"] and d["rule_id"]:
             rule = f"{d['title']}（{d['rule_id']}）"
@@ -91,6 +99,7 @@ def finding_records(store: Store, filters: SearchQuery | Mapping[str, Any] | Non
             "严重程度": severity_label(d["severity"]),
             "规则": rule,
             "违法依据": d["basis"],
+            "问题说明": explain_finding(d),
             "证据摘要": d["snippet"],
             "链接": d["url"],
             "抓取时间": beijing_time(d["fetched_at"]),
@@ -147,9 +156,11 @@ def lead_rows(leads: Iterable[Lead], *, site_names: Mapping[str, str] | None = N
 
 def export(store: Store, path: str | Path, fmt: str | None = None,
            filters: SearchQuery | Mapping[str, Any] | None = None, *,
-           site_names: Mapping[str, str] | None = None, what: str = "findings") -> int:
+           site_names: Mapping[str, str] | None = None, what: str = "findings",
+           keep: Callable[[str], bool] | None = None) -> int:
     """Write the findings passing ``filters`` to ``path``; returns the number of findings written
-    (of leads, for CSV/JSON with ``what="leads"``).
+    (of leads, for CSV/JSON with ``what="leads"``). ``keep``: only leads (ids) it accepts (an account
+    scoped to its unit's regions).
 
     ``fmt`` is "csv", "xlsx" or "json" (default: from the file suffix). ``filters`` is a
     ``SearchQuery`` or its keyword arguments (limit/offset are ignored: everything goes).
@@ -164,7 +175,11 @@ def export(store: Store, path: str | Path, fmt: str | None = None,
         raise ValueError(f"unknown table {what!r}; use one of {', '.join(TABLES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    findings = rows(store, filters, site_names=site_names)
+    findings = rows(store, filters, site_names=site_names, keep=keep)
+
+    def build_leads(store: Store, filters: Any) -> list[Lead]:
+        return [x for x in build_all_leads(store, filters) if keep is None or keep(x.lead_id)]
+
     try:
         if fmt == "xlsx":
             leads = lead_rows(build_leads(store, filters), site_names=site_names)
@@ -174,7 +189,7 @@ def export(store: Store, path: str | Path, fmt: str | None = None,
             n = _write_json(tmp, zip((lead_record(x) for x in leads_), lead_rows(leads_, site_names=site_names),
                                      strict=True))
         elif fmt == "json":
-            n = _write_json(tmp, finding_records(store, filters, site_names=site_names))
+            n = _write_json(tmp, finding_records(store, filters, site_names=site_names, keep=keep))
         elif what == "leads":
             n = _write_csv(tmp, LEAD_COLUMNS, lead_rows(build_leads(store, filters), site_names=site_names))
         else:

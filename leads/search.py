@@ -20,7 +20,7 @@ from rich.text import Text
 from leads import severity_label
 from leads.dates import day_bounds
 from netsword.formats import format_price
-from pipelines.store.base import FilterValue, Hit, SearchQuery, SearchResult, Store
+from pipelines.store.base import FilterValue, Hit, SearchQuery, SearchResult, Store, as_tuple, parse_text
 
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -39,6 +39,13 @@ def build_query(text: str = "", *, category: FilterValue = None, severity: Filte
 
     Dates are Beijing calendar days, both included; ``page`` starts at 1.
     """
+    fields = parse_text(text).fields  # category:… site:… shop:… typed in the text: filters like the options
+    if fields.get("category"):
+        category = (*as_tuple(category), *fields["category"])
+    if fields.get("site"):
+        site = (*as_tuple(site), *fields["site"])
+    if fields.get("shop") and not shop:
+        shop = fields["shop"][0]
     bounds = day_bounds(date_from, date_to)
     per_page = max(1, min(per_page, 500))
     return SearchQuery(text=text.strip(), category=category or None, severity=severity or None, site=site or None,

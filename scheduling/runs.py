@@ -212,7 +212,9 @@ class SweepRunner:
             run.status, run.message = "failed", f"退出码 {rc}；" + _tail(log_path)
         if run.status in ("ok", "incomplete") and not self.stopping.is_set():
             with self._store() as store:
-                run.alert = notify_run(store, run, alert_config(req))
+                config = alert_config(req)
+                run.alert = notify_run(store, run, config)
+                _check_saved_searches(store, config.console_url)
         logger.info("sweep %s %s: %d pages, %d findings (%d new), %d errors%s", run.run_id, run.status, run.pages,
                     run.findings, run.new_findings, run.errors, f"; alert {run.alert}" if run.alert else "")
         return self._record(run)
@@ -348,3 +350,15 @@ def run_history(store: Any, *, site: str | None = None, status: str | None = Non
         if run.run_id not in known and run.status == "ok":
             run.new_findings = len(new_findings(store, run.run_id))
     return merged
+
+
+def _check_saved_searches(store: Any, console_url: str) -> None:
+    """Analysts' saved searches with new matches after a sweep: one digest each (``leads.saved``)."""
+    from leads.saved import check_saved_searches
+
+    try:
+        for s, n, status in check_saved_searches(store, console_url=console_url):
+            if n:
+                logger.info("saved search %r (%s): %d new, %s", s.name, s.owner, n, status or "no alert target")
+    except Exception:  # never fails the sweep's record
+        logger.exception("saved searches not checked")

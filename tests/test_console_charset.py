@@ -99,7 +99,7 @@ def test_the_analyst_reads_chinese_in_the_snapshot_frame(console):
             page.fill("input[name=username]", "analyst1")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url("**/search")
+            page.wait_for_url(server.url + "/")  # the dashboard
             for name in ("meta", "undeclared"):
                 page.goto(server.url + f"/evidence/{shas[name]}")
                 assert page.frame_locator("iframe.snapshot").locator("h1").inner_text() == TITLE, name

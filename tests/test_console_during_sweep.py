@@ -108,7 +108,8 @@ def _triage_requests(lead_ids: list[str]) -> list[tuple[str, dict[str, str]]]:
         if kind == 0:
             out.append(("/triage/note", {"lead_id": lead, "note": f"扫描期间的备注 {i} / note during the sweep"}))
         elif kind == 1:
-            out.append(("/triage/status", {"lead_id": lead, "status": statuses[(i // 3) % 2]}))
+            out.append(("/triage/status", {"lead_id": lead, "status": statuses[(i // 3) % 2],
+                                           "reason": "false_positive"}))  # a dismissal names its reason
         else:
             out.append(("/triage/assign", {"lead_id": lead, "assignee": "analyst1" if (i // 3) % 2 == 0 else ""}))
     return out
@@ -150,7 +151,8 @@ def test_console_triage_is_saved_within_2s_while_a_polite_sweep_runs(home, demo_
         events = store.triage_events()
         notes = {e.value for e in events if e.action == "note"}
         assert {d["note"] for p, d in _triage_requests(lead_ids) if p == "/triage/note"} <= notes
-        assert len([e for e in events if e.actor == "analyst1"]) == WRITES  # every change kept, none twice
+        # every change kept, none twice (a dismissal also records its reason per finding)
+        assert len([e for e in events if e.actor == "analyst1" and e.action != "dismiss_reason"]) == WRITES
         # the last write of each kind wins
         final_status = {d["lead_id"]: d["status"] for p, d in _triage_requests(lead_ids) if p == "/triage/status"}
         for lead, status in final_status.items():

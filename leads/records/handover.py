@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leads.leads import Lead
 from leads.records.extraction import LeadLine, lead_line
 from netsword.clock import beijing_time, utc_now
 from netsword.digests import sha256_bytes
+
+if TYPE_CHECKING:
+    from leads.triage import Handover
 
 
 @dataclass
@@ -55,3 +60,14 @@ def handover_notice(leads: Sequence[Lead], receiving_unit: str, due_date: date, 
     number = number or f"NS-JB-{made[:10].replace('-', '')}-{tag}"
     return HandoverNotice(number, receiving_unit.strip(), due_date, issuer, issuing_unit or "（交办单位）",
                           beijing_time(made), [lead_line(lead) for lead in leads], evidence, note)
+
+
+def notice_document(store: object, lead: Lead, handover: Handover, out_dir: Path) -> Path:
+    """The console's handover workflow's notice (``leads.handover.set_notice_generator``): the lead's current
+    handover (its unit, due day, who handed it over, note) written as DOCX into ``out_dir``."""
+    from leads.records.render import write_notice_docx
+
+    notice = handover_notice([lead], handover.unit, date.fromisoformat(handover.due), handover.by,
+                             note=handover.note)
+    name = f"线索交办通知书-{lead.lead_id.replace(':', '-').replace('/', '-')}.docx"
+    return write_notice_docx(notice, Path(out_dir) / name)

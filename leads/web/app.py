@@ -20,12 +20,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.middleware.sessions import SessionMiddleware
 
+from leads.handover import set_notice_generator
+from leads.records.handover import notice_document
+from leads.web.admin_views import router as admin_router
+from leads.web.api import make_api
 from leads.web.auth import LoginRequired, login_redirect
 from leads.web.auth import router as auth_router
 from leads.web.documents import router as documents_router
 from leads.web.pictures import router as pictures_router
 from leads.web.render import CSS_HASH, make_templates
+from leads.web.scope import visible_for
+from leads.web.state import ConsoleState
 from leads.web.throttle import LoginPolicy, LoginThrottle
+from leads.web.triage_views import router as triage_router
 from leads.web.views import render
 from leads.web.views import router as views_router
 from pipelines.store.base import Store, StoreBusy
@@ -49,6 +56,8 @@ class ConsoleConfig:
     #: Origins besides the one a request reached (e.g. "https://netsword.example.gov.cn" behind a proxy
     #: that changes the Host header) from which POSTs are accepted.
     trusted_origins: tuple[str, ...] = ()
+    #: the console's own state (saved searches, API tokens, login log); default: the evidence folder's parent
+    home: str = ""
 
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
@@ -60,7 +69,8 @@ class ConsoleConfig:
 
         secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(cfg.home / "console-secret")
         origins = tuple(o.strip() for o in os.environ.get("NETSWORD_CONSOLE_ORIGINS", "").split(",") if o.strip())
-        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins)
+        return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins,
+                   home=str(cfg.home))
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -92,15 +102,23 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
 
         store = open_store(config.store_url)
     store.make_interactive()
+    if not config.home:
+        config.home = str(Path(config.evidence_dir).parent)
     app = FastAPI(title="netsword console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.config = config
     app.state.templates = make_templates()
     app.state.throttle = LoginThrottle(config.login_policy)
+    set_notice_generator(notice_document)  # the 交办函 button: leads/records/handover.py writes the DOCX
     app.include_router(auth_router)
     app.include_router(views_router)
     app.include_router(pictures_router)
     app.include_router(documents_router)
+    app.include_router(triage_router)
+    app.include_router(admin_router)
+    app.mount("/api", make_api(app))  # token-authenticated JSON, its own OpenAPI: /api/openapi.json
+    app.state.console_state = ConsoleState(config.home)
+    app.state.visible = lambda request: visible_for(request)  # which leads the request's user may see
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]

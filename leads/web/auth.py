@@ -162,13 +162,23 @@ def _refused(request: Request, refusal: Refusal, name: str, address: str, next: 
 
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""),
-          next: str = Form("/")) -> Any:
+          next: str = Form("/"), otp: str = Form("")) -> Any:
     throttle: LoginThrottle = request.app.state.throttle
+    state = request.app.state.console_state
     name, address = username.strip()[:64], client_address(request)
     refusal = throttle.begin(name, address)
     if refusal is not None:
+        state.log_login(name, address, "refused")
         return _refused(request, refusal, name, address, next)
     user = authenticate(request.app.state.store, name, password[:1024])
+    result = "ok" if user is not None else "bad_password"
+    if user is not None:
+        from leads.web.state import totp_ok
+
+        secret = state.totp_secret(user.username)
+        if secret is not None and not totp_ok(secret, otp[:20]):
+            user, result = None, "bad_totp"  # a failure like a wrong password: throttled the same
+    state.log_login(name, address, result)
     if user is None:
         locked = throttle.locked(name, address)
         logger.warning("failed console login of %r from %s (%d failed in a row)%s", name, address,

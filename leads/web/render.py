@@ -15,13 +15,14 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from leads import lead_status_label, severity_label, status_label
+from leads.readable import FIELD_LABELS, explain_finding, snippet_adds, split_when_snippet
 from netsword.clock import beijing_time
 from netsword.formats import format_price
 
@@ -84,12 +85,28 @@ def query_string(params: dict[str, Any], **changes: Any) -> str:
     return urlencode(pairs)
 
 
+def handover_text(event: Any) -> str:
+    """A handover event as read in the audit trail: unit, due day, note."""
+    from leads.triage import handover_of
+
+    h = handover_of(event)
+    return f"{h.unit}，期限 {h.due}" + (f"：{h.note}" if h.note else "")
+
+
 def make_templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(scraped=scraped, mark=mark, safe_url=safe_url, price=format_price, beijing=beijing_time,
-                       severity=severity_label, status=status_label, lead_status=lead_status_label)
-    env.globals.update(css=Markup(CSS), query_string=query_string, severity_label=severity_label)
+                       severity=severity_label, status=status_label, lead_status=lead_status_label,
+                       explain=explain_finding, rule_text=lambda s: split_when_snippet(s or "") is not None,
+                       field_label=lambda f: FIELD_LABELS.get(f or "", f or ""), snippet_adds=snippet_adds,
+                       handover_text=handover_text, urldecode=lambda s: unquote_plus(s or ""))
+    from leads.handover import handover_class, has_notice_generator
+    from leads.triage import DISMISS_REASONS
+
+    env.globals.update(css=Markup(CSS), query_string=query_string, severity_label=severity_label,
+                       handover_class=handover_class, reasons=DISMISS_REASONS,
+                       has_notice_generator=has_notice_generator)
     from leads.web.pictures import link_picture, picture_hits
 
     env.globals.update(picture_hits=picture_hits, link_picture=link_picture)  # pictures (leads/web/pictures.py)

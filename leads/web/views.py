@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -21,17 +22,21 @@ from crawler.items import CATEGORIES, SEVERITIES
 from leads import LEAD_STATUS_LABELS, STATUS_LABELS
 from leads.bundle import write_bundle
 from leads.categories import MAIN_CATEGORY_RULE
+from leads.charts import price_timeline, timeline_svg
+from leads.dashboard import build_dashboard, region_of
 from leads.evidence_files import evidence_files, is_sha256
 from leads.export import export
 from leads.leads import build_leads, facet_counts, get_lead
+from leads.readable import split_when_snippet
 from leads.report import build_form, write_xlsx
 from leads.rulestats import rule_stats
 from leads.triage import FINDING_DECISIONS, LEAD_STATUSES, TriageError, add_note, assign, decide_finding, set_status
-from leads.users import ROLE_LABELS, ROLES, UserError, add_user, end_sessions, set_disabled
+from leads.users import ROLE_LABELS, UserError, add_user, end_sessions, set_disabled
 from leads.web.auth import csrf_protect, csrf_token, current_user, require_admin
 from leads.web.forms import PER_PAGE, SearchForm, pages
+from leads.web.scope import lead_id_predicate
 from netsword.clock import today_beijing
-from pipelines.store.base import Store, User
+from pipelines.store.base import SearchQuery, Store, User
 
 router = APIRouter(dependencies=[Depends(current_user), Depends(csrf_protect)])
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -79,8 +84,13 @@ def lead_url(lead_id: str) -> str:
 
 
 @router.get("/")
-def home() -> Response:
-    return back("/search")
+def home(request: Request) -> Response:
+    """The dashboard: the campaign at a glance, every chart a link to what it counts."""
+    from leads.web.dashboard_charts import dashboard_charts, duration
+
+    store = _store(request)
+    d = build_dashboard(store, visible=lead_id_predicate(store, request.app.state.visible(request)))
+    return render(request, "dashboard.html", d=d, charts=dashboard_charts(d), duration=duration, lead_url=lead_url)
 
 
 @router.get("/search")
@@ -88,25 +98,31 @@ def search_page(request: Request) -> Response:
     form = SearchForm.parse(request.query_params)
     store = _store(request)
     result = store.search(form.query())
+    keep = lead_id_predicate(store, request.app.state.visible(request))
+    if keep is not None:  # an account scoped to its unit's regions: only their hits, no counts of others
+        result.hits = [h for h in result.hits if keep(f"{h.site}:{h.shop_id}")]
+        result.total, result.facets = len(result.hits), {}
     sweeps = store.sweeps()
     return render(request, "search.html", form=form, result=result, pages=pages(result.total, form.page),
                   sweeps=sweeps, lead_url=lead_url, per_page=PER_PAGE)
 
 
 @router.get("/leads")
-def leads_page(request: Request, lead_status: str = "", main: str = "", assignee: str = "",
+def leads_page(request: Request, lead_status: str = "", main: str = "", assignee: str = "", region: str = "",
                page: int = 1) -> Response:
     form = SearchForm.parse(request.query_params)
     store = _store(request)
-    every = build_leads(store, form.query())
+    visible = request.app.state.visible(request)
+    every = [lead for lead in build_leads(store, form.query()) if visible is None or visible(lead)]
     facets = facet_counts(every)
     chosen = [lead for lead in every if (not lead_status or lead.status == lead_status)
-              and (not main or lead.main_category == main) and (not assignee or lead.assignee == assignee)]
+              and (not main or lead.main_category == main) and (not assignee or lead.assignee == assignee)
+              and (not region or region_of(lead.address) == region) and (visible is None or visible(lead))]
     page = max(1, page)
     shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
     return render(request, "leads.html", form=form, leads=shown, total=len(chosen), facets=facets,
-                  lead_status=lead_status, main=main, assignee=assignee, page=page, pages=pages(len(chosen), page),
-                  lead_url=lead_url, users=store.users())
+                  lead_status=lead_status, main=main, assignee=assignee, region=region, page=page,
+                  pages=pages(len(chosen), page), lead_url=lead_url, users=[u for u in store.users() if not u.disabled])
 
 
 @router.get("/leads/{lead_id:path}")
@@ -116,8 +132,9 @@ def lead_page(request: Request, lead_id: str) -> Response:
         lead = get_lead(store, lead_id)
     except TriageError:
         lead = None
-    if lead is None:
-        raise HTTPException(404, "没有这条线索 / no such lead")
+    visible = request.app.state.visible(request)
+    if lead is None or (visible is not None and not visible(lead)):
+        raise HTTPException(404, "没有这条线索 / no such lead")  # another unit's lead: as if there were none
     events = store.triage_events(lead_id)
     shots = {sha: evidence_files(store, request.app.state.config.evidence_dir, sha).screenshot_path is not None
              for sha in {f["snapshot_sha256"] for f in lead.findings if f["snapshot_sha256"]}}
@@ -127,13 +144,46 @@ def lead_page(request: Request, lead_id: str) -> Response:
     return render(request, "lead.html", lead=lead, events=list(reversed(events)), shots=shots,
                   users=[u for u in store.users() if not u.disabled], lead_statuses=LEAD_STATUSES,
                   finding_decisions=FINDING_DECISIONS, main_rule=MAIN_CATEGORY_RULE, lead_url=lead_url,
-                  doc_url=doc_url, rechecks=list(latest(events).values()), recheck_of=parse)
+                  doc_url=doc_url, rechecks=list(latest(events).values()), recheck_of=parse,
+                  timelines=lead_timelines(store, lead.findings))
+
+
+def lead_timelines(store: Store, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """subject id -> its price timeline (title, svg) for the listings with a price finding."""
+    out: dict[str, Any] = {}
+    for f in findings:
+        sid = f["subject_id"]
+        if f["subject_kind"] != "listing" or sid in out or split_when_snippet(f["snippet"] or "") is None:
+            continue
+        t = price_timeline(store, sid, title=f.get("subject_title") or "")
+        if t is not None:
+            out[sid] = SimpleNamespace(title=t.title, svg=timeline_svg(t))
+    return out
+
+
+@router.get("/charts/price.svg")
+def price_chart(request: Request, subject: str = "") -> Response:
+    """A listing's price timeline as a standalone SVG file (the exhibit, to download or print)."""
+    t = price_timeline(_store(request), subject) if subject else None
+    if t is None:
+        raise HTTPException(404, "没有价格记录 / no price history")
+    return Response(str(timeline_svg(t)), media_type="image/svg+xml",
+                    headers={"Content-Security-Policy": "default-src 'none'",
+                             "Content-Disposition": 'inline; filename="price-timeline.svg"'})
 
 
 # --------------------------------------------------------------------------- triage
 
 
 def _triage(request: Request, lead_id: str, action: Any) -> Response:
+    visible = request.app.state.visible(request)
+    if visible is not None:
+        try:
+            lead = get_lead(_store(request), lead_id)
+        except TriageError:
+            lead = None
+        if lead is None or not visible(lead):
+            raise HTTPException(404, "没有这条线索 / no such lead")
     try:
         changed = action()
     except TriageError as exc:
@@ -146,8 +196,12 @@ def _triage(request: Request, lead_id: str, action: Any) -> Response:
 
 @router.post("/triage/status")
 def triage_status(request: Request, user: CurrentUser, lead_id: str = Form(...), status: str = Form(...),
-                  note: str = Form("")) -> Response:
-    return _triage(request, lead_id, lambda: set_status(_store(request), lead_id, status, user.username, note))
+                  note: str = Form(""), reason: str = Form("")) -> Response:
+    if status == "dismissed" and not reason:
+        flash(request, "请选择排除原因 / choose why the lead is dismissed")
+        return back(lead_url(lead_id))
+    return _triage(request, lead_id, lambda: set_status(_store(request), lead_id, status, user.username, note,
+                                                        reason=reason))
 
 
 @router.post("/triage/assign")
@@ -162,9 +216,12 @@ def triage_note(request: Request, user: CurrentUser, lead_id: str = Form(...), n
 
 @router.post("/triage/finding")
 def triage_finding(request: Request, user: CurrentUser, lead_id: str = Form(...), finding_id: str = Form(...),
-                   status: str = Form(...)) -> Response:
+                   status: str = Form(...), reason: str = Form("")) -> Response:
+    if status == "dismissed" and not reason:
+        flash(request, "请选择排除原因 / choose why the finding is dismissed")
+        return back(lead_url(lead_id))
     return _triage(request, lead_id,
-                   lambda: decide_finding(_store(request), lead_id, finding_id, status, user.username))
+                   lambda: decide_finding(_store(request), lead_id, finding_id, status, user.username, reason=reason))
 
 
 # --------------------------------------------------------------------------- evidence
@@ -173,7 +230,13 @@ def triage_finding(request: Request, user: CurrentUser, lead_id: str = Form(...)
 def _evidence(request: Request, sha256: str) -> Any:
     if not is_sha256(sha256):
         raise HTTPException(404, "没有这个快照 / no such snapshot")
-    return evidence_files(_store(request), request.app.state.config.evidence_dir, sha256)
+    store = _store(request)
+    keep = lead_id_predicate(store, request.app.state.visible(request))
+    if keep is not None and not any(  # an account scoped to its regions: only its leads' pages
+            keep(f"{f['site']}:{f['shop_id']}") for f in store.iter_findings(SearchQuery(include_resolved=True))
+            if f["snapshot_sha256"] == sha256):
+        raise HTTPException(404, "没有这个快照 / no such snapshot")
+    return evidence_files(store, request.app.state.config.evidence_dir, sha256)
 
 
 @router.get("/evidence/{sha256}")
@@ -252,10 +315,11 @@ def export_download(request: Request, fmt: str = "xlsx", what: str = "findings")
     store = _store(request)
     path = _tmp_path(f"export.{fmt}")
     stamp = today_beijing().strftime("%Y%m%d")
+    keep = lead_id_predicate(store, request.app.state.visible(request))
     if fmt == "zip":
-        write_bundle(store, path, q, evidence_dir=request.app.state.config.evidence_dir)
+        write_bundle(store, path, q, evidence_dir=request.app.state.config.evidence_dir, keep=keep)
         return _download(path, f"netsword-evidence-{stamp}.zip", EXPORT_FORMATS[fmt])
-    export(store, path, fmt, q, what=what)
+    export(store, path, fmt, q, what=what, keep=keep)
     return _download(path, f"netsword-{what if fmt != 'xlsx' else 'leads'}-{stamp}.{fmt}", EXPORT_FORMATS[fmt])
 
 
@@ -308,7 +372,9 @@ def runs_page(request: Request) -> Response:
 
 @router.get("/users")
 def users_page(request: Request, admin: Admin) -> Response:
-    return render(request, "users.html", users=_store(request).users(), roles=ROLES)
+    from leads.web.admin_views import users_context
+
+    return render(request, "users.html", **users_context(request))
 
 
 @router.post("/users")

@@ -53,6 +53,58 @@ def as_tuple(value: FilterValue) -> tuple[str, ...]:
     return tuple(v for v in value if v)
 
 
+@dataclass
+class ParsedText:
+    """A search text taken apart: every group required (one of its terms), the excluded terms, and
+    ``field:value`` filters (``category``, ``site``, ``shop``; also 类别 / 平台 / 店铺)."""
+
+    groups: list[list[str]] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+
+#: ``field:value`` names in a search text -> the filter they set
+TEXT_FIELDS = {"category": "category", "类别": "category", "site": "site", "平台": "site", "shop": "shop",
+               "店铺": "shop"}
+_TOKEN = re.compile(r'(-?)(?:(\w+)[:：])?(?:"([^"]*)"?|“([^”]*)”?|(\S+))')
+
+
+def parse_text(text: str) -> ParsedText:
+    """A search text as analysts type it:
+
+    * words are all required (AND); ``高仿 OR 精仿`` (also ``|``) needs either;
+    * ``"1:1 复刻"`` (or “…”) is one phrase, spaces and colons included;
+    * ``-正品`` / ``-"厂家直供"`` excludes;
+    * ``category:虚假违法互联网广告``, ``site:demo``, ``shop:S001`` filter (a value may be quoted).
+
+    Terms without word characters are dropped (a lone ``-`` or ``:``)."""
+    out = ParsedText()
+    join_next = False
+    for m in _TOKEN.finditer(text or ""):
+        minus, name, quoted, cquoted, bare = m.groups()
+        value = quoted if quoted is not None else cquoted if cquoted is not None else bare or ""
+        if not minus and name is None and quoted is None and cquoted is None and value in ("OR", "|", "或"):
+            join_next = bool(out.groups)
+            continue
+        if name is not None and name.lower() in TEXT_FIELDS and not minus:
+            if value.strip():
+                out.fields.setdefault(TEXT_FIELDS[name.lower()], []).append(value.strip())
+            join_next = False
+            continue
+        term = f"{name}:{value}" if name is not None else value  # "1:1", "url:..." stay text
+        if not text_segments(term):
+            join_next = False
+            continue
+        if minus:
+            out.excluded.append(term)
+        elif join_next:
+            out.groups[-1].append(term)
+        else:
+            out.groups.append([term])
+        join_next = False
+    return out
+
+
 class StoreBusy(RuntimeError):
     """A write could not start in time: another writer kept the store's write lock. Nothing of the
     call was written; trying it again is safe."""
@@ -99,15 +151,16 @@ class SearchQuery:
     offset: int = 0
 
     def terms(self) -> tuple[list[str], list[str]]:
-        """(required terms, excluded terms) of ``text``; terms without any word characters are dropped."""
-        pos: list[str] = []
-        neg: list[str] = []
-        for raw in self.text.split():
-            target = neg if raw.startswith("-") and len(raw) > 1 else pos
-            term = raw[1:] if target is neg else raw
-            if text_segments(term):
-                target.append(term)
-        return pos, neg
+        """(required terms, excluded terms) of ``text``, the alternatives of an OR group included among
+        the required ones (for highlighting); terms without any word characters are dropped."""
+        groups, neg = self.term_groups()
+        return [t for g in groups for t in g], neg
+
+    def term_groups(self) -> tuple[list[list[str]], list[str]]:
+        """(required groups, excluded terms) of ``text`` (see :func:`parse_text`): a hit matches at least one
+        term of every group and none of the excluded terms."""
+        parsed = parse_text(self.text)
+        return parsed.groups, parsed.excluded
 
     @property
     def needs_finding(self) -> bool:

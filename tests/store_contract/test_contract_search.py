@@ -42,6 +42,36 @@ def test_phrases_latin_words_and_single_characters(store):
     assert h.highlight_field == "description" and "【七天无理由】" in h.highlight
 
 
+def test_search_syntax_or_phrases_exclusion_and_fields(store):
+    """What analysts type (``pipelines.store.base.parse_text``), the same on every engine."""
+    from leads.search import build_query
+
+    store.upsert_listing(listing("1", "高仿 耐克 运动鞋"))
+    store.upsert_listing(listing("2", "精仿 LV 手提包 正品"))
+    store.upsert_listing(listing("3", "1:1 复刻 名表", site="other"))
+    store.upsert_listing(listing("4", "复刻 1:1 名表"))  # the same words, another order
+    store.upsert_listing(listing("5", "正品 耐克 跑鞋"))
+    s1 = listing("6", "高仿包包", shop_id="s9")
+    store.upsert_listing(s1)
+    store.upsert_findings([finding(s1, "ad.absolute", category=AD, snippet="【高仿】包包", matched=["高仿"])])
+
+    def hits(text: str, **kw) -> list[str]:
+        q = build_query(text, include_clean=True, per_page=100, **kw)
+        return sorted(h.subject_id for h in store.search(q).hits)
+
+    assert hits("高仿 OR 精仿") == ["demo:1", "demo:2", "demo:6"]
+    assert hits("高仿 | 精仿 包") == ["demo:2", "demo:6"]  # (高仿 or 精仿) and 包
+    assert hits('"1:1 复刻"') == ["other:3"]  # a phrase: in this order
+    assert hits("1:1 复刻") == ["demo:4", "other:3"]
+    assert hits("耐克 -正品") == ["demo:1"]
+    assert hits('-"LV 手提包" 仿') == ["demo:1", "demo:6"]
+    assert hits("名表 site:other") == ["other:3"]
+    assert hits("shop:s9") == ["demo:6"]
+    assert hits("高仿 category:" + AD) == ["demo:6"]
+    assert sorted(f["subject_id"] for f in store.iter_findings(build_query("精仿 OR 高仿 category:" + AD))) == [
+        "demo:6"]
+
+
 def test_snippets_and_normalised_text_are_searchable(store):
     item = listing("1", "耐克 高*仿 鞋", norm={"title": "耐克高仿鞋"})  # obfuscated, normalised by the pipeline
     store.upsert_listing(item)

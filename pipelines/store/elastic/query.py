@@ -108,8 +108,13 @@ def subject_query(q: SearchQuery, *, rank: bool = True) -> dict[str, Any]:
         filt.append({"range": {"price": price}})
     if q.sweep_id:
         filt.append({"term": {"sweeps": q.sweep_id}})
-    pos, neg = q.terms()
-    filt += [c for c in map(text_clause, pos) if c]
+    groups, neg = q.term_groups()
+    for group in groups:  # every group required; one of its alternatives is enough
+        clauses = [c for c in map(text_clause, group) if c]
+        if len(clauses) == 1:
+            filt.append(clauses[0])
+        elif clauses:
+            filt.append({"bool": {"should": clauses, "minimum_should_match": 1}})
     must_not += [c for c in map(text_clause, neg) if c]
     body: dict[str, Any] = {"filter": filt, "must_not": must_not}
     if rank:

@@ -86,8 +86,12 @@ def term_expression(term: str) -> str | None:
 
 
 def text_expression(q: SearchQuery) -> tuple[str | None, str | None]:
-    """(FTS5 expression of the required terms, of the excluded terms), None where there are none."""
-    pos, neg = (list(filter(None, map(term_expression, terms))) for terms in q.terms())
+    """(FTS5 expression of the required terms, of the excluded terms), None where there are none; a group of
+    alternatives (``高仿 OR 精仿``) is one OR inside the AND."""
+    groups, excluded = q.term_groups()
+    pos = [" OR ".join(f"({e})" for e in exprs) for exprs in
+           (list(filter(None, map(term_expression, g))) for g in groups) if exprs]
+    neg = list(filter(None, map(term_expression, excluded)))
     return (" AND ".join(f"({e})" for e in pos) or None), (" OR ".join(f"({e})" for e in neg) or None)
 
 
