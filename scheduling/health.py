@@ -85,14 +85,17 @@ def find_alarms(server: Any, store: Any, *, stall_seconds: float = 600, beat_tim
         if st.state == "failed":
             out.append(Alarm("failed", st.sweep_id, "", f"【网剑行动】扫描失败：{st.sweep_id}（{st.site}）",
                              f"排队 {st.queued}，处理中 {st.leased}；日志：netsword runs log {st.sweep_id}"))
+        # a worker that stopped beating without leaving: also once its sweep has finished or stopped (the
+        # others took its pages), since the machine or process behind it needs looking at all the same
+        for w in st.workers:
+            if not w.get("ended") and now - float(w.get("time", 0)) > beat_timeout:
+                then = ("它处理中的页面将在租约到期后交给其他工作进程。" if st.state == "running"
+                        else f"扫描现为 {st.state}，它的页面已由其他工作进程接手。")
+                out.append(Alarm("worker_lost", st.sweep_id, w["id"],
+                                 f"【网剑行动】工作进程失联：{w['id']}（扫描 {st.sweep_id}）",
+                                 f"工作进程 {w['id']}（主机 {w.get('host')}，进程 {w.get('pid')}）"
+                                 f"{(now - float(w.get('time', 0))) / 60:.1f} 分钟没有心跳；{then}"))
         if st.state == "running":
-            for w in st.workers:
-                if not w.get("ended") and now - float(w.get("time", 0)) > beat_timeout:
-                    out.append(Alarm("worker_lost", st.sweep_id, w["id"],
-                                     f"【网剑行动】工作进程失联：{w['id']}（扫描 {st.sweep_id}）",
-                                     f"工作进程 {w['id']}（主机 {w.get('host')}，进程 {w.get('pid')}）"
-                                     f"{(now - float(w.get('time', 0))) / 60:.1f} 分钟没有心跳；"
-                                     "它处理中的页面将在租约到期后交给其他工作进程。"))
             alarm = _stalled(server, st, stall_seconds, now)
             if alarm:
                 out.append(alarm)

@@ -224,6 +224,10 @@ class WorkerExtension:
         totals.update({"finish_reason": "finished", "workers": len(st.workers), "distributed": True})
         store = open_store(self.crawler.settings.get("STORE_URL"))
         try:
+            # a page fetched twice (its lease expired under a slow fetch) is stored once: subjects come from the
+            # store's own counts of the sweep, not from the workers' summed counters
+            counted = store.counts(self.sweep_id)
+            totals.update({"netsword/listings": counted["listings"], "netsword/shops": counted["shops"]})
             store.finish_sweep(self.sweep_id, utc_now(), totals)
         finally:
             store.close()
