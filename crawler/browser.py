@@ -1,4 +1,4 @@
-"""Finding a Chromium for Playwright on machines that cannot download one."""
+"""Launching Chromium for Playwright on machines that cannot download one (the binary: netsword.chromium)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,11 @@ import base64
 import contextlib
 import math
 import os
-import shutil
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-# Debian's real binary first: /usr/bin/chromium is a wrapper script that prints a warning.
-_CANDIDATES = (
-    "/usr/lib/chromium/chromium",
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/usr/bin/google-chrome",
-)
+from netsword.chromium import find_chromium  # re-exported: the crawl's browser lookup
 
 #: Flags that keep a headless Chromium quiet on a machine with a closed network.
 CHROMIUM_ARGS = [
@@ -31,31 +24,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-
-
-def find_chromium() -> str | None:
-    """Path of a usable Chromium, or None when only Playwright's own browser (if any) is left.
-
-    Order: $NETSWORD_CHROMIUM, Debian's chromium, then Playwright's downloaded browser.
-    """
-    env = os.environ.get("NETSWORD_CHROMIUM")
-    if env and Path(env).is_file():
-        return env
-    for path in _CANDIDATES:
-        if Path(path).is_file() and os.access(path, os.X_OK):
-            return path
-    which = shutil.which("chromium") or shutil.which("chromium-browser")
-    if which:
-        return which
-    return _playwright_chromium()
-
-
-def _playwright_chromium() -> str | None:
-    cache = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache" / "ms-playwright"))
-    for exe in sorted(cache.glob("chromium*/chrome-linux*/chrome"), reverse=True):
-        if os.access(exe, os.X_OK):
-            return str(exe)
-    return None
 
 
 def launch_options() -> dict:

@@ -9,7 +9,6 @@ CSP allows none). The DOCX is built with python-docx from the same data, East As
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -22,12 +21,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from leads.records.extraction import ExtractionRecord
 from leads.records.handover import HandoverNotice
+from netsword.chromium import find_chromium
 
 TEMPLATES = Path(__file__).with_name("templates")
 CJK_FONT = "宋体"
-#: Chromium binaries tried in order after $NETSWORD_CHROMIUM (Debian's real binary first)
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser",
-                       "/usr/bin/google-chrome")
 
 
 class RenderError(RuntimeError):
@@ -51,30 +48,9 @@ def _css() -> str:
     return (TEMPLATES / "base.css").read_text(encoding="utf-8")
 
 
-def find_browser() -> str | None:
-    """A Chromium to print with: $NETSWORD_CHROMIUM, Debian's, else Playwright's download."""
-    env = os.environ.get("NETSWORD_CHROMIUM")
-    if env and Path(env).is_file():
-        return env
-    for cand in CHROMIUM_CANDIDATES:
-        if Path(cand).is_file() and os.access(cand, os.X_OK):
-            return cand
-    which = shutil.which("chromium") or shutil.which("chromium-browser")
-    if which:
-        return which
-    try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            exe = p.chromium.executable_path
-        return exe if exe and Path(exe).is_file() else None
-    except Exception:  # Playwright's browser not downloaded
-        return None
-
-
 def html_to_pdf(html: str, out: Path | str, *, browser: str | None = None, timeout: float = 120.0) -> Path:
     """Print ``html`` to the PDF ``out`` with headless Chromium (A4, no header/footer, no scripts)."""
-    exe = browser or find_browser()
+    exe = browser or find_chromium()
     if not exe:
         raise RenderError("没有可用的 Chromium，无法生成 PDF / no Chromium to print the PDF with "
                           "(apt-get install chromium fonts-noto-cjk, or set NETSWORD_CHROMIUM)")
