@@ -24,8 +24,8 @@ from typing import Any
 from leads.categories import main_category
 from leads.leads import Lead, build_leads
 from leads.search import build_query
-from leads.windows import Window, festival_windows, parse_time
-from netsword.clock import BEIJING
+from leads.windows import Window, festival_windows
+from netsword.clock import BEIJING, parse_utc
 from pipelines.store.base import Store, Sweep
 
 MAX_SWEEPS = 24
@@ -60,7 +60,7 @@ class SweepPoint:
 
     @property
     def day(self) -> str:
-        at = parse_time(self.sweep.started_at)
+        at = parse_utc(self.sweep.started_at)
         return f"{at.astimezone(BEIJING):%m-%d %H:%M}" if at else self.sweep.sweep_id
 
 
@@ -101,7 +101,7 @@ def sweep_health(s: Sweep) -> tuple[int, int, float | None]:
         int(v or 0) for k, v in st.items() if k.startswith("downloader/response_status_count/5"))
     seconds = st.get("elapsed_time_seconds")
     if not isinstance(seconds, int | float):
-        a, b = parse_time(s.started_at), parse_time(s.finished_at)
+        a, b = parse_utc(s.started_at), parse_utc(s.finished_at)
         seconds = (b - a).total_seconds() if a and b else None
     return pages, failures, seconds
 
@@ -124,7 +124,7 @@ def build_dashboard(store: Store, *, site: list[str] | None = None, visible: Any
     sweeps = sweeps[-MAX_SWEEPS:]
     points: list[SweepPoint] = []
     windows: list[Window] = []
-    times = [t for t in (parse_time(s.started_at) for s in sweeps) if t is not None]
+    times = [t for t in (parse_utc(s.started_at) for s in sweeps) if t is not None]
     if times:
         windows = festival_windows((min(times) - timedelta(days=40)).date(), (max(times) + timedelta(days=1)).date())
     totals: Counter[str] = Counter()
@@ -136,7 +136,7 @@ def build_dashboard(store: Store, *, site: list[str] | None = None, visible: Any
                 per_lead[lead_id].append(f)
         cats = Counter(f["category"] for fs in per_lead.values() for f in fs)
         totals.update(cats)
-        at = parse_time(s.started_at)
+        at = parse_utc(s.started_at)
         fest = next((w.name for w in windows if at is not None and w.contains(at)), "")
         pages, failures, seconds = sweep_health(s)
         points.append(SweepPoint(s, dict(cats), sum(1 for fs in per_lead.values() if main_category(fs)), fest,

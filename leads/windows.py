@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from netsword.clock import parse_utc
 from pipelines.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -27,16 +28,6 @@ class Window:
     def contains(self, at: datetime) -> bool:
         return self.start <= at < self.end
 
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 time as an aware UTC datetime (naive = UTC); None when empty or unreadable."""
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def festival_windows(first: date, last: date, site: str | None = None) -> list[Window]:
@@ -80,8 +71,8 @@ def baseline_windows(store: Store, site: str | None = None) -> list[Window]:
         return []
     out = []
     for r in runs:
-        start = parse_time(r.started_at)
-        end = parse_time(r.finished_at) or start
+        start = parse_utc(r.started_at)
+        end = parse_utc(r.finished_at) or start
         if start is not None and end is not None:
             out.append(Window("基准扫描", start, max(end, start + timedelta(minutes=1)), "baseline", r.campaign))
     return sorted(out, key=lambda w: w.start)

@@ -33,3 +33,15 @@ def beijing_time(iso: str | None) -> str:
 def today_beijing() -> date:
     """Today's date on the Beijing calendar."""
     return datetime.now(BEIJING).date()
+
+
+def parse_utc(value: str | None) -> datetime | None:
+    """A stored ISO 8601 time (``Z``, any offset, or naive = UTC) as an aware UTC datetime; None when empty or
+    unreadable."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)

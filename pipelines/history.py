@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.items import ListingItem
+from netsword.clock import parse_utc
 from pipelines.store import open_store
 from pipelines.store.base import HISTORY_UNKNOWN, ListingVersion, Store, StoreUnavailable
 
@@ -58,15 +59,6 @@ WINDOWS = (7, 30)
 PRICE_EPSILON = 0.005  # prices closer than this are the same price
 
 
-def _ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
 
 def _days(a: datetime, b: datetime) -> float:
     return round((a - b).total_seconds() / 86400, 3)
@@ -76,7 +68,7 @@ def price_history(versions: Sequence[ListingVersion], *, now: datetime, price: f
                   baseline: tuple[datetime, datetime] | None = None) -> dict[str, float]:
     """The history numbers of a page fetched at ``now`` showing ``price``, from its EARLIER versions
     (oldest first, the current sweep's left out); ``baseline`` = (start, end) of the baseline sweep."""
-    dated = [(v, _ts(v.fetched_at), _ts(v.last_seen_at) or _ts(v.fetched_at)) for v in versions]
+    dated = [(v, parse_utc(v.fetched_at), parse_utc(v.last_seen_at) or parse_utc(v.fetched_at)) for v in versions]
     dated = [(v, a, b) for v, a, b in dated if a is not None and b is not None and a <= now]
     out: dict[str, float] = {}
     if not dated:
@@ -217,7 +209,7 @@ class HistoryPipeline:
             return ""
         oldest = datetime.now(UTC) - timedelta(days=self.baseline_max_days)
         for run in runs:
-            started = _ts(run.started_at)
+            started = parse_utc(run.started_at)
             if run.run_id != current and started is not None and started >= oldest:
                 return run.run_id
         return ""
@@ -226,8 +218,8 @@ class HistoryPipeline:
         assert self.store is not None
         for sweep in self.store.sweeps():
             if sweep.sweep_id == sweep_id:
-                start = _ts(sweep.started_at)
-                end = _ts(sweep.finished_at) or datetime.now(UTC)
+                start = parse_utc(sweep.started_at)
+                end = parse_utc(sweep.finished_at) or datetime.now(UTC)
                 return (start, end) if start is not None else None
         return None
 
@@ -250,7 +242,7 @@ class HistoryPipeline:
         assert self.store is not None
         self._read_baseline()
         versions = [v for v in self.store.listing_history(item.subject_id) if v.sweep_id != item.sweep_id]
-        return price_history(versions, now=_ts(item.fetched_at) or datetime.now(UTC), price=item.price,
+        return price_history(versions, now=parse_utc(item.fetched_at) or datetime.now(UTC), price=item.price,
                              baseline=self.baseline)
 
     def _without_history(self, item: ListingItem, exc: StoreUnavailable) -> ListingItem:

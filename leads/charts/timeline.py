@@ -16,8 +16,8 @@ from markupsafe import Markup
 from leads.charts.scale import Linear, TimeScale
 from leads.charts.svg import render_svg
 from leads.readable import money
-from leads.windows import Window, baseline_windows, festival_windows, parse_time
-from netsword.clock import BEIJING
+from leads.windows import Window, baseline_windows, festival_windows
+from netsword.clock import BEIJING, parse_utc
 from pipelines.store.base import Store
 
 WIDTH, HEIGHT = 720, 260
@@ -47,7 +47,7 @@ def price_timeline(store: Store, subject_id: str, *, title: str = "") -> Timelin
     versions = store.listing_history(subject_id)
     points: list[PricePoint] = []
     for v in versions:
-        start, seen = parse_time(v.fetched_at), parse_time(v.last_seen_at) or parse_time(v.fetched_at)
+        start, seen = parse_utc(v.fetched_at), parse_utc(v.last_seen_at) or parse_utc(v.fetched_at)
         if start is None or seen is None or (v.price is None and v.original_price is None):
             continue
         points.append(PricePoint(start, max(seen, start), v.price, v.original_price, v.sweep_id))
