@@ -127,13 +127,20 @@ def test_a_killed_worker_loses_nothing_and_a_stopped_sweep_resumes(tmp_path, red
     rng = random.Random()
     seed_value = rng.randrange(10**6)
     rng.seed(seed_value)
-    kill_after = rng.randint(5, 120)  # pages the victim has fetched when it is killed
+    kill_after = rng.randint(5, 60)  # pages the victim has fetched when it is killed
     print(f"random seed {seed_value}: killing w1 after {kill_after} of its pages")
     seed(tmp_path, redis_url, "demo", demo_server.url, "demo-kill")
     r = redis_client(redis_url)
-    workers = {f"w{i}": start_worker(tmp_path, redis_url, f"w{i}") for i in range(3)}
+    # the victim starts first and the others once it has taken its first page: on a quiet machine two warm
+    # workers could otherwise sweep the whole demo before a slow-starting third one reached its kill point
+    workers = {"w1": start_worker(tmp_path, redis_url, "w1")}
     deadline = time.monotonic() + 300
-    while worker_pages(r, "demo-kill", "w1") < kill_after and workers["w1"].poll() is None:
+    while worker_pages(r, "demo-kill", "w1") < 1:
+        assert workers["w1"].poll() is None and time.monotonic() < deadline, "w1 never took a page"
+        time.sleep(0.05)
+    workers.update({f"w{i}": start_worker(tmp_path, redis_url, f"w{i}") for i in (0, 2)})
+    while worker_pages(r, "demo-kill", "w1") < kill_after:
+        assert workers["w1"].poll() is None, "w1 left before its kill point: the sweep ran out of pages"
         assert time.monotonic() < deadline, "w1 never reached its pages"
         time.sleep(0.05)
     workers["w1"].send_signal(signal.SIGKILL)
