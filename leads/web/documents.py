@@ -58,13 +58,28 @@ def _tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="netsword-doc-"))
 
 
+def _document(name: str, stem: str, fmt: str, write_docx: Any, write_pdf: Any, doc: Any) -> Response:
+    """``doc`` written as DOCX or PDF into a folder of its own, sent as ``name`` and removed after; 503 when no
+    Chromium can print the PDF."""
+    from leads.records import RenderError
+
+    folder = _tmp()
+    if fmt == "docx":
+        return _download(write_docx(doc, folder / f"{stem}.docx"), name, DOCX)
+    try:
+        return _download(write_pdf(doc, folder / f"{stem}.pdf"), name, "application/pdf")
+    except RenderError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise HTTPException(503, str(exc)) from exc
+
+
 def _safe_name(lead_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in lead_id)[:60]
 
 
 @router.get("/lead-docs/record.{fmt}")
 def record_download(request: Request, fmt: str, lead: str = "") -> Response:
-    from leads.records import RenderError, build_extraction_record, write_record_docx, write_record_pdf
+    from leads.records import build_extraction_record, write_record_docx, write_record_pdf
     from netsword.config import current
 
     if fmt not in ("docx", "pdf"):
@@ -72,20 +87,13 @@ def record_download(request: Request, fmt: str, lead: str = "") -> Response:
     the_lead = _lead(request, lead)
     record = build_extraction_record(_store(request), _evidence_dir(request), [the_lead],
                                      operator=request.state.user.username, exit_ip=current().exit_ip)
-    folder = _tmp()
-    name = f"电子数据提取笔录-{_safe_name(the_lead.lead_id)}.{fmt}"
-    if fmt == "docx":
-        return _download(write_record_docx(record, folder / "record.docx"), name, DOCX)
-    try:
-        return _download(write_record_pdf(record, folder / "record.pdf"), name, "application/pdf")
-    except RenderError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(503, str(exc)) from exc
+    return _document(f"电子数据提取笔录-{_safe_name(the_lead.lead_id)}.{fmt}", "record", fmt, write_record_docx,
+                     write_record_pdf, record)
 
 
 @router.get("/lead-docs/notice.{fmt}")
 def notice_download(request: Request, fmt: str, lead: str = "", unit: str = "", due: str = "") -> Response:
-    from leads.records import RenderError, handover_notice, write_notice_docx, write_notice_pdf
+    from leads.records import handover_notice, write_notice_docx, write_notice_pdf
 
     if fmt not in ("docx", "pdf"):
         raise HTTPException(404, "不支持的格式 / unsupported format")
@@ -97,15 +105,8 @@ def notice_download(request: Request, fmt: str, lead: str = "", unit: str = "", 
         notice = handover_notice([_lead(request, lead)], unit[:200], due_date, request.state.user.username)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
-    folder = _tmp()
-    name = f"线索交办通知书-{_safe_name(lead)}.{fmt}"
-    if fmt == "docx":
-        return _download(write_notice_docx(notice, folder / "notice.docx"), name, DOCX)
-    try:
-        return _download(write_notice_pdf(notice, folder / "notice.pdf"), name, "application/pdf")
-    except RenderError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(503, str(exc)) from exc
+    return _document(f"线索交办通知书-{_safe_name(lead)}.{fmt}", "notice", fmt, write_notice_docx, write_notice_pdf,
+                     notice)
 
 
 def lead_wacz_path(request: Request, lead: Lead) -> Path:
