@@ -66,3 +66,12 @@ class BloomDupeFilter(RFPDupeFilter):
             args += ["SET", "u1", pos, 1]
         old = self.server.execute_command("BITFIELD", self.key, *args)
         return all(old)
+
+
+def marks(dupefilter: Any, request: Any) -> tuple[str, list[Any]]:
+    """What :meth:`crawler.distributed.queue.LeasedPriorityQueue.admit` sets for ``request`` in the
+    sweep's filter: ('bloom', bit positions) or ('set', [fingerprint]) for scrapy-redis's set."""
+    fingerprint = dupefilter.request_fingerprint(request)
+    if isinstance(dupefilter, BloomDupeFilter):
+        return "bloom", positions(fingerprint, dupefilter.bits, dupefilter.hashes)
+    return "set", [fingerprint]

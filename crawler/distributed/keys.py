@@ -33,6 +33,11 @@ class SweepKeys:
         return f"{self.queue}:leases"
 
     @property
+    def failures(self) -> str:
+        """hash: encoded request -> times its page failed in the pipeline (given up at the third)"""
+        return f"{self.queue}:failures"
+
+    @property
     def seen(self) -> str:
         """the duplicate filter (a Bloom filter's bits, or a set of fingerprints)"""
         return f"{self.base}:seen"

@@ -47,6 +47,32 @@ end
 return #expired
 """
 
+_ADMIT = """
+-- KEYS: queue, leases, seen; ARGV: encoded request, score, lease ('' for none), dupefilter kind
+-- ('bloom' | 'set' | ''), then its marks (bit positions, or the fingerprint).
+-- Marking the URL seen and queueing it is one step: a worker killed between the two would otherwise
+-- leave a URL marked seen that no queue holds -- lost for the rest of the sweep.
+local seen = false
+local kind = ARGV[4]
+if kind == 'bloom' then
+  local args = {}
+  for i = 5, #ARGV do
+    args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = ARGV[i]; args[#args + 1] = 1
+  end
+  local old = redis.call('BITFIELD', KEYS[3], unpack(args))
+  seen = true
+  for _, bit in ipairs(old) do
+    if bit == 0 then seen = false end
+  end
+elseif kind == 'set' then
+  seen = redis.call('SADD', KEYS[3], ARGV[5]) == 0
+end
+if ARGV[3] ~= '' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+if seen then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])
+return 1
+"""
+
 _RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -68,10 +94,13 @@ class LeasedPriorityQueue(Base):
         self.lease_seconds = float(lease_seconds or (settings.getfloat("NETSWORD_REDIS_LEASE_SECONDS", 120)
                                                      if settings is not None else 120))
         self.leases_key = f"{self.key}:leases"
+        self.failures_key = f"{self.key}:failures"  # hash: encoded request -> pipeline failures so far
+        self.max_failures = 3
         self.held: set[bytes] = set()  # leases this process holds (renewed with each heartbeat)
         self._pop = server.register_script(_POP)
         self._reclaim = server.register_script(_RECLAIM)
         self._renew = server.register_script(_RENEW)
+        self._admit = server.register_script(_ADMIT)
         self._reclaimed_at = 0.0
         self.reclaimed = 0
         self.done: list[bytes] = []  # leases of pages done, given back once the store has committed them
@@ -93,6 +122,18 @@ class LeasedPriorityQueue(Base):
         pipe.execute()
         if lease is not None:
             self.held.discard(lease)
+
+    def admit(self, request: Any, seen_key: str, kind: str, marks: list[Any]) -> bool:
+        """Mark the request seen (``kind`` 'bloom' with its bit positions, 'set' with its fingerprint) and
+        queue it if it was new, in one atomic step; a leased request's lease goes in the same step (a
+        redirect or retry hands it on, a duplicate is done). True if it was queued."""
+        lease = request.meta.pop(LEASE, None)
+        data = self._encode_request(request)
+        queued = bool(self._admit(keys=[self.key, self.leases_key, seen_key],
+                                  args=[data, -request.priority, lease or b"", kind, *marks]))
+        if lease is not None:
+            self.held.discard(lease)
+        return queued
 
     def pop(self, timeout: int = 0) -> Any:
         now = time.monotonic()
@@ -130,6 +171,20 @@ class LeasedPriorityQueue(Base):
         self.server.zrem(self.leases_key, *done)
         return len(done)
 
+    def fail(self, lease: bytes) -> bool:
+        """The leased page failed after its fetch: the lease runs out now, so the next reclaim queues it
+        again (True), unless it failed ``max_failures`` times already: then it is dropped (False)."""
+        self.held.discard(lease)
+        failures = int(self.server.hincrby(self.failures_key, lease, 1))
+        if failures >= self.max_failures:
+            pipe = self.server.pipeline(transaction=True)
+            pipe.zrem(self.leases_key, lease)
+            pipe.hdel(self.failures_key, lease)
+            pipe.execute()
+            return False
+        self.server.zadd(self.leases_key, {lease: 0}, xx=True)
+        return True
+
     def renew(self) -> int:
         """Push back the end of every lease this process holds; how many were still held."""
         if not self.held:
@@ -143,4 +198,4 @@ class LeasedPriorityQueue(Base):
         return n
 
     def clear(self) -> None:
-        self.server.delete(self.key, self.leases_key)
+        self.server.delete(self.key, self.leases_key, self.failures_key)

@@ -16,6 +16,7 @@ from typing import Any
 from scrapy import Request
 from scrapy_redis.scheduler import Scheduler
 
+from crawler.distributed.dupefilter import marks
 from crawler.distributed.queue import LEASE
 
 logger = logging.getLogger(__name__)
@@ -44,16 +45,18 @@ class LeaseScheduler(Scheduler):
         spider.netsword_lease_queue = self.queue
 
     def enqueue_request(self, request: Any) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
-            self.df.log(request, self.spider)
-            lease = request.meta.pop(LEASE, None)  # e.g. a redirect to a page seen before: this one is done
-            if lease is not None:
-                self.queue.ack(lease)
-            return False
-        if self.stats:
+        """Seen-check and queueing in one atomic step (:meth:`LeasedPriorityQueue.admit`): a worker killed
+        between marking a link seen and queueing it would lose that page for the whole sweep."""
+        if request.dont_filter:
+            self.queue.push(request)
+            queued = True
+        else:
+            queued = self.queue.admit(request, self.df.key, *marks(self.df, request))
+            if not queued:  # e.g. a redirect to a page seen before: its lease went with the check
+                self.df.log(request, self.spider)
+        if queued and self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
-        return True
+        return queued
 
 
 class LeaseAckMiddleware:

@@ -57,7 +57,7 @@ def seed_sweep(server: Any, site: str, *, base_url: str | None = None, sweep_id:
     Returns (sweep id, start requests queued)."""
     from scrapy.settings import Settings
 
-    from crawler.distributed.dupefilter import BloomDupeFilter
+    from crawler.distributed.dupefilter import BloomDupeFilter, marks
     from crawler.distributed.queue import LeasedPriorityQueue
     from crawler.spiders.listing import ListingSpider, new_sweep_id
 
@@ -84,8 +84,7 @@ def seed_sweep(server: Any, site: str, *, base_url: str | None = None, sweep_id:
     n = 0
     for url in urls:
         request = spider.request_for(url)
-        if request is not None and not dupes.request_seen(request):
-            queue.push(request)
+        if request is not None and queue.admit(request, dupes.key, *marks(dupes, request)):
             n += 1
     return sweep_id, n
 

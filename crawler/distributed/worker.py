@@ -34,6 +34,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 
 from crawler.distributed.keys import SweepKeys
+from crawler.distributed.queue import LEASE
 from crawler.distributed.scheduler import ack, lease_queue
 from crawler.spiders.listing import ListingSpider
 
@@ -115,7 +116,7 @@ class WorkerExtension:
                   s.getfloat("NETSWORD_REDIS_HEARTBEAT", 2.0))
         for handler, signal in ((ext.spider_opened, signals.spider_opened), (ext.spider_idle, signals.spider_idle),
                                 (ext.spider_closed, signals.spider_closed), (ext.item_done, signals.item_scraped),
-                                (ext.item_done, signals.item_dropped), (ext.item_done, signals.item_error)):
+                                (ext.item_done, signals.item_dropped), (ext.item_failed, signals.item_error)):
             crawler.signals.connect(handler, signal=signal)
         return ext
 
@@ -137,6 +138,20 @@ class WorkerExtension:
     def item_done(self, item: Any, response: Any = None, spider: Any = None, **kwargs: Any) -> None:
         if response is not None:
             ack(self.crawler, response.request)
+
+    def item_failed(self, item: Any, response: Any = None, spider: Any = None, failure: Any = None,
+                    **kwargs: Any) -> None:
+        """A pipeline stage raised (the store refused a write, say): the page is not done. Its lease is let
+        go to run out, so that a worker fetches it again; after a few tries it is given up, said in the log."""
+        queue = lease_queue(self.crawler)
+        lease = response.request.meta.pop(LEASE, None) if response is not None else None
+        if queue is None or lease is None:
+            return
+        if queue.fail(lease):
+            logger.warning("page %s failed in the pipeline; it will be fetched again", response.url)
+        else:
+            logger.error("page %s failed in the pipeline %d times: given up", response.url, queue.max_failures)
+            self.crawler.stats.inc_value("netsword/lease/given_up")
 
     def beat(self, ended: bool = False) -> None:
         try:

@@ -1,0 +1,70 @@
+"""The sweep's frontier in a real Redis (tests/redis_server.py): what a worker relies on when it is killed.
+
+* a link is marked seen and queued in one step, so no URL is ever marked seen without being queued;
+* a page that failed in the pipeline comes back for another worker, and is given up after three tries.
+"""
+
+from __future__ import annotations
+
+import pytest
+from scrapy import Request
+from scrapy.utils.test import get_crawler
+
+from crawler.distributed.dupefilter import BloomDupeFilter, marks
+from crawler.distributed.keys import SweepKeys
+from crawler.distributed.queue import LEASE, LeasedPriorityQueue
+
+
+@pytest.fixture
+def frontier(redis_url):
+    import redis
+    from scrapy import Spider
+
+    server = redis.Redis.from_url(redis_url)
+    spider = Spider.from_crawler(get_crawler(Spider, {"NETSWORD_REDIS_LEASE_SECONDS": 60}), name="t")
+    keys = SweepKeys("q")
+    yield server, LeasedPriorityQueue(server, spider, keys.queue), keys
+    server.flushdb()
+
+
+@pytest.mark.parametrize("kind", ["bloom", "set"])
+def test_a_new_link_is_queued_and_marked_seen_together_and_a_seen_one_is_not_queued(frontier, kind):
+    from scrapy_redis.dupefilter import RFPDupeFilter
+
+    server, queue, keys = frontier
+    dupes = BloomDupeFilter(server, keys.seen, capacity=1000) if kind == "bloom" else RFPDupeFilter(server, keys.seen)
+    first = Request("http://127.0.0.1:1/item/L1.html")
+    assert queue.admit(first, keys.seen, *marks(dupes, first))
+    assert len(queue) == 1 and server.exists(keys.seen)
+    again = Request("http://127.0.0.1:1/item/L1.html")
+    assert not queue.admit(again, keys.seen, *marks(dupes, again))
+    assert len(queue) == 1
+    other = Request("http://127.0.0.1:1/item/L2.html", priority=5)
+    assert queue.admit(other, keys.seen, *marks(dupes, other))
+    assert queue.pop().url == other.url  # the higher priority first, as scrapy-redis orders them
+
+
+def test_a_duplicate_with_a_lease_gives_its_lease_back(frontier):
+    server, queue, keys = frontier
+    dupes = BloomDupeFilter(server, keys.seen, capacity=1000)
+    page = Request("http://127.0.0.1:1/a")
+    queue.admit(page, keys.seen, *marks(dupes, page))
+    taken = queue.pop()
+    assert queue.leased() == 1
+    redirect = Request("http://127.0.0.1:1/a", meta={LEASE: taken.meta[LEASE]})  # e.g. redirected to itself
+    assert not queue.admit(redirect, keys.seen, *marks(dupes, redirect))
+    assert queue.leased() == 0 and len(queue) == 0
+
+
+def test_a_page_that_failed_in_the_pipeline_comes_back_and_is_given_up_at_the_third_failure(frontier):
+    server, queue, keys = frontier
+    queue.push(Request("http://127.0.0.1:1/item/L9.html"))
+    for attempt in (1, 2):
+        taken = queue.pop()
+        assert taken is not None, f"attempt {attempt}: the page did not come back"
+        assert queue.fail(taken.meta[LEASE]) is True
+        assert queue.reclaim() == 1 and len(queue) == 1 and queue.leased() == 0
+    taken = queue.pop()
+    assert queue.fail(taken.meta[LEASE]) is False
+    assert queue.reclaim() == 0 and len(queue) == 0 and queue.leased() == 0
+    assert not server.exists(keys.failures)
