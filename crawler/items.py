@@ -125,6 +125,17 @@ def image_hit(images: list[dict[str, Any]], start: int, end: int = -1) -> dict[s
 
 
 @dataclass
+class PartFields:
+    """One page of a subject that has several pages (a shop home page and its 资质/亮照 page, see
+    :mod:`crawler.subpages`): ``part`` is the page type the item came from ("" = the item is the whole
+    subject, stored as it comes); ``sub_page``: that page type declares ``belongs_to`` (its fields fill the
+    subject's record). The store keeps each part; the subject is their merge, matched once all are in."""
+
+    part: str = ""
+    sub_page: bool = False
+
+
+@dataclass
 class PageItem(PageFields):
     """A fetched page that is not a listing or shop (home, category, search): kept as evidence only."""
 
@@ -144,7 +155,7 @@ class UnchangedPage(PageFields):
 
 
 @dataclass
-class ListingItem(PictureFields, PageFields):
+class ListingItem(PartFields, PictureFields, PageFields):
     """A product listing (商品详情页)."""
 
     listing_id: str = ""
@@ -178,7 +189,7 @@ class ListingItem(PictureFields, PageFields):
 
 
 @dataclass
-class ShopItem(PictureFields, PageFields):
+class ShopItem(PartFields, PictureFields, PageFields):
     """A shop home page (店铺首页), where E-Commerce Law art. 15 wants the licence shown."""
 
     shop_id: str = ""

@@ -95,6 +95,16 @@ class Pagination(_Strict):
     max_pages: int = Field(200, ge=1, le=100_000)
 
 
+class BelongsTo(_Strict):
+    """A sub-page: its fields fill another subject's record (a 资质/亮照 page filling its shop), found by the
+    link followed (``via: link``: the subject whose page linked here) or by an id read from the page
+    (``id: {sel: 'body::attr(data-shop)'}``). See :mod:`crawler.subpages`."""
+
+    kind: Literal["shop", "listing"]
+    via: Literal["link"] | None = None
+    id: str | FieldSpec | None = None
+
+
 class PageType(_Strict):
     type: PageKind = "page"
     match: list[str] = Field(min_length=1, description="regexes on the URL path and query")
@@ -107,6 +117,7 @@ class PageType(_Strict):
     attributes: AttributeRows | None = None
     generic: bool = False  # listing: fill fields the selectors miss from JSON-LD / microdata / OpenGraph
     images: Images | None = None  # listing / shop: picture selectors and limits (pipelines.images)
+    belongs_to: BelongsTo | None = None  # a sub-page: its fields fill that subject's record (crawler.subpages)
 
     @field_validator("match")
     @classmethod
@@ -191,6 +202,11 @@ class Profile(_Strict):
                 return name, page
         return None
 
+    def has_subpages(self, kind: str) -> bool:
+        """Some page type's fields fill a ``kind`` subject of another page (``belongs_to``): such subjects are
+        stored page by page and matched once assembled (crawler.subpages)."""
+        return any(p.belongs_to is not None and p.belongs_to.kind == kind for p in self.pages.values())
+
     def resolved_start_urls(self, base_url: str | None = None) -> list[str]:
         base = (base_url or self.base_url).rstrip("/")
         return [u.replace("{base_url}", base) for u in self.start_urls]
@@ -251,6 +267,9 @@ def _page_selectors(page: PageType) -> list[tuple[tuple[Any, ...], str]]:
         out += [(("attributes", k), getattr(page.attributes, k)) for k in ("rows", "name", "value")]
     if page.images is not None:
         out += [(("images", role), sel) for role, sel in page.images.selectors().items()]
+    if page.belongs_to is not None and page.belongs_to.id is not None:
+        spec = page.belongs_to.id
+        out.append((("belongs_to", "id"), spec if isinstance(spec, str) else spec.sel))
     return out
 
 
@@ -271,18 +290,51 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
                     close = difflib.get_close_matches(field_name, sorted(known), n=1)
                     hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(sorted(known))}"
                     problems.append(((*loc, "fields", field_name), f"unknown {page.item} field {field_name!r}", hint))
-        if page.type == "listing" and "title" not in page.fields and not page.generic:
+        if page.type == "listing" and "title" not in page.fields and not page.generic and page.belongs_to is None:
             problems.append(((*loc, "type"), "a listing page needs a `title` field",
                              "add `title: 'h1'` under fields, or `generic: true` to read it from JSON-LD"))
         if page.render == "http" and (page.steps or page.wait_for):
             key = "steps" if page.steps else "wait_for"
             problems.append(((*loc, key), "browser steps on a page fetched without a browser",
                              "add `render: browser` to this page type"))
+        problems += _belongs_to_problems(profile, name, page)
         for sub, sel in _page_selectors(page):
             why = selector_problem(sel)
             if why:
                 problems.append(((*loc, *sub), why, "CSS like `h1.title` or `xpath://h1`"))
     return problems
+
+
+def _belongs_to_problems(profile: Profile, name: str, page: PageType) -> list[Problem]:
+    """A sub-page (``belongs_to``) must yield an item of the subject it fills and say how that subject is found."""
+    bt = page.belongs_to
+    if bt is None:
+        return []
+    loc = ("pages", name, "belongs_to")
+    if page.item == "none":
+        return [(loc, f"belongs_to 用在不产生记录的页面类型 {page.type!r} 上 (a page of this type yields no item)",
+                 f"写 `type: {bt.kind}`：本页字段并入所属{_KIND_CN[bt.kind]}的记录")]
+    if page.item != bt.kind:
+        return [((*loc, "kind"), f"belongs_to.kind 是 {bt.kind!r}，但本页面类型产生 {page.item} 记录",
+                 f"写 `type: {bt.kind}`（本页字段并入{_KIND_CN[bt.kind]}），或 `kind: {page.item}`")]
+    if (bt.via is None) == (bt.id is None):
+        return [(loc, "belongs_to 需要且只需要 `via: link` 或 `id:` 之一 (how the subject is found)",
+                 f"`belongs_to: {{kind: {bt.kind}, via: link}}`（链接到本页的{_KIND_CN[bt.kind]}）或 "
+                 f"`belongs_to: {{kind: {bt.kind}, id: {{sel: 'body::attr(data-{bt.kind})'}}}}`（页面上的编号）")]
+    id_field = f"{bt.kind}_id"
+    if id_field in page.fields:
+        return [(("pages", name, "fields", id_field), f"子页面的 {id_field} 来自 belongs_to，不能再写在 fields 里",
+                 f"删去 fields.{id_field}；页面上的编号写成 `belongs_to: {{kind: {bt.kind}, id: ...}}`")]
+    if bt.via == "link":
+        parents = [n for n, p in profile.pages.items() if p.item == bt.kind and p.belongs_to is None and p.follow]
+        if not parents:
+            what = _KIND_CN[bt.kind]
+            return [((*loc, "via"), f"via: link，但没有哪个{what}页面类型 (type: {bt.kind}) 有 follow 链接到本页",
+                     f"在{_KIND_CN[bt.kind]}页面类型的 follow 里加上指向本页的链接，或改用 `id:`")]
+    return []
+
+
+_KIND_CN = {"shop": "店铺", "listing": "商品"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -291,6 +343,7 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
 _MODELS: dict[str, type[BaseModel]] = {
     "": Profile, "page": PageType, "step": Step, "pagination": Pagination, "field": FieldSpec,
     "attributes": AttributeRows, "images": Images, "politeness": Politeness, "search": Search, "limits": Limits,
+    "belongs_to": BelongsTo,
 }
 #: What to write for a missing key.
 _EXAMPLES = {
@@ -321,9 +374,9 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
         return PageType
     kind = parent[2]
     if n == 3:
-        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes", "images") else None
+        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes", "images", "belongs_to") else None
     if n == 4:
-        return Step if kind == "steps" else FieldSpec if kind == "fields" else None
+        return Step if kind == "steps" else FieldSpec if kind in ("fields", "belongs_to") else None
     return ScrollOptions if kind == "steps" and n == 5 else None
 
 

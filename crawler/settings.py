@@ -73,6 +73,7 @@ EXTENSIONS = {
     "crawler.progress.ProgressLog": 500,
     "crawler.warmup.Warmup": 10,  # jieba's dictionary loads while the sweep starts
     "crawler.quietlog.QuietNetworkErrors": 0,  # a site that is down: one log line per failure, no traceback
+    "crawler.subpages.SubjectAssembly": 0,  # subjects with sub-pages (belongs_to): merged and matched at sweep end
 }
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -72,3 +72,12 @@ def pytest_terminal_summary(terminalreporter):
     ran = getattr(sys.modules.get("realengine"), "RAN", None)
     for name, what in (ran or {}).items():
         terminalreporter.write_line(f"search engine {name}: {what}")
+
+
+@pytest.fixture(scope="session")
+def qual_site():
+    """tests/qualsite.py: shops with their licence on separate 资质 pages, on 127.0.0.1, once per session."""
+    from qualsite import QualSite
+
+    with QualSite() as site:
+        yield site

@@ -26,6 +26,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.html import get_meta_refresh
 
+from crawler import subpages
 from crawler.browser_steps import page_methods
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
@@ -150,21 +151,25 @@ class ListingSpider(scrapy.Spider):
         stats.inc_value("netsword/pages/ok")
         if response.meta.get("retry_times"):
             stats.inc_value("netsword/pages/retried")
-        yield from self.links(response, page)
         if UNCHANGED in response.flags:
             stats.inc_value("netsword/pages/unchanged")
-            yield self.unchanged(response, name)
+            item: Any = self.unchanged(response, name)
         else:
-            yield self.extract(response, name, page)
+            item = self.extract(response, name, page)
+        yield from self.links(response, page, subpages.subject_of(item))
+        yield item
 
-    def links(self, response: Response, page: PageType) -> Iterator[scrapy.Request]:
-        """Requests for the page's links (``follow``) and its next page (``pagination``); none in a re-check."""
+    def links(self, response: Response, page: PageType,
+              parent: tuple[str, str] | None = None) -> Iterator[scrapy.Request]:
+        """Requests for the page's links (``follow``) and its next page (``pagination``); none in a re-check.
+        ``parent``: the subject the page shows, handed to the sub-pages it links to (crawler.subpages)."""
         if self.only_urls:
             return
         for sel in page.follow:
             for href in select_links(response, sel):
                 request = self.request_for(response.urljoin(href))
                 if request is not None:
+                    subpages.link_parent(self.profile, request, parent)
                     yield request
         refresh = meta_refresh_url(response)
         if refresh:  # a page that reloads itself elsewhere after a while: parsed, and its target followed
@@ -221,16 +226,25 @@ class ListingSpider(scrapy.Spider):
         values = self._bounded(response, extract_fields(response, page))
         item = _ITEM_CLASSES[page.item](**common, **values)
         id_field = f"{page.item}_id"
+        if page.belongs_to is not None:  # a sub-page: the id of the subject it fills, never one from its URL
+            owner = subpages.owner_of(response, page.belongs_to)
+            if not owner:
+                self.crawler.stats.inc_value("netsword/subpages/no_owner")
+                self._unparseable(response, subpages.no_owner_reason(page.belongs_to))
+                return PageItem(page_type=page_name, **common)  # kept as evidence
+            setattr(item, id_field, owner)
+        if self.profile.has_subpages(page.item):  # one page of a subject with sub-pages: stored as its part
+            item.part, item.sub_page = page_name, page.belongs_to is not None
         from_profile = bool(getattr(item, id_field))
         if not from_profile:
             setattr(item, id_field, id_from_url(response.url))
-        if page.item == "listing" and not item.title.strip():
+        if page.item == "listing" and not item.title.strip() and page.belongs_to is None:
             sel = page.fields.get("title")
             sel = sel if isinstance(sel, str) or sel is None else sel.sel
             self._unparseable(response, f"no title (the title selector {sel!r} matched nothing)" if sel
                               else "no title (none in the page's structured data)")
             return PageItem(page_type=page_name, **common)  # kept as evidence, not a listing
-        if response.meta.get("netsword_page_no", 1) == 1:  # a list's next pages belong to its first
+        if response.meta.get("netsword_page_no", 1) == 1 and not item.sub_page:  # a list's next pages: its first
             self._check_id(page.item, getattr(item, id_field), response.url, from_profile)
         return item
 

@@ -36,8 +36,8 @@ class MatchPipeline:
             self.ruleset = RuleSet.load(self.rules_dir, include_test=self.include_test)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if getattr(item, "kind", None) not in TEXT_FIELDS:
-            return item
+        if getattr(item, "kind", None) not in TEXT_FIELDS or getattr(item, "part", ""):
+            return item  # one page of a subject with sub-pages is matched when assembled (crawler.subpages)
         if self.ruleset is None:
             self.open_spider(spider)
         assert self.ruleset is not None

@@ -447,6 +447,20 @@ class Store(abc.ABC):
         stored completely in that sweep, which a resumed sweep need not fetch again. (The state is
         written after the page's subject, findings and snapshot, so it implies them.)"""
 
+    # subjects with sub-pages (crawler.subpages): each page kept as a part, the subject their merge
+    def put_part(self, item: ListingItem | ShopItem) -> None:
+        """Keep ``item`` as the part ``item.part`` (its page type) of its subject, replacing that part's earlier
+        version; the subject itself is written when its parts are assembled (``save``)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no sub-pages yet (belongs_to in a site profile)")
+
+    def parts(self, kind: str, subject_id: str) -> list[ListingItem | ShopItem]:
+        """Every stored part of the subject, by page type (``findings``, ``norm``, ``tokens`` empty)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no sub-pages yet (belongs_to in a site profile)")
+
+    def part_subjects(self, sweep_id: str) -> list[tuple[str, str]]:
+        """(kind, subject id) of every subject with a part stored in ``sweep_id``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no sub-pages yet (belongs_to in a site profile)")
+
     # questions
     @abc.abstractmethod
     def counts(self, sweep_id: str | None = None) -> dict[str, Any]:

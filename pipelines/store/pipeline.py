@@ -35,6 +35,10 @@ from .pagecache import LocalPageStates
 
 logger = logging.getLogger(__name__)
 
+#: Signal sent (``store``, ``spider``) when the store stage is about to close a one-process sweep's record: every
+#: page is stored. ``crawler.subpages`` assembles the subjects with sub-pages then, with this stage's store.
+sweep_ending = object()
+
 
 class StorePipeline:
     """Writes subjects, findings, snapshots and page states; opens and closes the sweep record."""
@@ -76,7 +80,15 @@ class StorePipeline:
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, UnchangedPage):
             return self._unchanged(item)
-        if isinstance(item, ListingItem | ShopItem):
+        if isinstance(item, ListingItem | ShopItem) and item.part:
+            # one page of a subject with sub-pages: kept as its part; the subject is saved when assembled
+            if item.html_sha256:
+                self.store.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at,
+                                           item.status, item.sweep_id, item.rendered)
+            if item.status < 400:
+                self.store.put_part(item)
+                self._inc("netsword/parts")
+        elif isinstance(item, ListingItem | ShopItem):
             # subject + snapshot record + findings; findings the page no longer shows are resolved (not while
             # the listing's price history is unknown: findings over history could not fire)
             self.store.save(item, resolve=HISTORY_UNKNOWN not in (getattr(item, "history", None) or {}))
@@ -123,6 +135,8 @@ class StorePipeline:
             return
         spider = self._spider(spider)
         if spider is not None and not getattr(spider, "distributed", False):
+            if self.crawler is not None:
+                self.crawler.signals.send_catch_log(signal=sweep_ending, store=self.store, spider=spider)
             stats = {k: v for k, v in (self.stats.get_stats() if self.stats else {}).items()
                      if isinstance(v, int | float | str)}
             self.store.finish_sweep(spider.sweep_id, utc_now(), stats)

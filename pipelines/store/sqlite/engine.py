@@ -67,6 +67,7 @@ from netsword.clock import utc_now
 from ..base import OPEN, RESOLVED, SEVERITY_RANK, ListingVersion, Store, StoreBusy, StoredFinding, Sweep
 from .leads import LEADS_SCHEMA, SQLiteLeads, migrate_users
 from .pages import SQLitePages
+from .parts import SQLiteParts
 from .runs import RUNS_SCHEMA, SQLiteRuns
 from .search import SQLiteQueries, row_finding
 from .summary import (
@@ -190,7 +191,8 @@ def _from_data(cls: type, data: str) -> Any:
 # --------------------------------------------------------------------------- the engine
 
 
-class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteLeads, SQLiteRuns, SQLiteTransfer, Store):
+class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteParts, SQLiteLeads, SQLiteRuns, SQLiteTransfer,
+                  Store):
     def __init__(self, path: str | Path, *, batch_size: int = 500, max_delay: float = 1.0, max_idle: float = 0.1,
                  timeout: float = 30.0, interactive: bool = False) -> None:
         self.path = str(path)
