@@ -277,6 +277,7 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
     problems: list[Problem] = []
     for name, page in profile.pages.items():
         loc = ("pages", name)
+        problems += _belongs_to_problems(profile, name, page)
         if page.item == "none" and page.images is not None:
             problems.append(((*loc, "images"), f"images on a page of type {page.type!r}, which yields no item",
                              "set `type: listing` or `type: shop`, or remove `images:`"))
@@ -297,7 +298,6 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
             key = "steps" if page.steps else "wait_for"
             problems.append(((*loc, key), "browser steps on a page fetched without a browser",
                              "add `render: browser` to this page type"))
-        problems += _belongs_to_problems(profile, name, page)
         for sub, sel in _page_selectors(page):
             why = selector_problem(sel)
             if why:

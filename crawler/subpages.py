@@ -31,7 +31,8 @@ How it works, end to end:
   page for a licence finding, also when the licence is missing (the page where it should have been).
 
 Stats: ``netsword/parts`` (parts stored), ``netsword/assembled/<kind>`` (subjects assembled),
-``netsword/subpages/no_owner`` (sub-pages whose subject could not be told).
+``netsword/subpages/no_owner`` (sub-pages whose subject could not be told), ``netsword/subpages/not_followed``
+(links to ``via: link`` sub-pages from pages of no subject of their kind).
 """
 
 from __future__ import annotations
@@ -59,14 +60,19 @@ _PAGE_ONLY = frozenset(f.name for f in dc_fields(PageFields)) | frozenset(f.name
 # --------------------------------------------------------------------------- the spider's side
 
 
-def link_parent(profile: Profile, request: Any, parent: tuple[str, str] | None) -> None:
-    """Give ``request`` its parent subject when its page type is a ``via: link`` sub-page of that kind."""
-    if parent is None or request is None:
-        return
+def link_parent(profile: Profile, request: Any, parent: tuple[str, str] | None) -> bool:
+    """Give ``request`` its parent subject when its page type is a ``via: link`` sub-page of that kind. False:
+    a ``via: link`` sub-page linked from a page of no such subject, which could not tell whose it is: not
+    followed from here (its subject's page links to it; fetched from here, the duplicate filter would keep
+    that link from being followed)."""
     match = profile.page_type(request.url)
     bt = match[1].belongs_to if match else None
-    if bt is not None and bt.via == "link" and bt.kind == parent[0]:
-        request.meta[PARENT] = {"kind": parent[0], "id": parent[1]}
+    if bt is None or bt.via != "link":
+        return True
+    if parent is None or bt.kind != parent[0]:
+        return False
+    request.meta[PARENT] = {"kind": parent[0], "id": parent[1]}
+    return True
 
 
 def owner_of(response: Any, belongs_to: BelongsTo) -> str:

@@ -6,6 +6,8 @@
 * ``/shop/2/``          shop 2: its ``/shop/2/license`` page says 暂无 (no licence anywhere)
 * ``/shop/3/``          shop 3: its qualification page ``/qual?token=...`` carries the shop id in the page
                         (``<body data-shop="3">``), not in the URL
+* ``/shop/9/license``, ``/qual?token=lost``  qualification pages linked from ``/`` only, which tell no shop
+                        (no shop page linked to the first, the second has no ``data-shop``)
 
 A test changes pages between sweeps by setting ``pages[path]`` (the HTML served for that path).
 """
@@ -38,13 +40,17 @@ def license_page(company: str, uscc: str, attrs: str = "") -> str:
 
 def default_pages() -> dict[str, str]:
     return {
-        "/": _page("".join(f'<a class="shop-link" href="/shop/{n}/">店铺{n}</a>' for n in (1, 2, 3))),
+        "/": _page("".join(f'<a class="shop-link" href="/shop/{n}/">店铺{n}</a>' for n in (1, 2, 3))
+                   + '<a class="shop-link" href="/shop/9/license">资质</a><a class="shop-link" href="/qual?token=lost">'
+                     '资质</a>'),
         "/shop/1/": shop_home(1, "/shop/1/license"),
         "/shop/1/license": license_page("厦门一号贸易有限公司", VALID_USCC),
         "/shop/2/": shop_home(2, "/shop/2/license", "主营女装"),
         "/shop/2/license": _page("<h2>亮照信息</h2><p>暂无资质信息</p>"),
         "/shop/3/": shop_home(3, "/qual?token=7f3a"),
         "/qual": license_page("厦门三号商行", "92350102MA2Y0R7X1M", ' data-shop="3"'),
+        "/shop/9/license": license_page("无主贸易有限公司", VALID_USCC),
+        "/qual?token=lost": license_page("无主商行", VALID_USCC),
     }
 
 
@@ -59,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         with site.lock:
             site.hits[path] += 1
-            html = site.pages.get(path)
+            html = site.pages.get(self.path, site.pages.get(path))
         body = (html or _page("not found")).encode("utf-8")
         self.send_response(200 if html is not None else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -168,9 +168,10 @@ class ListingSpider(scrapy.Spider):
         for sel in page.follow:
             for href in select_links(response, sel):
                 request = self.request_for(response.urljoin(href))
-                if request is not None:
-                    subpages.link_parent(self.profile, request, parent)
+                if request is not None and subpages.link_parent(self.profile, request, parent):
                     yield request
+                elif request is not None:
+                    self.crawler.stats.inc_value("netsword/subpages/not_followed")
         refresh = meta_refresh_url(response)
         if refresh:  # a page that reloads itself elsewhere after a while: parsed, and its target followed
             request = self.request_for(refresh)
