@@ -153,6 +153,10 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     known_base = base_url or (_read_job(netsword_config.job_dir(site)).get("base_url") if resume else None)
     _check_base_url(site, profile, known_base)
     store_url = store_url or netsword_config.store_url()
+    from crawler.subpages import store_problem
+
+    if problem := store_problem(profile, store_url):  # sub-pages need a store that keeps parts
+        raise SweepError(problem)
     _quiet_transport()
     _ensure_sqlite_parent(store_url)
     if resume:

@@ -109,6 +109,21 @@ def subject_of(item: Any) -> tuple[str, str] | None:
     return (kind, subject_id.partition(":")[2]) if kind and subject_id else None
 
 
+def store_problem(profile: Profile, store_url: str) -> str:
+    """Why ``store_url`` cannot take a sweep of ``profile`` (sub-pages need a store that keeps parts), or ""."""
+    if not any(profile.has_subpages(kind) for kind in ("shop", "listing")):
+        return ""
+    scheme = str(store_url).split("://", 1)[0] if "://" in str(store_url) else "sqlite"
+    if scheme == "sqlite":
+        return ""
+    from netsword.config import sites_dir
+
+    path = sites_dir() / f"{profile.site}.yml"
+    return (f"{path}: 站点配置有子页面 (belongs_to)，但 {scheme} 存储还不能保存子页面；请用 SQLite 存储 "
+            f"(NETSWORD_STORE=sqlite:///...) / sub-pages (belongs_to) need a store that keeps subject parts: "
+            f"SQLite so far, not {scheme}")
+
+
 # --------------------------------------------------------------------------- merging
 
 

@@ -174,6 +174,13 @@ def test_a_distributed_sweep_merges_the_pages_two_workers_saw(env, qual_site, fi
     assert found[("qual:2", "lic.missing")]["url"] == f"{qual_site.url}/shop/2/license"
 
 
+def test_a_store_that_keeps_no_sub_pages_stops_the_sweep_before_it_starts(env, tmp_path):
+    (tmp_path / "netsword.yml").write_text("store: elasticsearch://127.0.0.1:9\n", encoding="utf-8")
+    proc = run_cli("crawl", "--site", "qual", "--base-url", "http://127.0.0.1:9", home=tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert "qual.yml: 站点配置有子页面 (belongs_to)，但 elasticsearch 存储还不能保存子页面" in proc.stderr, proc.stderr
+
+
 # --------------------------------------------------------------------------- profile mistakes
 
 PROFILE = """site: s1
@@ -196,8 +203,8 @@ pages:
 @pytest.mark.parametrize(
     ("bad", "good", "line", "words"),
     [
-        ("    type: shop\n    match: ['^/shop/\\\\d+/license$']", "    type: page\n    match: ['^/shop/\\\\d+/license$']",
-         13, "belongs_to 用在不产生记录的页面类型 'page'"),
+        ("    type: shop\n    match: ['^/shop/\\\\d+/license$']",
+         "    type: page\n    match: ['^/shop/\\\\d+/license$']", 13, "belongs_to 用在不产生记录的页面类型 'page'"),
         ("{kind: shop, via: link}", "{kind: shopp, via: link}", 13, "belongs_to.kind"),
         ("{kind: shop, via: link}", "{kind: listing, via: link}", 13, "本页面类型产生 shop 记录"),
         ("{kind: shop, via: link}", "{kind: shop, vai: link}", 13, "did you mean 'via'"),
@@ -229,3 +236,38 @@ def test_a_good_belongs_to_profile_loads(tmp_path):
     assert profile.has_subpages("shop") and not profile.has_subpages("listing")
     assert load_profile(TESTS / "sites" / "qual.yml").pages["qualification_by_id"].belongs_to.id.sel \
         == "body::attr(data-shop)"
+
+
+# --------------------------------------------------------------------------- listings, without a crawl
+
+
+def test_a_listing_with_a_parameters_page_is_assembled_from_both(tmp_path):
+    """A listing whose claims are on its separate parameters page: the merged listing has both pages' fields,
+    its finding points at the parameters page, and a page stored alone is no listing until assembled."""
+    from crawler.items import ListingItem
+    from crawler.subpages import assemble_sweep
+    from pipelines.match import RuleSet
+
+    store = open_store(f"sqlite:///{tmp_path / 'netsword.db'}")
+    try:
+        main = ListingItem(url="http://127.0.0.1:1/item/7", site="s", sweep_id="w1", status=200,
+                           fetched_at="2026-12-05T10:00:00Z", html_sha256="a" * 64, listing_id="7", shop_id="9",
+                           title="运动鞋 男款", price_text="¥199", part="listing")
+        params = ListingItem(url="http://127.0.0.1:1/item/7/params", site="s", sweep_id="w1", status=200,
+                             fetched_at="2026-12-05T10:00:01Z", html_sha256="b" * 64, listing_id="7",
+                             description="高仿 原单 莆田工厂直发", attributes={"产地": "莆田"}, part="params",
+                             sub_page=True)
+        for part in (main, params):
+            store.put_part(part)
+        assert store.get_listing("s:7") is None and store.part_subjects("w1") == [("listing", "s:7")]
+        assert assemble_sweep(store, "w1", RuleSet.load()) == 1
+        listing = store.get_listing("s:7")
+        assert listing is not None
+        assert (listing.title, listing.price, listing.description, listing.attributes) == \
+            ("运动鞋 男款", 199.0, "高仿 原单 莆田工厂直发", {"产地": "莆田"})
+        assert listing.url == main.url and not listing.part
+        on_description = [f for f in store.findings_for("s:7", kind="listing") if f.finding.field == "description"]
+        assert on_description, [f.finding.rule_id for f in store.findings_for("s:7", kind="listing")]
+        assert {(f.finding.url, f.finding.snapshot_sha256) for f in on_description} == {(params.url, "b" * 64)}
+    finally:
+        store.close()

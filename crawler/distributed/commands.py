@@ -46,6 +46,10 @@ def seed(site: str, *, base_url: str | None, sweep_id: str | None, search: list[
     for name, value in extra.items():
         settings.set(name, value)
     store_url = default_store_url()
+    from crawler.subpages import store_problem
+
+    if problem := store_problem(profile, store_url):  # sub-pages need a store that keeps parts
+        raise click.ClickException(problem)
     try:
         sweep_id, n = seed_sweep(server, site, base_url=base_url, sweep_id=sweep_id, search=search,
                                  store_url=store_url, settings=settings)
