@@ -268,6 +268,11 @@ class SubjectAssembly:
         from crawler.progress import ProgressLog
 
         progress = [ext for ext in getattr(self.crawler.extensions, "middlewares", ()) if isinstance(ext, ProgressLog)]
+
+        def counted(item: Subject) -> None:  # the progress line and the sweep's summary count it and its findings
+            for ext in progress:
+                ext.item_scraped(item)
+
         assemble_sweep(store, spider.sweep_id, ruleset_of(self.crawler),
                        tokens=self.crawler.settings.getbool("NORMALIZE_TOKENS", True), stats=self.crawler.stats,
-                       on_item=lambda item: [ext.item_scraped(item) for ext in progress] and None)
+                       on_item=counted)

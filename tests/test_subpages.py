@@ -271,3 +271,24 @@ def test_a_listing_with_a_parameters_page_is_assembled_from_both(tmp_path):
         assert {(f.finding.url, f.finding.snapshot_sha256) for f in on_description} == {(params.url, "b" * 64)}
     finally:
         store.close()
+
+
+def test_parts_of_a_sweep_that_never_assembled_join_the_next_one(tmp_path):
+    """A sweep killed before its end (never resumed) stored parts but no shop; the next sweep finds the pages
+    unchanged: their parts join it, so its end assembles the shop (no "unchanged page of an unknown shop")."""
+    from crawler.items import UnchangedPage
+    from pipelines.store.pipeline import StorePipeline
+
+    url = f"sqlite:///{tmp_path / 'netsword.db'}"
+    store = open_store(url)
+    try:
+        store.put_part(ShopItem(url="http://127.0.0.1:1/shop/1/", site="s", sweep_id="killed", status=200,
+                                shop_id="1", name="店铺", part="shop"))
+    finally:
+        store.close()
+    stage = StorePipeline(url)
+    stage.open_spider()
+    stage.process_item(UnchangedPage(url="http://127.0.0.1:1/shop/1/", site="s", sweep_id="next", status=304,
+                                     subject_kind="shop", subject_id="s:1", page_type="shop"))
+    assert stage.store.part_subjects("next") == [("shop", "s:1")]
+    stage.close_spider()

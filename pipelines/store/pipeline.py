@@ -116,7 +116,7 @@ class StorePipeline:
         store.record_snapshot(item.html_sha256, item.url, item.html_path, item.fetched_at, item.status,
                               item.sweep_id, item.rendered)
         if item.subject_id and not store.mark_seen(item.subject_kind, item.subject_id, item.sweep_id,
-                                                   item.fetched_at):
+                                                   item.fetched_at) and not self._revive_parts(item):
             logger.warning("unchanged page of an unknown %s %s: %s", item.subject_kind, item.subject_id, item.url)
             self._inc("netsword/unchanged_unknown")
         if item.html_sha256:  # the stored state the page matched (the spider copied it): seen again now.
@@ -129,6 +129,18 @@ class StorePipeline:
         if item.subject_kind:
             self._inc(f"netsword/{item.subject_kind}s")
         return item
+
+    def _revive_parts(self, item: UnchangedPage) -> bool:
+        """An unchanged page of a subject with sub-pages that was never assembled (its sweep was killed and not
+        resumed): its stored parts join this sweep, whose end assembles it (crawler.subpages)."""
+        try:
+            parts = self.store.parts(item.subject_kind, item.subject_id)
+        except NotImplementedError:
+            return False
+        for part in parts:
+            part.sweep_id = item.sweep_id
+            self.store.put_part(part)
+        return bool(parts)
 
     def close_spider(self, spider: Any = None) -> None:
         if self.store is None:
