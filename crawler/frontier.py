@@ -21,6 +21,7 @@ Stats: ``netsword/frontier/new``, ``.../known`` (duplicates dropped), ``.../pend
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -29,6 +30,8 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
+
+from crawler.subpages import PARENT
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +47,20 @@ class Frontier:
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         self._db.execute("CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY, fp TEXT UNIQUE NOT NULL, "
                          "url TEXT NOT NULL, page_no INTEGER NOT NULL DEFAULT 1)")
+        # the subject whose page linked to a sub-page (crawler.subpages: belongs_to via link), as JSON
+        self._db.execute("CREATE TABLE IF NOT EXISTS parents (url TEXT PRIMARY KEY, parent TEXT NOT NULL)")
         self.known: set[str] = {r[0] for r in self._db.execute("SELECT fp FROM requests")}
         self._pending: list[tuple[str, str, int]] = []
+        self._parents: list[tuple[str, str]] = []
 
-    def add(self, fp: str, url: str, page_no: int = 1) -> bool:
-        """Remember a request; False if it was known already."""
+    def add(self, fp: str, url: str, page_no: int = 1, parent: dict[str, str] | None = None) -> bool:
+        """Remember a request (and the subject whose page linked to it, for a sub-page); False if known already."""
         if fp in self.known:
             return False
         self.known.add(fp)
         self._pending.append((fp, url, page_no))
+        if parent:
+            self._parents.append((url, json.dumps(parent, ensure_ascii=False)))
         return True
 
     def commit(self) -> None:
@@ -60,11 +68,17 @@ class Frontier:
             rows, self._pending = self._pending, []
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR IGNORE INTO requests(fp, url, page_no) VALUES (?,?,?)", rows)
+            parents, self._parents = self._parents, []
+            self._db.executemany("INSERT OR IGNORE INTO parents(url, parent) VALUES (?,?)", parents)
             self._db.execute("COMMIT")
 
     def rows(self) -> Iterator[tuple[str, int]]:
         """(url, page_no) of every request, in discovery order."""
         yield from self._db.execute("SELECT url, page_no FROM requests ORDER BY seq")
+
+    def parent(self, url: str) -> dict[str, str] | None:
+        row = self._db.execute("SELECT parent FROM parents WHERE url=?", (url,)).fetchone()
+        return json.loads(row[0]) if row else None
 
     def __len__(self) -> int:
         return len(self.known)
@@ -129,6 +143,8 @@ class FrontierMiddleware:
                 continue
             request = spider.request_for(url, page_no=page_no, dont_filter=True)
             if request is not None:
+                if parent := frontier.parent(url):
+                    request.meta[PARENT] = parent
                 pending += 1
                 yield request
         self._inc("netsword/frontier/pending_on_resume", pending)
@@ -149,7 +165,8 @@ class FrontierMiddleware:
         frontier = self._open()
         for obj in result:
             if isinstance(obj, Request):
-                if obj.dont_filter or frontier.add(self._fp(obj), obj.url, obj.meta.get("netsword_page_no", 1)):
+                if obj.dont_filter or frontier.add(self._fp(obj), obj.url, obj.meta.get("netsword_page_no", 1),
+                                                   obj.meta.get(PARENT)):
                     self._inc("netsword/frontier/new")
                     yield obj
                 else:

@@ -292,3 +292,27 @@ def test_parts_of_a_sweep_that_never_assembled_join_the_next_one(tmp_path):
                                      subject_kind="shop", subject_id="s:1", page_type="shop"))
     assert stage.store.part_subjects("next") == [("shop", "s:1")]
     stage.close_spider()
+
+
+def test_a_resumed_sweep_keeps_the_shop_a_pending_sub_page_was_linked_from(tmp_path):
+    """The frontier keeps whose page linked to a `via: link` sub-page: after a kill, the resumed request still
+    knows its shop (else the page could not tell whose it is)."""
+    from crawler.frontier import Frontier, FrontierMiddleware
+    from crawler.spiders.listing import ListingSpider
+    from crawler.subpages import PARENT
+
+    frontier = Frontier(tmp_path / "frontier.sqlite")
+    url = "http://127.0.0.1:1/shop/1/license"
+    assert frontier.add("fp1", url, 1, {"kind": "shop", "id": "1"})
+    assert frontier.add("fp2", "http://127.0.0.1:1/shop/2/", 1)
+    frontier.close()
+
+    spider = ListingSpider(site="qual", profile=load_profile(TESTS / "sites" / "qual.yml"), sweep_id="qual-r")
+    mw = FrontierMiddleware(str(tmp_path), True, f"sqlite:///{tmp_path / 'netsword.db'}")
+    again = Frontier(tmp_path / "frontier.sqlite")
+    try:
+        requests = {r.url: r for r in mw._pending_requests(again, spider)}
+    finally:
+        again.close()
+    assert requests[url].meta[PARENT] == {"kind": "shop", "id": "1"}
+    assert PARENT not in requests["http://127.0.0.1:1/shop/2/"].meta
