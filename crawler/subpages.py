@@ -32,7 +32,8 @@ How it works, end to end:
 
 Stats: ``netsword/parts`` (parts stored), ``netsword/assembled/<kind>`` (subjects assembled),
 ``netsword/subpages/no_owner`` (sub-pages whose subject could not be told), ``netsword/subpages/not_followed``
-(links to ``via: link`` sub-pages from pages of no subject of their kind).
+(links to ``via: link`` sub-pages from pages of no subject of their kind), ``netsword/subpages/not_judged``
+(subjects left unassembled because a sub-page failed and none of its kind was ever stored).
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ def no_owner_reason(belongs_to: BelongsTo) -> str:
                 f"(no {belongs_to.kind} id on the page)")
     return (f"子页面找不到所属{what}: 不是从{what}页面的链接来的 (belongs_to via: link, but no {belongs_to.kind} page "
             f"linked here); 页面上若有编号，改用 belongs_to.id")
+
+
+def note_failed(spider: Any, request: Any) -> None:
+    """A ``via: link`` sub-page failed for good: remember whose, so that its subject is not judged on a partial
+    record (a shop whose qualification page could not be fetched is not "licence not displayed")."""
+    parent = request.meta.get(PARENT)
+    page_type = request.meta.get("netsword_page_type", "")
+    if parent and page_type and hasattr(spider, "failed_subpages"):
+        spider.failed_subpages.add((parent["kind"], f"{spider.site}:{parent['id']}", page_type))
 
 
 def subject_of(item: Any) -> tuple[str, str] | None:
@@ -193,9 +203,12 @@ def repoint(item: Subject, parts: list[Subject], sources: dict[str, Subject]) ->
 
 
 def assemble_sweep(store: Any, sweep_id: str, ruleset: Any, *, tokens: bool = True, stats: Any = None,
-                   on_item: Callable[[Subject], None] | None = None) -> int:
+                   on_item: Callable[[Subject], None] | None = None,
+                   failed: set[tuple[str, str, str]] | None = None) -> int:
     """Assemble, match and save every subject with a part stored in ``sweep_id``; returns how many.
-    ``on_item``: called with each saved subject (the progress line counts its findings)."""
+    ``on_item``: called with each saved subject (the progress line counts its findings). ``failed``: (kind,
+    subject id, page type) of sub-pages that could not be fetched: a subject missing such a part (none stored,
+    in no sweep) is left unassembled, its parts kept for the next sweep, rather than judged without it."""
     from netsword.clock import utc_now
     from pipelines.images.text import assemble as picture_text
     from pipelines.normalize import NormalizePipeline
@@ -205,6 +218,14 @@ def assemble_sweep(store: Any, sweep_id: str, ruleset: Any, *, tokens: bool = Tr
     for kind, subject_id in store.part_subjects(sweep_id):
         parts = store.parts(kind, subject_id)
         if not parts:
+            continue
+        missing = sorted({t for k, s, t in failed or () if (k, s) == (kind, subject_id)} - {p.part for p in parts})
+        if missing:
+            logger.warning("%s %s not judged in sweep %s: its sub-page (%s) could not be fetched; 子页面抓取失败，"
+                           "本轮不判定该%s", kind, subject_id, sweep_id, ", ".join(missing),
+                           {"shop": "店铺", "listing": "商品"}[kind])
+            if stats is not None:
+                stats.inc_value("netsword/subpages/not_judged")
             continue
         item, sources = merge(parts, sweep_id)
         normalize.process_item(item)
@@ -275,4 +296,4 @@ class SubjectAssembly:
 
         assemble_sweep(store, spider.sweep_id, ruleset_of(self.crawler),
                        tokens=self.crawler.settings.getbool("NORMALIZE_TOKENS", True), stats=self.crawler.stats,
-                       on_item=counted)
+                       on_item=counted, failed=getattr(spider, "failed_subpages", None))

@@ -151,6 +151,22 @@ def test_incremental_sweeps_keep_the_merged_record_right(first, qual_site):
         qual_site.pages = default_pages()
 
 
+def test_a_shop_whose_qualification_page_failed_is_not_judged_until_it_is_fetched(env, qual_site, tmp_path):
+    qual_site.pages = default_pages()
+    del qual_site.pages["/shop/2/license"]  # answers 404
+    try:
+        proc = crawl(tmp_path, qual_site.url, "qual-f1")
+    finally:
+        qual_site.pages = default_pages()
+    db = tmp_path / "netsword.db"
+    assert sorted(shops(db)) == ["qual:1", "qual:3"] and findings(db) == {}  # no false "licence not displayed"
+    assert any("qual:2 not judged" in line and "子页面抓取失败" in line for line in proc.stderr.splitlines())
+    assert sweep_stats(db, "qual-f1")["netsword/subpages/not_judged"] == 1
+    crawl(tmp_path, qual_site.url, "qual-f2")  # the page is back: the shop is judged with it
+    assert sorted(shops(db)) == ["qual:1", "qual:2", "qual:3"]
+    assert sorted(findings(db)) == [("qual:2", "lic.missing")]
+
+
 def test_a_distributed_sweep_merges_the_pages_two_workers_saw(env, qual_site, first, redis_url, tmp_path):
     qual_site.pages = default_pages()
     base = {**os.environ, "NETSWORD_HOME": str(tmp_path), "NETSWORD_REDIS_URL": redis_url}

@@ -65,6 +65,7 @@ class ListingSpider(scrapy.Spider):
         self.search_terms = [t.strip() for t in terms if t.strip()]
         self.only_urls = list(urls or [])  # a re-check: these pages only, no link followed
         self._ids: dict[tuple[str, str], str] = {}  # (kind, id) -> the first URL that gave it
+        self.failed_subpages: set[tuple[str, str, str]] = set()  # (kind, subject id, page type) (crawler.subpages)
         self._id_warned: set[tuple[str, str]] = set()
 
     @classmethod
@@ -132,6 +133,7 @@ class ListingSpider(scrapy.Spider):
             reason = (f"larger than {limit:g} MB, not downloaded (DOWNLOAD_MAXSIZE; for bigger pages set "
                       "`limits: {max_page_mb: ...}` in the profile)")
         stats.inc_value("netsword/pages/failed")
+        subpages.note_failed(self, request)  # its subject is not judged without it (crawler.subpages)
         if not stats.get_value("netsword/pages/first_failed"):
             stats.set_value("netsword/pages/first_failed", f"{url}: {reason}")
         self.logger.warning("page failed: %s after %d %s: %s", url, tries,
