@@ -170,8 +170,8 @@ class IdentityMiddleware:
             request.headers.setdefault(name, value)
         if ident.user_agent:
             request.headers[b"User-Agent"] = ident.user_agent
-        if "proxy" in request.meta or not ident.pool:
-            return None
+        if ("proxy" in request.meta and "netsword_proxy" not in request.meta) or not ident.pool:
+            return None  # a proxy the request names itself; a retry of ours picks again (rotation)
         proxy = self.rotation.pick()
         request.meta["netsword_proxy"] = proxy
         if request.meta.get("playwright"):  # the browser context carries the proxy (crawler.browser_pool)
@@ -180,11 +180,6 @@ class IdentityMiddleware:
         request.meta["proxy"] = await self.bridges.http_for(proxy) if is_socks(proxy) else proxy
         return None
 
-    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
-        if response.status in BLOCK_STATUSES:
-            self.blocked(request, f"HTTP {response.status}")
-        return response
-
     def blocked(self, request: Any, why: str) -> None:
         proxy = request.meta.get("netsword_proxy")
         nxt = self.rotation.blocked(proxy)
@@ -192,6 +187,25 @@ class IdentityMiddleware:
             self.crawler.stats.inc_value("netsword/proxy/rotated")
             logger.warning("proxy %s blocked at %s (%s): going on through %s", _safe(proxy), request.url, why,
                            _safe(nxt))
+
+
+class ProxyBlockWatch:
+    """Downloader middleware above the retry middleware (it sees a 429 before the retry is made): a proxy
+    the site answers 403/407/429 is blocked, and with ``rotate: on_block`` the retry goes through the next."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ProxyBlockWatch:
+        return cls(crawler)
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        if response.status in BLOCK_STATUSES and request.meta.get("netsword_proxy"):
+            mw = identity_middleware(self.crawler)
+            if mw is not None:
+                mw.blocked(request, f"HTTP {response.status}")
+        return response
 
 
 def _safe(proxy: str | None) -> str:

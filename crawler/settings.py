@@ -58,12 +58,14 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RedirectMiddleware": 600,  # a loop or a too long chain: one failed page, not dropped
     "crawler.identity.IdentityMiddleware": 400,  # the profile's user agent, headers, proxies (before 500 and 750)
     "crawler.middlewares.BackoffRetryMiddleware": 550,  # also holds a site that sent Retry-After
+    "crawler.identity.ProxyBlockWatch": 555,  # a proxy answered 403/407/429: rotate (before the retry is made)
     "crawler.walls.WallMiddleware": 580,  # a login / verification page (after redirects): pause the site, alert
     "crawler.walls.LoginRedirectWall": 605,  # a redirect to the login URL: the same wall, seen before it is followed
     "crawler.sessions.SessionMiddleware": 690,  # the site's recorded session into Scrapy's cookie jar (700)
     "crawler.incremental.IncrementalMiddleware": 560,  # after decompression (590) on the way back
     "crawler.browser_pool.BrowserPoolMiddleware": 950,
     "crawler.middlewares.FetchTimeMiddleware": 990,
+    "crawler.walls.WallGate": 999,  # the last one before the slot's queue: nothing leaves for a paused site
 }
 SPIDER_MIDDLEWARES = {
     "crawler.frontier.FrontierMiddleware": 100,  # sees requests after the offsite / depth filters

@@ -199,12 +199,12 @@ class WallMiddleware:
                 logger.warning("could not put %s back into the queue: %s", request.url, exc)
 
     async def _met(self, kind: str, request: Any, response: Any) -> None:
-        from crawler.slothold import drain_slot, hold_slot
+        from crawler.slothold import drain_slot
 
         state, stats = self.state, self.crawler.stats
         state.kind, state.url = kind, response.url
-        # first, before anything awaits: nothing more leaves for the site (the slot is held, its queue failed)
-        hold_slot(self.crawler, request, 3600.0)
+        # first, before anything awaits: nothing more leaves for the site (the slot's queue is failed; WallGate
+        # stops what is still on its way through the middlewares, e.g. waiting for the cluster limiter)
         drained = drain_slot(self.crawler, request, lambda r: WallPaused(f"site {self.site} paused ({kind} wall)"))
         self._hold(request, count=False)  # the walled page itself: pending, fetched again on resume
         self._block_distributed(kind, response.url)
@@ -244,6 +244,23 @@ class WallMiddleware:
             block_sweep(get_redis_from_settings(self.crawler.settings), sweep, kind, url, self.state.evidence)
         except Exception as exc:  # the worker leaves all the same; the others meet the wall too
             logger.warning("could not mark sweep %s blocked in Redis: %s", sweep, exc)
+
+
+class WallGate:
+    """The last downloader middleware before the slot queue: a request that passed :class:`WallMiddleware`
+    before the wall was met (and waited since, e.g. for the cluster limiter) is not sent either."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.state = wall_state(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WallGate:
+        return cls(crawler)
+
+    def process_request(self, request: Any, spider: Any = None) -> None:
+        if self.state.kind and not request.url.endswith("/robots.txt"):
+            raise WallPaused(f"paused ({WALL_SHORT[self.state.kind]})")
+        return None
 
 
 class LoginRedirectWall(WallMiddleware):

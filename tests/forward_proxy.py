@@ -1,6 +1,7 @@
 """A small real HTTP forward proxy on 127.0.0.1 (plain http, no CONNECT): what a site sees through a
 proxy in the identity tests. It forwards ``GET http://host:port/path`` to the host and adds
-``Via: 1.1 <name>``, so the site can tell which proxy a request came through."""
+``Via: 1.1 <name>``, so the site can tell which proxy a request came through. ``refuse=True``: it
+answers 429 itself, as a proxy whose address the site has blocked."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             self.server.count += 1
+        if self.server.refuse:  # a proxy the site has blocked: what such a proxy passes on
+            body = b"too many requests from this address"
+            self.send_response(429)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Via"] = f"1.1 {self.server.name}"
         conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=30)
@@ -52,17 +60,19 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     name: str
+    refuse: bool
     count: int
     lock: threading.Lock
 
 
 class ForwardProxy:
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, refuse: bool = False) -> None:
+        self.name, self.refuse = name, refuse
 
     def __enter__(self) -> ForwardProxy:
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
-        self.httpd.name, self.httpd.count, self.httpd.lock = self.name, 0, threading.Lock()
+        self.httpd.name, self.httpd.refuse = self.name, self.refuse
+        self.httpd.count, self.httpd.lock = 0, threading.Lock()
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         return self

@@ -320,6 +320,46 @@ def test_the_site_sees_the_profiles_user_agent_headers_and_proxies(shop, tmp_pat
     assert all(h.get("Via") in ("1.1 proxy-a", "1.1 proxy-b") for h in browser)  # the browser's context proxy
 
 
+def test_a_socks5_proxy_carries_plain_and_browser_pages(shop, tmp_path, monkeypatch):
+    from socks_server import SocksServer
+
+    shop.reset()
+    with SocksServer() as socks:
+        write_profile(tmp_path, monkeypatch, f"""\
+            identity:
+              proxy: '{socks.url}'
+            """)
+        home = tmp_path / "home"
+        import_session(home, tmp_path, shop)
+        proc = crawl(home, shop, "--sweep-id", "shop-socks")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        through = list(socks.connections)
+    assert len(stored(home)) == 8
+    site = shop.url.removeprefix("http://")
+    # plain requests through netsword's local HTTP-to-SOCKS bridge, browser pages through Chromium's own
+    # SOCKS client: every connection to the site went through the SOCKS server
+    assert through and set(through) == {site}
+    assert "reached through the local bridge" in proc.stderr
+
+
+def test_on_block_rotation_moves_to_the_next_proxy(shop, tmp_path, monkeypatch):
+    shop.reset(js_items=0)
+    with ForwardProxy("proxy-a", refuse=True) as a, ForwardProxy("proxy-b") as b:
+        write_profile(tmp_path, monkeypatch, f"""\
+            identity:
+              proxies: ['{a.url}', '{b.url}']
+              rotate: on_block
+            """)
+        home = tmp_path / "home"
+        import_session(home, tmp_path, shop)
+        proc = crawl(home, shop, "--sweep-id", "shop-rotate")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert a.count == 1  # proxy-a answered 429 once: from then on proxy-b carries the sweep
+    assert len(stored(home)) == 6
+    assert {h.get("Via") for _t, _p, h in shop.log} == {"1.1 proxy-b"}
+    assert "proxy http://127.0.0.1:" in proc.stderr and "going on through" in proc.stderr
+
+
 def test_without_identity_the_site_sees_netswords_own_user_agent(shop, tmp_path, monkeypatch):
     shop.reset()
     write_profile(tmp_path, monkeypatch)
@@ -371,3 +411,50 @@ def test_session_key_from_the_environment_must_be_a_fernet_key(tmp_path, monkeyp
     with pytest.raises(SessionError, match="不是有效的 Fernet 密钥"):
         SessionVault(tmp_path).save("shop", {"cookies": []}, "test")
     assert os.environ["NETSWORD_SESSION_KEY"] == "not-a-key"
+
+
+# --------------------------------------------------------------------------- the distributed mode
+
+
+def test_a_distributed_sweep_behind_a_wall_is_blocked_in_redis_and_alarms_once(shop, tmp_path, monkeypatch,
+                                                                                redis_url):
+    import redis
+
+    from crawler.distributed.keys import SweepKeys
+    from pipelines.store import open_store
+    from scheduling.health import check_sweeps
+
+    shop.reset(uses=3, js_items=0)
+    write_profile(tmp_path, monkeypatch)
+    home = tmp_path / "home"
+    import_session(home, tmp_path, shop)
+    monkeypatch.setenv("NETSWORD_REDIS_URL", redis_url)
+    proc = run_cli("crawl", "--site", "shop", "--base-url", shop.url, "--sweep-id", "shop-dist", "--distributed",
+                   home=home)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("worker", "--once", "--id", "w1", "-s", "NETSWORD_REDIS_HEARTBEAT=0.5", "-s",
+                   "EVIDENCE_FINDING_SCREENSHOTS=False", home=home, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    server = redis.Redis.from_url(redis_url)
+    keys = SweepKeys("shop-dist")
+    info = {k.decode(): v.decode() for k, v in server.hgetall(keys.info).items()}
+    assert info["state"] == "blocked" and info["blocked_kind"] == "login", info
+    assert "/login?next=/item/" in info["blocked_url"]
+    # the pages not fetched wait in the queue (the walled one with them), none is held by a lease
+    assert server.zcard(keys.queue) >= 3 and server.zcard(keys.leases) == 0
+
+    store = open_store(f"sqlite:///{home / 'netsword.db'}")
+    try:
+        with WebhookReceiver() as hook:
+            first = check_sweeps(server, store, targets=[hook.url("/alarms")])
+            again = check_sweeps(server, store, targets=[hook.url("/alarms")])
+            received = list(hook.received)
+    finally:
+        store.close()
+    assert [a.kind for a in first] == ["blocked"] and again == []
+    assert len(received) == 1 and "需要重新登录" in received[0]["json"]["title"]
+    assert "netsword runs resume shop-dist" in received[0]["json"]["message"]
+
+    proc = run_cli("runs", "resume", "shop-dist", home=home)
+    assert proc.returncode == 0 and "blocked -> running" in proc.stdout
