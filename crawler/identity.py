@@ -166,8 +166,8 @@ class IdentityMiddleware:
         ident = self.identity
         if ident is None:
             return None
-        for name, value in ident.headers.items():
-            request.headers.setdefault(name, value)
+        for name, value in ident.headers.items():  # over Scrapy's DEFAULT_REQUEST_HEADERS (Accept-Language: en)
+            request.headers[name] = value
         if ident.user_agent:
             request.headers[b"User-Agent"] = ident.user_agent
         if ("proxy" in request.meta and "netsword_proxy" not in request.meta) or not ident.pool:

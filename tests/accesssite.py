@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         with site.lock:
-            site.log.append((time.monotonic(), path, dict(self.headers.items())))
+            site.log.append((time.monotonic(), path, self.headers))  # an HTTPMessage: case-insensitive get()
             last = site.last_page_at
             is_page = path == "/" or path.startswith(("/item/", "/js/"))
             if is_page:
@@ -162,7 +162,7 @@ class AccessSite:
         self.lock = threading.Lock()
         self.sessions: dict[str, int] = {}
         self.logins = 0
-        self.log: list[tuple[float, str, dict[str, str]]] = []
+        self.log: list[tuple[float, str, Any]] = []
         self.pages = 0
         self.limited = 0
         self.limited_at: list[float] = []
@@ -175,7 +175,7 @@ class AccessSite:
             self.pages = self.limited = 0
             self.last_page_at = None
             self.uses, self.verify_after, self.min_gap, self.retry_after = None, None, 0.0, 2
-            self.js_items = self._js_items
+            self.js_items = 0  # browser pages only where a test asks for them (reset(js_items=2))
             for k, v in knobs.items():
                 setattr(self, k, v)
         return self
