@@ -85,7 +85,7 @@ class WallPaused(IgnoreRequest):
 def _matches(response: Any, selector: str) -> bool:
     try:
         nodes = response.xpath(selector[6:]) if selector.startswith("xpath:") else response.css(selector)
-    except (ValueError, AttributeError):  # not HTML
+    except (ValueError, AttributeError):  # not HTML (a JSON answer, say)
         return False
     return bool(nodes)
 
@@ -98,7 +98,9 @@ def wall_kind(response: Any, walls: Walls | None, login_pattern: re.Pattern[str]
         parts = urlsplit(response.url)
         if login_pattern.search(parts.path + (f"?{parts.query}" if parts.query else "")):
             return "login"
-    if not hasattr(response, "css"):
+    from scrapy.http import TextResponse
+
+    if not isinstance(response, TextResponse):  # pictures, files: no page to look at (css() would raise)
         return ""
     if walls is not None:
         if walls.verification and _matches(response, walls.verification):

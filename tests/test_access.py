@@ -449,3 +449,17 @@ def test_a_distributed_sweep_behind_a_wall_is_blocked_in_redis_and_alarms_once(s
 
     proc = run_cli("runs", "resume", "shop-dist", home=home)
     assert proc.returncode == 0 and "blocked -> running" in proc.stdout
+
+
+def test_walls_look_at_pages_only():
+    """A picture or a JSON answer of a site with walls is no wall (and no error): pictures go through the
+    same downloader middlewares."""
+    from scrapy.http import HtmlResponse, Response, TextResponse
+
+    from crawler.walls import Walls, wall_kind
+
+    walls = Walls(login="form#login-form", verification="div.captcha")
+    assert wall_kind(Response("http://s/a.png", body=b"\x89PNG\r\n"), walls, None) == ""
+    assert wall_kind(TextResponse("http://s/a.json", body=b'{"a": 1}', encoding="utf-8"), walls, None) == ""
+    assert wall_kind(HtmlResponse("http://s/x", body=b'<div class="captcha"></div>'), walls, None) == "verification"
+    assert wall_kind(HtmlResponse("http://s/x", body=b'<form id="login-form"></form>'), walls, None) == "login"
