@@ -351,7 +351,7 @@ def send_wall_alert(site: str, sweep_id: str, kind: str, url: str, evidence: str
 
 def wall_summary(site: str, stats: dict[str, Any]) -> str:
     """The sweep summary's line for a sweep stopped at a wall (what happened, where the evidence is, what to do)."""
-    kind = str(stats.get("netsword/wall", ""))
+    kind = str(stats.get("netsword/wall") or str(stats.get("finish_reason", "")).removeprefix("blocked_"))
     fix = (f"先重新登录：netsword login {site}，再继续：netsword crawl --site {site} --resume" if kind == "login"
            else f"通过验证或降低速度、更换代理后继续：netsword crawl --site {site} --resume")
     alert = stats.get("netsword/wall/alert", "")
