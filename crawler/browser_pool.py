@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import weakref
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,34 @@ CONTEXT_KWARGS: dict[str, Any] = {
     "timezone_id": "Asia/Shanghai",
     "service_workers": "block",
 }
+
+
+def context_kwargs(crawler: Any, proxy: str | None = None) -> dict[str, Any]:
+    """The options of a new context: :data:`CONTEXT_KWARGS`, the site's session (``storage_state``,
+    :mod:`crawler.sessions`), its identity (user agent, headers) and ``proxy`` (:mod:`crawler.identity`)."""
+    kwargs = dict(CONTEXT_KWARGS)
+    if crawler is None:
+        return kwargs
+    from crawler.sessions import session_state
+
+    state = session_state(crawler)
+    if state:
+        kwargs["storage_state"] = state
+    identity = getattr(getattr(getattr(crawler, "spider", None), "profile", None), "identity", None)
+    if identity is not None:
+        if identity.user_agent:
+            kwargs["user_agent"] = identity.user_agent
+        if identity.headers:
+            kwargs["extra_http_headers"] = dict(identity.headers)
+    if proxy:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(proxy)
+        server = f"{'socks5' if parts.scheme.startswith('socks') else parts.scheme}://{parts.hostname}:{parts.port}"
+        kwargs["proxy"] = {"server": server, "bypass": "<-loopback>"}  # loopback too: Chromium skips it otherwise
+        if parts.username:
+            kwargs["proxy"].update(username=parts.username, password=parts.password or "")
+    return kwargs
 
 
 class BrowserPoolMiddleware:
@@ -68,6 +97,7 @@ class BrowserPoolMiddleware:
         self._watchdogs: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         self.pool: Any = None  # crawler.browser_handler.PagePool (pages reused across requests)
+        self.crawler: Any = None
         self._pages_done = 0
         # page -> its CDP session, kept for the page's next screenshot (pages are reused)
         self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -84,6 +114,7 @@ class BrowserPoolMiddleware:
         from crawler.browser_handler import pool_for
 
         mw.pool = pool_for(crawler)
+        mw.crawler = crawler
         return mw
 
     # -- requests ---------------------------------------------------------------------
@@ -97,8 +128,11 @@ class BrowserPoolMiddleware:
         if self._issued[name] >= self.recycle_pages:  # the next request of this slot gets a fresh context
             self._generation[slot] += 1
             self._retired.add(name)
+        proxy = request.meta.get("netsword_context_proxy")
+        if proxy:  # a context per proxy (crawler.identity): Playwright sets proxies per context
+            name += f"-p{zlib.crc32(proxy.encode()) % 10_000}"
         request.meta["playwright_context"] = name
-        request.meta["playwright_context_kwargs"] = CONTEXT_KWARGS
+        request.meta["playwright_context_kwargs"] = context_kwargs(self.crawler, proxy)
         request.meta["playwright_include_page"] = True
         request.meta["playwright_page_init_callback"] = self._page_started  # arms the watchdog
         return None

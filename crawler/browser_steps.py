@@ -8,6 +8,12 @@ A page type's ``steps`` run in order after the page has loaded, before its HTML 
       - click: 'button.load-more'         # a "load more" button, clicked up to N times
         times: 5
       - wait: 500                         # a pause, in milliseconds
+      - fill: {selector: 'input[name=q]', value: '高仿'}   # type into a form field
+      - press: {selector: 'input[name=q]', key: Enter}    # a key on a field (Enter, Tab, ArrowDown ...)
+
+In ``session.steps`` (the login flow of ``netsword login SITE``) a ``fill`` value may name
+``{username}`` and ``{password}``: they come from a prompt or the environment when the login runs,
+never from the profile, and are never put into a sweep's requests.
 
 Each step becomes a scrapy-playwright :class:`PageMethod` (data, not code), so requests stay
 serialisable for Scrapy's disk queues (``JOBDIR``). Scrolling and clicking run as one small
@@ -24,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scrapy_playwright.page import PageMethod
 
 #: The actions a step may name (exactly one per step).
-ACTIONS = ("wait_for", "scroll_to_end", "click", "wait")
+ACTIONS = ("wait_for", "scroll_to_end", "click", "wait", "fill", "press")
 
 SCROLL_TO_END_JS = """async ({maxRounds, pauseMs}) => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -71,8 +77,27 @@ class ScrollOptions(BaseModel):
     pause_ms: int = Field(250, ge=0, le=10_000)
 
 
+class Fill(BaseModel):
+    """``fill: {selector: 'input[name=user]', value: '{username}'}``: type ``value`` into a field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str
+    value: str
+
+
+class Press(BaseModel):
+    """``press: {selector: 'input[name=q]', key: Enter}``: press a key with the field focused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str
+    key: str = Field(min_length=1, max_length=40)
+
+
 class Step(BaseModel):
-    """One browser step: exactly one of ``wait_for``, ``scroll_to_end``, ``click``, ``wait``."""
+    """One browser step: exactly one of ``wait_for``, ``scroll_to_end``, ``click``, ``wait``, ``fill``,
+    ``press``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +106,8 @@ class Step(BaseModel):
     click: str | None = None
     times: int = Field(1, ge=1, le=500, description="click: how many times at most")
     wait: int | None = Field(None, ge=1, le=60_000, description="pause in milliseconds")
+    fill: Fill | None = None
+    press: Press | None = None
     timeout: int = Field(15_000, ge=100, le=120_000, description="milliseconds to wait for a selector / a change")
 
     @model_validator(mode="after")
@@ -97,13 +124,17 @@ class Step(BaseModel):
         return next(a for a in ACTIONS if getattr(self, a) not in (None, False))
 
     def selector(self) -> str | None:
-        return self.wait_for or self.click
+        target = self.fill or self.press
+        return self.wait_for or self.click or (target.selector if target else None)
 
 
-def page_methods(steps: list[Step]) -> list[PageMethod]:
-    """The PageMethods that perform ``steps`` in order."""
+def page_methods(steps: list[Step], also_wait_for: str = "") -> list[PageMethod]:
+    """The PageMethods that perform ``steps`` in order. ``also_wait_for`` (CSS, e.g. the profile's
+    walls) ends each ``wait_for`` too: a login or verification page does not wait out the timeout."""
     out: list[PageMethod] = []
     for step in steps:
+        if also_wait_for and step.wait_for and not step.wait_for.startswith("xpath:"):
+            step = step.model_copy(update={"wait_for": f"{step.wait_for}, {also_wait_for}"})
         out.append(_compile(step))
     return out
 
@@ -119,6 +150,12 @@ def _compile(step: Step) -> PageMethod:
         args: dict[str, Any] = {"selector": step.click, "times": step.times, "pauseMs": 100,
                                 "timeoutMs": step.timeout}
         return PageMethod("evaluate", CLICK_TIMES_JS, args)
+    if action == "fill":
+        assert step.fill is not None
+        return PageMethod("fill", _css(step.fill.selector), step.fill.value, timeout=step.timeout)
+    if action == "press":
+        assert step.press is not None
+        return PageMethod("press", _css(step.press.selector), step.press.key, timeout=step.timeout)
     return PageMethod("wait_for_timeout", step.wait)
 
 

@@ -199,6 +199,11 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
     console.print(f"sweep {result.sweep_id}: {s['pages']} pages — ok {s['ok']} (after a retry {s['retried']}, "
                   f"unchanged {s['unchanged']}, in the browser {s['browser']}), failed {s['failed']}{unparseable}, "
                   f"skipped {s['skipped']}{cutoff}; {listings} listings, {shops} shops, {findings} findings")
+    if get("netsword/wall"):  # a login / verification wall: the site is paused (crawler.walls)
+        from crawler.walls import wall_summary
+
+        err.print(wall_summary(site, result.stats), highlight=False, soft_wrap=True)
+        raise SystemExit(4)  # the site is blocked: log in again (or pass the verification), then --resume
     if not result.stored:  # the store was unreachable: the sweep is kept, unfinished, for --resume
         err.print(_not_stored(site, result), highlight=False, soft_wrap=True)
         raise SystemExit(3)  # cli.EXIT_STORE: the store could not be reached

@@ -4,7 +4,10 @@
   (``RETRY_TIMES``, ``RETRY_HTTP_CODES``, ``RETRY_EXCEPTIONS``), plus a wait before each
   retry: the server's ``Retry-After`` (seconds or an HTTP date) when it sends one, else
   ``NETSWORD_RETRY_BACKOFF_BASE * 2 ** (try - 1)`` with +-25% jitter, never more than
-  ``NETSWORD_RETRY_BACKOFF_MAX`` seconds. Each retry is logged with its URL and reason.
+  ``NETSWORD_RETRY_BACKOFF_MAX`` seconds. Each retry is logged with its URL and reason. A
+  ``Retry-After`` on a 429 or 503 holds the whole site (its downloader slot), not just the one
+  request: the site's downloader slot sends nothing until then (:mod:`crawler.slothold`; a timer on
+  the event loop, never a blocking sleep on the reactor).
 * :class:`AutoThrottle` (an extension) is Scrapy's, also speeding up on 304 answers.
 * :class:`RedirectMiddleware` is Scrapy's, but a redirect loop (a -> b -> a) or a chain longer
   than ``REDIRECT_MAX_TIMES`` raises :class:`RedirectFailed`: the page is counted failed with its
@@ -32,6 +35,7 @@ from scrapy.extensions.throttle import AutoThrottle as _ScrapyAutoThrottle
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
 
+from crawler.slothold import hold_slot
 from netsword.clock import utc_now
 
 logger = logging.getLogger(__name__)
@@ -90,6 +94,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.base = settings.getfloat("NETSWORD_RETRY_BACKOFF_BASE", 1.0)
         self.max = settings.getfloat("NETSWORD_RETRY_BACKOFF_MAX", 60.0)
 
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> BackoffRetryMiddleware:
+        mw = super().from_crawler(crawler)
+        mw.crawler = crawler
+        return mw
+
     def backoff(self, request: Request, response: Response | None = None) -> float:
         """Seconds to wait before the next try of ``request``."""
         tries = request.meta.get("retry_times", 0) + 1
@@ -104,6 +114,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         reason = response_status_message(response.status)
+        asked = retry_after_seconds(response.headers.get("Retry-After")) if response.status in (429, 503) else None
+        if asked is not None:
+            wait = min(asked, self.max)
+            hold_slot(self.crawler, request, wait)  # the queued requests of the site wait too (crawler.slothold)
+            self.crawler.stats.inc_value("netsword/retry_after/count")
+            logger.warning("%s answered %d with Retry-After %s: nothing more goes to the site for %.1f s%s",
+                           request.url, response.status, response.headers.get("Retry-After", b"").decode("latin-1"),
+                           wait, f" (capped at NETSWORD_RETRY_BACKOFF_MAX {self.max:g} s)" if asked > self.max else "")
         retry = self._retry(request, reason)
         if retry is None:
             return response

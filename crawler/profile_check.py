@@ -122,7 +122,8 @@ def check_page(site: str, url: str, *, profile: Profile | None = None) -> CheckR
     settings.set("DOWNLOADER_MIDDLEWARES", {**settings.getdict("DOWNLOADER_MIDDLEWARES"),
                                             "crawler.incremental.IncrementalMiddleware": None}, priority="cmdline")
     result = CheckResult(url)
-    settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"), "crawler.progress.ProgressLog": None},
+    settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"), "crawler.progress.ProgressLog": None,
+                                "crawler.walls.WallAlert": None},  # a check meeting a login wall alerts no one
                  priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(ProfileCheckSpider)

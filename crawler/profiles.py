@@ -29,8 +29,11 @@ from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from crawler.browser_steps import Step
+from crawler.browser_steps import Fill, Press, Step
+from crawler.identity import Identity
 from crawler.items import ListingItem, ShopItem
+from crawler.sessions import SessionSpec
+from crawler.walls import Walls
 from netsword.config import sites_dir
 from netsword.yamlsource import SourceError, SourceLocation, load_yaml
 
@@ -192,6 +195,9 @@ class Profile(_Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     limits: Limits = Field(default_factory=Limits)
     search: Search | None = None
+    identity: Identity | None = None  # user agent, headers, proxies (crawler.identity)
+    session: SessionSpec | None = None  # how `netsword login SITE` logs in (crawler.sessions)
+    walls: Walls | None = None  # login / verification pages: pause the site, alert (crawler.walls)
     pages: dict[str, PageType] = Field(min_length=1)
 
     def page_type(self, url: str) -> tuple[str, PageType] | None:
@@ -273,8 +279,24 @@ def _page_selectors(page: PageType) -> list[tuple[tuple[Any, ...], str]]:
     return out
 
 
-def _semantic_problems(profile: Profile) -> list[Problem]:
+def _access_problems(profile: Profile) -> list[Problem]:
+    """Selectors of ``walls:`` and of the login steps (``session.steps``)."""
     problems: list[Problem] = []
+    sels: list[tuple[tuple[Any, ...], str]] = []
+    if profile.walls is not None:
+        sels += [(("walls", k), v) for k in ("login", "verification") if (v := getattr(profile.walls, k))]
+    if profile.session is not None:
+        sels += [(("session", "steps", i, step.action), sel) for i, step in enumerate(profile.session.steps)
+                 if (sel := step.selector())]
+    for loc, sel in sels:
+        why = selector_problem(sel)
+        if why:
+            problems.append((loc, why, "CSS like `form#login` or `xpath://form`"))
+    return problems
+
+
+def _semantic_problems(profile: Profile) -> list[Problem]:
+    problems: list[Problem] = _access_problems(profile)
     for name, page in profile.pages.items():
         loc = ("pages", name)
         problems += _belongs_to_problems(profile, name, page)
@@ -344,6 +366,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "": Profile, "page": PageType, "step": Step, "pagination": Pagination, "field": FieldSpec,
     "attributes": AttributeRows, "images": Images, "politeness": Politeness, "search": Search, "limits": Limits,
     "belongs_to": BelongsTo,
+    "identity": Identity, "session": SessionSpec, "walls": Walls, "fill": Fill, "press": Press,
 }
 #: What to write for a missing key.
 _EXAMPLES = {
@@ -367,7 +390,10 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
     if n == 0:
         return Profile
     if n == 1:
-        return _MODELS.get(str(parent[0])) if parent[0] in ("politeness", "search", "limits") else None
+        return _MODELS.get(str(parent[0])) if parent[0] in ("politeness", "search", "limits", "identity", "session",
+                                                             "walls") else None
+    if parent[0] == "session" and parent[1] == "steps":  # the login steps
+        return Step if n == 3 else _MODELS.get(str(parent[3])) if n == 4 and parent[3] in ("fill", "press") else None
     if parent[0] != "pages":
         return None
     if n == 2:
@@ -377,7 +403,9 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
         return _MODELS.get(str(kind)) if kind in ("pagination", "attributes", "images", "belongs_to") else None
     if n == 4:
         return Step if kind == "steps" else FieldSpec if kind in ("fields", "belongs_to") else None
-    return ScrollOptions if kind == "steps" and n == 5 else None
+    if kind == "steps" and n == 5:
+        return {"scroll_to_end": ScrollOptions, "fill": Fill, "press": Press}.get(str(parent[4]))
+    return None
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:

@@ -31,6 +31,7 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0.25
 DOWNLOAD_TIMEOUT = 30
 ROBOTSTXT_OBEY = True
+# a profile's `identity: {user_agent: ...}` wins (crawler.identity); this one says who we are
 USER_AGENT = "netsword/0.1 (+market supervision sweep; contact: see site profile)"
 
 # --- robustness: retries with backoff (crawler.middlewares) ------------------------------
@@ -55,10 +56,16 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.middlewares.RedirectMiddleware": 600,  # a loop or a too long chain: one failed page, not dropped
-    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.identity.IdentityMiddleware": 400,  # the profile's user agent, headers, proxies (before 500 and 750)
+    "crawler.middlewares.BackoffRetryMiddleware": 550,  # also holds a site that sent Retry-After
+    "crawler.identity.ProxyBlockWatch": 555,  # a proxy answered 403/407/429: rotate (before the retry is made)
+    "crawler.walls.WallMiddleware": 580,  # a login / verification page (after redirects): pause the site, alert
+    "crawler.walls.LoginRedirectWall": 605,  # a redirect to the login URL: the same wall, seen before it is followed
+    "crawler.sessions.SessionMiddleware": 690,  # the site's recorded session into Scrapy's cookie jar (700)
     "crawler.incremental.IncrementalMiddleware": 560,  # after decompression (590) on the way back
     "crawler.browser_pool.BrowserPoolMiddleware": 950,
     "crawler.middlewares.FetchTimeMiddleware": 990,
+    "crawler.walls.WallGate": 999,  # the last one before the slot's queue: nothing leaves for a paused site
 }
 SPIDER_MIDDLEWARES = {
     "crawler.frontier.FrontierMiddleware": 100,  # sees requests after the offsite / depth filters
@@ -74,6 +81,7 @@ EXTENSIONS = {
     "crawler.warmup.Warmup": 10,  # jieba's dictionary loads while the sweep starts
     "crawler.quietlog.QuietNetworkErrors": 0,  # a site that is down: one log line per failure, no traceback
     "crawler.subpages.SubjectAssembly": 0,  # subjects with sub-pages (belongs_to): merged and matched at sweep end
+    "crawler.walls.WallAlert": 0,  # one alert when a sweep stopped at a login or verification wall
 }
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

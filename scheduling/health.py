@@ -8,6 +8,8 @@ and raises, once each (remembered in the sweep's ``alarms`` hash):
   ``stall_seconds`` (all its workers dead, or stuck);
 * **worker lost** -- a worker that did not end yet stopped beating for ``beat_timeout`` seconds
   (killed, machine gone); its pages go back to the queue when their leases run out;
+* **blocked** -- a worker met a login or verification wall (:mod:`crawler.walls`): the sweep is
+  paused until someone logs in again (``netsword login SITE``) and resumes it; once per block;
 * **yield dropped** -- a finished sweep whose listings or shops are far below (``drop_ratio``)
   the site's previous finished sweep: the site changed its layout and the profile broke.
 
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Alarm:
-    kind: str  # failed | stalled | worker_lost | yield_dropped
+    kind: str  # failed | stalled | worker_lost | yield_dropped | blocked
     sweep_id: str
     subject: str
     title: str
@@ -69,6 +71,15 @@ def _dropped(store: Any, st: SweepStatus, ratio: float) -> Alarm | None:
                  f"（netsword profile check {st.site} URL）。")
 
 
+def _blocked(st: SweepStatus) -> Alarm:
+    from crawler.walls import wall_message
+
+    kind = st.info.get("blocked_kind", "login")
+    title, body = wall_message(st.site, st.sweep_id, kind, st.info.get("blocked_url", ""),
+                               st.info.get("blocked_evidence", ""), resume=f"netsword runs resume {st.sweep_id}")
+    return Alarm("blocked", st.sweep_id, f"{kind}@{st.info.get('blocked_at', '')}", title, body)
+
+
 def store_sweep_started(store: Any, sweep_id: str) -> str:
     for s in store.sweeps():
         if s.sweep_id == sweep_id:
@@ -85,6 +96,8 @@ def find_alarms(server: Any, store: Any, *, stall_seconds: float = 600, beat_tim
         if st.state == "failed":
             out.append(Alarm("failed", st.sweep_id, "", f"【网剑行动】扫描失败：{st.sweep_id}（{st.site}）",
                              f"排队 {st.queued}，处理中 {st.leased}；日志：netsword runs log {st.sweep_id}"))
+        if st.state == "blocked":
+            out.append(_blocked(st))
         # a worker that stopped beating without leaving: also once its sweep has finished or stopped (the
         # others took its pages), since the machine or process behind it needs looking at all the same
         for w in st.workers:

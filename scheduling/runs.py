@@ -206,6 +206,10 @@ class SweepRunner:
             run.status = "ok"
         elif rc < 0:
             run.status, run.message = "crashed", f"爬取进程被信号 {-rc} 终止；" + _tail(log_path)
+        elif stats and str(stats.get("finish_reason", "")).startswith("blocked_"):  # a login / verification wall
+            from crawler.walls import wall_summary
+
+            run.status, run.message = "incomplete", wall_summary(run.site, stats)
         elif stats and stats.get("finish_reason") not in (None, "finished"):
             run.status, run.message = "incomplete", f"爬取提前结束（{stats.get('finish_reason')}）；" + _tail(log_path)
         else:

@@ -193,8 +193,8 @@ def runs_stop(ctx: click.Context, sweep: str) -> None:
 @click.argument("sweep")
 @click.pass_context
 def runs_resume(ctx: click.Context, sweep: str) -> None:
-    """Resume a stopped (or failed) sweep: running workers take it up again."""
-    _set(ctx, sweep, "running", ("stopped", "failed"), "resume")
+    """Resume a stopped, failed or blocked sweep (after `netsword login SITE`): running workers take it up again."""
+    _set(ctx, sweep, "running", ("stopped", "failed", "blocked"), "resume")
 
 
 @runs.command("watch")

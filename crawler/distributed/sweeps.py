@@ -3,7 +3,8 @@
 
 A sweep's record (``netsword:sweep:<id>:info``) says what to crawl (site, base URL, search
 terms) and its state: ``running`` (workers take its requests), ``stopped`` (workers leave it; its
-queue waits), ``finished`` (queue and leases empty), ``failed``. Seeding puts the start requests
+queue waits), ``blocked`` (a login or verification wall met: as stopped, see :mod:`crawler.walls`),
+``finished`` (queue and leases empty), ``failed``. Seeding puts the start requests
 into the sweep's queue and duplicate filter the way the workers' scheduler does, and writes the
 sweep record into the store (workers write pages; the finishing worker writes the sweep's end).
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from crawler.distributed.keys import SWEEPS, SweepKeys
 
-STATES = ("running", "stopped", "finished", "failed")
+STATES = ("running", "stopped", "finished", "failed", "blocked")
 
 
 class SweepNotFound(KeyError):
@@ -130,6 +131,16 @@ def set_state(server: Any, sweep_id: str, state: str, *, only_from: tuple[str, .
         return old_s
     server.hset(keys.info, mapping={"state": state, f"{state}_at": time.time()})
     return old_s
+
+
+def block_sweep(server: Any, sweep_id: str, kind: str, url: str, evidence: str = "") -> bool:
+    """A worker met a login or verification wall: the sweep is ``blocked`` (every worker leaves it; its queue
+    waits for ``netsword runs resume``). True if this call blocked it (the first wall of the sweep)."""
+    keys = SweepKeys(sweep_id)
+    if set_state(server, sweep_id, "blocked", only_from=("running",)) != "running":
+        return False
+    server.hset(keys.info, mapping={"blocked_kind": kind, "blocked_url": url, "blocked_evidence": evidence})
+    return True
 
 
 def state(server: Any, sweep_id: str) -> str:

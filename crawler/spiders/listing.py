@@ -31,6 +31,7 @@ from crawler.browser_steps import page_methods
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
+from crawler.walls import WallMet, WallPaused
 from netsword.clock import utc_now
 from netsword.digests import sha256_bytes
 from pipelines.store.files import html_rel
@@ -111,13 +112,17 @@ class ListingSpider(scrapy.Spider):
         if page.render == "browser":
             meta["playwright"] = True
             steps = page.all_steps
-            if steps:
-                meta["playwright_page_methods"] = page_methods(steps)
+            if steps:  # a wait ends on a login / verification wall too (crawler.walls)
+                walls = self.profile.walls.css() if self.profile.walls is not None else ""
+                meta["playwright_page_methods"] = page_methods(steps, also_wait_for=walls)
         return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta, **kwargs)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         stats = self.crawler.stats
+        if failure.check(WallMet, WallPaused):  # the site is paused: the page stays pending (crawler.walls)
+            self.logger.debug("held back: %s (%s)", request.url, failure.getErrorMessage())
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError, RedirectFailed):  # robots.txt, offsite
             stats.inc_value("netsword/pages/skipped")
             self.logger.info("skipped: %s (%s)", request.url, failure.getErrorMessage() or "ignored")
