@@ -297,3 +297,11 @@ def test_the_profile_loads(tmp_path):
     profile = load_profile(_sites(tmp_path) / "jsonshop.yml")
     assert profile.pages["feed"].capture.url == "/api/feed"
     assert profile.seeds.sitemaps == ["{base_url}/sitemap.xml"]
+
+
+def test_profile_check_shows_json_fields_of_the_first_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETSWORD_SITES_DIR", str(_sites(tmp_path)))
+    with JsonSite() as site:
+        proc = run_cli("profile", "check", "jsonshop", f"{site.url}/api/cursor", home=tmp_path / "home", timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "精仿原单包 C00" in proc.stdout and "50 CNY" in proc.stdout
