@@ -66,13 +66,13 @@ class Product:
 
 
 #: Where a page may carry schema.org data (extruct is not run on pages without any of these).
-_STRUCTURED_HINT = re.compile(r"ld\+json|itemprop|typeof\s*=", re.IGNORECASE)
+_STRUCTURED_HINTS = ("ld+json", "itemprop", "typeof")
 
 
 def extract_product(html: str, url: str = "", heuristics: bool = True) -> Product:
     """The product a page shows; ``heuristics=False``: only what its schema.org data (JSON-LD, microdata,
     RDFa) declares -- the structured-data fallback of listing fields a profile has no selector for."""
-    sel = Selector(text=html or "<html></html>")
+    sel = Selector(text=html or "<html></html>") if heuristics else Selector(text="<html></html>")
     data = structured_data(html or "", url)
     product = Product()
     finders = [("jsonld", _schema_org("json-ld")), ("microdata", _schema_org("microdata")),
@@ -98,7 +98,7 @@ def extract_product(html: str, url: str = "", heuristics: bool = True) -> Produc
 
 def schema_org_fields(html: str, url: str = "") -> dict[str, Any]:
     """ListingItem fields from the page's schema.org Product (JSON-LD, microdata, RDFa; read by extruct)."""
-    if not _STRUCTURED_HINT.search(html[:2_000_000]):
+    if not any(hint in html for hint in _STRUCTURED_HINTS):
         return {}
     return {k: v for k, v in extract_product(html, url, heuristics=False).as_fields().items() if v}
 
@@ -113,8 +113,10 @@ def _first(sel: Selector, queries: tuple[str, ...]) -> str:
 
 # --------------------------------------------------------------------------- structured data (extruct)
 
-#: RDFa is read only where a page has RDFa attributes (pyRdfa is the slowest of extruct's readers).
-_RDFA_HINT = re.compile(r"""\b(?:typeof|vocab)\s*=""", re.IGNORECASE)
+#: RDFa is read only where a page declares a schema.org Product or Offer with RDFa, and only in pages up to
+#: ``_RDFA_MAX_CHARS`` (pyRdfa is by far the slowest of extruct's readers: seconds on a big page).
+_RDFA_HINT = re.compile(r"""typeof\s*=\s*["'][^"']*\b(?:schema:)?(?:Product|Offer)\b""")
+_RDFA_MAX_CHARS = 1_000_000
 _SCHEMA = re.compile(r"^https?://schema\.org/")
 
 
@@ -126,7 +128,7 @@ def structured_data(html: str, url: str = "") -> dict[str, list[dict[str, Any]]]
     from extruct.jsonld import JsonLdExtractor
     from extruct.utils import parse_html, parse_xmldom_html
 
-    rdfa = bool(_RDFA_HINT.search(html))
+    rdfa = len(html) <= _RDFA_MAX_CHARS and "typeof" in html and bool(_RDFA_HINT.search(html))
     out: dict[str, list[dict[str, Any]]] = {"json-ld": [], "microdata": [], "rdfa": []}
     try:
         tree = (parse_xmldom_html if rdfa else parse_html)(html, encoding="UTF-8")
