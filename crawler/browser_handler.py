@@ -110,3 +110,13 @@ class PooledPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                 page.on("close", lambda *_: pool.unreserve(name))
                 return page
             await pool.wait()
+
+    async def _download_request_with_page(self, request: Any, page: Any, spider: Any) -> Any:
+        """The page's own XHR/fetch answers are recorded while it loads when its page type says
+        ``capture:`` (:mod:`crawler.capture`)."""
+        from crawler.capture import CAPTURE, recording
+
+        if not request.meta.get(CAPTURE):
+            return await super()._download_request_with_page(request, page, spider)
+        async with recording(page, request, self.stats):
+            return await super()._download_request_with_page(request, page, spider)

@@ -142,12 +142,28 @@ def _print_next_steps() -> None:
 
 
 # --- crawl -----------------------------------------------------------------------------
+def _with_profile_terms(site: str, terms: tuple[str, ...]) -> tuple[str, ...]:
+    """``terms`` and the profile's own ``search.terms`` (each once)."""
+    from crawler.profiles import find_profile
+    from netsword.yamlsource import SourceError
+
+    try:
+        search = find_profile(site).search
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if search is None or not search.terms:
+        raise click.ClickException(f"站点 {site!r} 的配置没有 search.terms（--profile-terms 要用它）；"
+                                   "在配置的 search: 下写 terms: [高仿, 原单]，或用 --search 指定关键词")
+    return tuple(dict.fromkeys([*terms, *search.terms]))
+
+
 @click.command()
 @click.option("--site", required=True, help="site profile name (crawler/sites/NAME.yml)")
 @click.option("--base-url", default=None, help="override the profile's base_url")
 @click.option("--sweep-id", default=None, help="sweep id (default: SITE-<UTC time>)")
 @click.option("--resume", is_flag=True, help="continue the site's last unfinished sweep (after a crash or kill)")
 @click.option("--search", "terms", multiple=True, help="sweep only the search results for this term (repeatable)")
+@click.option("--profile-terms", is_flag=True, help="sweep the search results for the profile's own search.terms")
 @click.option("--full", is_flag=True, help="parse every page, also those unchanged since the last sweep")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="a Scrapy / netsword setting, as `scrapy crawl -s` (repeatable)")
@@ -156,10 +172,15 @@ def _print_next_steps() -> None:
 @click.option("--redis", "redis", default=None, metavar="URL",
               help="with --distributed: the Redis server (default $NETSWORD_REDIS_URL, redis://127.0.0.1:6379/0)")
 def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, terms: tuple[str, ...],
-          full: bool, overrides: tuple[str, ...], distributed: bool = False, redis: str | None = None) -> None:
+          full: bool, overrides: tuple[str, ...], distributed: bool = False, redis: str | None = None,
+          profile_terms: bool = False) -> None:
     """Sweep one site through the whole pipeline into the store."""
     from crawler.runner import SweepError
     from netsword.yamlsource import SourceError
+
+    terms = tuple(t.strip() for term in terms for t in term.split(",") if t.strip())  # --search 高仿,原单
+    if profile_terms:
+        terms = _with_profile_terms(site, terms)
 
     if resume and sweep_id:
         raise click.UsageError("--sweep-id cannot be used with --resume (the sweep keeps its id)")

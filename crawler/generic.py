@@ -15,7 +15,6 @@ known); :func:`pipelines.normalize.parse_price` turns it into a number like ever
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,23 +65,42 @@ class Product:
         return {"title": self.title, "price_text": price, "description": self.description, "attributes": attrs}
 
 
-def extract_product(html: str, url: str = "") -> Product:
-    sel = Selector(text=html or "<html></html>")
+#: Where a page may carry schema.org data (extruct is not run on pages without any of these).
+_STRUCTURED_HINTS = ("ld+json", "itemprop", "typeof")
+
+
+def extract_product(html: str, url: str = "", heuristics: bool = True) -> Product:
+    """The product a page shows; ``heuristics=False``: only what its schema.org data (JSON-LD, microdata,
+    RDFa) declares -- the structured-data fallback of listing fields a profile has no selector for."""
+    sel = Selector(text=html or "<html></html>") if heuristics else Selector(text="<html></html>")
+    data = structured_data(html or "", url)
     product = Product()
-    for source, finder in (("jsonld", _jsonld), ("microdata", _microdata), ("meta", _meta), ("css", _css),
-                           ("label", _label)):
-        for text, currency in finder(sel, product):
+    finders = [("jsonld", _schema_org("json-ld")), ("microdata", _schema_org("microdata")),
+               ("rdfa", _schema_org("rdfa"))]
+    if heuristics:
+        finders += [("microdata", _microdata), ("meta", _meta), ("css", _css), ("label", _label)]
+    for source, finder in finders:
+        for text, currency in finder(sel, product, data):
             if text and _NUMBER.search(text):
                 product.candidates.append((source, text))
                 if not product.price_text:
                     product.price_text, product.currency, product.source = text.strip(), currency or "", source
         if product.price_text:
             break
+    if not heuristics:
+        return product
     product.title = product.title or _first(sel, ("meta[property='og:title']::attr(content)", "h1 ::text",
                                                   "title::text"))
     product.description = product.description or _first(sel, ("meta[property='og:description']::attr(content)",
                                                               "meta[name=description]::attr(content)"))
     return product
+
+
+def schema_org_fields(html: str, url: str = "") -> dict[str, Any]:
+    """ListingItem fields from the page's schema.org Product (JSON-LD, microdata, RDFa; read by extruct)."""
+    if not any(hint in html for hint in _STRUCTURED_HINTS):
+        return {}
+    return {k: v for k, v in extract_product(html, url, heuristics=False).as_fields().items() if v}
 
 
 def _first(sel: Selector, queries: tuple[str, ...]) -> str:
@@ -93,36 +111,77 @@ def _first(sel: Selector, queries: tuple[str, ...]) -> str:
     return ""
 
 
-# --------------------------------------------------------------------------- JSON-LD
+# --------------------------------------------------------------------------- structured data (extruct)
+
+#: RDFa is read only where a page declares a schema.org Product or Offer with RDFa, and only in pages up to
+#: ``_RDFA_MAX_CHARS`` (pyRdfa is by far the slowest of extruct's readers: seconds on a big page).
+_RDFA_HINT = re.compile(r"""typeof\s*=\s*["'][^"']*\b(?:schema:)?(?:Product|Offer)\b""")
+_RDFA_MAX_CHARS = 1_000_000
+_SCHEMA = re.compile(r"^https?://schema\.org/")
 
 
-def _ld_objects(sel: Selector) -> Iterator[dict[str, Any]]:
-    for raw in sel.css("script[type*='ld+json']::text").getall():
-        data = _loads(raw)
-        stack = [data]
-        while stack:
-            node = stack.pop(0)
-            if isinstance(node, list):
-                stack.extend(node)
-            elif isinstance(node, dict):
-                yield node
-                for key in ("@graph", "mainEntity", "itemListElement", "hasVariant"):
-                    if key in node:
-                        stack.append(node[key])
+def structured_data(html: str, url: str = "") -> dict[str, list[dict[str, Any]]]:
+    """schema.org items of a page by syntax, read with extruct: ``json-ld`` (each script on its own, so one
+    broken script loses only itself), ``microdata`` (uniform: ``{"@type", properties...}``) and ``rdfa``
+    (turned into the same shape). A page extruct cannot parse gives nothing."""
+    from extruct import extract
+    from extruct.jsonld import JsonLdExtractor
+    from extruct.utils import parse_html, parse_xmldom_html
 
-
-_WRAPPERS = re.compile(r"^\s*(?:<!--|//\s*<!\[CDATA\[|/\*\s*<!\[CDATA\[\s*\*/)|"
-                       r"(?://\s*\]\]>|/\*\s*\]\]>\s*\*/|-->)\s*$")
-
-
-def _loads(raw: str) -> Any:
-    text = _WRAPPERS.sub("", raw.strip()).strip()
-    for attempt in (text, re.sub(r"[\x00-\x1f]", " ", text), re.sub(r",\s*([}\]])", r"\1", text)):
+    rdfa = len(html) <= _RDFA_MAX_CHARS and "typeof" in html and bool(_RDFA_HINT.search(html))
+    out: dict[str, list[dict[str, Any]]] = {"json-ld": [], "microdata": [], "rdfa": []}
+    try:
+        tree = (parse_xmldom_html if rdfa else parse_html)(html, encoding="UTF-8")
+    except Exception:  # not HTML at all
+        return out
+    reader = JsonLdExtractor()
+    for node in tree.xpath("//script[@type='application/ld+json']"):
         try:
-            return json.loads(attempt)
-        except ValueError:
+            out["json-ld"] += [d for d in reader.extract_items(node) if isinstance(d, dict)]
+        except Exception:  # one broken script (extruct tried json, then jstyleson)
             continue
-    return None
+    syntaxes = ["microdata", *(["rdfa"] if rdfa else [])]
+    found = extract(tree, base_url=url or None, syntaxes=syntaxes, uniform=True, errors="ignore")
+    out["microdata"] = [d for d in found.get("microdata", []) if isinstance(d, dict)]
+    out["rdfa"] = _rdfa_nodes(found.get("rdfa", []))
+    return out
+
+
+def _rdfa_nodes(items: list[Any]) -> list[dict[str, Any]]:
+    """extruct's RDFa (expanded JSON-LD: ``{"@type": ["http://schema.org/Product"], "http://schema.org/name":
+    [{"@value": ...}], "http://schema.org/offers": [{"@id": "_:b0"}]}``) as plain schema.org objects."""
+    by_id = {i.get("@id"): i for i in items if isinstance(i, dict) and i.get("@id")}
+
+    def plain(node: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+        out: dict[str, Any] = {"@type": [_SCHEMA.sub("", t) for t in node.get("@type", [])]}
+        for key, values in node.items():
+            if not _SCHEMA.match(key) or not isinstance(values, list):
+                continue
+            got = []
+            for v in values:
+                if isinstance(v, dict) and "@value" in v:
+                    got.append(v["@value"])
+                elif isinstance(v, dict) and v.get("@id") in by_id and depth < 4:
+                    got.append(plain(by_id[v["@id"]], depth + 1))
+            if got:
+                out[_SCHEMA.sub("", key)] = got[0] if len(got) == 1 else got
+        return out
+
+    return [plain(i) for i in items if isinstance(i, dict) and any(_SCHEMA.match(str(t)) for t in i.get("@type", []))]
+
+
+def _ld_objects(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every object of the items, nested graphs, main entities and lists included."""
+    stack: list[Any] = list(nodes)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            yield node
+            for key in ("@graph", "mainEntity", "itemListElement", "hasVariant"):
+                if key in node:
+                    stack.append(node[key])
 
 
 def _types(node: dict[str, Any]) -> set[str]:
@@ -149,8 +208,14 @@ def _offer_prices(offers: Any, currency: str = "") -> Iterator[tuple[str, str]]:
                 yield from _offer_prices(offer["offers"], cur)
 
 
-def _jsonld(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
-    for node in _ld_objects(sel):
+def _schema_org(syntax: str) -> Any:
+    def finder(sel: Selector, product: Product, data: dict[str, list[dict[str, Any]]]) -> Iterator[tuple[str, str]]:
+        yield from _products(_ld_objects(data.get(syntax, [])), product)
+    return finder
+
+
+def _products(nodes: Iterator[dict[str, Any]], product: Product) -> Iterator[tuple[str, str]]:
+    for node in nodes:
         types = _types(node)
         if not types & _LD_TYPES:
             continue
@@ -173,7 +238,8 @@ def _jsonld(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
 # --------------------------------------------------------------------------- microdata, meta, CSS
 
 
-def _microdata(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+def _microdata(sel: Selector, product: Product, data: Any = None) -> Iterator[tuple[str, str]]:
+    """``itemprop=price`` anywhere (pages whose microdata has no ``Product`` / ``Offer`` item around it)."""
     currency = (sel.css("[itemprop=priceCurrency]::attr(content)").get()
                 or sel.css("[itemprop=priceCurrency]::text").get() or "")
     for node in sel.css("[itemprop=price], [itemprop=lowPrice]"):
@@ -184,7 +250,7 @@ def _microdata(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
                                      "[itemtype*=Product] [itemprop=name] ::text"))
 
 
-def _meta(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+def _meta(sel: Selector, product: Product, data: Any = None) -> Iterator[tuple[str, str]]:
     for prop in ("product:price:amount", "og:price:amount", "product:sale_price:amount", "og:price",
                  "product:price"):
         value = sel.css(f"meta[property='{prop}']::attr(content), meta[name='{prop}']::attr(content)").get()
@@ -194,7 +260,7 @@ def _meta(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
             yield value, cur or ""
 
 
-def _css(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+def _css(sel: Selector, product: Product, data: Any = None) -> Iterator[tuple[str, str]]:
     for query in PRICE_SELECTORS:
         for node in sel.css(query)[:3]:
             value = node.attrib.get(_PRICE_ATTRS[query]) if query in _PRICE_ATTRS else None
@@ -203,7 +269,7 @@ def _css(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
                 yield text, ""
 
 
-def _label(sel: Selector, product: Product) -> Iterator[tuple[str, str]]:
+def _label(sel: Selector, product: Product, data: Any = None) -> Iterator[tuple[str, str]]:
     texts = sel.css("meta[property='og:description']::attr(content), meta[name=description]::attr(content)").getall()
     texts.append(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()))
     for text in texts:

@@ -95,6 +95,10 @@ class PageFields:
     last_modified: str = ""
     screenshot_sha256: str = ""  # full-page PNG (every browser page; listings with findings)
     screenshot_path: str = ""  # relative to the evidence root
+    # JSON the page's own XHR/fetch calls received (``capture:``, crawler.capture): url, status, content_type,
+    # fetched_at, sha256, path (content-addressed like the snapshot); the evidence stage stores each ``body``
+    # and drops it from the item
+    captures: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -52,6 +52,16 @@ def _count(response: Response, selector: str) -> int:
     return len(nodes)
 
 
+def _json_of(response: Response, page: Any) -> tuple[Any, list[Any]]:
+    """The page's JSON and its records (``json.items``), for ``json:`` fields; (None, []) for HTML pages."""
+    if page.json_ is None and page.capture is None and not any(
+            (s if isinstance(s, str) else s.sel).startswith("json:") for s in page.fields.values()):
+        return None, []
+    from crawler.jsonapi import page_data, page_records
+
+    return page_data(response, page), page_records(response, page) if page.json_ and page.json_.items else []
+
+
 class ProfileCheckSpider(ListingSpider):
     name = "profile-check"
 
@@ -77,11 +87,16 @@ class ProfileCheckSpider(ListingSpider):
         name, page = match
         r.page_type, r.render, r.item = name, page.render, page.item
         r.status, r.final_url = response.status, response.url
+        data, recs = _json_of(response, page)
         for fname, spec in page.fields.items():
             sel = spec if isinstance(spec, str) else spec.sel
-            value = extract_field(response, spec)
+            if sel.startswith("json:"):  # the page's JSON, or its first record (crawler.jsonapi)
+                value = extract_field(response, spec, recs[0] if recs else data)
+                count = len(recs) if recs else int(bool(value))
+            else:
+                value, count = extract_field(response, spec), _count(response, sel)
             shown = f"{value}  (re: {spec.re})" if isinstance(spec, FieldSpec) and spec.re else value
-            r.fields.append(SelectorResult(fname, sel, _count(response, sel), shown))
+            r.fields.append(SelectorResult(fname, sel, count, shown))
         if page.generic:
             selected = {f.name: f.value for f in r.fields}
             r.generic = {k: v for k, v in extract_fields(response, page).items()
@@ -89,6 +104,11 @@ class ProfileCheckSpider(ListingSpider):
         for sel in page.follow:
             hrefs = select_links(response, sel)
             r.links.append(SelectorResult("follow", sel, len(hrefs), "\n".join(hrefs[:3])))
+        if page.json_ is not None and page.json_.follow:
+            from crawler.jsonapi import record_links
+
+            hrefs = list(record_links(page.json_.follow, recs or [data], self.base_url or self.profile.base_url))
+            r.links.append(SelectorResult("json.follow", page.json_.follow, len(hrefs), "\n".join(hrefs[:3])))
         nxt = page.next_page
         if nxt is not None:
             hrefs = select_links(response, nxt.next)

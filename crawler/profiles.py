@@ -108,6 +108,67 @@ class BelongsTo(_Strict):
     id: str | FieldSpec | None = None
 
 
+class JsonNext(_Strict):
+    """The next page of a JSON endpoint: a page number (``param`` counts up from ``start`` by ``step`` until
+    ``stop_when`` is true, or a page has no records) or a cursor (``cursor``: JMESPath to the next cursor,
+    sent as ``param``; none, or the same again, ends the list). JMESPath: jmespath.org."""
+
+    param: str = Field(min_length=1, description="the query parameter of the page number or cursor")
+    start: int = Field(1, ge=0, description="the first page's number, when the URL has none")
+    step: int = Field(1, ge=1)
+    stop_when: str | None = None  # JMESPath on the page's JSON, true when it is the last page
+    cursor: str | None = None  # JMESPath on the page's JSON: the next page's cursor
+    max_pages: int = Field(200, ge=1, le=100_000)
+
+    @field_validator("stop_when", "cursor")
+    @classmethod
+    def _jmespath(cls, v: str | None) -> str | None:
+        return _check_jmespath(v) if v is not None else v
+
+
+class JsonSpec(_Strict):
+    """A page whose data is JSON (an API the site's own front end calls): ``items`` is a JMESPath to its
+    records, ``follow`` a JMESPath per record giving a link (or a URL template: ``'{base_url}/item/{id}'``,
+    each ``{...}`` a JMESPath on the record), ``next`` its pagination. On a ``listing``/``shop`` page type
+    each record becomes an item, its ``json:`` fields read from the record."""
+
+    items: str | None = None
+    follow: str | None = None
+    next: JsonNext | None = None
+
+    @field_validator("items")
+    @classmethod
+    def _jmespath(cls, v: str | None) -> str | None:
+        return _check_jmespath(v) if v is not None else v
+
+    @field_validator("follow")
+    @classmethod
+    def _follow(cls, v: str | None) -> str | None:
+        if v is not None:
+            from crawler.jsonapi import follow_problem
+
+            why = follow_problem(v)
+            if why:
+                raise ValueError(why)
+        return v
+
+
+class Capture(_Strict):
+    """JSON a browser page's own XHR/fetch calls received (``render: browser``): responses whose URL matches
+    the regex ``url`` become the page's JSON (``json:`` fields read the first, ``json.items`` every one) and
+    are kept as evidence next to the page."""
+
+    url: str
+    max_responses: int = Field(20, ge=1, le=500)
+    max_kb: int = Field(4096, ge=1, le=102_400, description="a bigger response is not kept")
+
+    @field_validator("url")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        _check_regex(v)
+        return v
+
+
 class PageType(_Strict):
     type: PageKind = "page"
     match: list[str] = Field(min_length=1, description="regexes on the URL path and query")
@@ -121,6 +182,8 @@ class PageType(_Strict):
     generic: bool = False  # listing: fill fields the selectors miss from JSON-LD / microdata / OpenGraph
     images: Images | None = None  # listing / shop: picture selectors and limits (pipelines.images)
     belongs_to: BelongsTo | None = None  # a sub-page: its fields fill that subject's record (crawler.subpages)
+    json_: JsonSpec | None = Field(None, alias="json")  # data from a JSON endpoint (crawler.jsonapi)
+    capture: Capture | None = None  # browser pages: JSON of the page's own XHR/fetch calls (crawler.capture)
 
     @field_validator("match")
     @classmethod
@@ -185,6 +248,16 @@ class Search(_Strict):
         return v
 
 
+class Seeds(_Strict):
+    """Where a sweep starts besides ``start_urls``: sitemaps (``{base_url}/sitemap.xml``; a sitemap index, a
+    urlset, gzipped or not), and ``robots: true`` for the sitemaps robots.txt names. Only URLs some page type
+    matches are queued (crawler.seeds)."""
+
+    sitemaps: list[str] = Field(default_factory=list)
+    robots: bool = False  # also the `Sitemap:` lines of robots.txt
+    max_urls: int = Field(50_000, ge=1, le=10_000_000, description="URLs taken from the sitemaps per sweep")
+
+
 class Profile(_Strict):
     site: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str
@@ -198,6 +271,7 @@ class Profile(_Strict):
     identity: Identity | None = None  # user agent, headers, proxies (crawler.identity)
     session: SessionSpec | None = None  # how `netsword login SITE` logs in (crawler.sessions)
     walls: Walls | None = None  # login / verification pages: pause the site, alert (crawler.walls)
+    seeds: Seeds | None = None
     pages: dict[str, PageType] = Field(min_length=1)
 
     def page_type(self, url: str) -> tuple[str, PageType] | None:
@@ -235,6 +309,15 @@ def _check_regex(pattern: str) -> None:
         raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
 
 
+def _check_jmespath(expression: str) -> str:
+    from crawler.jsonapi import expression_problem
+
+    why = expression_problem(expression)
+    if why:
+        raise ValueError(why)
+    return expression
+
+
 def _path_and_query(url: str) -> str:
     m = re.match(r"^[a-z]+://[^/]+", url)
     return url[m.end():] or "/" if m else url
@@ -242,6 +325,10 @@ def _path_and_query(url: str) -> str:
 
 def selector_problem(selector: str) -> str | None:
     """Why a selector cannot work, or None."""
+    if selector.startswith("json:"):
+        from crawler.jsonapi import expression_problem
+
+        return expression_problem(selector[5:])
     try:
         if selector.startswith("xpath:"):
             Selector(text="<html></html>").xpath(selector[6:])
@@ -320,10 +407,36 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
             key = "steps" if page.steps else "wait_for"
             problems.append(((*loc, key), "browser steps on a page fetched without a browser",
                              "add `render: browser` to this page type"))
+        problems += _json_problems(page, loc)
         for sub, sel in _page_selectors(page):
             why = selector_problem(sel)
             if why:
-                problems.append(((*loc, *sub), why, "CSS like `h1.title` or `xpath://h1`"))
+                problems.append(((*loc, *sub), why, "JMESPath like `json:data.title` (jmespath.org)"
+                                 if sel.startswith("json:") else "CSS like `h1.title` or `xpath://h1`"))
+    return problems
+
+
+def _json_problems(page: PageType, loc: tuple[Any, ...]) -> list[Problem]:
+    """``json:`` / ``capture:`` that cannot work as written (crawler.jsonapi, crawler.capture)."""
+    problems: list[Problem] = []
+    json_fields = [k for k, s in page.fields.items() if (s if isinstance(s, str) else s.sel).startswith("json:")]
+    if page.capture is not None and page.render != "browser":
+        problems.append(((*loc, "capture"), "capture on a page fetched without a browser",
+                         "add `render: browser` (an http page's own body is read by `json:` fields directly)"))
+    if json_fields and page.render == "browser" and page.capture is None:
+        problems.append(((*loc, "fields", json_fields[0]), "a `json:` field on a browser page without `capture:`",
+                         "add `capture: {url: '/api/...'}` (the page's own XHR/fetch answer to read)"))
+    spec = page.json_
+    if spec is not None:
+        nxt = spec.next
+        if nxt is not None and nxt.cursor is None and nxt.stop_when is None and spec.items is None:
+            problems.append(((*loc, "json", "next"), "page-number pagination that never stops",
+                             "add `stop_when: 'length(data.items) == `0`'`, or `items:` (an empty page stops it), "
+                             "or `cursor:`"))
+        if page.item != "none" and spec.items is not None and f"{page.item}_id" not in page.fields \
+                and spec.follow is None:
+            problems.append(((*loc, "json", "items"), f"each record becomes a {page.item}, but it has no id",
+                             f"add `{page.item}_id: 'json:id'` under fields (a JMESPath on the record)"))
     return problems
 
 
@@ -367,6 +480,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "attributes": AttributeRows, "images": Images, "politeness": Politeness, "search": Search, "limits": Limits,
     "belongs_to": BelongsTo,
     "identity": Identity, "session": SessionSpec, "walls": Walls, "fill": Fill, "press": Press,
+    "json": JsonSpec, "next": JsonNext, "capture": Capture, "seeds": Seeds,
 }
 #: What to write for a missing key.
 _EXAMPLES = {
@@ -391,7 +505,7 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
         return Profile
     if n == 1:
         return _MODELS.get(str(parent[0])) if parent[0] in ("politeness", "search", "limits", "identity", "session",
-                                                             "walls") else None
+                                                             "walls", "seeds") else None
     if parent[0] == "session" and parent[1] == "steps":  # the login steps
         return Step if n == 3 else _MODELS.get(str(parent[3])) if n == 4 and parent[3] in ("fill", "press") else None
     if parent[0] != "pages":
@@ -400,8 +514,11 @@ def _model_at(parent: tuple[Any, ...]) -> type[BaseModel] | None:
         return PageType
     kind = parent[2]
     if n == 3:
-        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes", "images", "belongs_to") else None
+        return _MODELS.get(str(kind)) if kind in ("pagination", "attributes", "images", "belongs_to", "json",
+                                                  "capture") else None
     if n == 4:
+        if kind == "json":
+            return JsonNext if parent[3] == "next" else None
         return Step if kind == "steps" else FieldSpec if kind in ("fields", "belongs_to") else None
     if kind == "steps" and n == 5:
         return {"scroll_to_end": ScrollOptions, "fill": Fill, "press": Press}.get(str(parent[4]))
@@ -433,7 +550,7 @@ def _hint(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
     key = loc[-1] if loc else ""
     if err["type"] == "extra_forbidden":
         model = _model_at(loc[:-1])
-        allowed = sorted(model.model_fields) if model else []
+        allowed = sorted(f.alias or name for name, f in model.model_fields.items()) if model else []
         close = difflib.get_close_matches(str(key), allowed, n=1)
         if key == "item":
             return "write `type: listing` or `type: shop`"

@@ -192,7 +192,8 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
 
 def _check_base_url(site: str, profile: Any, base_url: str | None) -> None:
     """Start and search URLs written as ``{base_url}/...`` need a base URL from the profile or the command."""
-    templates = [*profile.start_urls, *([profile.search.url] if profile.search else [])]
+    templates = [*profile.start_urls, *([profile.search.url] if profile.search else []),
+                 *(profile.seeds.sitemaps if profile.seeds else [])]
     if not (base_url or profile.base_url) and any("{base_url}" in u for u in templates):
         path = netsword_config.sites_dir() / f"{site}.yml"
         raise SweepError(f"{path}: start_urls use {{base_url}} but the profile sets no base_url; add "

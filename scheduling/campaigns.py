@@ -69,6 +69,8 @@ class SiteTarget(_Strict):
     base_url: str | None = None  # overrides the profile's base_url
     start_urls: list[str] = Field(default_factory=list)  # sweep only from these pages (e.g. local shops)
     watch: list[str] = Field(default_factory=list)  # watch-listed shop pages, "{base_url}/shop/S01/"
+    keywords: list[Text] = Field(default_factory=list)  # this site's search keywords (its profile's search.url)
+    profile_terms: bool = False  # also the profile's own search.terms
 
 
 class Baseline(_Strict):
@@ -134,6 +136,7 @@ class Campaign(_Strict):
     sites: list[str | SiteTarget] = Field(min_length=1)
     focus_goods: list[str] = Field(default_factory=list)
     focus_categories: list[str] = Field(default_factory=list)
+    keywords: list[Text] = Field(default_factory=list)  # searched on every site whose profile has `search:`
     plan: Plan = Field(default_factory=Plan)
     festivals: list[Festival] = Field(min_length=1)
     alerts: Alerts = Field(default_factory=Alerts)
@@ -193,6 +196,28 @@ class LoadedCampaign:
 
     def target(self, site: str) -> SiteTarget | None:
         return next((t for t in self.campaign.targets if t.site == site), None)
+
+    def search_terms(self, target: SiteTarget) -> tuple[str, ...]:
+        """The keywords a site's baseline and daily sweeps search for (its own, the campaign's, and with
+        ``profile_terms`` its profile's ``search.terms``), each once; () = a sweep from its start pages.
+        The campaign's keywords skip sites whose profile has no ``search:``."""
+        profile = _site_search(target.site)
+        terms = list(target.keywords)
+        if profile is not None:
+            terms += list(self.campaign.keywords)
+            if target.profile_terms:
+                terms += list(profile.terms)
+        return tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
+
+
+def _site_search(site: str) -> Any:
+    """The ``search:`` of a site's profile (None without one, or an unreadable profile)."""
+    from crawler.profiles import find_profile
+
+    try:
+        return find_profile(site).search
+    except SourceError:
+        return None
 
 
 # --------------------------------------------------------------------------- festival days
@@ -308,6 +333,15 @@ def _check(doc: LoadedYaml, c: Campaign) -> None:
         if t.site in seen_sites:
             fail(loc, f"站点 {t.site!r} 重复")
         seen_sites.add(t.site)
+        if t.keywords or t.profile_terms:
+            key = "keywords" if t.keywords else "profile_terms"
+            search = _site_search(t.site)
+            if search is None:
+                fail(("sites", i, key), f"站点 {t.site!r} 的配置没有 search:（搜索地址模板），无法按关键词扫描",
+                     f"在 {sites_dir()}/{t.site}.yml 里加上 search: {{url: '{{base_url}}/search?q={{query}}'}}")
+            if t.profile_terms and not search.terms:
+                fail(("sites", i, "profile_terms"), f"站点 {t.site!r} 的配置 search.terms 是空的",
+                     "在站点配置 search: 下写 terms: [高仿, 原单]，或去掉 profile_terms")
         for key in ("start_urls", "watch"):
             for j, url in enumerate(getattr(t, key)):
                 if not (url.startswith("{base_url}") or re.match(r"^https?://", url)):

@@ -141,7 +141,7 @@ def run_now(job: str | None, site: str | None, base_url: str | None, campaigns: 
         if len({(p.festival, p.kind, p.campaign) for p in matches}) > 1:
             raise click.ClickException(f"{job!r} 对应多个任务：{', '.join(p.job_id for p in matches[:6])}")
         requests = [SweepRequest(p.site, p.kind, p.campaign, p.festival, p.job_id, base_url or p.base_url,
-                                 list(p.start_urls), p.campaign_file) for p in matches]
+                                 list(p.start_urls), p.campaign_file, list(p.search)) for p in matches]
     runner = SweepRunner()
     worst = 0
     for req in requests:

@@ -40,6 +40,7 @@ class PlannedJob:
     start_urls: tuple[str, ...]  # () = the site profile's own
     tz: str
     spec: dict[str, Any] = field(hash=False)  # {"type": "date", "run_date"} | {"type": "cron", ...}
+    search: tuple[str, ...] = ()  # search keywords: the sweep starts from their search results
 
     @property
     def label(self) -> str:
@@ -60,13 +61,18 @@ class PlannedJob:
     def fingerprint(self) -> str:
         """Changes when anything that decides when or what is swept changes."""
         data = [self.spec, self.site, self.base_url, list(self.start_urls), self.tz, self.campaign_file]
+        if self.search:
+            data.append(list(self.search))
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def kwargs(self) -> dict[str, Any]:
         """What the job function gets (kept in the job store: no secrets here)."""
-        return {"job_id": self.job_id, "campaign": self.campaign, "campaign_file": self.campaign_file,
-                "festival": self.festival, "kind": self.kind, "site": self.site, "base_url": self.base_url,
-                "start_urls": list(self.start_urls), "fingerprint": self.fingerprint()}
+        kwargs = {"job_id": self.job_id, "campaign": self.campaign, "campaign_file": self.campaign_file,
+                  "festival": self.festival, "kind": self.kind, "site": self.site, "base_url": self.base_url,
+                  "start_urls": list(self.start_urls), "fingerprint": self.fingerprint()}
+        if self.search:
+            kwargs["search"] = list(self.search)
+        return kwargs
 
     def next_run(self, now: datetime) -> datetime | None:
         """The next fire time at or after ``now`` (None when the plan is over)."""
@@ -101,6 +107,7 @@ def plan_jobs(loaded: LoadedCampaign) -> list[PlannedJob]:
     for fd in loaded.festivals:
         f, plan = fd.festival, fd.plan
         for target in c.targets:
+            terms = loaded.search_terms(target)
             specs: list[tuple[str, dict[str, Any], tuple[str, ...]]] = []
             scope = tuple(target.start_urls)
             if plan.baseline.enabled:
@@ -119,7 +126,8 @@ def plan_jobs(loaded: LoadedCampaign) -> list[PlannedJob]:
                 specs.append(("hourly", {"type": "cron", "hour": hours, "minute": str(h.minute), "second": "0",
                                          "start": start, "end": end, "hour_text": text}, tuple(target.watch)))
             jobs += [PlannedJob(f"{c.campaign}:{f.id}:{kind}:{target.site}", c.campaign, str(loaded.path), f.id,
-                                f.name, kind, target.site, target.base_url, urls, c.timezone, spec)
+                                f.name, kind, target.site, target.base_url, urls, c.timezone, spec,
+                                terms if kind != "hourly" else ())
                      for kind, spec, urls in specs]
     return jobs
 

@@ -60,6 +60,7 @@ class SweepRequest:
     base_url: str | None = None
     start_urls: list[str] = field(default_factory=list)  # [] = the profile's
     campaign_file: str = ""
+    search: list[str] = field(default_factory=list)  # search keywords: sweep their search results
 
 
 def alert_config(req: SweepRequest) -> AlertConfig:
@@ -146,6 +147,8 @@ class SweepRunner:
         cmd = [sys.executable, "-m", "cli", "crawl", "--site", req.site, "--sweep-id", run.run_id]
         if req.base_url:
             cmd += ["--base-url", req.base_url]
+        for term in req.search:
+            cmd += ["--search", term]
         logger.info("sweep %s started (%s)", run.run_id, " ".join(cmd[2:]))
         ended_by = ""
         with open(log_path, "ab") as log:
@@ -306,11 +309,12 @@ def set_runner(runner: SweepRunner | None) -> None:
 
 
 def scheduled_sweep(*, job_id: str, campaign: str, campaign_file: str, festival: str, kind: str, site: str,
-                    base_url: str | None = None, start_urls: list[str] | None = None, fingerprint: str = "") -> str:
+                    base_url: str | None = None, start_urls: list[str] | None = None, fingerprint: str = "",
+                    search: list[str] | None = None) -> str:
     """What an APScheduler job runs (its kwargs come from :meth:`scheduling.plan.PlannedJob.kwargs`)."""
     runner = _RUNNER or SweepRunner()
     run = runner.run(SweepRequest(site, kind, campaign, festival, job_id, base_url, list(start_urls or []),
-                                  campaign_file))
+                                  campaign_file, list(search or [])))
     return run.status
 
 

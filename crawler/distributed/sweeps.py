@@ -82,9 +82,13 @@ def seed_sweep(server: Any, site: str, *, base_url: str | None = None, sweep_id:
                                     "store": store_url, "state": "running", "started": time.time(),
                                     "dupefilter": s.get("NETSWORD_REDIS_DUPEFILTER", "bloom")})
     server.zadd(SWEEPS, {sweep_id: time.time()})
+    from crawler.seeds import seed_requests
+
+    requests = [spider.request_for(url) for url in urls]
+    if not spider.search_terms:
+        requests += list(seed_requests(spider))  # the profile's sitemaps (`seeds:`)
     n = 0
-    for url in urls:
-        request = spider.request_for(url)
+    for request in requests:
         if request is not None and queue.admit(request, dupes.key, *marks(dupes, request)):
             n += 1
     return sweep_id, n

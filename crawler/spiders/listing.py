@@ -28,6 +28,7 @@ from w3lib.html import get_meta_refresh
 
 from crawler import subpages
 from crawler.browser_steps import page_methods
+from crawler.capture import CAPTURED, evidence_entries
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
@@ -100,6 +101,17 @@ class ListingSpider(scrapy.Spider):
             request = self.request_for(url)
             if request is not None:
                 yield request
+        if not self.only_urls and not self.search_terms:
+            from crawler.seeds import seed_requests
+
+            for request in seed_requests(self):  # sitemaps (profile `seeds:`)
+                yield request
+
+    def parse_seed(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        """A sitemap or robots.txt of the profile's ``seeds:`` (crawler.seeds)."""
+        from crawler.seeds import parse_seed
+
+        yield from parse_seed(self, response)
 
     # -- requests ---------------------------------------------------------------------
     def request_for(self, url: str, page_no: int = 1, **kwargs: Any) -> scrapy.Request | None:
@@ -115,6 +127,10 @@ class ListingSpider(scrapy.Spider):
             if steps:  # a wait ends on a login / verification wall too (crawler.walls)
                 walls = self.profile.walls.css() if self.profile.walls is not None else ""
                 meta["playwright_page_methods"] = page_methods(steps, also_wait_for=walls)
+        if page.capture is not None or (page.json_ is not None and page.json_.items and page.item != "none"):
+            from crawler.jsonapi import request_meta
+
+            meta.update(request_meta(page))
         return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta, **kwargs)
 
     def on_error(self, failure: Failure) -> None:
@@ -161,6 +177,12 @@ class ListingSpider(scrapy.Spider):
         if UNCHANGED in response.flags:
             stats.inc_value("netsword/pages/unchanged")
             item: Any = self.unchanged(response, name)
+        elif page.json_ is not None and page.json_.items and page.item != "none":
+            from crawler.jsonapi import record_items
+
+            yield from self.links(response, page)
+            yield from record_items(self, response, name, page)  # one item per JSON record
+            return
         else:
             item = self.extract(response, name, page)
         yield from self.links(response, page, subpages.subject_of(item))
@@ -185,8 +207,12 @@ class ListingSpider(scrapy.Spider):
             if request is not None:
                 self.crawler.stats.inc_value("netsword/meta_refresh/followed")
                 yield request
-        nxt = page.next_page
         page_no = response.meta.get("netsword_page_no", 1)
+        if page.json_ is not None:
+            from crawler.jsonapi import json_links
+
+            yield from json_links(self, response, page, page_no)
+        nxt = page.next_page
         if nxt is not None and page_no < nxt.max_pages:
             for href in select_links(response, nxt.next)[:1]:
                 request = self.request_for(response.urljoin(href), page_no=page_no + 1)
@@ -229,6 +255,8 @@ class ListingSpider(scrapy.Spider):
         shot = response.meta.get("netsword_screenshot")
         if shot:
             common["screenshot_sha256"], common["screenshot_path"] = shot
+        if response.meta.get(CAPTURED):
+            common["captures"] = evidence_entries(response)
         if page.item == "none":
             return PageItem(page_type=page_name, **common)
         values = self._bounded(response, extract_fields(response, page))
@@ -287,26 +315,43 @@ class ListingSpider(scrapy.Spider):
                             kind, subject_id, url, seen, kind, how)
 
 
-def extract_fields(response: Response, page: PageType) -> dict[str, Any]:
-    """The item fields a page type's selectors (and, with ``generic: true``, page metadata) give."""
-    values: dict[str, Any] = {name: extract_field(response, spec) for name, spec in page.fields.items()}
+def extract_fields(response: Response, page: PageType, data: Any = None) -> dict[str, Any]:
+    """The item fields a page type's selectors (and, with ``generic: true``, page metadata) give; ``json:``
+    fields read ``data`` (a JSON record), by default the page's JSON (:func:`crawler.jsonapi.page_data`)."""
+    if data is None and any(_sel(spec).startswith("json:") for spec in page.fields.values()):
+        from crawler.jsonapi import page_data
+
+        data = page_data(response, page)
+    values: dict[str, Any] = {name: extract_field(response, spec, data) for name, spec in page.fields.items()}
     if page.attributes is not None:
         values["attributes"] = {
             " ".join(row.css(f"{page.attributes.name} ::text").getall()).strip():
             " ".join(row.css(f"{page.attributes.value} ::text").getall()).strip()
             for row in response.css(page.attributes.rows)
         }
-    if page.generic and page.item == "listing":
-        from crawler.generic import extract_product
+    if page.item == "listing" and data is None and isinstance(response, HtmlResponse):
+        from crawler.generic import extract_product, schema_org_fields
 
-        for name, value in extract_product(response.text, response.url).as_fields().items():
-            if value and not values.get(name):
+        # fields the profile has no selector for come from the page's schema.org Product (extruct); with
+        # `generic: true` also fields whose selector found nothing, and from common price markup
+        if page.generic:
+            found = extract_product(response.text, response.url).as_fields()
+        elif _FALLBACK_FIELDS - set(page.fields):
+            found = schema_org_fields(response.text, response.url)
+        else:
+            found = {}
+        for name, value in found.items():
+            if value and not values.get(name) and (page.generic or name not in page.fields):
                 values[name] = value
     if values.get("shop_url"):
         values["shop_url"] = response.urljoin(values["shop_url"])
     if page.images is not None and page.item != "none":
         values["image_urls"] = image_urls(response, page)
     return values
+
+
+#: Listing fields a page's schema.org Product can give when the profile names no selector for them.
+_FALLBACK_FIELDS = frozenset({"title", "price_text", "description"})
 
 
 def image_urls(response: Response, page: PageType) -> dict[str, list[str]]:
@@ -324,10 +369,22 @@ def image_urls(response: Response, page: PageType) -> dict[str, list[str]]:
     return out
 
 
-def extract_field(response: Response, spec: str | FieldSpec) -> str:
+def _sel(spec: str | FieldSpec) -> str:
+    return spec if isinstance(spec, str) else spec.sel
+
+
+def extract_field(response: Response, spec: str | FieldSpec, data: Any = None) -> str:
     """Text of a field: a selector with ``::text``/``::attr`` gives raw values; otherwise all
-    text inside the matched elements, whitespace-joined."""
+    text inside the matched elements, whitespace-joined; ``json:`` a JMESPath on ``data``."""
     sel, regex = (spec, None) if isinstance(spec, str) else (spec.sel, spec.re)
+    if sel.startswith("json:"):
+        from crawler.jsonapi import field_value
+
+        value = field_value(sel, data)
+        if regex and value:
+            m = re.search(regex, value)
+            value = (m.group(1) if m and m.groups() else m.group(0)) if m else ""
+        return value
     nodes = response.xpath(sel[6:]) if sel.startswith("xpath:") else response.css(sel)
     if "::" in sel or (sel.startswith("xpath:") and ("/@" in sel or "text()" in sel)):
         parts = [v.strip() for v in nodes.getall()]

@@ -236,22 +236,26 @@ class EvidencePipeline:
     async def process_item(self, item: Any, spider: Any = None) -> Any:
         body = getattr(item, "html", b"")
         item.html = b""
+        captured = [cap.pop("body", b"") for cap in getattr(item, "captures", None) or ()]
         if body and not item.html_sha256:  # an item not built by the spider (which hashes the body it got)
             item.html_sha256, item.html_path = self.store.address(body)
         flagged = bool(body and self.finding_screenshots and isinstance(item, ListingItem) and item.findings
                        and not item.screenshot_path and item.status < 400)
-        pending = await self._run(self._write_page, item, body, flagged)
+        pending = await self._run(self._write_page, item, body, flagged, captured)
         if self.manifest is not None and getattr(item, "url", ""):
             self._inc("evidence/pages")
         if pending:
             await self._queue_screenshot(item.url, item.html_sha256, item.html_path, item.status, item.fetched_at)
         return item
 
-    def _write_page(self, item: Any, body: bytes, flagged: bool) -> bool:
+    def _write_page(self, item: Any, body: bytes, flagged: bool, captured: list[bytes] | None = None) -> bool:
         """(evidence thread) The page's HTML, its browser screenshot's WARC record and its manifest
         line; True when a flagged listing's screenshot is still to be rendered."""
         if body:
             self.store.write_html(item.html_path, body)
+        for cap, cap_body in zip(getattr(item, "captures", None) or (), captured or (), strict=False):
+            if cap_body:  # the page's own XHR/fetch answers (crawler.capture), kept like snapshots
+                self.store.write_html(cap["path"], cap_body)
         pending = False
         if flagged:
             kept = self.store.screenshot_of(item.html_sha256)
@@ -260,7 +264,7 @@ class EvidencePipeline:
             else:
                 pending = True
         if self.manifest is not None and getattr(item, "url", ""):
-            self._record(item, pending)
+            self._record(item, pending, captured)
         return pending
 
     # -- screenshots of flagged listings (background) -------------------------------------
@@ -349,7 +353,7 @@ class EvidencePipeline:
             self._inc("evidence/screenshots_caught_up")
             await self._queue_screenshot(e["url"], sha, e["html_path"], e.get("status") or 200, e.get("fetched_at", ""))
 
-    def _record(self, item: Any, pending: bool) -> None:
+    def _record(self, item: Any, pending: bool, captured: list[bytes] | None = None) -> None:
         """(evidence thread) The item's manifest line (and its browser screenshot's WARC record)."""
         assert self.manifest is not None
         rid = self._record_ids.pop(item.url, "")
@@ -369,6 +373,7 @@ class EvidencePipeline:
         if item.screenshot_path:  # taken by the crawl's browser as it loaded the page
             entry["capture"] = "live"
         self.manifest.write(entry)
+        self._record_captures(item, captured or [], entry["warc"], rid)
         for image in getattr(item, "images", None) or ():  # the page's pictures (their WARC records came as fetched)
             if image.get("sha256") and image.get("path"):
                 self.manifest.write({"sweep_id": self.sweep_id, "url": image.get("url"), "requested_url": item.url,
@@ -378,6 +383,23 @@ class EvidencePipeline:
                                      "warc": entry["warc"]})
                 self._record_ids.pop(image.get("url", ""), None)
         self.manifest.flush()  # to the OS before the item can reach the store
+
+    def _record_captures(self, item: Any, captured: list[bytes], warc: str, rid: str) -> None:
+        """(evidence thread) The page's captured XHR/fetch answers: a WARC ``resource`` record each (concurrent
+        to the page's record) and a manifest line (``kind: capture``, ``requested_url`` the page)."""
+        assert self.manifest is not None
+        for cap, body in zip(getattr(item, "captures", None) or (), captured, strict=False):
+            if self.warc is not None and body:
+                try:
+                    self.warc.write_resource(cap["url"], body, cap.get("content_type") or "application/json",
+                                             cap.get("fetched_at") or item.fetched_at, concurrent_to=rid)
+                except Exception as exc:  # a record that cannot be written must not stop the sweep
+                    logger.error("WARC record failed for captured %s: %s", cap.get("url"), exc)
+            self.manifest.write({"sweep_id": self.sweep_id, "url": cap.get("url"), "requested_url": item.url,
+                                 "status": cap.get("status"), "fetched_at": cap.get("fetched_at"), "kind": "capture",
+                                 "unchanged": False, "rendered": False, "html_sha256": cap.get("sha256"),
+                                 "html_path": cap.get("path"), "screenshot_pending": False, "warc": warc})
+            self._inc("evidence/captures")
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None:
