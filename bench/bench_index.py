@@ -173,8 +173,13 @@ def fill_search_corpus(store: Any, listings: int) -> None:
         for i in range(max(listings // 40, 1)):
             store.upsert_shop(ShopItem(url=f"http://bench.test/shop/s{i}/", site="bench", shop_id=f"s{i}",
                                        name=f"店铺s{i}", operator=f"某某商贸有限公司{i}", fetched_at=AT))
-        for item in items(listings):
+        t0 = time.perf_counter()
+        for n, item in enumerate(items(listings), 1):
             store.save(item, resolve=False)
+            if n % 100_000 == 0 and n < listings:  # the big run takes long: say how far it got
+                secs = time.perf_counter() - t0
+                print(f"  {n:,} of {listings:,} listings in {secs:.0f} s ({n / secs:.0f}/s; load "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)
 
 
 def _time_queries(label: str, store: Any, listings: int, repeat: int) -> None:
