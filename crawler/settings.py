@@ -110,7 +110,9 @@ ITEM_PIPELINES = {
     "pipelines.store.pipeline.StorePipeline": 400,  # subjects, findings, snapshots, page states, the sweep record
 }
 
-NORMALIZE_TOKENS = True  # jieba tokens of title/name/description (about 1 MB/s; False skips them)
+# jieba tokens of title/name/description (about 1 MB/s): "auto" = when the store keeps them (Elasticsearch,
+# OpenSearch: their `tokens` field); the SQLite store indexes bigrams of its own and never kept them
+NORMALIZE_TOKENS = "auto"
 
 HISTORY_BASELINE_MAX_DAYS = 60.0  # without HISTORY_BASELINE_SWEEP: the latest finished baseline run this recent
 HISTORY_BASELINE_SWEEP = ""  # the sweep whose prices are the "before the festival" baseline (the scheduler sets it)
