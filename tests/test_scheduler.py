@@ -104,7 +104,8 @@ festivals: [{{id: fest, name: 测试节, date: "{day}", days: 2}}]
     first = Scheduler(campaign, home, "first")
     try:
         # the baseline and the daily sweep both fire; the second starts only when the first is done
-        wait_until(lambda: len(runs(home)) >= 2 and any(r.status == "ok" for r in runs(home)), 180,
+        # (a bound on waiting, not a speed check: a demo sweep takes ~40 s on a quiet machine, minutes on a busy one)
+        wait_until(lambda: len(runs(home)) >= 2 and any(r.status == "ok" for r in runs(home)), 900,
                    "a finished sweep and a second one after it:\n" + first.text()[-3000:])
         before = {job_id: job.next_run_time for job_id, job in read_jobs(home).items()}
     finally:
