@@ -105,6 +105,10 @@ PLAYWRIGHT_MAX_CONTEXTS = 2 * NETSWORD_BROWSER_CONTEXTS  # a retiring and a fres
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 32  # scrapy-playwright's own limit; the pool keeps to the one above
 
 # --- the netsword pipeline: normalize -> match -> evidence -> store ----------------------
+# Outputs of one response processed at once. Scrapy 2.19 starts this many asyncio tasks for every
+# response whatever it yields (its default 100: a hundred tasks per page, ~20% of a bare crawl's CPU
+# on the bench's big site); a page here yields one item after its links.
+CONCURRENT_ITEMS = 8
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.history.HistoryPipeline": 150,  # item.history (earlier prices) for price-history rules
@@ -115,7 +119,9 @@ ITEM_PIPELINES = {
     "pipelines.store.pipeline.StorePipeline": 400,  # subjects, findings, snapshots, page states, the sweep record
 }
 
-NORMALIZE_TOKENS = True  # jieba tokens of title/name/description (about 1 MB/s; False skips them)
+# jieba tokens of title/name/description (about 1 MB/s): "auto" = when the store keeps them (Elasticsearch,
+# OpenSearch: their `tokens` field); the SQLite store indexes bigrams of its own and never kept them
+NORMALIZE_TOKENS = "auto"
 
 HISTORY_BASELINE_MAX_DAYS = 60.0  # without HISTORY_BASELINE_SWEEP: the latest finished baseline run this recent
 HISTORY_BASELINE_SWEEP = ""  # the sweep whose prices are the "before the festival" baseline (the scheduler sets it)

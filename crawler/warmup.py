@@ -6,7 +6,8 @@ the reactor then stops for that long with requests in flight. :class:`Warmup` (a
 starts loading it on a background thread as soon as the crawler is set up, beside the rest of
 the start-up (engine, stores, rule packs); the first listing waits only for whatever is left
 (``get_jieba`` holds a lock while it loads). Nothing is loaded when the pipeline is off
-(``ITEM_PIPELINES`` without it, ``NORMALIZE_TOKENS = False``).
+(``ITEM_PIPELINES`` without it, or no tokens: ``NORMALIZE_TOKENS`` false, or ``auto`` with a store
+that does not keep them).
 
 Settings: ``NETSWORD_WARMUP`` (True).
 """
@@ -37,7 +38,10 @@ class Warmup:
         if not s.getbool("NETSWORD_WARMUP", True):
             raise NotConfigured("NETSWORD_WARMUP is off")
         pipelines = s.getdict("ITEM_PIPELINES")
-        jieba = pipelines.get(NORMALIZE) is not None and s.getbool("NORMALIZE_TOKENS", True)
+        from pipelines.normalize import tokens_wanted
+
+        jieba = pipelines.get(NORMALIZE) is not None and tokens_wanted(s.get("NORMALIZE_TOKENS", "auto"),
+                                                                       s.get("STORE_URL", ""))
         if not jieba:
             raise NotConfigured("nothing to load ahead (no tokenising NormalizePipeline)")
         return cls(jieba=jieba)

@@ -239,8 +239,9 @@ def test_a_second_crawl_of_the_same_site_fails_and_leaves_the_first_alone(env, h
     sites = tmp_path / "sites"
     sites.mkdir()
     profile = (TESTS / "sites" / "hostile.yml").read_text(encoding="utf-8")
-    slow = profile.replace("start_urls: ['{base_url}/']", "start_urls: ['{base_url}/slow/1.html?s=4']")
-    (sites / "hostile.yml").write_text(slow.replace("timeout: 3", "timeout: 20"), encoding="utf-8")
+    # the first sweep holds the site for 15 s: the second's start-up (imports, then the lock) took over 4 s at load 26
+    slow = profile.replace("start_urls: ['{base_url}/']", "start_urls: ['{base_url}/slow/1.html?s=15']")
+    (sites / "hostile.yml").write_text(slow.replace("timeout: 3", "timeout: 40"), encoding="utf-8")
     monkeypatch.setenv("NETSWORD_SITES_DIR", str(sites))
     home = tmp_path / "home"
     first = subprocess.Popen([sys.executable, "-m", "cli", "crawl", "--site", "hostile", "--base-url", hostile_site.url,
@@ -248,7 +249,7 @@ def test_a_second_crawl_of_the_same_site_fails_and_leaves_the_first_alone(env, h
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while hostile_site.hits.get("/slow/1.html?s=4", 0) == 0:  # the first sweep is fetching its page
+        while hostile_site.hits.get("/slow/1.html?s=15", 0) == 0:  # the first sweep is fetching its page
             assert time.monotonic() < deadline and first.poll() is None, "the first sweep did not start"
             time.sleep(0.1)
         second = crawl(home, hostile_site.url, "--sweep-id", "second")

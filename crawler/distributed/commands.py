@@ -28,39 +28,13 @@ def _server(redis: str | None) -> Any:
 def seed(site: str, *, base_url: str | None, sweep_id: str | None, search: list[str] | None, redis: str | None,
          extra: dict[str, str]) -> None:
     """Seed a distributed sweep: its record in Redis and in the store, its start requests in the queue."""
-    from scrapy.settings import Settings
+    from crawler.distributed.sweeps import StoreCannotTakeSweep, SweepExists, seed_recorded
 
-    import crawler.settings as defaults
-    from crawler.distributed.sweeps import seed_sweep
-    from crawler.profiles import find_profile
-    from crawler.runner import _check_base_url, _check_rules, _ensure_sqlite_parent
-    from netsword.clock import utc_now
-    from netsword.config import store_url as default_store_url
-    from pipelines.store import open_store
-
-    profile = find_profile(site)  # a bad profile fails here (file:line), before anything is written
-    _check_rules(extra)
-    _check_base_url(site, profile, base_url)
-    server = _server(redis)
-    settings = Settings({k: getattr(defaults, k) for k in dir(defaults) if k.startswith("NETSWORD_REDIS_")})
-    for name, value in extra.items():
-        settings.set(name, value)
-    store_url = default_store_url()
-    from crawler.subpages import store_problem
-
-    if problem := store_problem(profile, store_url):  # sub-pages need a store that keeps parts
-        raise click.ClickException(problem)
     try:
-        sweep_id, n = seed_sweep(server, site, base_url=base_url, sweep_id=sweep_id, search=search,
-                                 store_url=store_url, settings=settings)
-    except ValueError as exc:
+        sweep_id, n = seed_recorded(lambda: _server(redis), site, base_url=base_url, sweep_id=sweep_id,
+                                    search=search, extra=extra)
+    except (SweepExists, StoreCannotTakeSweep) as exc:
         raise click.ClickException(str(exc)) from exc
-    _ensure_sqlite_parent(store_url)
-    store = open_store(store_url)
-    try:
-        store.start_sweep(sweep_id, site, utc_now(), {"distributed": True, "search": search or []})
-    finally:
-        store.close()
     console.print(f"sweep {escape(sweep_id)} seeded in Redis: {n} start requests. Workers take it: "
                   f"netsword worker  (netsword runs shows it)", highlight=False, soft_wrap=True)
 

@@ -16,12 +16,14 @@ def redis_url(url: str | None = None) -> str:
     return url or os.environ.get("NETSWORD_REDIS_URL") or DEFAULT_URL
 
 
-def connect(url: str | None = None, *, check: bool = True) -> Any:
-    """A redis-py client (bytes answers) for ``url``; with ``check`` it must answer a PING."""
+def connect(url: str | None = None, *, check: bool = True, timeout: float = 30.0) -> Any:
+    """A redis-py client (bytes answers) for ``url``; with ``check`` it must answer a PING. ``timeout``: seconds a
+    command may take (connecting: a third of it, at most 10 s); a page of the console waits less than a worker."""
     import redis
 
     url = redis_url(url)
-    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, retry_on_timeout=True)
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=min(10.0, timeout / 3),
+                                  retry_on_timeout=True)
     if check:
         try:
             client.ping()

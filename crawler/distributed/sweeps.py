@@ -25,6 +25,10 @@ class SweepNotFound(KeyError):
     """No distributed sweep with this id in Redis."""
 
 
+class SweepExists(ValueError):
+    """A sweep with this id is in Redis already (seeding it again would mix two sweeps)."""
+
+
 @dataclass
 class SweepStatus:
     sweep_id: str
@@ -65,7 +69,7 @@ def seed_sweep(server: Any, site: str, *, base_url: str | None = None, sweep_id:
     sweep_id = sweep_id or new_sweep_id(site)
     keys = SweepKeys(sweep_id)
     if server.exists(keys.info):
-        raise ValueError(f"sweep {sweep_id} exists in Redis already; netsword runs resume {sweep_id} continues it")
+        raise SweepExists(f"sweep {sweep_id} exists in Redis already; netsword runs resume {sweep_id} continues it")
     spider = ListingSpider(site=site, base_url=base_url, sweep_id=sweep_id, search=search)
     spider.settings = settings or Settings({"NETSWORD_REDIS_LEASE_SECONDS": 120})
     urls = spider.profile.search_urls(spider.search_terms, base_url) if spider.search_terms \
@@ -91,6 +95,53 @@ def seed_sweep(server: Any, site: str, *, base_url: str | None = None, sweep_id:
     for request in requests:
         if request is not None and queue.admit(request, dupes.key, *marks(dupes, request)):
             n += 1
+    return sweep_id, n
+
+
+class StoreCannotTakeSweep(ValueError):
+    """The configured store cannot keep what this site's sweep needs (sub-pages: SQLite so far)."""
+
+
+def seed_recorded(server: Any, site: str, *, base_url: str | None = None, sweep_id: str | None = None,
+                  search: list[str] | None = None, extra: dict[str, str] | None = None,
+                  store_url: str | None = None) -> tuple[str, int]:
+    """Seed a sweep of ``site`` (``netsword crawl --distributed``, the console's start button): the profile
+    and rule packs checked first (a broken one raises its file:line error before anything is written), then
+    the sweep in Redis and its record in the configured store. Returns (sweep id, start requests queued);
+    ``SweepExists`` when the sweep id is taken. ``server``: a Redis client, or a function that connects
+    (called after the checks: a broken profile is reported whether Redis runs or not). ``store_url``: where the
+    sweep's record goes (default: the configured store; the workers write to theirs)."""
+    from scrapy.settings import Settings
+
+    import crawler.settings as defaults
+    from crawler.profiles import find_profile
+    from crawler.runner import _check_base_url, _check_rules, _ensure_sqlite_parent
+    from netsword.clock import utc_now
+    from netsword.config import store_url as default_store_url
+    from pipelines.store import open_store
+
+    extra = extra or {}
+    profile = find_profile(site)
+    _check_rules(extra)
+    _check_base_url(site, profile, base_url)
+    settings = Settings({k: getattr(defaults, k) for k in dir(defaults) if k.startswith("NETSWORD_REDIS_")})
+    for name, value in extra.items():
+        settings.set(name, value)
+    store_url = store_url or default_store_url()
+    from crawler.subpages import store_problem
+
+    if problem := store_problem(profile, store_url):  # sub-pages need a store that keeps parts
+        raise StoreCannotTakeSweep(problem)
+    if callable(server):
+        server = server()
+    sweep_id, n = seed_sweep(server, site, base_url=base_url, sweep_id=sweep_id, search=search,
+                             store_url=store_url, settings=settings)
+    _ensure_sqlite_parent(store_url)
+    store = open_store(store_url)
+    try:
+        store.start_sweep(sweep_id, site, utc_now(), {"distributed": True, "search": search or []})
+    finally:
+        store.close()
     return sweep_id, n
 
 

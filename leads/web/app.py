@@ -29,6 +29,7 @@ from leads.web.auth import router as auth_router
 from leads.web.documents import router as documents_router
 from leads.web.pictures import router as pictures_router
 from leads.web.render import CSS_HASH, make_templates
+from leads.web.runs_views import router as runs_router
 from leads.web.scope import visible_for
 from leads.web.state import ConsoleState
 from leads.web.throttle import LoginPolicy, LoginThrottle
@@ -58,11 +59,14 @@ class ConsoleConfig:
     trusted_origins: tuple[str, ...] = ()
     #: the console's own state (saved searches, API tokens, login log); default: the evidence folder's parent
     home: str = ""
+    #: Redis of the distributed sweeps (NETSWORD_REDIS_URL): the runs page shows them live and starts sweeps there;
+    #: "" = none, a sweep started from the console runs on this machine
+    redis_url: str = ""
 
     @classmethod
     def from_env(cls, *, secure_cookies: bool = False) -> ConsoleConfig:
-        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET / $NETSWORD_CONSOLE_ORIGINS (comma-separated),
-        else under $NETSWORD_HOME."""
+        """From $NETSWORD_STORE / $EVIDENCE_DIR / $NETSWORD_SECRET / $NETSWORD_CONSOLE_ORIGINS (comma-separated) /
+        $NETSWORD_REDIS_URL, else under $NETSWORD_HOME."""
         from netsword.config import current
 
         cfg = current()
@@ -70,7 +74,7 @@ class ConsoleConfig:
         secret = os.environ.get("NETSWORD_SECRET") or load_or_create_secret(cfg.home / "console-secret")
         origins = tuple(o.strip() for o in os.environ.get("NETSWORD_CONSOLE_ORIGINS", "").split(",") if o.strip())
         return cls(cfg.store_url, str(cfg.evidence_dir), secret, secure_cookies, trusted_origins=origins,
-                   home=str(cfg.home))
+                   home=str(cfg.home), redis_url=os.environ.get("NETSWORD_REDIS_URL", ""))
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -116,6 +120,7 @@ def create_app(config: ConsoleConfig, *, store: Store | None = None) -> FastAPI:
     app.include_router(documents_router)
     app.include_router(triage_router)
     app.include_router(admin_router)
+    app.include_router(runs_router)
     app.mount("/api", make_api(app))  # token-authenticated JSON, its own OpenAPI: /api/openapi.json
     app.state.console_state = ConsoleState(config.home)
     app.state.visible = lambda request: visible_for(request)  # which leads the request's user may see

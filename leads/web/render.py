@@ -93,10 +93,21 @@ def handover_text(event: Any) -> str:
     return f"{h.unit}，期限 {h.due}" + (f"：{h.note}" if h.note else "")
 
 
+def beijing_unix(seconds: Any) -> str:
+    """UNIX seconds (Redis keeps times so) as Beijing time; "" for none."""
+    from datetime import UTC, datetime
+
+    try:
+        return beijing_time(datetime.fromtimestamp(float(seconds), UTC).isoformat()) if seconds else ""
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+
+
 def make_templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(scraped=scraped, mark=mark, safe_url=safe_url, price=format_price, beijing=beijing_time,
+                       beijing_unix=beijing_unix,
                        severity=severity_label, status=status_label, lead_status=lead_status_label,
                        explain=explain_finding, rule_text=lambda s: split_when_snippet(s or "") is not None,
                        field_label=lambda f: FIELD_LABELS.get(f or "", f or ""), snippet_adds=snippet_adds,

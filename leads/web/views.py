@@ -355,18 +355,6 @@ def rules_page(request: Request) -> Response:
     return render(request, "rules.html", stats=rule_stats(_store(request)))
 
 
-@router.get("/runs")
-def runs_page(request: Request) -> Response:
-    """Sweep run records (what the scheduler and manual sweeps did), newest first."""
-    from scheduling.campaigns import KIND_LABELS, RUN_STATUS_LABELS
-    from scheduling.runs import run_history
-
-    site = request.query_params.get("site") or None
-    runs = run_history(_store(request), site=site, limit=200)
-    return render(request, "runs.html", runs=runs, site=site or "", kind_labels=KIND_LABELS,
-                  run_status_labels=RUN_STATUS_LABELS)
-
-
 # --------------------------------------------------------------------------- users and logout
 
 

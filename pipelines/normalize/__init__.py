@@ -11,7 +11,7 @@ Modules: :mod:`.text` (NFKC, zero-width, traditional -> simplified, separators, 
 
 from __future__ import annotations
 
-from .pipeline import NormalizePipeline
+from .pipeline import NormalizePipeline, tokens_wanted
 from .prices import _parse_price_cached, parse_price
 from .text import (
     NOTE_HOMOGLYPH,
@@ -52,6 +52,7 @@ __all__ = [
     "strip_separators",
     "to_simplified",
     "tokenize",
+    "tokens_wanted",
     "word_bounds",
 ]
 

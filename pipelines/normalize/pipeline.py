@@ -14,8 +14,10 @@ from .tokens import tokenize
 class NormalizePipeline:
     """Item pipeline: fills ``norm``, prices and ``tokens``. Works with or without Scrapy.
 
-    ``tokens`` (jieba) is the slow part (about 1 MB/s); ``NORMALIZE_TOKENS = False`` in the
-    settings turns it off.
+    ``tokens`` (jieba) is the slow part (about 1 MB/s). Only the search engine stores keep them (the
+    ``tokens`` field, for Kibana and ad-hoc queries); the SQLite store indexes bigrams of its own and
+    never stored them. ``NORMALIZE_TOKENS``: ``auto`` (default: when the sweep's store keeps them),
+    True, False.
     """
 
     def __init__(self, tokens: bool = True) -> None:
@@ -23,7 +25,8 @@ class NormalizePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> NormalizePipeline:
-        return cls(tokens=crawler.settings.getbool("NORMALIZE_TOKENS", True))
+        s = crawler.settings
+        return cls(tokens=tokens_wanted(s.get("NORMALIZE_TOKENS", "auto"), s.get("STORE_URL", "")))
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         kind = getattr(item, "kind", None)
@@ -54,3 +57,20 @@ class NormalizePipeline:
             parts = (item.norm.get("title"), item.norm.get("name"), item.norm.get("description"))
             text = " ".join(t for t in parts if t)
             item.tokens = tokenize(text)
+
+
+#: store URL schemes whose engines keep jieba's tokens (the search engine's ``tokens`` field)
+TOKEN_STORES = ("elasticsearch", "opensearch")
+
+
+def tokens_wanted(setting: Any, store_url: Any = "") -> bool:
+    """Whether the pipeline tokenises: ``NORMALIZE_TOKENS`` True / False as said, ``auto`` when the store
+    (``STORE_URL``) keeps the tokens."""
+    text = str(setting).strip().lower()
+    if text in ("auto", ""):
+        return str(store_url or "").partition("://")[0].lower() in TOKEN_STORES
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"NORMALIZE_TOKENS must be auto, true or false, not {setting!r}")

@@ -564,6 +564,16 @@ class Store(abc.ABC):
         """Make buffered writes durable and visible to other readers."""
 
     @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[Store]:
+        """A large load (a copy between engines, a benchmark corpus): engines may trade the freshness of
+        other readers' searches for speed while it runs (a search engine stops its periodic refresh and
+        refreshes once at the end). Everything is flushed and visible when it ends."""
+        try:
+            yield self
+        finally:
+            self.flush()
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
         """Group writes (all or nothing where the engine can; at least flushed together at the end)."""
         yield self

@@ -104,3 +104,23 @@ def test_leads_index_for_kibana(es_factory):
     assert set(docs) == set(expected) and "mall:m1" in docs
     assert docs["mall:m1"]["main_category"] == expected["mall:m1"].main_category
     assert docs["mall:m1"]["status"] == "new" and docs["mall:m1"]["finding_count"] == 3
+
+
+def test_a_bulk_load_refreshes_once_at_the_end_and_gives_each_index_its_interval_back(es_factory):
+    store = es_factory()
+    es, aliases = store.es, ",".join(store.alias(k) for k in KINDS)
+
+    def intervals() -> set[str]:
+        got = es.indices.get_settings(index=aliases, name="index.refresh_interval").body
+        return {b["settings"]["index"]["refresh_interval"] for b in got.values()}
+
+    assert intervals() == {"1s"}  # the component template's
+    with store.bulk_load():
+        assert intervals() == {"-1"}  # no periodic refresh while the load runs
+        fill_corpus(store)
+    assert intervals() == {"1s"}
+    other = open_store(es_store_url(store.config.hosts[0], store.prefix, store.spool.path, store.config.flavour))
+    try:  # another reader (which wrote nothing, so does not refresh) finds everything at once
+        assert sorted(ids(search(other, "高仿"))) == ["demo:1", "demo:2", "mall:4", "mall:m1"]
+    finally:
+        other.close()

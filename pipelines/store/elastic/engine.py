@@ -36,12 +36,13 @@ Reads
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -437,11 +438,64 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Write records of ``transfer.dump`` as they are (``netsword index copy``); returns how many."""
         n = 0
-        for rec in records:
-            self._push({"op": "record", "record": rec})
-            n += 1
-        self.flush()
+        with self.bulk_load():
+            for rec in records:
+                self._push({"op": "record", "record": rec})
+                n += 1
         return n
+
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[ElasticStore]:
+        """A large load: the indices' periodic refresh is off (``refresh_interval: -1``) while it runs, and
+        one refresh at the end makes everything searchable; each index gets its own interval back after.
+        This store's own searches still see its writes (it refreshes before a search when it wrote).
+        With the server away the load goes to the spool as always and the settings stay as they were."""
+        saved = self._refresh_off()
+        try:
+            yield self
+        finally:
+            try:
+                self.flush()
+            finally:
+                self._refresh_restore(saved)
+
+    def _refresh_off(self) -> dict[str, Any]:
+        """Turn off the periodic refresh of this store's indices; returns each index's interval as it was."""
+        with self._lock:
+            if time.monotonic() < self._down_until:
+                return {}
+            aliases = ",".join(self.alias(k) for k in KINDS)
+            try:
+                self._connect()
+                got = self.es.indices.get_settings(index=aliases, name="index.refresh_interval").body
+                saved = {index: (body.get("settings") or {}).get("index", {}).get("refresh_interval")
+                         for index, body in got.items()}
+                self.es.indices.put_settings(index=aliases, settings={"index": {"refresh_interval": "-1"}})
+            except Exception as e:
+                if not _unavailable(e):
+                    raise
+                self._mark_down(e)
+                return {}
+            return saved
+
+    def _refresh_restore(self, saved: dict[str, Any]) -> None:
+        """Each index's refresh interval back (None: the engine's default), then one refresh."""
+        by_value: dict[Any, list[str]] = {}
+        for index, interval in saved.items():
+            by_value.setdefault(interval, []).append(index)
+        with self._lock:
+            try:
+                for interval, indices in by_value.items():
+                    self.es.indices.put_settings(index=",".join(indices),
+                                                 settings={"index": {"refresh_interval": interval}})
+                if saved:
+                    self.es.indices.refresh(index=",".join(saved))
+            except Exception as e:
+                if not _unavailable(e):
+                    raise
+                log.error("%s at %s: the refresh interval of %s could not be set back (%s); set it by hand: "
+                          "PUT <index>/_settings {\"index\": {\"refresh_interval\": \"1s\"}}", self.engine,
+                          self._hosts(), ", ".join(saved), _reason(e))
 
     # ----------------------------------------------------------------- life cycle
 
