@@ -48,8 +48,16 @@ class SweepResult:
 
     @property
     def finished(self) -> bool:
-        """The crawl ran to its end (not stopped early)."""
-        return self.stats.get("finish_reason") == "finished"
+        """The crawl ran to its end (not stopped early; also when its profile broke: crawler.fillrate)."""
+        return self.stats.get("finish_reason") in ("finished", "profile_broken")
+
+    @property
+    def fill_report(self) -> Any:
+        """The sweep's fill rates and what broke (:class:`crawler.fillrate.FillReport`), or None."""
+        from crawler.fillrate import REPORT_STAT, FillReport
+
+        text = self.stats.get(REPORT_STAT)
+        return FillReport.from_json(text) if text else None
 
     @property
     def stored(self) -> bool:

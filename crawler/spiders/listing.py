@@ -27,9 +27,12 @@ from twisted.python.failure import Failure
 from w3lib.html import get_meta_refresh
 
 from crawler.browser_steps import page_methods
+from crawler.fillrate import count_page, count_unchanged
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
+from crawler.waitfor import META as STEPS_META
+from crawler.waitfor import describe_failure, step_places
 from netsword.clock import utc_now
 from netsword.digests import sha256_bytes
 from pipelines.store.files import html_rel
@@ -111,6 +114,7 @@ class ListingSpider(scrapy.Spider):
             steps = page.all_steps
             if steps:
                 meta["playwright_page_methods"] = page_methods(steps)
+                meta[STEPS_META] = step_places(self.profile, name)  # a wait_for timeout names file:line
         return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta, **kwargs)
 
     def on_error(self, failure: Failure) -> None:
@@ -124,8 +128,12 @@ class ListingSpider(scrapy.Spider):
         reason = failure.getErrorMessage() or failure.type.__name__
         url = (request.meta.get("redirect_urls") or [request.url])[0] if failure.check(RedirectFailed) else request.url
         response = getattr(failure.value, "response", None)
+        waited = describe_failure(failure, request)
         if response is not None:
             reason = f"HTTP {response.status}"
+        elif waited:
+            reason = waited
+            stats.inc_value("netsword/pages/wait_for_timeouts")
         elif failure.check(DownloadCancelledError) and "larger than download max size" in reason:
             limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE") / 1024 / 1024
             reason = (f"larger than {limit:g} MB, not downloaded (DOWNLOAD_MAXSIZE; for bigger pages set "
@@ -153,6 +161,7 @@ class ListingSpider(scrapy.Spider):
         yield from self.links(response, page)
         if UNCHANGED in response.flags:
             stats.inc_value("netsword/pages/unchanged")
+            count_unchanged(stats, name, page)
             yield self.unchanged(response, name)
         else:
             yield self.extract(response, name, page)
@@ -219,6 +228,7 @@ class ListingSpider(scrapy.Spider):
         if page.item == "none":
             return PageItem(page_type=page_name, **common)
         values = self._bounded(response, extract_fields(response, page))
+        count_page(self.crawler.stats, page_name, page, values)  # fill rates of required fields (crawler.fillrate)
         item = _ITEM_CLASSES[page.item](**common, **values)
         id_field = f"{page.item}_id"
         from_profile = bool(getattr(item, id_field))
