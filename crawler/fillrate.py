@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
@@ -172,18 +173,21 @@ class FillReport:
         return cls(**data, rows=rows)
 
     def table_lines(self) -> list[str]:
-        """The table as plain text lines (logs, alerts): one line per page type and required field."""
-        out = [f"{'页面类型':<14}{'页面数':>8}  {'必填字段':<20}{'填充率':>8}  上次"]
+        """The table as plain text lines (logs, alerts): one line per page type and required field, with the
+        last sweep's fill rate and pages."""
+        rows = [("页面类型", "页面数", "必填字段", "填充率", "上次")]
         for r in self.rows:
             items = f"{r.pages}" + (f"+{r.unchanged}未变" if r.unchanged else "")
             prev_items = f"（上次 {r.previous_items} 页）" if r.previous_items is not None else ""
             if not r.fields:
-                out.append(f"{r.page_type:<14}{items:>8}  {'—':<20}{'':>8}  {prev_items}")
+                rows.append((r.page_type, items, "—", "", prev_items.strip("（）")))
             for i, f in enumerate(r.fields):
                 prev = f"{f.previous:.0%}" if f.previous is not None else "—"
-                head = (f"{r.page_type:<14}{items:>8}" if i == 0 else f"{'':<14}{'':>8}")
-                out.append(f"{head}  {f.requirement:<20}{f.rate:>8.0%}  {prev}{prev_items if i == 0 else ''}")
-        return out
+                rows.append((r.page_type if i == 0 else "", items if i == 0 else "", f.requirement, f"{f.rate:.0%}",
+                             prev + (prev_items if i == 0 else "")))
+        widths = [max(cell_len(row[c]) for row in rows) for c in range(5)]
+        right = (False, True, False, True, False)
+        return ["  ".join(_pad(cell, widths[c], right[c]) for c, cell in enumerate(row)).rstrip() for row in rows]
 
     def message(self) -> str:
         """The alert's body: what broke, the table, what to do."""
@@ -193,6 +197,11 @@ class FillReport:
                   f"请用 netsword profile check {self.site} URL 检查选择器，修好后用 netsword profile test "
                   f"{self.site} 验证。"]
         return "\n".join(lines)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    space = " " * (width - cell_len(text))  # CJK characters take two columns
+    return space + text if right else text + space
 
 
 def assess(profile: Profile, stats: Mapping[str, Any], *, sweep_id: str = "", previous: Mapping[str, Any] | None = None,
@@ -243,21 +252,28 @@ def assess(profile: Profile, stats: Mapping[str, Any], *, sweep_id: str = "", pr
     return report
 
 
-def previous_sweep_stats(store_url: str, site: str, sweep_id: str, search: bool = False) -> tuple[str, dict[str, Any]]:
+def previous_sweep_stats(store: Any, site: str, sweep_id: str, search: bool = False) -> tuple[str, dict[str, Any]]:
     """The id and stats of ``site``'s last finished sweep of the same kind (whole site, or search) before
-    ``sweep_id`` that counted fill rates; ("", {}) when none (or the store cannot be read)."""
-    from pipelines.store import open_store
-
+    ``sweep_id`` that counted fill rates; ("", {}) when none (or the store cannot be read). ``store``: a
+    Store, or its URL."""
     try:
-        store = open_store(store_url)
-        try:
+        if isinstance(store, str):
+            from pipelines.store import open_store
+
+            opened = open_store(store)
+            try:
+                sweeps = opened.sweeps()
+            finally:
+                opened.close()
+        else:
             sweeps = store.sweeps()
-        finally:
-            store.close()
     except Exception as exc:  # the comparison is a bonus; a sweep never fails for it
         logger.info("no comparison with the last sweep of %s: %s", site, exc)
         return "", {}
+    mine = next((s for s in sweeps if s.sweep_id == sweep_id), None)
     for s in sweeps:  # newest first
+        if mine is not None and s.started_at >= mine.started_at:
+            continue
         if (s.site != site or s.sweep_id == sweep_id or not s.finished_at or bool(s.settings.get("search")) != search
                 or s.stats.get("finish_reason") not in ("finished", FINISH_BROKEN) or not fill_stats(s.stats)):
             continue

@@ -22,6 +22,7 @@ rule packs as the pipeline runs them; a browser page's ``wait_for`` selectors mu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,7 @@ def run_fixtures(site: str, *, profile: Profile | None = None, folder: Path | No
         report.problem = f"{report.folder}/{MANIFEST} 没有列出页面 / lists no pages"
         return report
     spider = _offline_spider(profile)
+    logging.getLogger(spider.name).setLevel(logging.ERROR)  # what broke is in the report, not in log lines
     ruleset = _ruleset()
     base = (manifest.base_url or profile.base_url or _ANY_BASE).rstrip("/")
     for i, page in enumerate(manifest.pages):
@@ -189,12 +191,13 @@ def _check_page(spider: Any, ruleset: Any, folder: Path, exp: FixturePage, r: Pa
     response = _response(r.url, path.read_bytes(), exp.file, name)
     where_page = spider.profile.where("pages", name)
     if page.render == "browser":
-        for step in page.all_steps:
-            if step.wait_for:
-                r.checks += 1
-                if not _count(response, step.wait_for):
-                    r.problems.append(f"wait_for {step.wait_for!r}（{where_page}）在保存的页面中没有匹配："
-                                      f"扫描时会等待超时 / matches nothing in the saved page: a sweep would time out")
+        from crawler.waitfor import step_places
+
+        for step in step_places(spider.profile, name):
+            r.checks += 1
+            if not _count(response, step["selector"]):
+                r.problems.append(f"wait_for {step['selector']!r}（{step['where']}）在保存的页面中没有匹配："
+                                  f"扫描时会等待超时 / matches nothing in the saved page: a sweep would time out")
     out = list(spider.parse(response))
     links = [o for o in out if isinstance(o, scrapy.Request)]
     items = [o for o in out if not isinstance(o, scrapy.Request)]
@@ -281,7 +284,8 @@ def save_fixture(site: str, url: str, result: Any, *, name: str | None = None, f
     folder.mkdir(parents=True, exist_ok=True)
     ext = ".json" if result.body[:1] in (b"{", b"[") else ".html"
     ident = next((v for v, _src in result.ids.values() if v), "") if result.ids else ""
-    stem = name or f"{result.page_type}-{ident or urlsplit(result.final_url).path.strip('/') or 'home'}"
+    stem = name or (f"{result.page_type}-{ident}" if ident else urlsplit(result.final_url).path.strip("/")
+                    or result.page_type)
     stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-")[:80] or "page"
     path = folder / (stem if stem.endswith((".html", ".json")) else stem + ext)
     path.write_bytes(result.body)

@@ -303,14 +303,15 @@ def _required_problem(page: PageType, requirement: str) -> tuple[str, str] | Non
     if page.item == "none":
         return f"`required` on a page of type {page.type!r}, which yields no item", "remove `required:`"
     known = _ITEM_FIELDS[page.item]
-    for name in (n.strip() for n in requirement.split("|")):
+    names = [n.strip() for n in requirement.split("|") if n.strip()]
+    for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             return (f"unknown {page.item} field {name!r} in `required`",
                     f"did you mean {close[0]!r}?" if close else "a field of the page type's `fields:`")
-        if name not in page.fields and not page.generic:
-            return (f"required field {name!r} has no selector in this page type's `fields`",
-                    f"add `{name}: '...'` under fields, or leave it out of `required`")
+    if not page.generic and not any(name in page.fields for name in names):
+        return (f"required field {requirement!r} has no selector in this page type's `fields`",
+                f"add `{names[0]}: '...'` under fields, or leave it out of `required`")
     return None
 
 

@@ -177,6 +177,7 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     if quiet:
         settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
         _show_progress_lines()
+        logging.getLogger("crawler.fillrate").setLevel(logging.CRITICAL)  # the caller prints the fill rate table
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
     settings.set("MATCH_RULESET", ruleset, priority="cmdline")
