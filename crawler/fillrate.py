@@ -275,7 +275,9 @@ def previous_sweep_stats(store: Any, site: str, sweep_id: str, search: bool = Fa
         if mine is not None and s.started_at >= mine.started_at:
             continue
         if (s.site != site or s.sweep_id == sweep_id or not s.finished_at or bool(s.settings.get("search")) != search
-                or s.stats.get("finish_reason") not in ("finished", FINISH_BROKEN) or not fill_stats(s.stats)):
+                or not fill_stats(s.stats)
+                # ran to its end: an embedded sweep assessed itself when idle; a distributed one says "finished"
+                or not (s.stats.get(REPORT_STAT) or s.stats.get("finish_reason") in ("finished", FINISH_BROKEN))):
             continue
         return s.sweep_id, dict(s.stats)
     return "", {}

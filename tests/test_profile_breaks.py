@@ -217,7 +217,8 @@ def test_profile_test_names_what_broke_in_a_broken_copy(tmp_path, monkeypatch):
     assert re.search(r"站点 demo \d+/\d+ 个样本页面不符合预期", proc.stderr)
 
 
-def test_profile_check_shows_ids_required_fields_and_findings(demo_server, tmp_path):
+def test_profile_check_shows_ids_required_fields_and_findings(demo_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     env_home = tmp_path / "home"
     proc = run_cli("profile", "check", "demo", f"{demo_server.url}/item/L0002.html", home=env_home)
     assert proc.returncode == 0, proc.stderr[-3000:]
