@@ -342,7 +342,7 @@ def profile_check(site: str, url: str) -> None:
     console.print(f"{escape(result.final_url)} — page type [bold]{escape(result.page_type)}[/] "
                   f"(item: {result.item}, {result.render}), HTTP {result.status}", highlight=False)
     table = Table(show_lines=True)
-    for col in ("field", "selector", "matches", "value"):
+    for col in ("字段 field", "选择器 selector", "匹配 matches", "值 value"):
         table.add_column(col, overflow="fold")
     for r in result.fields:
         value = r.value if len(r.value) <= 160 else r.value[:160] + "…"
@@ -356,7 +356,7 @@ def profile_check(site: str, url: str) -> None:
     console.print(table)
     empty = [r.name for r in result.fields if not r.value]
     if empty:
-        err.print(f"empty fields: {', '.join(empty)}")
+        err.print(f"空字段 / empty fields: {', '.join(empty)}")
     _print_check_more(result)
 
 
