@@ -13,9 +13,10 @@ A sweep is **broken** (:func:`assess`) when
   pages were but not one listing or shop (a ``follow`` selector that matches nothing);
 * a page type with at least ``NETSWORD_FILL_MIN_PAGES`` parsed pages filled a required field on fewer
   than ``NETSWORD_FILL_MIN_RATE`` of them;
-* compared with the site's last finished sweep (issue 17: "the site changed its layout"), a page type's
-  pages (parsed + unchanged) fell below ``NETSWORD_FILL_DROP_RATIO`` of that sweep's (when it had at least
-  ``NETSWORD_FILL_MIN_PAGES``), or a required field's fill rate fell by more than that ratio.
+* compared with the site's last sweep of the whole site that ran to its end (issue 17: "the site changed
+  its layout"; searches are not compared), a page type's pages (parsed + unchanged) fell below
+  ``NETSWORD_FILL_DROP_RATIO`` of that sweep's (when it had at least ``NETSWORD_FILL_MIN_PAGES``), or a
+  required field's fill rate fell by more than that ratio.
 
 :class:`FillRateCheck` (a Scrapy extension) then ends the crawl with finish reason ``profile_broken``
 (``scrapy crawl`` too), logs the table and sends one alert through the alert channels
@@ -314,9 +315,8 @@ class FillRateCheck:
         if not self._applies(spider):
             return
         store_url = self.crawler.settings.get("STORE_URL")
-        if store_url:
-            self.previous_id, self.previous = previous_sweep_stats(
-                store_url, spider.site, spider.sweep_id, bool(getattr(spider, "search_terms", None)))
+        if store_url and not getattr(spider, "search_terms", None):  # searches for other terms do not compare
+            self.previous_id, self.previous = previous_sweep_stats(store_url, spider.site, spider.sweep_id)
 
     def assess(self, spider: Any) -> FillReport:
         return assess(spider.profile, self.crawler.stats.get_stats(), sweep_id=spider.sweep_id,

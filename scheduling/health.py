@@ -88,7 +88,7 @@ def _broken(store: Any, st: SweepStatus, ratio: float) -> Alarm | None:
     stats.update(sum_fill(w.get("stats") or {} for w in st.workers))
     mine = next((s for s in store.sweeps() if s.sweep_id == st.sweep_id), None)
     search = bool(mine and mine.settings.get("search"))
-    prev_id, prev = previous_sweep_stats(store, st.site, st.sweep_id, search)
+    prev_id, prev = previous_sweep_stats(store, st.site, st.sweep_id) if not search else ("", {})
     report = assess(profile, stats, sweep_id=st.sweep_id, previous=prev or None, previous_sweep=prev_id,
                     limits=Limits(drop_ratio=ratio), expect_items=not search)
     if not report.broken:
