@@ -25,7 +25,7 @@ def step_places(profile: Profile, page_name: str) -> list[dict[str, Any]]:
     places += [("pages", page_name, "steps", i) for i in range(len(page.steps))]
     for step, place in zip(page.all_steps, places, strict=True):
         if step.wait_for:
-            out.append({"where": profile.where(*place) or profile.where("pages", page_name),
+            out.append({"where": profile.where(*place) or profile.where("pages", page_name) or f"pages.{page_name}",
                         "selector": step.wait_for, "timeout_ms": step.timeout})
     return out
 
