@@ -261,3 +261,19 @@ def test_required_names_known_fields_with_selectors(tmp_path):
         load_profile(path)
     path.write_text(profile() + "    required: [title, 'shop_id|shop_name']\n", encoding="utf-8")
     assert load_profile(path).pages["listing"].required == ["title", "shop_id|shop_name"]
+
+
+def test_a_fill_rate_far_below_the_last_sweeps_is_named_with_both_rates(tmp_path):
+    from crawler.fillrate import Limits, assess
+    from crawler.profiles import load_profile
+
+    path = tmp_path / "brk.yml"
+    path.write_text(profile(), encoding="utf-8")
+    brk = load_profile(path)
+    before = {"netsword/pages/ok": 21, "netsword/fill/listing/pages": 20, "netsword/fill/listing/filled/title": 20,
+              "netsword/fill/listing/filled/price_text": 20, "netsword/fill/listing/filled/shop_id|shop_name": 20}
+    now = {**before, "netsword/fill/listing/filled/price_text": 6}
+    report = assess(brk, now, sweep_id="brk-3", previous=before, previous_sweep="brk-2", limits=Limits(min_rate=0.2))
+    assert report.all_problems() == ["页面类型 listing：必填字段 price_text 的填充率 30%，上次扫描 brk-2 为 100%"]
+    assert any(re.search(r"price_text\s+30%\s+100%", line) for line in report.table_lines())
+    assert not assess(brk, before, previous=before, previous_sweep="brk-2").broken
