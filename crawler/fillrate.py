@@ -206,16 +206,20 @@ def _pad(text: str, width: int, right: bool) -> str:
 
 
 def assess(profile: Profile, stats: Mapping[str, Any], *, sweep_id: str = "", previous: Mapping[str, Any] | None = None,
-           previous_sweep: str = "", limits: Limits | None = None, expect_items: bool = True) -> FillReport:
+           previous_sweep: str = "", limits: Limits | None = None, expect_items: bool = True,
+           partial: bool = False) -> FillReport:
     """Whether the sweep whose ``stats`` these are broke its profile (see the module's docstring).
 
     ``previous``: the stats of the site's last finished sweep (or None); ``expect_items``: a sweep of the
-    whole site (not a search for terms) must give some listing or shop."""
+    whole site (not a search for terms) must give some listing or shop; ``partial``: the stats are of a
+    part of the sweep (a resumed run): only the fill rates of the pages it parsed are judged."""
     limits = limits or Limits()
+    if partial:
+        previous, expect_items = None, False
     report = FillReport(profile.site, sweep_id, previous_sweep=previous_sweep if previous else "")
     get = stats.get
     parsed = int(get("netsword/pages/ok", 0) or 0) + int(get("netsword/pages/unparseable", 0) or 0)
-    if not parsed and not get("netsword/pages/unchanged"):
+    if not parsed and not get("netsword/pages/unchanged") and not partial:
         failed = int(get("netsword/pages/failed", 0) or 0)
         first = get("netsword/pages/first_failed", "")
         report.problems.append("没有得到任何页面（起始页面全部失败或被跳过）" + (f"；失败 {failed} 页，第一个：{first}"
@@ -315,13 +319,16 @@ class FillRateCheck:
         if not self._applies(spider):
             return
         store_url = self.crawler.settings.get("STORE_URL")
+        if self.crawler.settings.getbool("NETSWORD_RESUME"):
+            return  # a resumed run counts only its own pages: no comparison (assess(partial=True))
         if store_url and not getattr(spider, "search_terms", None):  # searches for other terms do not compare
             self.previous_id, self.previous = previous_sweep_stats(store_url, spider.site, spider.sweep_id)
 
     def assess(self, spider: Any) -> FillReport:
         return assess(spider.profile, self.crawler.stats.get_stats(), sweep_id=spider.sweep_id,
                       previous=self.previous or None, previous_sweep=self.previous_id, limits=self.limits,
-                      expect_items=not getattr(spider, "search_terms", None))
+                      expect_items=not getattr(spider, "search_terms", None),
+                      partial=self.crawler.settings.getbool("NETSWORD_RESUME"))
 
     def spider_idle(self, spider: Any) -> None:
         if not self._applies(spider):

@@ -277,3 +277,20 @@ def test_a_fill_rate_far_below_the_last_sweeps_is_named_with_both_rates(tmp_path
     assert report.all_problems() == ["页面类型 listing：必填字段 price_text 的填充率 30%，上次扫描 brk-2 为 100%"]
     assert any(re.search(r"price_text\s+30%\s+100%", line) for line in report.table_lines())
     assert not assess(brk, before, previous=before, previous_sweep="brk-2").broken
+
+
+def test_a_resumed_run_is_judged_only_by_the_fill_rates_of_its_own_pages(tmp_path):
+    from crawler.fillrate import assess
+    from crawler.profiles import load_profile
+
+    path = tmp_path / "brk.yml"
+    path.write_text(profile(), encoding="utf-8")
+    brk = load_profile(path)
+    previous = {"netsword/fill/listing/pages": 20, "netsword/fill/listing/filled/title": 20}
+    # the killed run fetched every page: the resumed one gets none, and is no broken sweep for that
+    assert assess(brk, {}, previous=previous, previous_sweep="brk-1").broken
+    assert not assess(brk, {}, previous=previous, previous_sweep="brk-1", partial=True).broken
+    broken = {"netsword/pages/ok": 6, "netsword/fill/listing/pages": 6, "netsword/fill/listing/filled/title": 0,
+              "netsword/fill/listing/filled/price_text": 6, "netsword/fill/listing/filled/shop_id|shop_name": 6}
+    problems = assess(brk, broken, partial=True).all_problems()
+    assert problems == ["页面类型 listing：必填字段 title 只在 0/6 页有值（0%，低于 50%）"]
