@@ -302,6 +302,7 @@ class FillRateCheck:
         self.limits = Limits.from_settings(crawler.settings)
         self.previous_id, self.previous = "", {}
         self.report: FillReport | None = None
+        self._previous_loaded = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FillRateCheck:
@@ -316,13 +317,22 @@ class FillRateCheck:
                 and not getattr(spider, "distributed", False))
 
     def spider_opened(self, spider: Any) -> None:
-        if not self._applies(spider):
+        self._previous_loaded = False
+
+    def _load_previous(self, spider: Any) -> None:
+        """The site's last sweep, read once through the store pipeline's own store object (a second store
+        object would also try to send an Elasticsearch spool); a sqlite store by its URL without the pipeline."""
+        if self._previous_loaded:
             return
-        store_url = self.crawler.settings.get("STORE_URL")
-        if self.crawler.settings.getbool("NETSWORD_RESUME"):
-            return  # a resumed run counts only its own pages: no comparison (assess(partial=True))
-        if store_url and not getattr(spider, "search_terms", None):  # searches for other terms do not compare
-            self.previous_id, self.previous = previous_sweep_stats(store_url, spider.site, spider.sweep_id)
+        self._previous_loaded = True
+        if self.crawler.settings.getbool("NETSWORD_RESUME") or getattr(spider, "search_terms", None):
+            return  # a resumed run counts only its own pages (assess(partial=True)); other terms, other counts
+        store = next((getattr(p, "store", None) for p in _pipelines(self.crawler) if getattr(p, "store", None)), None)
+        url = self.crawler.settings.get("STORE_URL") or ""
+        if store is None and url.startswith("sqlite"):
+            store = url
+        if store is not None:
+            self.previous_id, self.previous = previous_sweep_stats(store, spider.site, spider.sweep_id)
 
     def assess(self, spider: Any) -> FillReport:
         return assess(spider.profile, self.crawler.stats.get_stats(), sweep_id=spider.sweep_id,
@@ -333,6 +343,7 @@ class FillRateCheck:
     def spider_idle(self, spider: Any) -> None:
         if not self._applies(spider):
             return
+        self._load_previous(spider)
         self.report = self.assess(spider)
         self.crawler.stats.set_value(REPORT_STAT, self.report.to_json())
         if self.report.broken:
@@ -345,6 +356,11 @@ class FillRateCheck:
         logger.error("站点配置失效 / profile broken: %s\n%s", "；".join(report.all_problems()),
                      "\n".join(report.table_lines()))
         self.crawler.stats.set_value("netsword/fill_alert", send_alert(report))
+
+
+def _pipelines(crawler: Any) -> list[Any]:
+    scraper = getattr(getattr(crawler, "engine", None), "scraper", None)
+    return list(getattr(getattr(scraper, "itemproc", None), "middlewares", ()) or ())
 
 
 def send_alert(report: FillReport) -> str:
