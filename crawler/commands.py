@@ -236,11 +236,32 @@ def crawl(site: str, base_url: str | None, sweep_id: str | None, resume: bool, t
     if not result.finished:
         err.print(f"sweep stopped early ({result.stats.get('finish_reason')}): netsword crawl --site {site} --resume")
         raise SystemExit(1)
-    if s["failed"] and not (s["ok"] or s["unchanged"]):
+    report = result.fill_report
+    if s["failed"] and not (s["ok"] or s["unchanged"]) and not get("netsword/pages/wait_for_timeouts"):
         first = get("netsword/pages/first_failed", "")
         raise click.ClickException(
             f"site {site!r} is down: all {s['failed']} pages failed, none fetched (first: {first}); check that "
             f"{base_url or 'the profile base_url'} is up and reachable from here, then sweep again")
+    if report is not None and report.broken:
+        from crawler.fillrate import EXIT_BROKEN
+
+        _print_broken(report, get("netsword/fill_alert", ""))
+        raise SystemExit(EXIT_BROKEN)
+
+
+def _print_broken(report, alert: str) -> None:
+    """What broke in the profile (crawler.fillrate): the problems, the fill rate table, what to do."""
+    err.print(f"[bold red]站点配置失效 / profile broken[/]: 站点 {escape(report.site)} 扫描 {escape(report.sweep_id)}",
+              highlight=False, soft_wrap=True)
+    for problem in report.all_problems():
+        err.print(f"  ✗ {escape(problem)}", highlight=False, soft_wrap=True)
+    err.print("必填字段填充率 / fill rate of required fields:", highlight=False)
+    for line in report.table_lines():
+        err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+    if alert:
+        err.print(f"告警 / alert: {escape(alert)}", highlight=False, soft_wrap=True)
+    err.print(f"检查 / check: netsword profile check {report.site} URL；修好后 / then: netsword profile test "
+              f"{report.site}", highlight=False, soft_wrap=True)
 
 
 def _not_stored(site: str, result) -> str:
@@ -347,7 +368,7 @@ def profile_check(site: str, url: str) -> None:
     console.print(f"{escape(result.final_url)} — page type [bold]{escape(result.page_type)}[/] "
                   f"(item: {result.item}, {result.render}), HTTP {result.status}", highlight=False)
     table = Table(show_lines=True)
-    for col in ("field", "selector", "matches", "value"):
+    for col in ("字段 field", "选择器 selector", "匹配 matches", "值 value"):
         table.add_column(col, overflow="fold")
     for r in result.fields:
         value = r.value if len(r.value) <= 160 else r.value[:160] + "…"
@@ -361,7 +382,90 @@ def profile_check(site: str, url: str) -> None:
     console.print(table)
     empty = [r.name for r in result.fields if not r.value]
     if empty:
-        err.print(f"empty fields: {', '.join(empty)}")
+        err.print(f"空字段 / empty fields: {', '.join(empty)}")
+    _print_check_more(result)
+
+
+def _print_check_more(result) -> None:
+    """What `profile check` adds to the selectors: page type, ids, subject, required fields, findings (Chinese)."""
+    say = lambda text: console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+    kind = result.item if result.item != "none" else "不生成商品或店铺"
+    say(f"[bold]页面类型[/]: {escape(result.page_type)}（{kind}）")
+    if result.item != "none":
+        if not result.ids:
+            say("[bold red]不会保存为商品[/]：没有标题（标题选择器没有取到值）/ not stored as a listing: no title")
+        for name, (value, source) in result.ids.items():
+            label = {"listing_id": "商品 id", "shop_id": "店铺 id"}.get(name, name)
+            say(f"[bold]{label}[/] ({name}): {escape(value) or '（空）'} — {escape(source)}")
+    if result.subject:
+        say(f"[bold]所属主体[/] (belongs_to): {escape(result.subject)}")
+    if result.required:
+        parts = [f"{escape(req)} {'✓' if ok else '[red]✗ 空[/]'}" for req, ok in result.required]
+        say(f"[bold]必填字段[/] (required): {'，'.join(parts)}")
+    if result.findings_error:
+        say(f"[red]规则包无法运行[/]: {escape(result.findings_error)}")
+    elif result.item != "none":
+        if not result.findings:
+            say("[bold]会产生的问题线索[/]: 无 / no findings")
+        else:
+            table = Table(title="会产生的问题线索 / findings this page would raise", show_lines=True)
+            for col in ("规则", "标题", "类别", "法律依据", "字段", "片段"):
+                table.add_column(col, overflow="fold")
+            for f in result.findings:
+                table.add_row(escape(f.rule_id), escape(f.title), escape(f.category), escape(f.basis),
+                              escape(f.field), escape(f.snippet[:160]))
+            console.print(table)
+
+
+@profile.command("test")
+@click.argument("site")
+def profile_test(site: str) -> None:
+    """用样本页面测试站点配置 / run SITE's profile against its saved pages (crawler/sites/SITE.fixtures/), offline.
+
+    Exit 1 when a page does not give what its fixture expects (page type, ids, non-empty fields, values,
+    findings, links, wait_for selectors)."""
+    from crawler.profile_test import run_fixtures
+
+    report = run_fixtures(site)
+    if report.problem:
+        err.print(f"[red]✗[/] {escape(report.problem)}", highlight=False, soft_wrap=True)
+        raise SystemExit(1)
+    for page in report.pages:
+        if page.ok:
+            console.print(f"[green]✓[/] {escape(page.file)}（{escape(page.page_type)}）{page.checks} 项通过 / "
+                          "checks ok", highlight=False, soft_wrap=True)
+            continue
+        console.print(f"[red]✗[/] {escape(page.file)}（{escape(page.page_type or '?')}，{escape(page.where)}）"
+                      f"{escape(page.url)}", highlight=False, soft_wrap=True)
+        for problem in page.problems:
+            console.print(f"    - {escape(problem)}", highlight=False, soft_wrap=True)
+    total = len(report.pages)
+    if report.ok:
+        console.print(f"站点 {escape(site)}：{total} 个样本页面全部通过 / all {total} fixture pages pass "
+                      f"({escape(report.folder)})", highlight=False, soft_wrap=True)
+        return
+    err.print(f"[red]站点配置测试未通过 / profile test failed[/]：站点 {escape(site)} {report.failed}/{total} "
+              f"个样本页面不符合预期 / fixture pages broke ({escape(report.folder)})", highlight=False, soft_wrap=True)
+    raise SystemExit(1)
+
+
+@profile.command("fixture")
+@click.argument("site")
+@click.argument("url")
+@click.option("--name", default=None, help="file name of the saved page (default: page type and id)")
+def profile_fixture(site: str, url: str, name: str | None) -> None:
+    """保存样本页面 / fetch URL with SITE's profile and save it as a fixture for `profile test`, with what it
+    gives now (page type, ids, non-empty fields, title, findings, links) as the expectations."""
+    from crawler.profile_check import check_page
+    from crawler.profile_test import fixtures_dir, save_fixture
+
+    result = check_page(site, url)
+    if not result.ok:
+        err.print(f"[red]{escape(url)}[/]: {escape(result.error)}", highlight=False, soft_wrap=True)
+        raise SystemExit(1)
+    path = save_fixture(site, url, result, name=name)
+    console.print(f"已保存 / saved {escape(str(path))}（{escape(result.page_type)}）；预期写在 / expectations in "
+                  f"{escape(str(fixtures_dir(site) / 'fixtures.yml'))}", highlight=False, soft_wrap=True)
 
 
 # --- evidence --------------------------------------------------------------------------

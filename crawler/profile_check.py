@@ -16,8 +16,10 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.fillrate import filled, required_fields
 from crawler.profiles import FieldSpec, Profile
 from crawler.spiders.listing import ListingSpider, extract_field, extract_fields, select_links
+from crawler.waitfor import describe_failure
 from netsword.config import ROOT
 
 
@@ -27,6 +29,19 @@ class SelectorResult:
     selector: str
     matches: int  # elements (or values) the selector found
     value: str  # the field value as the item gets it; links: the first few, one a line
+
+
+@dataclass
+class FindingRow:
+    """A finding the page would raise (the sweep's rule packs, run as the pipeline runs them)."""
+
+    rule_id: str
+    title: str
+    category: str
+    severity: str
+    basis: str  # the legal basis
+    field: str
+    snippet: str
 
 
 @dataclass
@@ -41,6 +56,13 @@ class CheckResult:
     links: list[SelectorResult] = field(default_factory=list)
     generic: dict[str, str] = field(default_factory=dict)  # what generic extraction adds (generic: true)
     error: str = ""
+    ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # listing_id/shop_id -> (value, where from)
+    subject: str = ""  # `belongs_to` pages: the subject whose record the page fills
+    required: list[tuple[str, bool]] = field(default_factory=list)  # required fields (crawler.fillrate), filled?
+    findings: list[FindingRow] = field(default_factory=list)
+    findings_error: str = ""  # the rule packs could not run
+    extracted: Any = None  # the ListingItem / ShopItem / PageItem the sweep would get
+    body: bytes = b""  # the page as parsed (rendered, for browser pages): `profile fixture` saves it
 
     @property
     def ok(self) -> bool:
@@ -101,6 +123,13 @@ class ProfileCheckSpider(ListingSpider):
             selected = {f.name: f.value for f in r.fields}
             r.generic = {k: v for k, v in extract_fields(response, page).items()
                          if isinstance(v, str) and v and not selected.get(k)}
+        values = extract_fields(response, page)
+        r.required = [(req, filled(values, req)) for req in required_fields(page)]
+        r.body = response.body
+        if page.item != "none":
+            r.extracted = self.extract(response, name, page)
+            r.ids = item_ids(r.extracted, values)
+        r.subject = subject_of(response, page)
         for sel in page.follow:
             hrefs = select_links(response, sel)
             r.links.append(SelectorResult("follow", sel, len(hrefs), "\n".join(hrefs[:3])))
@@ -120,11 +149,60 @@ class ProfileCheckSpider(ListingSpider):
         response = getattr(failure.value, "response", None)
         self.result.status = response.status if response is not None else 0
         self.result.error = (f"HTTP {response.status}" if response is not None
-                             else failure.getErrorMessage() or failure.type.__name__)
+                             else describe_failure(failure, failure.request)  # type: ignore[attr-defined]
+                             or failure.getErrorMessage() or failure.type.__name__)
 
 
-def check_page(site: str, url: str, *, profile: Profile | None = None) -> CheckResult:
-    """Fetch ``url`` with ``site``'s profile; returns what each selector extracts (blocks)."""
+def item_ids(item: Any, values: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The ids the page's item gets, each with where it came from (the profile's selector or the URL)."""
+    out: dict[str, tuple[str, str]] = {}
+    for name in ("listing_id", "shop_id"):
+        value = getattr(item, name, None)
+        if value is None:
+            continue
+        own = f"{getattr(item, 'kind', '')}_id" == name
+        if values.get(name):
+            out[name] = (str(value), "站点配置的选择器 / the profile's selector")
+        elif own and value:
+            out[name] = (str(value), "由网址生成 / from the URL (no selector in the profile)")
+        else:
+            out[name] = (str(value), "无 / none")
+    return out
+
+
+def subject_of(response: Response, page: Any) -> str:
+    """For a page type with ``belongs_to`` (sub-pages, issue 16 item 1): the subject it belongs to."""
+    spec = getattr(page, "belongs_to", None)
+    if not spec:
+        return ""
+    kind = getattr(spec, "kind", "") or (spec.get("kind", "") if isinstance(spec, dict) else "")
+    id_spec = getattr(spec, "id", None) if not isinstance(spec, dict) else spec.get("id")
+    via = getattr(spec, "via", None) if not isinstance(spec, dict) else spec.get("via")
+    if id_spec is not None:
+        sel = id_spec if isinstance(id_spec, str) else getattr(id_spec, "sel", None)
+        if sel:
+            regex = getattr(id_spec, "re", None)
+            value = extract_field(response, FieldSpec(sel=sel, re=regex) if regex else sel)
+            return f"{kind} {value or '（选择器没有取到 id / the id selector matched nothing）'}"
+    if via:
+        return f"{kind}（由来源链接决定 / from the link followed: via {via}）"
+    return f"{kind} {spec}"
+
+
+def page_findings(item: Any, ruleset: Any) -> list[FindingRow]:
+    """The findings the rule packs raise on ``item``, as the pipeline finds them (normalize, then match)."""
+    from pipelines.normalize import NormalizePipeline
+
+    if getattr(item, "kind", None) not in ("listing", "shop"):
+        return []
+    NormalizePipeline().process_item(item)
+    return [FindingRow(f.rule_id, f.title, f.category, f.severity, f.basis, f.field, f.snippet)
+            for f in ruleset.match(item)]
+
+
+def check_page(site: str, url: str, *, profile: Profile | None = None, findings: bool = True) -> CheckResult:
+    """Fetch ``url`` with ``site``'s profile; returns what each selector extracts, the ids, and the findings
+    the page would raise (blocks)."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -152,4 +230,11 @@ def check_page(site: str, url: str, *, profile: Profile | None = None) -> CheckR
     if not result.error and not result.page_type:
         stats = crawler.stats.get_stats()
         result.error = "not fetched" + (" (robots.txt forbids it)" if stats.get("robotstxt/forbidden") else "")
+    if findings and result.extracted is not None:
+        try:
+            from pipelines.match import RuleError, RuleSet
+
+            result.findings = page_findings(result.extracted, RuleSet.load(settings.get("MATCH_RULES_DIR") or None))
+        except RuleError as exc:
+            result.findings_error = str(exc)
     return result

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from crawler.browser_steps import Fill, Press, Step
 from crawler.identity import Identity
@@ -184,6 +184,10 @@ class PageType(_Strict):
     belongs_to: BelongsTo | None = None  # a sub-page: its fields fill that subject's record (crawler.subpages)
     json_: JsonSpec | None = Field(None, alias="json")  # data from a JSON endpoint (crawler.jsonapi)
     capture: Capture | None = None  # browser pages: JSON of the page's own XHR/fetch calls (crawler.capture)
+    # fields a sweep must fill on most pages of this type, else it fails loudly (crawler.fillrate); a name,
+    # or alternatives `shop_id|shop_name`. Default: title, price_text, shop_id|shop_name (listings),
+    # name|shop_id (shops), of those the page type has selectors for
+    required: list[str] | None = None
 
     @field_validator("match")
     @classmethod
@@ -273,6 +277,11 @@ class Profile(_Strict):
     walls: Walls | None = None  # login / verification pages: pause the site, alert (crawler.walls)
     seeds: Seeds | None = None
     pages: dict[str, PageType] = Field(min_length=1)
+    _lines: dict[tuple[Any, ...], str] = PrivateAttr(default_factory=dict)  # place -> "file:line" (load_profile)
+
+    def where(self, *loc: Any) -> str:
+        """``file:line`` of the profile key at ``loc`` (e.g. ``("pages", "listing", "steps", 0)``), or ""."""
+        return self._lines.get(tuple(loc), "")
 
     def page_type(self, url: str) -> tuple[str, PageType] | None:
         """The first page type whose pattern matches the URL's path and query."""
@@ -403,6 +412,10 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
         if page.type == "listing" and "title" not in page.fields and not page.generic and page.belongs_to is None:
             problems.append(((*loc, "type"), "a listing page needs a `title` field",
                              "add `title: 'h1'` under fields, or `generic: true` to read it from JSON-LD"))
+        for i, req in enumerate(page.required or []):
+            why = _required_problem(page, req)
+            if why:
+                problems.append(((*loc, "required", i), why[0], why[1]))
         if page.render == "http" and (page.steps or page.wait_for):
             key = "steps" if page.steps else "wait_for"
             problems.append(((*loc, key), "browser steps on a page fetched without a browser",
@@ -470,6 +483,46 @@ def _belongs_to_problems(profile: Profile, name: str, page: PageType) -> list[Pr
 
 
 _KIND_CN = {"shop": "店铺", "listing": "商品"}
+
+
+def _required_problem(page: PageType, requirement: str) -> tuple[str, str] | None:
+    """Why an entry of ``required:`` cannot work (problem, hint), or None."""
+    if page.item == "none":
+        return f"`required` on a page of type {page.type!r}, which yields no item", "remove `required:`"
+    known = _ITEM_FIELDS[page.item]
+    names = [n.strip() for n in requirement.split("|") if n.strip()]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            return (f"unknown {page.item} field {name!r} in `required`",
+                    f"did you mean {close[0]!r}?" if close else "a field of the page type's `fields:`")
+    if not page.generic and not any(name in page.fields for name in names):
+        return (f"required field {requirement!r} has no selector in this page type's `fields`",
+                f"add `{names[0]}: '...'` under fields, or leave it out of `required`")
+    return None
+
+
+def _source_lines(profile: Profile, doc: Any) -> dict[tuple[Any, ...], str]:
+    """``file:line`` of each page type, its ``wait_for`` and steps (for messages naming the profile)."""
+    path = _shown_path(doc.path)
+    out: dict[tuple[Any, ...], str] = {}
+    for name, page in profile.pages.items():
+        keys: list[tuple[Any, ...]] = [("pages", name), ("pages", name, "wait_for"), ("pages", name, "required")]
+        keys += [("pages", name, "steps", i) for i in range(len(page.steps))]
+        keys += [("pages", name, "fields", f) for f in page.fields]
+        for key in keys:
+            line = doc.line_of(key)
+            if line:
+                out[key] = f"{path}:{line}"
+    return out
+
+
+def _shown_path(path: Path) -> str:
+    """The profile's path as people type it: relative to the working folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 # --------------------------------------------------------------------------- loading
@@ -586,6 +639,7 @@ def load_profile(path: Path | str) -> Profile:
     if problems:
         loc, problem, hint = problems[0]
         raise SourceError(problem, SourceLocation(str(doc.path), doc.line_of(loc) or 0), hint)
+    profile._lines = _source_lines(profile, doc)
     return profile
 
 

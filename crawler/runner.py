@@ -48,8 +48,16 @@ class SweepResult:
 
     @property
     def finished(self) -> bool:
-        """The crawl ran to its end (not stopped early)."""
-        return self.stats.get("finish_reason") == "finished"
+        """The crawl ran to its end (not stopped early; also when its profile broke: crawler.fillrate)."""
+        return self.stats.get("finish_reason") in ("finished", "profile_broken")
+
+    @property
+    def fill_report(self) -> Any:
+        """The sweep's fill rates and what broke (:class:`crawler.fillrate.FillReport`), or None."""
+        from crawler.fillrate import REPORT_STAT, FillReport
+
+        text = self.stats.get(REPORT_STAT)
+        return FillReport.from_json(text) if text else None
 
     @property
     def stored(self) -> bool:
@@ -173,6 +181,7 @@ def run_sweep(site: str, *, base_url: str | None = None, store_url: str | None =
     if quiet:
         settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
         _show_progress_lines()
+        logging.getLogger("crawler.fillrate").setLevel(logging.CRITICAL)  # the caller prints the fill rate table
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
     settings.set("MATCH_RULESET", ruleset, priority="cmdline")

@@ -82,6 +82,7 @@ EXTENSIONS = {
     "crawler.quietlog.QuietNetworkErrors": 0,  # a site that is down: one log line per failure, no traceback
     "crawler.subpages.SubjectAssembly": 0,  # subjects with sub-pages (belongs_to): merged and matched at sweep end
     "crawler.walls.WallAlert": 0,  # one alert when a sweep stopped at a login or verification wall
+    "crawler.fillrate.FillRateCheck": 600,  # a profile that broke (empty required fields, no pages) fails the sweep
 }
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
@@ -148,6 +149,9 @@ EVIDENCE_RENDER_EXECUTABLE = ""  # snapshot renders; "" = chromium-headless-shel
 EVIDENCE_SCREENSHOTS = True  # every browser page
 EVIDENCE_WARC = True
 EVIDENCE_WARC_GZIP_LEVEL = 6  # per record; PNG screenshots are stored (compressed already)
+NETSWORD_FILL_DROP_RATIO = 0.5  # a page type's pages or a field's fill rate below this share of the last sweep's
+NETSWORD_FILL_MIN_PAGES = 5  # fill rates are judged from this many pages of a page type on
+NETSWORD_FILL_MIN_RATE = 0.5  # a required field filled on fewer of a page type's pages: the profile broke
 NETSWORD_INCREMENTAL = True  # conditional requests; unchanged pages are not parsed again
 NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`

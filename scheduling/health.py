@@ -11,7 +11,10 @@ and raises, once each (remembered in the sweep's ``alarms`` hash):
 * **blocked** -- a worker met a login or verification wall (:mod:`crawler.walls`): the sweep is
   paused until someone logs in again (``netsword login SITE``) and resumes it; once per block;
 * **yield dropped** -- a finished sweep whose listings or shops are far below (``drop_ratio``)
-  the site's previous finished sweep: the site changed its layout and the profile broke.
+  the site's previous finished sweep: the site changed its layout and the profile broke;
+* **profile broken** -- a finished sweep whose page types, summed over its workers' heartbeats, left
+  required fields empty on most pages, gave no page at all, or fell far below the last sweep's pages
+  or fill rates (:mod:`crawler.fillrate`, the same test as an embedded sweep's).
 
 Targets: ``$NETSWORD_ALERT_URLS`` (as for the sweep digests).
 """
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Alarm:
-    kind: str  # failed | stalled | worker_lost | yield_dropped | blocked
+    kind: str  # failed | stalled | worker_lost | yield_dropped | blocked | profile_broken
     sweep_id: str
     subject: str
     title: str
@@ -80,6 +83,31 @@ def _blocked(st: SweepStatus) -> Alarm:
     return Alarm("blocked", st.sweep_id, f"{kind}@{st.info.get('blocked_at', '')}", title, body)
 
 
+def _broken(store: Any, st: SweepStatus, ratio: float) -> Alarm | None:
+    """The fill rate alarm of a finished distributed sweep (its workers' counters summed)."""
+    from crawler.distributed.worker import BEAT_STATS
+    from crawler.fillrate import Limits, assess, previous_sweep_stats, sum_fill
+    from crawler.profiles import find_profile
+    from netsword.yamlsource import SourceError
+
+    try:
+        profile = find_profile(st.site)
+    except SourceError as exc:
+        logger.warning("no fill rate check of sweep %s: %s", st.sweep_id, exc)
+        return None
+    stats: dict[str, Any] = {k: st.total(k) for k in BEAT_STATS}
+    stats.update(sum_fill(w.get("stats") or {} for w in st.workers))
+    mine = next((s for s in store.sweeps() if s.sweep_id == st.sweep_id), None)
+    search = bool(mine and mine.settings.get("search"))
+    prev_id, prev = previous_sweep_stats(store, st.site, st.sweep_id) if not search else ("", {})
+    report = assess(profile, stats, sweep_id=st.sweep_id, previous=prev or None, previous_sweep=prev_id,
+                    limits=Limits(drop_ratio=ratio), expect_items=not search)
+    if not report.broken:
+        return None
+    return Alarm("profile_broken", st.sweep_id, "", f"【网剑行动】站点配置失效：{st.site} 扫描 {st.sweep_id}",
+                 report.message())
+
+
 def store_sweep_started(store: Any, sweep_id: str) -> str:
     for s in store.sweeps():
         if s.sweep_id == sweep_id:
@@ -113,9 +141,9 @@ def find_alarms(server: Any, store: Any, *, stall_seconds: float = 600, beat_tim
             if alarm:
                 out.append(alarm)
         if st.state == "finished":
-            alarm = _dropped(store, st, drop_ratio)
-            if alarm:
-                out.append(alarm)
+            for alarm in (_dropped(store, st, drop_ratio), _broken(store, st, drop_ratio)):
+                if alarm:
+                    out.append(alarm)
     return out
 
 

@@ -36,6 +36,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from crawler.distributed.keys import SweepKeys
 from crawler.distributed.queue import LEASE
 from crawler.distributed.scheduler import ack, lease_queue
+from crawler.fillrate import fill_stats, sum_fill
 from crawler.spiders.listing import ListingSpider
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class WorkerExtension:
                 "rate": round(self.rate, 2), "ended": ended, "left": self.leaving,
                 "held": len(queue.held) if queue is not None else 0,
                 "reclaimed": queue.reclaimed if queue is not None else 0,  # leases of dead workers it gave back
-                "stats": {k: stats[k] for k in BEAT_STATS if k in stats}}
+                "stats": {**{k: stats[k] for k in BEAT_STATS if k in stats}, **fill_stats(stats)}}
         self.server.hset(self.keys.workers, self.worker_id, json.dumps(beat))
         if ended:
             return
@@ -237,6 +238,7 @@ class WorkerExtension:
         st = status(self.server, self.sweep_id, beat_timeout=float("inf"))
         totals: dict[str, Any] = {k: st.total(k) for k in BEAT_STATS}
         totals.update({"finish_reason": "finished", "workers": len(st.workers), "distributed": True})
+        totals.update(sum_fill(w.get("stats") or {} for w in st.workers))  # fill rates (crawler.fillrate)
         store = open_store(self.crawler.settings.get("STORE_URL"))
         try:
             profile = getattr(spider, "profile", None)

@@ -29,9 +29,12 @@ from w3lib.html import get_meta_refresh
 from crawler import subpages
 from crawler.browser_steps import page_methods
 from crawler.capture import CAPTURED, evidence_entries
+from crawler.fillrate import count_page, count_unchanged
 from crawler.items import ListingItem, PageItem, ShopItem, UnchangedPage
 from crawler.middlewares import RedirectFailed
 from crawler.profiles import FieldSpec, PageType, Profile, find_profile
+from crawler.waitfor import META as STEPS_META
+from crawler.waitfor import describe_failure, step_places
 from crawler.walls import WallMet, WallPaused
 from netsword.clock import utc_now
 from netsword.digests import sha256_bytes
@@ -127,6 +130,7 @@ class ListingSpider(scrapy.Spider):
             if steps:  # a wait ends on a login / verification wall too (crawler.walls)
                 walls = self.profile.walls.css() if self.profile.walls is not None else ""
                 meta["playwright_page_methods"] = page_methods(steps, also_wait_for=walls)
+                meta[STEPS_META] = step_places(self.profile, name)  # a wait_for timeout names file:line
         if page.capture is not None or (page.json_ is not None and page.json_.items and page.item != "none"):
             from crawler.jsonapi import request_meta
 
@@ -147,8 +151,12 @@ class ListingSpider(scrapy.Spider):
         reason = failure.getErrorMessage() or failure.type.__name__
         url = (request.meta.get("redirect_urls") or [request.url])[0] if failure.check(RedirectFailed) else request.url
         response = getattr(failure.value, "response", None)
+        waited = describe_failure(failure, request)
         if response is not None:
             reason = f"HTTP {response.status}"
+        elif waited:
+            reason = waited
+            stats.inc_value("netsword/pages/wait_for_timeouts")
         elif failure.check(DownloadCancelledError) and "larger than download max size" in reason:
             limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE") / 1024 / 1024
             reason = (f"larger than {limit:g} MB, not downloaded (DOWNLOAD_MAXSIZE; for bigger pages set "
@@ -176,6 +184,7 @@ class ListingSpider(scrapy.Spider):
             stats.inc_value("netsword/pages/retried")
         if UNCHANGED in response.flags:
             stats.inc_value("netsword/pages/unchanged")
+            count_unchanged(stats, name, page)
             item: Any = self.unchanged(response, name)
         elif page.json_ is not None and page.json_.items and page.item != "none":
             from crawler.jsonapi import record_items
@@ -260,6 +269,7 @@ class ListingSpider(scrapy.Spider):
         if page.item == "none":
             return PageItem(page_type=page_name, **common)
         values = self._bounded(response, extract_fields(response, page))
+        count_page(self.crawler.stats, page_name, page, values)  # fill rates of required fields (crawler.fillrate)
         item = _ITEM_CLASSES[page.item](**common, **values)
         id_field = f"{page.item}_id"
         if page.belongs_to is not None:  # a sub-page: the id of the subject it fills, never one from its URL
