@@ -134,6 +134,13 @@ def store_problem(profile: Profile, store_url: str) -> str:
             f"SQLite so far, not {scheme}")
 
 
+def sweep_tokens(settings: Any) -> bool:
+    """Whether assembled subjects get jieba tokens, as the normalize stage decides (``NORMALIZE_TOKENS``)."""
+    from pipelines.normalize import tokens_wanted
+
+    return tokens_wanted(settings.get("NORMALIZE_TOKENS", "auto"), settings.get("STORE_URL", ""))
+
+
 # --------------------------------------------------------------------------- merging
 
 
@@ -295,5 +302,5 @@ class SubjectAssembly:
                 ext.item_scraped(item)
 
         assemble_sweep(store, spider.sweep_id, ruleset_of(self.crawler),
-                       tokens=self.crawler.settings.getbool("NORMALIZE_TOKENS", True), stats=self.crawler.stats,
+                       tokens=sweep_tokens(self.crawler.settings), stats=self.crawler.stats,
                        on_item=counted, failed=getattr(spider, "failed_subpages", None))

@@ -243,11 +243,11 @@ class WorkerExtension:
         try:
             profile = getattr(spider, "profile", None)
             if profile is not None and any(profile.has_subpages(k) for k in ("shop", "listing")):
-                from crawler.subpages import assemble_sweep, ruleset_of
+                from crawler.subpages import assemble_sweep, ruleset_of, sweep_tokens
 
                 # every worker's pages are in: subjects with sub-pages are merged and matched (crawler.subpages)
                 assemble_sweep(store, self.sweep_id, ruleset_of(self.crawler),
-                               tokens=self.crawler.settings.getbool("NORMALIZE_TOKENS", True))
+                               tokens=sweep_tokens(self.crawler.settings))
             # a page fetched twice (its lease expired under a slow fetch) is stored once: subjects come from the
             # store's own counts of the sweep, not from the workers' summed counters
             counted = store.counts(self.sweep_id)
