@@ -32,7 +32,7 @@ def price_text(x: float | None) -> str:
 
 
 def page(title: str, body: str, *, user: str | None, body_attrs: str = "", script: bool = False,
-         categories: list[dict[str, Any]] | None = None) -> str:
+         categories: list[dict[str, Any]] | None = None, search: bool = True) -> str:
     nav = "".join(f'<a class="nav-cat" href="/c/{quote(c["slug"])}">{e(c["label"])}</a>' for c in categories or [])
     who = (f'<span class="user">{e(user)}</span><a class="logout" href="/logout">退出</a>' if user
            else '<a class="login" href="/login">登录</a>')
@@ -40,8 +40,9 @@ def page(title: str, body: str, *, user: str | None, body_attrs: str = "", scrip
     return ('<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
             f"<title>{e(title)} - {SITE_NAME}</title><style>{CSS}</style>{js}</head>\n"
             f'<body{body_attrs}><header class="top"><a class="brand" href="/">{SITE_NAME}</a>{nav}'
-            '<form class="search" action="/search" method="get"><input name="q" placeholder="搜索宝贝">'
-            f'<button type="submit">搜索</button></form>{who}</header>\n'
+            + ('<form class="search" action="/search" method="get"><input name="q" placeholder="搜索宝贝">'
+               '<button type="submit">搜索</button></form>' if search else "")
+            + f'{who}</header>\n'
             f'<div class="wrap">\n{body}\n</div><footer class="foot">{SITE_NAME} · 本地仿真站点，内容均为虚构</footer>'
             "</body></html>\n")
 
@@ -67,7 +68,7 @@ def render_login(next_url: str, message: str = "") -> str:
             '<p><label>账号 <input name="user" autocomplete="username"></label></p>'
             '<p><label>密码 <input name="pass" type="password" autocomplete="current-password"></label></p>'
             '<button type="submit">登录</button></form>')
-    return page("登录", body, user=None)
+    return page("登录", body, user=None, search=False)  # one submit button on the page: the login's
 
 
 def render_verify(message: str = "") -> str:
@@ -133,7 +134,8 @@ def render_license(shop: dict[str, Any], user: str | None) -> str:
                         f'<p>统一社会信用代码：<span class="uscc">{e(lic["uscc"])}</span></p>'
                         f'<p>住所：<span class="address">{e(lic["address"])}</span></p>')
         if lic.get("food_license"):
-            rows.append(f'<p>{e(lic["food_license_label"])}：<span class="food-license">{e(lic["food_license"])}</span></p>')
+            rows.append(f'<p>{e(lic["food_license_label"])}：'
+                        f'<span class="food-license">{e(lic["food_license"])}</span></p>')
         rows.append("</div>")
         inner = "".join(rows)
     body = (f'<nav class="crumb"><a href="/shop/{sid}">{e(shop["name"])}</a> › 店铺资质</nav>'
@@ -213,7 +215,8 @@ BAZAAR_JS = r"""(function () {
       if (busy || done) { return; }
       busy = true;
       page += 1;
-      var url = box.getAttribute("data-api") + "?cat=" + encodeURIComponent(box.getAttribute("data-cat")) + "&page=" + page;
+      var cat = encodeURIComponent(box.getAttribute("data-cat"));
+      var url = box.getAttribute("data-api") + "?cat=" + cat + "&page=" + page;
       getJSON(url).then(function (body) {
         var items = body.data.items;
         items.forEach(function (x) {
