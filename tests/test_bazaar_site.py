@@ -44,6 +44,9 @@ def test_listing_pages_and_the_api_need_a_login(bazaar):
     assert (status, headers["Location"]) == (302, "/login?next=%2Fitem%2F10001")
     for path in ("/shop/501", "/shop/501/license", "/c/shipin", "/search?q=%E8%8C%B6"):
         assert fetch(bazaar.url + path)[0] == 302, path
+    status, headers, _ = fetch(bazaar.url + "/api/items?page=1")  # the API too, as a session-cookie front end's
+    assert (status, headers["Location"]) == (302, "/login?next=%2Fapi%2Fitems%3Fpage%3D1")
+    bazaar.configure(api_walls="json")  # or as a REST back end says it
     status, _, body = fetch(bazaar.url + "/api/items?page=1")
     assert status == 401 and json.loads(body)["code"] == "LOGIN_REQUIRED"
     for path in ("/", "/login", "/robots.txt", "/sitemap.xml", "/static/bazaar.js"):
@@ -72,8 +75,8 @@ def test_a_session_expires_after_n_requests(bazaar):
     status, headers, _ = fetch(bazaar.url + "/shop/501", cookie)
     assert status == 302 and headers["Location"].endswith("&expired=1")
     assert "登录已过期" in fetch(bazaar.url + headers["Location"])[2]
-    status, _, body = fetch(bazaar.url + "/api/item/10001", cookie)
-    assert status == 401 and json.loads(body)["code"] == "LOGIN_REQUIRED"
+    status, headers, _ = fetch(bazaar.url + "/api/item/10001", cookie)
+    assert status == 302 and headers["Location"].startswith("/login?next=%2Fapi%2Fitem%2F10001")
 
 
 def test_a_session_expires_after_its_time(bazaar):
@@ -106,6 +109,9 @@ def test_after_too_many_requests_the_verification_wall_stays_up(bazaar):
         status, _, body = fetch(bazaar.url + path, cookie)
         assert status == 200 and 'class="captcha" id="nc_1_wrapper"' in body, path
         assert "安全验证" in body
+    status, headers, _ = fetch(bazaar.url + "/api/item/10001", cookie)
+    assert (status, headers["Location"]) == (302, "/verify")
+    bazaar.configure(api_walls="json", wall_after=0)
     status, _, body = fetch(bazaar.url + "/api/item/10001", cookie)
     assert status == 403 and json.loads(body)["code"] == "VERIFY_REQUIRED"
     assert bazaar.wall_up
@@ -381,5 +387,22 @@ def test_in_the_browser_an_expired_session_and_the_wall_show_their_pages(chromiu
         page.goto(bazaar.url + "/item/10004")
         page.wait_for_selector("div.captcha")
         assert page.locator("#nc_1_wrapper").count() == 1
+    finally:
+        context.close()
+
+
+@needs_chromium
+def test_the_front_end_follows_an_api_call_that_met_the_end_of_the_session(chromium, bazaar):
+    """The shell page is still served, its API call is one request too many: the script goes to the login."""
+    context, page = _browser_login(chromium, bazaar, "/item/10005")
+    try:
+        page.wait_for_selector("body[data-loaded]")
+        token = next(c["value"] for c in context.cookies() if c["name"] == "bz_session")
+        bazaar.configure(session_max_requests=bazaar.session_requests(token) + 1)
+        page.goto(bazaar.url + "/item/10006")
+        page.wait_for_selector("form#login-form")
+        assert page.url == f"{bazaar.url}/login?next=%2Fitem%2F10006&expired=1"
+        assert "登录已过期" in page.inner_text("body")
+        assert ("GET", "/item/10006", 200) in bazaar.log
     finally:
         context.close()

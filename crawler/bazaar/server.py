@@ -1,13 +1,15 @@
 """The bazaar's HTTP server: a ThreadingHTTPServer on 127.0.0.1 that behaves like a real platform.
 
 - Login required (everything but the home page, the login page, static files, pictures, robots.txt and the
-  sitemap): HTML pages answer 302 to ``/login?next=...``, the JSON API 401 ``{"code": "LOGIN_REQUIRED"}``.
+  sitemap): every page, the JSON API too, answers 302 to ``/login?next=...`` (``api_walls="json"``: the API
+  answers 401 ``{"code": "LOGIN_REQUIRED"}`` instead, as REST back ends do).
   ``POST /login`` (form fields ``user``, ``pass``) sets the ``bz_session`` cookie.
 - Session expiry: a session ends after ``session_max_requests`` requests or ``session_ttl`` seconds; then it
   is a login wall again, and the login page says the session expired.
 - Rate limit: more than ``rate_limit`` requests in ``rate_window`` seconds answer 429 with ``Retry-After``.
 - Verification wall: after ``wall_after`` requests every page is the captcha page (``div.captcha``,
-  ``#nc_1_wrapper``) and the API answers 403 ``{"code": "VERIFY_REQUIRED"}``, until :meth:`reset`.
+  ``#nc_1_wrapper``) and the API redirects to it (``/verify``; ``api_walls="json"``: 403
+  ``{"code": "VERIFY_REQUIRED"}``), until :meth:`reset`.
 
 Knobs are constructor arguments, :meth:`BazaarServer.configure` in the tests' process, or
 ``POST /__admin__/configure`` (JSON body, header ``X-Bazaar-Admin: <admin_token>``) from outside.
@@ -57,6 +59,7 @@ class Knobs:
     rate_window: float = 1.0
     retry_after: int = 1
     wall_after: int | None = None
+    api_walls: str = "redirect"  # how the API says "log in" / "verify": redirect (302) | json (401 / 403)
     users: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_USERS))
 
 
@@ -173,6 +176,12 @@ class BazaarServer:
             self.logins += 1
         return token
 
+    def session_requests(self, token: str) -> int | None:
+        """Requests a live session has made so far (None: no such session, or it ended)."""
+        with self._lock:
+            s = self._sessions.get(token)
+            return None if s is None else s.requests
+
     @property
     def sessions(self) -> int:
         with self._lock:
@@ -238,8 +247,10 @@ class BazaarServer:
                 return _json(429, {"code": "TOO_MANY_REQUESTS", "msg": "请求过于频繁"}, {"Retry-After": str(wait)})
             return _html(429, t.render_too_many(wait), {"Retry-After": str(wait)})
         if not static and path != "/verify" and self._walled():
-            if is_api:
+            if is_api and self.knobs.api_walls == "json":
                 return _json(403, {"code": "VERIFY_REQUIRED", "msg": "请完成安全验证", "verify_url": "/verify"})
+            if is_api:
+                return 302, {"Location": "/verify", "Content-Type": HTML}, b""
             return _html(200, t.render_verify())
         token = _cookie(headers.get("cookie", ""), COOKIE)
         user, expired = (None, False) if static else self._session(token, now)
@@ -251,7 +262,7 @@ class BazaarServer:
                     self._sessions.pop(token, None)
             return 302, {"Location": "/", "Set-Cookie": f"{COOKIE}=; Path=/; Max-Age=0"}, b""
         if self.knobs.login_required and user is None and not PUBLIC.match(path):
-            if is_api:
+            if is_api and self.knobs.api_walls == "json":
                 return _json(401, {"code": "LOGIN_REQUIRED", "msg": "登录已过期，请重新登录" if expired else "请先登录",
                                    "login_url": "/login"})
             target = f"/login?next={quote(raw_path, safe='')}" + ("&expired=1" if expired else "")

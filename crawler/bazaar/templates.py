@@ -157,7 +157,8 @@ def sitemap_xml(base: str, shops: list[dict[str, Any]], listings: list[dict[str,
 
 #: The front end: fills the item page from /api/item/<id> and the category page from /api/items with
 #: infinite scroll (the next page when the sentinel comes into view, until a page comes back empty).
-#: A 401 answer sends the browser to the login page, a verification answer to /verify, like a real platform.
+#: An API call redirected to the login page (the session ended) or to /verify (the wall) takes the browser there,
+#: as a 401 / VERIFY_REQUIRED answer does (api_walls="json"), like a real platform's front end.
 BAZAAR_JS = r"""(function () {
   "use strict";
   function el(tag, cls, text) {
@@ -168,6 +169,14 @@ BAZAAR_JS = r"""(function () {
   }
   function getJSON(url) {
     return fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"}).then(function (r) {
+      if (r.redirected && /^\/(login|verify)/.test(new URL(r.url).pathname)) {  // the session ended, or a wall
+        var to = new URL(r.url);
+        var wall = to.pathname === "/verify" ? "/verify" : "/login?next=" +
+          encodeURIComponent(window.location.pathname + window.location.search) +
+          (to.searchParams.get("expired") ? "&expired=1" : "");
+        window.location.href = wall;
+        throw new Error("redirected to " + wall);
+      }
       return r.json().catch(function () { return {}; }).then(function (body) {
         if (r.status === 401) {
           window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
