@@ -167,8 +167,16 @@ BAZAAR_JS = r"""(function () {
     if (text !== undefined && text !== null) { n.textContent = String(text); }
     return n;
   }
-  function getJSON(url) {
+  function later(seconds) {
+    return new Promise(function (done) { window.setTimeout(done, seconds * 1000); });
+  }
+  function getJSON(url, tries) {
+    tries = tries || 0;
     return fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"}).then(function (r) {
+      if (r.status === 429 && tries < 5) {  // too fast: wait as the server asks, then again
+        var wait = parseInt(r.headers.get("Retry-After") || "1", 10) || 1;
+        return later(wait).then(function () { return getJSON(url, tries + 1); });
+      }
       if (r.redirected && /^\/(login|verify)/.test(new URL(r.url).pathname)) {  // the session ended, or a wall
         var to = new URL(r.url);
         var wall = to.pathname === "/verify" ? "/verify" : "/login?next=" +
