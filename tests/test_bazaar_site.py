@@ -139,17 +139,19 @@ def test_knobs_from_outside_need_the_admin_token(bazaar):
     assert bazaar.knobs.session_max_requests is None
 
 
-def test_the_command_line_server_prints_its_address_and_account():
+@pytest.mark.parametrize("command", [("-m", "crawler.bazaar"), ("-m", "cli", "bazaar")])
+def test_the_command_line_server_prints_its_address_and_account(command):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "crawler.bazaar", "--wall-after", "5"], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, *command, "--wall-after", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
     try:
         line = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
         assert "analyst / bazaar-2026" in line
-        assert fetch(url + "/")[0] == 200
+        assert [fetch(url + "/")[0] for _ in range(3)] == [200, 200, 200]
+        assert 'id="nc_1_wrapper"' in fetch(url + "/")[2]  # --wall-after 2: the third page was the captcha
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -97,6 +97,13 @@ def test_the_example_profile_loads_and_uses_every_key():
     assert profile.pages["listing"].required == ["title", "price_text", "shop_id"]
 
 
+@pytest.mark.skipif(all(present for _, present in FEATURES.values()), reason="every key is merged: the profile loads")
+def test_demo_site_bazaar_says_why_the_profile_does_not_load_yet(tmp_path):
+    proc = cli("demo", "--site", "bazaar", home=tmp_path, timeout=120)
+    assert proc.returncode == 1
+    assert "仿真集市的站点配置无法加载" in proc.stderr and "crawler/sites/bazaar.yml:" in proc.stderr
+
+
 # ----------------------------------------------------------------------------- the whole sweep
 @pytest.fixture(scope="module")
 def full_sweep(bazaar_server, tmp_path_factory):
