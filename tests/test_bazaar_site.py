@@ -114,7 +114,7 @@ def test_after_too_many_requests_the_verification_wall_stays_up(bazaar):
     bazaar.configure(api_walls="json", wall_after=0)
     status, _, body = fetch(bazaar.url + "/api/item/10001", cookie)
     assert status == 403 and json.loads(body)["code"] == "VERIFY_REQUIRED"
-    assert bazaar.wall_up
+    assert bazaar.wall_up and bazaar.pushback["verification"] == 5
     bazaar.reset()
     assert fetch(bazaar.url + "/shop/501", bazaar.login())[0] == 200
 

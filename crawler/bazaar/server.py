@@ -97,6 +97,7 @@ class BazaarServer:
         self.hits: Counter[str] = Counter()  # path -> requests
         self.log: deque[tuple[str, str, int]] = deque(maxlen=20000)  # (method, path, status)
         self.statuses: Counter[int] = Counter()
+        self.pushback: Counter[str] = Counter()  # answers that said "stop": login | verification | 429
         self.logins = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -157,6 +158,7 @@ class BazaarServer:
             self.hits.clear()
             self.log.clear()
             self.statuses.clear()
+            self.pushback.clear()
             self.logins = 0
 
     def login(self, user: str = "analyst", password: str | None = None) -> str:
@@ -186,6 +188,10 @@ class BazaarServer:
     def sessions(self) -> int:
         with self._lock:
             return len(self._sessions)
+
+    def _push(self, kind: str) -> None:
+        with self._lock:
+            self.pushback[kind] += 1
 
     def _record(self, method: str, path: str, status: int) -> None:
         with self._lock:
@@ -242,11 +248,13 @@ class BazaarServer:
         static = path.startswith(("/static/", "/img/")) or path in ("/robots.txt", "/favicon.ico")
         now = time.monotonic()
         if not static and self._rate_limited(now):
+            self._push("429")
             wait = self.knobs.retry_after
             if is_api:
                 return _json(429, {"code": "TOO_MANY_REQUESTS", "msg": "请求过于频繁"}, {"Retry-After": str(wait)})
             return _html(429, t.render_too_many(wait), {"Retry-After": str(wait)})
         if not static and path != "/verify" and self._walled():
+            self._push("verification")
             if is_api and self.knobs.api_walls == "json":
                 return _json(403, {"code": "VERIFY_REQUIRED", "msg": "请完成安全验证", "verify_url": "/verify"})
             if is_api:
@@ -262,6 +270,7 @@ class BazaarServer:
                     self._sessions.pop(token, None)
             return 302, {"Location": "/", "Set-Cookie": f"{COOKIE}=; Path=/; Max-Age=0"}, b""
         if self.knobs.login_required and user is None and not PUBLIC.match(path):
+            self._push("login")
             if is_api and self.knobs.api_walls == "json":
                 return _json(401, {"code": "LOGIN_REQUIRED", "msg": "登录已过期，请重新登录" if expired else "请先登录",
                                    "login_url": "/login"})
