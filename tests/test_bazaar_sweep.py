@@ -89,6 +89,15 @@ def test_the_example_profile_loads_and_uses_every_key():
     assert profile.pages["listing"].required == ["title", "price_text", "shop_id"]
 
 
+@needs_all
+def test_the_profile_passes_its_saved_pages(tmp_path):
+    """`netsword profile test bazaar`: the fixtures next to the profile (shop, 资质 pages with the shop they fill,
+    the JSON list, search) give what they gave when saved."""
+    proc = cli("profile", "test", "bazaar", home=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "全部通过" in proc.stdout + proc.stderr
+
+
 @pytest.mark.skipif(all(present for _, present in FEATURES.values()), reason="every key is merged: the profile loads")
 def test_demo_site_bazaar_says_why_the_profile_does_not_load_yet(tmp_path):
     proc = cli("demo", "--site", "bazaar", home=tmp_path, timeout=120)
