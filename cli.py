@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from crawler.bazaar.commands import bazaar
 from crawler.commands import crawl, demo, evidence, profile, recheck
 from crawler.distributed.commands import runs, worker
 from crawler.login import login
@@ -73,7 +74,7 @@ def main() -> None:
 
 
 for command in (demo, crawl, search, export, rules, rescan, report, user, serve, index, profile, evidence, keys,
-                schedule, recheck, worker, runs, ocr, leads, login):
+                schedule, recheck, worker, runs, ocr, leads, login, bazaar):
     main.add_command(command)
 rules.add_command(rules_stats)  # `netsword rules stats`: per-rule precision from triage (leads room)
 rules.add_command(rules_suggest)  # `netsword rules suggest`: candidate terms and unless contexts from triage

@@ -27,8 +27,15 @@ err = Console(stderr=True)
 # --- demo ------------------------------------------------------------------------------
 @click.command()
 @click.option("--keep-serving", is_flag=True, help="keep the demo site up after the sweep (Ctrl-C to stop)")
-def demo(keep_serving: bool) -> None:
-    """Serve the bundled demo marketplace on 127.0.0.1, sweep it, and print a summary."""
+@click.option("--site", type=click.Choice(["demo", "bazaar"]), default="demo", show_default=True,
+              help="demo: 网剑演示商城; bazaar: 仿真集市 (login, JSON API, qualification pages: crawler/bazaar/)")
+def demo(keep_serving: bool, site: str) -> None:
+    """Serve a bundled marketplace on 127.0.0.1, sweep it, and print a summary."""
+    if site == "bazaar":
+        from crawler.bazaar.commands import run_demo
+
+        run_demo(keep_serving)
+        return
     from crawler.demo.evaluate import evaluate
     from crawler.demo.server import DemoServer
     from pipelines.store import open_store

@@ -17,6 +17,24 @@ def demo_server():
 
 
 @pytest.fixture(scope="session")
+def bazaar_server():
+    """crawler/bazaar: the 仿真集市 marketplace (login, JSON API, walls) on a free 127.0.0.1 port, once per
+    session. Tests that change its knobs use the ``bazaar`` fixture, which resets them afterwards."""
+    from crawler.bazaar.server import BazaarServer
+
+    with BazaarServer() as server:
+        yield server
+
+
+@pytest.fixture
+def bazaar(bazaar_server):
+    """The session's bazaar with fresh sessions, counters and default knobs (set yours with .configure())."""
+    bazaar_server.reset()
+    yield bazaar_server
+    bazaar_server.reset()
+
+
+@pytest.fixture(scope="session")
 def tsa():
     """tests/tsa_server.py: a real RFC 3161 TSA (openssl ts -reply, a test CA made now) on 127.0.0.1."""
     from tsa_server import TestTSA

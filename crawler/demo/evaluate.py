@@ -1,4 +1,4 @@
-"""Score a sweep of the demo marketplace against its ground truth (ground_truth.json).
+"""Score a sweep of the demo marketplace (or the bazaar) against its ground truth (ground_truth.json).
 
 The unit is (subject, category): a listing or shop flagged under a statistics-form
 category. Precision = right flags / all flags; recall = found violations / all violations.
@@ -76,7 +76,8 @@ def score(truth: set[Key], predicted: set[Key]) -> Evaluation:
                       dict(per))
 
 
-def evaluate(store: Any, sweep_id: str | None = None) -> Evaluation:
-    """Score the findings a store holds (optionally of one sweep) against the ground truth."""
+def evaluate(store: Any, sweep_id: str | None = None, ground_truth: Path = GROUND_TRUTH) -> Evaluation:
+    """Score the findings a store holds (optionally of one sweep) against a ground truth (the demo's by
+    default; ``crawler/bazaar/ground_truth.json`` has the same shape)."""
     filters = {"sweep_id": sweep_id} if sweep_id else {}
-    return score(truth_keys(), predicted_keys(list(store.iter_findings(filters))))
+    return score(truth_keys(ground_truth), predicted_keys(list(store.iter_findings(filters))))
