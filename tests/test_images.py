@@ -202,6 +202,26 @@ def test_ocr_reads_a_detail_picture_offline():
     assert all(len(ln.box) == 4 and ln.box[0] < ln.box[2] and ln.box[1] < ln.box[3] for ln in lines)
 
 
+def test_openvino_reads_by_default_and_the_onnxruntime_fallback_reads_the_same(tmp_path, monkeypatch):
+    """The set-up installs OpenVINO, which runs the networks; NETSWORD_OCR_RUNTIME=onnxruntime (what a machine
+    without OpenVINO gets) reads the same lines, under another engine name (the OCR cache keeps them apart)."""
+    pic = tmp_path / "detail.png"
+    pic.write_bytes(_picture("detail-L0467"))
+    outs = {}
+    for runtime in ("auto", "onnxruntime"):
+        monkeypatch.setenv("NETSWORD_OCR_RUNTIME", runtime)
+        proc = run_cli("ocr", str(pic), "--json", home=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        outs[runtime] = json.loads(proc.stdout)
+    assert outs["auto"]["engine"].endswith("-ppocrv4-openvino")
+    assert outs["onnxruntime"]["engine"].endswith("-ppocrv4")
+    fast, fallback = outs["auto"]["lines"], outs["onnxruntime"]["lines"]
+    assert [ln["text"] for ln in fast] == [ln["text"] for ln in fallback]
+    assert "治疗糖尿病" in "".join(ln["text"] for ln in fast)
+    for x, y in zip(fast, fallback, strict=True):  # the same boxes, give or take a few pixels
+        assert all(abs(a - b) <= 4 for a, b in zip(x["box"], y["box"], strict=True)), (x, y)
+
+
 def test_an_unchanged_picture_is_read_once_across_sweeps(tmp_path):
     """The stage's cache is keyed by the picture's SHA-256: the second sweep's item gets the lines from it."""
     from crawler.items import ListingItem
