@@ -93,20 +93,7 @@ class ItemText:
 
     def numbers(self) -> dict[str, float | None]:
         if self._numbers is None:
-            it = self.item
-            n: dict[str, float | None] = {}
-            if it.kind == "listing":
-                p = it.price if it.price is not None else parse_price(it.price_text)[0]
-                op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
-                n = {"price": p, "original_price": op,
-                     "ratio": op / p if p and op is not None and p > 0 else None,
-                     "discount": p / op if op and p is not None and op > 0 else None}
-                for k, v in (getattr(it, "history", None) or {}).items():
-                    if k not in n and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-                        n[k] = float(v)
-            else:
-                n = {"listing_count": float(it.listing_count) if it.listing_count is not None else None}
-            self._numbers = n
+            self._numbers = item_numbers(self.item)
         return self._numbers
 
     def present(self) -> frozenset[str]:
@@ -133,3 +120,18 @@ class ItemText:
                 return None
             return ref.price if name == "reference_price" else ref.max
         return self.numbers().get(name)
+
+
+def item_numbers(it: Any) -> dict[str, float | None]:
+    """The numbers of item ``it`` a ``when:`` may use, but the reference prices (see the module docstring)."""
+    if it.kind == "listing":
+        p = it.price if it.price is not None else parse_price(it.price_text)[0]
+        op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
+        n: dict[str, float | None] = {"price": p, "original_price": op,
+                                      "ratio": op / p if p and op is not None and p > 0 else None,
+                                      "discount": p / op if op and p is not None and op > 0 else None}
+        for k, v in (getattr(it, "history", None) or {}).items():
+            if k not in n and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                n[k] = float(v)
+        return n
+    return {"listing_count": float(it.listing_count) if it.listing_count is not None else None}
