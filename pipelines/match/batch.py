@@ -186,6 +186,7 @@ class _Scanned:
                     gated.update(gates[terms[j]][k])
                 for i, _, _ in tricks.get(u, ()):
                     gated.update(gates[i][k])
+        # every gated rule has a hit: the gate hit itself
         rules = sorted(gated)
         hits: dict[int, list[Hit]] = {r: [] for r in rules}
         first, end, found, starts = self.first, self.end, self.found, self.starts
@@ -212,7 +213,7 @@ class _Scanned:
                     for r in rules:
                         for group in feeds[r][k].get(i, ()):
                             hits[r].append(new_hit(Hit, (group, fields[k], s, e, term)))
-        return {r: h for r, h in hits.items() if h}, item_tricks
+        return hits, item_tricks
 
 
 def always_candidates(rs: RuleSet, kind: str, items: list[Any], title_refs: list[list[Any]] | None,

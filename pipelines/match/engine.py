@@ -448,24 +448,26 @@ class RuleSet:
         Conditions are ANDed, checked cheapest first; the first positive condition gives the evidence."""
         rule = self.rules[ridx]
         required = self._required[ridx]
-        if required and not required.issubset([h.group for h in hits]):
+        if required and not required.issubset(map(_group, hits)):
             return None  # a term group with no hit at all (most hits are of unless, scope or one `all` group)
         unless: dict[str, list[tuple[int, int]]] = {}
         pos: list[Hit] = []
         scope_hit = False
         for h in hits:
-            if h.group == G_NONE:
+            g = h[0]
+            if g == G_NONE:
                 return None
-            if h.group == G_UNLESS:
-                unless.setdefault(h.field, []).append((h.start, h.end))
-            elif h.group == G_SCOPE:
+            if g == G_UNLESS:
+                unless.setdefault(h[1], []).append((h[2], h[3]))
+            elif g == G_SCOPE:
                 scope_hit = True
             else:
                 pos.append(h)
-        if not self._in_scope(rule, ctx, scope_hit):
+        if rule.scope is not None and not self._in_scope(rule, ctx, scope_hit):
             return None
         order = self._field_order[ridx]
-        pos.sort(key=lambda h: (order[h.field], h.start))
+        if len(pos) > 1:
+            pos.sort(key=lambda h: (order[h[1]], h[2]))
         memo: dict[Hit, bool] = {}
 
         def valid(h: Hit) -> bool:
