@@ -12,6 +12,8 @@ A name whose number is missing makes the expression false. The ``when:`` languag
 from __future__ import annotations
 
 import math
+from itertools import accumulate, repeat
+from operator import add
 from typing import Any
 
 from pipelines.match.prices import ReferenceHit, ReferenceTable, Roles
@@ -75,14 +77,16 @@ class ItemText:
                          for f, n in zip(fields, norms, strict=True)]
         else:
             item = self.item
-            norms = normalize_many([getattr(item, f, "") or "" for f in fields])
+            try:
+                raw = list(map(getattr, repeat(item), fields))
+            except AttributeError:
+                raw = [getattr(item, f, "") for f in fields]
+            norms = normalize_many(raw if None not in raw else [t or "" for t in raw])
         self._norm.update(zip(fields, norms, strict=True))
         joined, texts = strip_joined(norms)
         self._texts.update(zip(fields, texts, strict=True))
-        starts, pos = [], 0
-        for t in texts:
-            starts.append(pos)
-            pos += len(t) + 1
+        starts = [0, *accumulate(map(add, map(len, texts), repeat(1)))]
+        starts.pop()
         return joined, starts
 
     def fill(self, fields: list[str], norms: list[str], texts: list[str]) -> None:

@@ -211,6 +211,9 @@ class RuleSet:
                 add(i, r.scope.fields, r.scope.terms.terms, G_SCOPE)
             if not r.has_terms:
                 self._always[r.applies_to].append(i)
+        # the rules without terms that run when no rule selection is given (without / with test rules)
+        self._always_run = {False: {k: [r for r in a if self._stable[r]] for k, a in self._always.items()},
+                            True: self._always}
         self._compile_automata(table)
 
     def _compile_automata(self, table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]]) -> None:
@@ -302,6 +305,8 @@ class RuleSet:
     def _complete(self, hits: dict[int, list[Hit]], only: set[int] | None, include_test: bool) -> list[int]:
         """The rules that may run and have a hit in every positive term group (the first test of
         :meth:`_evaluate`), in rule order."""
+        if not hits:
+            return []
         required, stable = self._required, self._stable
         return [ridx for ridx in sorted(hits) if (only is None or ridx in only) and (include_test or stable[ridx]) and (
             not required[ridx] or required[ridx].issubset(map(_group, hits[ridx])))]
@@ -344,8 +349,8 @@ class RuleSet:
                 fired.append((ridx, ev))
         n_hit_rules = len(fired)
         if always is None:
-            always = [r for r in self._always[item.kind]
-                      if (only is None or r in only) and (include_test or self._stable[r])]
+            always = self._always_run[include_test][item.kind] if only is None else [
+                r for r in self._always[item.kind] if r in only and (include_test or self._stable[r])]
         for ridx in always:  # rules without any/all/near (when, check, regex)
             rule = self.rules[ridx]
             if ridx in hits:
@@ -374,15 +379,16 @@ class RuleSet:
         price and ``reference()`` (the title's reference-price entry) is None, or it names a price-history
         number the item has no history for. A missing number makes a ``when`` false, so this only skips
         work (parsing the item's prices, evaluating the expression), never a finding."""
+        names = self._when_history[ridx]  # most items have no history: the cheapest test first
+        if names:
+            history = getattr(item, "history", None)
+            if not history or not all(n in history for n in names):
+                return False
         if self._when_needs_reference[ridx] and reference() is None:
             return False
         for number, text in self._when_inputs[ridx]:  # a price neither given nor shown is missing
             if getattr(item, number) is None and not getattr(item, text, None):
                 return False
-        names = self._when_history[ridx]
-        if names:
-            history = getattr(item, "history", None)
-            return bool(history) and all(n in history for n in names)
         return True
 
     def _main_problems(self, fired: list[tuple[int, _Evidence]]) -> list[tuple[int, _Evidence]]:
