@@ -22,12 +22,12 @@ that stand for their term; latin words with digits for letters (``n1ke``) are lo
 :class:`pipelines.match.variants.DigitTricks`. Both are reported in ``Finding.deobfuscated``.
 
 Many items at once (rescan, ``rules explain --jsonl``): :meth:`RuleSet.match_many` gives the same
-findings as ``match`` item by item, batched: 256 items' fields are normalised in one quick-path
-pass, separator-stripped in one regex pass and scanned in one automaton call (joined by NUL, which
-no term holds); an item is looked at alone only when a term hit is in the *gate* group of a rule
-(its positive term group with the fewest terms: no rule fires without a hit there) and some rule
-has a hit in every positive group, or when a rule without terms could fire on it (a price rule's
-``when`` needs a price the item gives, a reference price its title names, history it has).
+findings as ``match`` item by item, batched (:mod:`pipelines.match.batch`): per 256 items each
+distinct field text is normalised, separator-stripped and scanned once, all together (joined by
+NUL, which no term holds); an item is looked at alone only when a term hit is in the *gate* group
+of a rule (its positive term group with the fewest terms: no rule fires without a hit there) and
+some rule has a hit in every positive group, or when a rule without terms could fire on it (a price
+rule's ``when`` holds for the item's numbers, or names a reference price its title may give).
 Price rules are skipped by the same prerequisites item by item too, before prices are parsed.
 
 A rule gives at most one Finding per subject (the first hit in field order), so its
