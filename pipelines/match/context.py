@@ -12,6 +12,8 @@ A name whose number is missing makes the expression false. The ``when:`` languag
 from __future__ import annotations
 
 import math
+from itertools import accumulate, repeat
+from operator import add
 from typing import Any
 
 from pipelines.match.prices import ReferenceHit, ReferenceTable, Roles
@@ -75,14 +77,16 @@ class ItemText:
                          for f, n in zip(fields, norms, strict=True)]
         else:
             item = self.item
-            norms = normalize_many([getattr(item, f, "") or "" for f in fields])
+            try:
+                raw = list(map(getattr, repeat(item), fields))
+            except AttributeError:
+                raw = [getattr(item, f, "") for f in fields]
+            norms = normalize_many(raw if None not in raw else [t or "" for t in raw])
         self._norm.update(zip(fields, norms, strict=True))
         joined, texts = strip_joined(norms)
         self._texts.update(zip(fields, texts, strict=True))
-        starts, pos = [], 0
-        for t in texts:
-            starts.append(pos)
-            pos += len(t) + 1
+        starts = [0, *accumulate(map(add, map(len, texts), repeat(1)))]
+        starts.pop()
         return joined, starts
 
     def fill(self, fields: list[str], norms: list[str], texts: list[str]) -> None:
@@ -93,20 +97,7 @@ class ItemText:
 
     def numbers(self) -> dict[str, float | None]:
         if self._numbers is None:
-            it = self.item
-            n: dict[str, float | None] = {}
-            if it.kind == "listing":
-                p = it.price if it.price is not None else parse_price(it.price_text)[0]
-                op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
-                n = {"price": p, "original_price": op,
-                     "ratio": op / p if p and op is not None and p > 0 else None,
-                     "discount": p / op if op and p is not None and op > 0 else None}
-                for k, v in (getattr(it, "history", None) or {}).items():
-                    if k not in n and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-                        n[k] = float(v)
-            else:
-                n = {"listing_count": float(it.listing_count) if it.listing_count is not None else None}
-            self._numbers = n
+            self._numbers = item_numbers(self.item)
         return self._numbers
 
     def present(self) -> frozenset[str]:
@@ -133,3 +124,18 @@ class ItemText:
                 return None
             return ref.price if name == "reference_price" else ref.max
         return self.numbers().get(name)
+
+
+def item_numbers(it: Any) -> dict[str, float | None]:
+    """The numbers of item ``it`` a ``when:`` may use, but the reference prices (see the module docstring)."""
+    if it.kind == "listing":
+        p = it.price if it.price is not None else parse_price(it.price_text)[0]
+        op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
+        n: dict[str, float | None] = {"price": p, "original_price": op,
+                                      "ratio": op / p if p and op is not None and p > 0 else None,
+                                      "discount": p / op if op and p is not None and op > 0 else None}
+        for k, v in (getattr(it, "history", None) or {}).items():
+            if k not in n and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                n[k] = float(v)
+        return n
+    return {"listing_count": float(it.listing_count) if it.listing_count is not None else None}

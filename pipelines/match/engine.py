@@ -22,12 +22,12 @@ that stand for their term; latin words with digits for letters (``n1ke``) are lo
 :class:`pipelines.match.variants.DigitTricks`. Both are reported in ``Finding.deobfuscated``.
 
 Many items at once (rescan, ``rules explain --jsonl``): :meth:`RuleSet.match_many` gives the same
-findings as ``match`` item by item, batched: 256 items' fields are normalised in one quick-path
-pass, separator-stripped in one regex pass and scanned in one automaton call (joined by NUL, which
-no term holds); an item is looked at alone only when a term hit is in the *gate* group of a rule
-(its positive term group with the fewest terms: no rule fires without a hit there) and some rule
-has a hit in every positive group, or when a rule without terms could fire on it (a price rule's
-``when`` needs a price the item gives, a reference price its title names, history it has).
+findings as ``match`` item by item, batched (:mod:`pipelines.match.batch`): per 256 items each
+distinct field text is normalised, separator-stripped and scanned once, all together (joined by
+NUL, which no term holds); an item is looked at alone only when a term hit is in the *gate* group
+of a rule (its positive term group with the fewest terms: no rule fires without a hit there) and
+some rule has a hit in every positive group, or when a rule without terms could fire on it (a price
+rule's ``when`` holds for the item's numbers, or names a reference price its title may give).
 Price rules are skipped by the same prerequisites item by item too, before prices are parsed.
 
 A rule gives at most one Finding per subject (the first hit in field order), so its
@@ -49,22 +49,23 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from crawler.items import TEXT_FIELDS, Finding, image_hit
 from netsword import config as netsword_config
 from netsword.clock import utc_now
 from pipelines.match import explain as analyst
 from pipelines.match.automaton import Scanner, pick_backend
+from pipelines.match.batch import match_batch
 from pipelines.match.checks import CHECKS, CheckEvidence
 from pipelines.match.context import ItemText
 from pipelines.match.errors import (
     RuleError,
 )
 from pipelines.match.explain import ExampleResult
+from pipelines.match.hits import ALNUM, G_ALL, G_ANY, G_NEAR_A, G_NEAR_B, G_NONE, G_SCOPE, G_UNLESS, Hit, new_hit
 from pipelines.match.loader import load_packs
 from pipelines.match.model import Pack, Rule, TermGroup, Variant
 from pipelines.match.prices import ReferenceTable, Roles, load_references
@@ -72,19 +73,12 @@ from pipelines.match.variants import NOTE_DIGITS, DigitTricks, variant_note
 from pipelines.match.when import BASIC_NAMES, REFERENCE_NAMES, WhenEvaluator, when_evidence
 from pipelines.normalize import (
     NOTE_SEPARATORS,
-    normalize_many,
-    normalize_text,
     notes_for_fragment,
-    strip_joined,
     word_bounds,
 )
 
-# term-group codes stored in the automaton next to each rule index
-G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_ALL = 0, 1, 2, 3, 4, 5, 10
-
 SNIPPET_CONTEXT = 30  # characters of normalised text either side of the hit
 WORD_WINDOW = 12  # characters either side of a hit given to jieba for the whole-word check
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 #: the item attributes (number, shown text) each basic ``when`` number comes from (ItemText.numbers)
 WHEN_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "price": (("price", "price_text"),),
@@ -95,25 +89,10 @@ WHEN_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _none() -> None:
-    return None
-
-
 #: items matched together by :meth:`RuleSet.match_many` (one normalisation pass, one scan)
 BATCH = 256
 
-class Hit(NamedTuple):
-    """One term hit of one term group of one rule, in the separator-stripped text of a field."""
-
-    group: int  # G_ANY, G_NEAR_A, ... (G_ALL + j for the j-th `all` group)
-    field: str
-    start: int
-    end: int
-    term: str
-
-
-#: builds a Hit without NamedTuple's Python-level __new__ (the scan makes one per term hit and rule)
-_new_hit = tuple.__new__
+_group = itemgetter(0)  # a Hit's group
 
 
 def _span(h: Hit) -> tuple[str, int, int, str]:
@@ -232,6 +211,9 @@ class RuleSet:
                 add(i, r.scope.fields, r.scope.terms.terms, G_SCOPE)
             if not r.has_terms:
                 self._always[r.applies_to].append(i)
+        # the rules without terms that run when no rule selection is given (without / with test rules)
+        self._always_run = {False: {k: [r for r in a if self._stable[r]] for k, a in self._always.items()},
+                            True: self._always}
         self._compile_automata(table)
 
     def _compile_automata(self, table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]]) -> None:
@@ -244,7 +226,11 @@ class RuleSet:
         self._ref_roles: dict[str, list[Roles | None]] = {}  # per term index: its reference-table roles
         self._title_at: dict[str, int] = {}
         self._batchable: dict[str, bool] = {}
-        self._gates: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
+        self._gates: dict[str, list[tuple[frozenset[int], ...]]] = {}
+        self._gate_bits: dict[str, list[int]] = {}
+        self._latin: dict[str, list[bool]] = {}
+        self._feeds: dict[str, list[list[dict[int, tuple[int, ...]]]]] = {}
+        self._has_roles: dict[str, list[bool]] = {}
         for kind, fields in TEXT_FIELDS.items():
             scan_fields = [f for f in fields if table.get((kind, f))]
             self._scan_fields[kind] = scan_fields
@@ -258,14 +244,25 @@ class RuleSet:
                 words += [t for t in roles if t not in have]
                 self._ref_roles[kind] = [roles.get(t) for t in words]
                 self._title_at[kind] = scan_fields.index("title")
-            payloads = [(t, t[0] in _ALNUM, t[-1] in _ALNUM,
+            payloads = [(t, t[0] in ALNUM, t[-1] in ALNUM,
                          tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
                         for t in words]
             self._automata[kind] = Scanner(words, payloads, self.backend)
-            # per term and scanned field: the rules whose gate group the term is in there (match_many)
-            self._gates[kind] = [tuple(tuple(dict.fromkeys(ridx for ridx, group in members
-                                                           if self._gate[ridx] in (None, group)))
-                                       for members in p[3]) for p in payloads]
+            self._latin[kind] = [p[1] or p[2] for p in payloads]  # terms that must be whole latin words
+            self._has_roles[kind] = [r is not None for r in self._ref_roles.get(kind, [None] * len(words))]
+            # per term and scanned field: the rules whose gate group the term is in there, and per term the
+            # fields (bit k: field k) where it is in one (match_many)
+            gates = [tuple(frozenset(ridx for ridx, group in members if self._gate[ridx] in (None, group))
+                           for members in p[3]) for p in payloads]
+            self._gates[kind] = gates
+            # per rule and scanned field: the terms it uses there -> their groups (in payload order)
+            feeds: list[list[dict[int, tuple[int, ...]]]] = [[{} for _ in scan_fields] for _ in self.rules]
+            for i, p in enumerate(payloads):
+                for k, members in enumerate(p[3]):
+                    for ridx, group in members:
+                        feeds[ridx][k][i] = (*feeds[ridx][k].get(i, ()), group)
+            self._feeds[kind] = feeds
+            self._gate_bits[kind] = [sum(1 << k for k, rules in enumerate(g) if rules) for g in gates]
             # match_many joins items by NUL: a term with a NUL in it (none can be written in YAML) could
             # match across two items, so such rule sets match item by item
             self._batchable[kind] = not any("\x00" in t for t in words)
@@ -292,7 +289,7 @@ class RuleSet:
         if len(kinds) == 1:  # the usual case: listings only, or shops only
             kind = kinds.pop()
             return [found for a in range(0, len(items), BATCH)
-                    for found in self._match_batch(kind, list(items[a:a + BATCH]), indices, inc)]
+                    for found in match_batch(self, kind, list(items[a:a + BATCH]), indices, inc)]
         out: list[list[Finding]] = [[] for _ in items]
         by_kind: dict[str, list[int]] = {}
         for n, item in enumerate(items):
@@ -300,156 +297,19 @@ class RuleSet:
         for kind, positions in by_kind.items():
             for a in range(0, len(positions), BATCH):
                 chunk = positions[a:a + BATCH]
-                for n, found in zip(chunk, self._match_batch(kind, [items[n] for n in chunk], indices, inc),
+                for n, found in zip(chunk, match_batch(self, kind, [items[n] for n in chunk], indices, inc),
                                     strict=True):
                     out[n] = found
         return out
 
-    def _match_batch(self, kind: str, items: list[Any], only: set[int] | None, include_test: bool
-                     ) -> list[list[Finding]]:
-        fields = self._scan_fields[kind]
-        if not fields or not self._batchable[kind]:
-            return [self._match(item, only, include_test) for item in items]
-        nf = len(fields)
-        norms = self._batch_norms(fields, items)
-        joined, texts = strip_joined(norms)
-        # where each field of each item starts in `joined` (from the lengths: a text may hold its own NUL)
-        starts = [0, *accumulate(len(t) + 1 for t in texts)]
-        starts.pop()
-        payloads, gates = self._automata[kind].payloads, self._gates[kind]
-        ref_roles = self._ref_roles.get(kind)
-        title_at = self._title_at.get(kind, -1)
-        refs_of: list[list[tuple[Roles, int, int]]] | None = [[] for _ in items] if ref_roles is not None else None
-        # per item: its term hits (term index, field index, start, end) in the order _scan meets them, and
-        # whether one of them is in the gate group of a rule (the rule cannot fire without such a hit)
-        raw_of: list[list[tuple[int, int, int, int]] | None] = [None] * len(items)
-        gated = bytearray(len(items))
-        n_joined = len(joined)
-        for i, start, end in self._automata[kind].scan(joined):
-            g = bisect_right(starts, start) - 1
-            n, k = divmod(g, nf)
-            per_field = payloads[i][3]
-            roles = ref_roles[i] if k == title_at and ref_roles else None
-            if not per_field[k] and roles is None:
-                continue
-            # latin terms must not sit inside a longer latin word; NUL ends a field (and an item)
-            if payloads[i][1] and start and joined[start - 1] in _ALNUM:
-                continue
-            if payloads[i][2] and end < n_joined and joined[end] in _ALNUM:
-                continue
-            base = starts[g]
-            if roles is not None:
-                refs_of[n].append((roles, start - base, end - base))  # type: ignore[index]
-            if per_field[k]:
-                raw = raw_of[n]
-                if raw is None:
-                    raw = raw_of[n] = []
-                raw.append((i, k, start - base, end - base))
-                if gates[i][k]:
-                    gated[n] = 1
-        tricks_of: dict[int, dict[tuple[str, int, int], str]] = {}
-        for i, start, end in self._tricks[kind].scan(joined):
-            g = bisect_right(starts, start) - 1
-            n, k = divmod(g, nf)
-            if payloads[i][3][k]:
-                base = starts[g]
-                tricks_of.setdefault(n, {})[(fields[k], start - base, end - base)] = payloads[i][0]
-                raw = raw_of[n]
-                if raw is None:
-                    raw = raw_of[n] = []
-                raw.append((i, k, start - base, end - base))
-                if gates[i][k]:
-                    gated[n] = 1
-        out: list[list[Finding]] = []
-        always = self._always[kind]
-        # an item whose title has no reference-price word has no reference price (ItemText.reference)
-        unscanned_reference = self.references is not None and refs_of is None
-        found_at = utc_now()
-        for n, item in enumerate(items):
-            ref_hits = refs_of[n] if refs_of is not None else None
-            hits = self._expand(raw_of[n], payloads, fields) if gated[n] else None
-            if hits is None or not self._any_complete(hits, only, include_test):
-                # no rule has a hit in each of its positive term groups: none of them fires (_evaluate) and
-                # every rule without terms is evaluated as if the item had no hit (a rule without terms
-                # that has hits, of `unless` or `none`, has no positive group, so it would be complete)
-                if not (always and (ref_hits or unscanned_reference or any(
-                        self._always_may_fire(ridx, item, only, include_test) for ridx in always))):
-                    out.append([])  # and no rule without terms can fire: nothing to build
-                    continue
-                # only rules without terms may fire (mostly prices): no texts needed unless one does, and
-                # then ItemText works them out again from the item (the same normal forms)
-                ctx = ItemText(item, self.references)
-                ctx.reference_hits = ref_hits
-                out.append(self._decide(item, ctx, {}, only, include_test, found_at))
-                continue
-            ctx = ItemText(item, self.references)
-            ctx.fill(fields, norms[n * nf:(n + 1) * nf], texts[n * nf:(n + 1) * nf])
-            ctx.reference_hits = ref_hits
-            if n in tricks_of:
-                ctx.tricks = tricks_of[n]
-            out.append(self._decide(item, ctx, hits, only, include_test, found_at))
-        return out
-
-    @staticmethod
-    def _expand(raw: list[tuple[int, int, int, int]] | None, payloads: list[Any], fields: list[str]
-                ) -> dict[int, list[Hit]]:
-        """The hits per rule index of an item's term hits, as :meth:`_scan` makes them."""
-        hits: dict[int, list[Hit]] = {}
-        for i, k, s, e in raw or ():
-            term, _, _, per_field = payloads[i]
-            f = fields[k]
-            for ridx, group in per_field[k]:
-                hits.setdefault(ridx, []).append(_new_hit(Hit, (group, f, s, e, term)))
-        return hits
-
-    def _any_complete(self, hits: dict[int, list[Hit]], only: set[int] | None, include_test: bool) -> bool:
-        """Whether a rule that may run has a hit in every positive term group (the first test of
-        :meth:`_evaluate`)."""
+    def _complete(self, hits: dict[int, list[Hit]], only: set[int] | None, include_test: bool) -> list[int]:
+        """The rules that may run and have a hit in every positive term group (the first test of
+        :meth:`_evaluate`), in rule order."""
+        if not hits:
+            return []
         required, stable = self._required, self._stable
-        for ridx, hs in hits.items():
-            if (only is None or ridx in only) and (include_test or stable[ridx]) and (
-                    not required[ridx] or required[ridx].issubset([h[0] for h in hs])):
-                return True
-        return False
-
-    def _always_may_fire(self, ridx: int, item: Any, only: set[int] | None, include_test: bool) -> bool:
-        """Whether :meth:`_decide` would evaluate rule ``ridx`` (one without terms) on an item with no term
-        hit and no reference price."""
-        if (only is not None and ridx not in only) or not (include_test or self._stable[ridx]):
-            return False
-        return self.rules[ridx].when is None or self._may_hold(ridx, item, _none)
-
-    @staticmethod
-    def _batch_norms(fields: list[str], items: list[Any]) -> list[str]:
-        """The normalised ``fields`` of every item, flat (item by item): ``item.norm`` where the normalise
-        stage filled it (as :meth:`ItemText.scan_text` takes it), the rest normalised together."""
-        nf = len(fields)
-        norms: list[str] = [""] * (nf * len(items))
-        raw: list[str] = []
-        raw_at: list[int] = []
-        get = attrgetter(*fields) if nf > 1 else (lambda item: (getattr(item, fields[0]),))
-        get_pre = itemgetter(*fields) if nf > 1 else (lambda pre: (pre[fields[0]],))
-        for n, item in enumerate(items):
-            pre = item.norm
-            if pre:
-                try:
-                    got = get_pre(pre)
-                except KeyError:  # a field the normalise stage left out
-                    got = (None,)
-                if None in got:
-                    got = [normalize_text(getattr(item, f, "") or "") if v is None else v
-                           for f, v in zip(fields, (pre.get(f) for f in fields), strict=True)]
-                norms[n * nf:(n + 1) * nf] = got
-            else:
-                raw_at.append(n)
-                raw += get(item)
-        if raw:
-            done = normalize_many([t or "" for t in raw])
-            if len(raw_at) == len(items):
-                return done
-            for j, n in enumerate(raw_at):
-                norms[n * nf:(n + 1) * nf] = done[j * nf:(j + 1) * nf]
-        return norms
+        return [ridx for ridx in sorted(hits) if (only is None or ridx in only) and (include_test or stable[ridx]) and (
+            not required[ridx] or required[ridx].issubset(map(_group, hits[ridx])))]
 
     # ------------------------------------------------------------ analyst tools (pipelines.match.explain)
 
@@ -474,19 +334,26 @@ class RuleSet:
         return self._decide(item, ctx, hits, only, include_test)
 
     def _decide(self, item: Any, ctx: ItemText, hits: dict[int, list[Hit]], only: set[int] | None,
-                include_test: bool, found_at: str | None = None) -> list[Finding]:
-        """The findings of one item from its term hits: rules with hits first, then the rules without terms."""
+                include_test: bool, found_at: str | None = None, complete: list[int] | None = None,
+                always: Sequence[int] | None = None) -> list[Finding]:
+        """The findings of one item from its term hits: rules with hits first, then the rules without terms.
+
+        ``complete``: the rules with hits to evaluate (:meth:`_complete`), ``always``: the rules without terms
+        (:meth:`_always_candidates`), both already chosen by ``only`` and ``include_test``."""
         fired: list[tuple[int, _Evidence]] = []
-        for ridx in sorted(hits):
-            rule = self.rules[ridx]
-            if (only is None or ridx in only) and (include_test or rule.status == "stable"):
-                ev = self._evaluate(ridx, hits[ridx], ctx)
-                if ev is not None:
-                    fired.append((ridx, ev))
+        if complete is None:
+            complete = self._complete(hits, only, include_test)
+        for ridx in complete:
+            ev = self._evaluate(ridx, hits[ridx], ctx)
+            if ev is not None:
+                fired.append((ridx, ev))
         n_hit_rules = len(fired)
-        for ridx in self._always[item.kind]:  # rules without any/all/near (when, check, regex)
+        if always is None:
+            always = self._always_run[include_test][item.kind] if only is None else [
+                r for r in self._always[item.kind] if r in only and (include_test or self._stable[r])]
+        for ridx in always:  # rules without any/all/near (when, check, regex)
             rule = self.rules[ridx]
-            if ridx in hits or (only is not None and ridx not in only) or not (include_test or rule.status == "stable"):
+            if ridx in hits:
                 continue
             # conditions are ANDed: a rule whose `when` is false cannot fire (the common case for price
             # rules, checked here without the rest of the evaluation; the cheap prerequisites first, then
@@ -512,15 +379,16 @@ class RuleSet:
         price and ``reference()`` (the title's reference-price entry) is None, or it names a price-history
         number the item has no history for. A missing number makes a ``when`` false, so this only skips
         work (parsing the item's prices, evaluating the expression), never a finding."""
+        names = self._when_history[ridx]  # most items have no history: the cheapest test first
+        if names:
+            history = getattr(item, "history", None)
+            if not history or not all(n in history for n in names):
+                return False
         if self._when_needs_reference[ridx] and reference() is None:
             return False
         for number, text in self._when_inputs[ridx]:  # a price neither given nor shown is missing
             if getattr(item, number) is None and not getattr(item, text, None):
                 return False
-        names = self._when_history[ridx]
-        if names:
-            history = getattr(item, "history", None)
-            return bool(history) and all(n in history for n in names)
         return True
 
     def _main_problems(self, fired: list[tuple[int, _Evidence]]) -> list[tuple[int, _Evidence]]:
@@ -553,16 +421,16 @@ class RuleSet:
             if not members and roles is None:
                 continue
             # latin terms must not sit inside a longer latin word ("lv" in "silver"); NUL ends a field
-            if left and start and joined[start - 1] in _ALNUM:
+            if left and start and joined[start - 1] in ALNUM:
                 continue
-            if right and end < n and joined[end] in _ALNUM:
+            if right and end < n and joined[end] in ALNUM:
                 continue
             base = starts[k]
             if roles is not None:
                 ref_hits.append((roles, start - base, end - base))
             f, s, e = fields[k], start - base, end - base
             for ridx, group in members:
-                hits.setdefault(ridx, []).append(_new_hit(Hit, (group, f, s, e, term)))
+                hits.setdefault(ridx, []).append(new_hit(Hit, (group, f, s, e, term)))
         self._digit_tricks(kind, ctx, joined, starts, hits)
         return hits
 
@@ -578,7 +446,7 @@ class RuleSet:
                 f, start, end = fields[k], start - starts[k], end - starts[k]
                 ctx.tricks[(f, start, end)] = term
                 for ridx, group in members:
-                    hits.setdefault(ridx, []).append(_new_hit(Hit, (group, f, start, end, term)))
+                    hits.setdefault(ridx, []).append(new_hit(Hit, (group, f, start, end, term)))
 
     def _evaluate(self, ridx: int, hits: list[Hit], ctx: ItemText, when_true: bool = False) -> _Evidence | None:
         """The evidence rule ``ridx`` fires with, or None; ``when_true``: its ``when`` was already found true.
@@ -586,24 +454,26 @@ class RuleSet:
         Conditions are ANDed, checked cheapest first; the first positive condition gives the evidence."""
         rule = self.rules[ridx]
         required = self._required[ridx]
-        if required and not required.issubset([h.group for h in hits]):
+        if required and not required.issubset(map(_group, hits)):
             return None  # a term group with no hit at all (most hits are of unless, scope or one `all` group)
         unless: dict[str, list[tuple[int, int]]] = {}
         pos: list[Hit] = []
         scope_hit = False
         for h in hits:
-            if h.group == G_NONE:
+            g = h[0]
+            if g == G_NONE:
                 return None
-            if h.group == G_UNLESS:
-                unless.setdefault(h.field, []).append((h.start, h.end))
-            elif h.group == G_SCOPE:
+            if g == G_UNLESS:
+                unless.setdefault(h[1], []).append((h[2], h[3]))
+            elif g == G_SCOPE:
                 scope_hit = True
             else:
                 pos.append(h)
-        if not self._in_scope(rule, ctx, scope_hit):
+        if rule.scope is not None and not self._in_scope(rule, ctx, scope_hit):
             return None
         order = self._field_order[ridx]
-        pos.sort(key=lambda h: (order[h.field], h.start))
+        if len(pos) > 1:
+            pos.sort(key=lambda h: (order[h[1]], h[2]))
         memo: dict[Hit, bool] = {}
 
         def valid(h: Hit) -> bool:

@@ -136,10 +136,15 @@ class WhenEvaluator:
         return plan
 
     def true(self, pred: Predicate, ctx: Numbers) -> bool:
+        return self.holds(pred, ctx.number)
+
+    def holds(self, pred: Predicate, number: Callable[[str], float | None]) -> bool:
+        """``true`` with the numbers from ``number(name)`` (``ItemText.number``, or the ``get`` of a dict of
+        the item's numbers when ``pred`` names no reference price)."""
         order, fn = self._plans.get(pred.expr) or self._plan(pred)
         values = {}
         for name in order:
-            v = ctx.number(name)
+            v = number(name)
             if v is None:
                 return False  # a missing number never satisfies a predicate
             values[name] = v
