@@ -1,24 +1,29 @@
 """Indexing and search benchmark of the Store engines: SQLite beside the real search engine, in one run.
 
-    python -m bench.bench_index [--findings 100000] [--listings 100000] [--repeat 7] [--db FILE]
-                                [--skip-es] [--stand-in] [--skip-index] [--skip-search]
+    python -m bench.bench_index [--findings 100000] [--listings 100000[,1000000]] [--repeat 7] [--db FILE]
+                                [--heap 4g] [--skip-es] [--stand-in] [--skip-index] [--skip-search]
 
-The real search engine is OpenSearch 2.19 from ``deploy/testengine`` (one JVM, 1 GB heap, started
-here on 127.0.0.1; built by ``make bench``), or a real Elasticsearch with NETSWORD_TEST_ES_URL.
+The real search engine is OpenSearch 2.19 from ``deploy/testengine`` (one JVM, ``--heap`` 4 GB by
+default, started here on 127.0.0.1; built by ``make bench``), or a real Elasticsearch with
+NETSWORD_TEST_ES_URL.
 
 1. Indexing: ``--findings`` findings (two per listing, the way the crawl pipeline saves pages:
    snapshot record, listing, findings, resolve) into SQLite and the search engine (``--stand-in``:
    the noida-db Elasticsearch stand-in too). Prints findings/s and the documents written per second.
 2. Search: 20 typical analyst queries over ``--listings`` listings (30% flagged, 1-3 findings each)
    in SQLite and in the search engine, p50/p95 over ``--repeat`` runs each, and over all of them.
+   With several sizes (``--listings 100000,1000000``) each engine's corpus is built to the first
+   size, queried, then grown to the next (the corpus of n listings is the first n of a larger one).
 
-``--listings 1000000`` is the big run: building the corpus takes tens of minutes per engine on 2
-cores (``--db`` keeps the SQLite file for the next run).
+Corpora are built with each store's ``bulk_load()`` (the search engine: no periodic refresh, translog
+flushed asynchronously), with a progress line every 100,000 listings and the load average
+(``--db`` keeps the SQLite file for the next run).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import shutil
@@ -38,26 +43,38 @@ AT = "2026-06-01T00:00:00+00:00"
 
 def items(n: int, sweep: str = "sw1", per_listing: int | None = None, flagged: float = 0.3,
           seed: int = 11) -> Iterator[ListingItem]:
-    """``n`` synthetic Chinese listings, lazily; ``per_listing`` findings on every one, else on ``flagged`` of them."""
+    """``n`` synthetic Chinese listings, lazily; ``per_listing`` findings on every one, else on ``flagged`` of them.
+
+    Cheap enough for a million: the random draws of a listing are a few ``choices`` calls, not one call per
+    word (titles brand + modifier + goods + modifier, descriptions 5-20 words of the same vocabulary).
+    Listing ``i`` belongs to one of the shops ``s0`` .. ``s{i // 40}``: about 40 listings per shop, older shops
+    bigger, and the first ``n`` listings are the same whatever ``n`` (a corpus grows by appending)."""
     rnd = random.Random(seed)
-    shops = max(n // 40, 1)
+    words = MODS + GOODS
+    sites = ("bench", "mall")
+    services = ("支持七天无理由退货", "不支持七天无理由退货", "")
     for i in range(n):
-        title = f"{rnd.choice(BRANDS)}{rnd.choice(MODS)}{rnd.choice(GOODS)} {rnd.choice(MODS)}"
-        shop_id = f"s{rnd.randrange(shops)}"
-        price = round(rnd.uniform(5, 3000), 2)
-        item = ListingItem(url=f"http://bench.test/item/{i}.html", site=rnd.choice(("bench", "mall")), sweep_id=sweep,
-                           status=200, fetched_at=AT, html_sha256=f"{i:012d}".ljust(64, "0"),
-                           html_path=f"html/{i}.html.gz", listing_id=str(i), shop_id=shop_id,
-                           shop_name=f"店铺{shop_id}", title=title,
-                           description="".join(rnd.choice(MODS + GOODS) for _ in range(rnd.randint(5, 20))),
-                           service=rnd.choice(("支持七天无理由退货", "不支持七天无理由退货", "")), price=price)
-        k = per_listing if per_listing is not None else (rnd.randint(1, 3) if rnd.random() < flagged else 0)
-        for rule_id, category, severity in rnd.sample(RULES, k):
-            item.findings.append(Finding(
-                rule_id=rule_id, rule_version="1", pack=rule_id.split(".")[0], title=rule_id, category=category,
-                severity=severity, basis="《电子商务法》", subject_kind="listing", subject_id=item.subject_id,
-                site=item.site, shop_id=shop_id, url=item.url, field="title", matched=[title[:2]],
-                snippet=f"【{title[:6]}】{title[6:20]}", snapshot_sha256=item.html_sha256, sweep_id=sweep, found_at=AT))
+        brand, good = rnd.choice(BRANDS), rnd.choice(GOODS)
+        mod1, mod2 = rnd.choices(MODS, k=2)
+        title = f"{brand}{mod1}{good} {mod2}"
+        shop_id = f"s{int(rnd.random() * (i // 40 + 1))}"
+        site = sites[rnd.random() < 0.5]
+        url = f"http://bench.test/item/{i}.html"
+        item = ListingItem(url=url, site=site, sweep_id=sweep, status=200, fetched_at=AT,
+                           html_sha256=f"{i:012d}".ljust(64, "0"), html_path=f"html/{i}.html.gz", listing_id=str(i),
+                           shop_id=shop_id, shop_name=f"店铺{shop_id}", title=title,
+                           description="".join(rnd.choices(words, k=5 + int(rnd.random() * 16))),
+                           service=services[int(rnd.random() * 3)], price=round(5 + rnd.random() * 2995, 2))
+        k = per_listing if per_listing is not None else (1 + int(rnd.random() * 3) if rnd.random() < flagged else 0)
+        if k:
+            sid = item.subject_id
+            for rule_id, category, severity in rnd.sample(RULES, k):
+                item.findings.append(Finding(
+                    rule_id=rule_id, rule_version="1", pack=rule_id.split(".")[0], title=rule_id, category=category,
+                    severity=severity, basis="《电子商务法》", subject_kind="listing", subject_id=sid, site=site,
+                    shop_id=shop_id, url=url, field="title", matched=[title[:2]],
+                    snippet=f"【{title[:6]}】{title[6:20]}", snapshot_sha256=item.html_sha256, sweep_id=sweep,
+                    found_at=AT))
         yield item
 
 
@@ -84,7 +101,7 @@ class Engines:
     """The search engines of this run, started once: the real one (OpenSearch from deploy/testengine, or
     NETSWORD_TEST_ES_URL) and the Elasticsearch stand-in; each entry (label, store URL base) or a reason."""
 
-    def __init__(self, tmp: Path, skip: bool) -> None:
+    def __init__(self, tmp: Path, skip: bool, heap: str = "4g") -> None:
         self.tmp = tmp
         self.servers: list[Any] = []
         self.found: list[tuple[str, str]] = []  # (label, "scheme://host")
@@ -98,11 +115,11 @@ class Engines:
         from tests.store_contract.realengine import EngineUnavailable, TestEngine
 
         try:
-            engine = TestEngine(tmp / "opensearch", heap="1g", quick_start=False)
+            engine = TestEngine(tmp / "opensearch", heap=heap, quick_start=False)
             engine.home.mkdir(parents=True, exist_ok=True)
             engine.start()
             self.servers.append(engine)
-            self.found.append((f"{engine.name} (1 JVM, 1 GB heap)", f"opensearch://{engine.store_host}"))
+            self.found.append((f"{engine.name} (1 JVM, {heap} heap)", f"opensearch://{engine.store_host}"))
             print(f"{engine.name} started in {engine.started_in:.1f} s", flush=True)
         except EngineUnavailable as e:
             self.missing.append(("OpenSearch (deploy/testengine)", str(e).splitlines()[0]))
@@ -124,7 +141,7 @@ class Engines:
 
 
 def bench_indexing(findings: int, engines: Engines, stand_in: bool) -> None:
-    print(f"{'indexing':<34}{'findings':>10}{'seconds':>10}{'findings/s':>12}{'docs/s':>10}")
+    print(f"{'indexing (load ' + _load() + ')':<34}{'findings':>10}{'seconds':>10}{'findings/s':>12}{'docs/s':>10}")
     tmp = engines.tmp
     n, secs = index_run(f"sqlite:///{tmp}/index.db", findings)
     rows = n + n // 2 + n // 2  # findings, listings, snapshot records
@@ -166,19 +183,21 @@ QUERIES: list[tuple[str, SearchQuery]] = [
 ]
 
 
-def fill_search_corpus(store: Any, listings: int) -> None:
-    """The search benchmark's corpus: ``listings`` listings (30% flagged) and their shops, one sweep."""
-    store.start_sweep("sw1", "bench", AT, {})
+def fill_search_corpus(store: Any, listings: int, start: int = 0) -> None:
+    """The search benchmark's corpus: ``listings`` listings (30% flagged) and their shops, one sweep. With
+    ``start`` the store holds the first ``start`` of them already: the rest is appended."""
+    if not start:
+        store.start_sweep("sw1", "bench", AT, {})
     with store.bulk_load():
-        for i in range(max(listings // 40, 1)):
+        for i in range(start // 40 + 1 if start else 0, listings // 40 + 1):
             store.upsert_shop(ShopItem(url=f"http://bench.test/shop/s{i}/", site="bench", shop_id=f"s{i}",
                                        name=f"店铺s{i}", operator=f"某某商贸有限公司{i}", fetched_at=AT))
         t0 = time.perf_counter()
-        for n, item in enumerate(items(listings), 1):
+        for n, item in enumerate(itertools.islice(items(listings), start, None), start + 1):
             store.save(item, resolve=False)
             if n % 100_000 == 0 and n < listings:  # the big run takes long: say how far it got
                 secs = time.perf_counter() - t0
-                print(f"  {n:,} of {listings:,} listings in {secs:.0f} s ({n / secs:.0f}/s; load "
+                print(f"  {n:,} of {listings:,} listings in {secs:.0f} s ({(n - start) / secs:.0f}/s; load "
                       f"{os.getloadavg()[0]:.1f})", flush=True)
 
 
@@ -199,31 +218,43 @@ def _time_queries(label: str, store: Any, listings: int, repeat: int) -> None:
           "   (target p95 < 100 ms)", flush=True)
 
 
-def bench_search(listings: int, repeat: int, db: str, engines: Engines) -> None:
+def _grow(store: Any, label: str, listings: int) -> bool:
+    """Bring the store's corpus to ``listings`` listings (appending to a smaller one); False if it holds more."""
+    have = store.counts()["listings"]
+    if have > listings:
+        print(f"\n{label} holds {have} listings, more than {listings}: skipped (remove it or pick another --db)")
+        return False
+    if have < listings:
+        t0 = time.perf_counter()
+        print(f"\nbuilding {listings:,} listings in {label} (from {have:,}; load {_load()})", flush=True)
+        fill_search_corpus(store, listings, start=have)
+        secs = time.perf_counter() - t0
+        print(f"built {listings:,} listings in {label}: {listings - have:,} in {secs:.0f} s "
+              f"({(listings - have) / secs:.0f}/s; load {_load()})", flush=True)
+    return True
+
+
+def bench_search(sizes: list[int], repeat: int, db: str, engines: Engines) -> None:
+    """At each corpus size (smallest first, each corpus grown from the last): every engine's queries."""
     path = Path(db) if db else engines.tmp / "search.db"
-    store = open_store(path, batch_size=5000)
-    try:
-        have = store.counts()["listings"]
-        if have != listings:
-            if have:
-                raise SystemExit(f"{path} holds {have} listings, not {listings}: remove it or pick another --db")
-            t0 = time.perf_counter()
-            fill_search_corpus(store, listings)
-            print(f"built {listings} listings in {time.perf_counter() - t0:.0f} s ({path})")
-        _time_queries("SQLite", store, listings, repeat)
-    finally:
-        store.close()
-    for label, base in engines.found:
-        store = open_store(f"{base}/search?spool={engines.tmp}/search-spool.jsonl&timeout=600", batch_size=5000)
+    for listings in sizes:
+        store = open_store(path, batch_size=5000)
         try:
-            have = store.counts()["listings"]
-            if have != listings:
-                t0 = time.perf_counter()
-                fill_search_corpus(store, listings)
-                print(f"\nbuilt {listings} listings in {label} in {time.perf_counter() - t0:.0f} s")
-            _time_queries(label.split(" (")[0], store, listings, repeat)
+            if _grow(store, f"SQLite ({path})", listings):
+                _time_queries("SQLite", store, listings, repeat)
         finally:
             store.close()
+        for label, base in engines.found:
+            store = open_store(f"{base}/search?spool={engines.tmp}/search-spool.jsonl&timeout=600", batch_size=5000)
+            try:
+                if _grow(store, label, listings):
+                    _time_queries(label.split(" (")[0], store, listings, repeat)
+            finally:
+                store.close()
+
+
+def _load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
 def _p95(sorted_times: list[float]) -> float:
@@ -233,8 +264,10 @@ def _p95(sorted_times: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--findings", type=int, default=100_000, help="findings to index into each engine")
-    ap.add_argument("--listings", type=int, default=100_000,
-                    help="listings in the search corpus of each engine (1000000 for the big run: it takes long)")
+    ap.add_argument("--listings", default="100000",
+                    help="listings in the search corpus of each engine; several sizes comma-separated "
+                         "(100000,1000000: the queries at 100,000, then the corpus grows to a million)")
+    ap.add_argument("--heap", default="4g", help="the OpenSearch JVM's heap (-Xms/-Xmx)")
     ap.add_argument("--repeat", type=int, default=7, help="runs per search query")
     ap.add_argument("--db", default="", help="keep the search corpus in this SQLite file (reused when it matches)")
     ap.add_argument("--skip-es", action="store_true", help="SQLite only: no search engine")
@@ -243,15 +276,17 @@ def main() -> None:
     ap.add_argument("--skip-index", action="store_true", help="search only")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="netsword-bench-"))
-    engines = Engines(tmp, args.skip_es)
+    print(f"load at start {_load()}", flush=True)
+    engines = Engines(tmp, args.skip_es, args.heap)
     try:
         if not args.skip_index:
             bench_indexing(args.findings, engines, args.stand_in)
         if not args.skip_search:
-            bench_search(args.listings, args.repeat, args.db, engines)
+            bench_search(sorted(int(n) for n in args.listings.split(",")), args.repeat, args.db, engines)
     finally:
         engines.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        print(f"load at end {_load()}", flush=True)
 
 
 if __name__ == "__main__":

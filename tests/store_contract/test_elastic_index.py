@@ -106,19 +106,21 @@ def test_leads_index_for_kibana(es_factory):
     assert docs["mall:m1"]["status"] == "new" and docs["mall:m1"]["finding_count"] == 3
 
 
-def test_a_bulk_load_refreshes_once_at_the_end_and_gives_each_index_its_interval_back(es_factory):
+def test_a_bulk_load_refreshes_once_at_the_end_and_gives_each_index_its_settings_back(es_factory):
     store = es_factory()
     es, aliases = store.es, ",".join(store.alias(k) for k in KINDS)
 
-    def intervals() -> set[str]:
-        got = es.indices.get_settings(index=aliases, name="index.refresh_interval").body
-        return {b["settings"]["index"]["refresh_interval"] for b in got.values()}
+    def intervals() -> set[tuple[str, str | None]]:
+        got = es.indices.get_settings(index=aliases, name="index.refresh_interval,index.translog.durability").body
+        return {(b["settings"]["index"]["refresh_interval"],
+                 b["settings"]["index"].get("translog", {}).get("durability")) for b in got.values()}
 
-    assert intervals() == {"1s"}  # the component template's
+    assert intervals() == {("1s", None)}  # the component template's; the engine's default durability
     with store.bulk_load():
-        assert intervals() == {"-1"}  # no periodic refresh while the load runs
+        # no periodic refresh while the load runs, the translog written to disk in the background
+        assert intervals() == {("-1", "async")}
         fill_corpus(store)
-    assert intervals() == {"1s"}
+    assert intervals() == {("1s", None)}
     other = open_store(es_store_url(store.config.hosts[0], store.prefix, store.spool.path, store.config.flavour))
     try:  # another reader (which wrote nothing, so does not refresh) finds everything at once
         assert sorted(ids(search(other, "高仿"))) == ["demo:1", "demo:2", "mall:4", "mall:m1"]

@@ -152,6 +152,22 @@ def _read_secret(path: str | None) -> str | None:
         raise ValueError(f"cannot read the Elasticsearch password file {path}: {e}") from e
 
 
+#: the index settings of a bulk load (``ElasticStore.bulk_load``), and what each gets back when the index had
+#: none of its own (None: the engine's default)
+BULK_SETTINGS: dict[str, tuple[str, str | None]] = {"refresh_interval": ("-1", None),
+                                                    "translog.durability": ("async", None)}
+
+
+def _setting(settings: dict[str, Any], dotted: str, default: Any) -> Any:
+    """A setting from the nested answer of GET _settings (``index.translog.durability``)."""
+    node: Any = settings
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
 class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
     def __init__(self, config: ElasticConfig) -> None:
         self.config = config
@@ -446,31 +462,35 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
 
     @contextlib.contextmanager
     def bulk_load(self) -> Iterator[ElasticStore]:
-        """A large load: the indices' periodic refresh is off (``refresh_interval: -1``) while it runs, and
-        one refresh at the end makes everything searchable; each index gets its own interval back after.
-        This store's own searches still see its writes (it refreshes before a search when it wrote).
-        With the server away the load goes to the spool as always and the settings stay as they were."""
-        saved = self._refresh_off()
+        """A large load: the indices' periodic refresh is off (``refresh_interval: -1``) and their translog
+        is written to disk every few seconds instead of at every bulk request (``translog.durability:
+        async``) while it runs; one refresh at the end makes everything searchable, and each index gets its
+        own settings back after. This store's own searches still see its writes (it refreshes before a
+        search when it wrote). With the server away the load goes to the spool as always and the settings
+        stay as they were."""
+        saved = self._bulk_settings_on()
         try:
             yield self
         finally:
             try:
                 self.flush()
             finally:
-                self._refresh_restore(saved)
+                self._bulk_settings_restore(saved)
 
-    def _refresh_off(self) -> dict[str, Any]:
-        """Turn off the periodic refresh of this store's indices; returns each index's interval as it was."""
+    def _bulk_settings_on(self) -> dict[str, dict[str, Any]]:
+        """Set ``BULK_SETTINGS`` on this store's indices; returns each index's settings as they were."""
         with self._lock:
             if time.monotonic() < self._down_until:
                 return {}
             aliases = ",".join(self.alias(k) for k in KINDS)
             try:
                 self._connect()
-                got = self.es.indices.get_settings(index=aliases, name="index.refresh_interval").body
-                saved = {index: (body.get("settings") or {}).get("index", {}).get("refresh_interval")
-                         for index, body in got.items()}
-                self.es.indices.put_settings(index=aliases, settings={"index": {"refresh_interval": "-1"}})
+                got = self.es.indices.get_settings(index=aliases, name=",".join(f"index.{n}" for n in BULK_SETTINGS))
+                saved = {index: {n: _setting(body.get("settings") or {}, f"index.{n}", default)
+                                 for n, (_, default) in BULK_SETTINGS.items()}
+                         for index, body in got.body.items()}
+                self.es.indices.put_settings(index=aliases, settings={
+                    "index": {n: value for n, (value, _) in BULK_SETTINGS.items()}})
             except Exception as e:
                 if not _unavailable(e):
                     raise
@@ -478,24 +498,24 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
                 return {}
             return saved
 
-    def _refresh_restore(self, saved: dict[str, Any]) -> None:
-        """Each index's refresh interval back (None: the engine's default), then one refresh."""
-        by_value: dict[Any, list[str]] = {}
-        for index, interval in saved.items():
-            by_value.setdefault(interval, []).append(index)
+    def _bulk_settings_restore(self, saved: dict[str, dict[str, Any]]) -> None:
+        """Each index's settings back (None: the engine's default), then one refresh."""
+        by_value: dict[tuple[tuple[str, Any], ...], list[str]] = {}
+        for index, values in saved.items():
+            by_value.setdefault(tuple(sorted(values.items())), []).append(index)
         with self._lock:
             try:
-                for interval, indices in by_value.items():
-                    self.es.indices.put_settings(index=",".join(indices),
-                                                 settings={"index": {"refresh_interval": interval}})
+                for values, indices in by_value.items():
+                    self.es.indices.put_settings(index=",".join(indices), settings={"index": dict(values)})
                 if saved:
                     self.es.indices.refresh(index=",".join(saved))
             except Exception as e:
                 if not _unavailable(e):
                     raise
-                log.error("%s at %s: the refresh interval of %s could not be set back (%s); set it by hand: "
-                          "PUT <index>/_settings {\"index\": {\"refresh_interval\": \"1s\"}}", self.engine,
-                          self._hosts(), ", ".join(saved), _reason(e))
+                log.error("%s at %s: the settings of %s could not be set back after a bulk load (%s); set them by "
+                          "hand: PUT <index>/_settings {\"index\": {\"refresh_interval\": \"1s\", "
+                          "\"translog.durability\": \"request\"}}", self.engine, self._hosts(), ", ".join(saved),
+                          _reason(e))
 
     # ----------------------------------------------------------------- life cycle
 
