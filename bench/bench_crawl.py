@@ -103,22 +103,30 @@ def _child(mode: str, url: str, home: str, out: str, profile: bool = False) -> N
     kept = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
     if cpu_open:  # CPU of this process before the spider opened (imports, rule packs, stores)
         kept["bench/startup_cpu_seconds"] = round(cpu_open[0], 3)
+    if len(cpu_open) == 3:  # the reactor thread's own CPU while the spider was open (what one core must carry)
+        kept["bench/reactor_cpu_seconds"] = round(cpu_open[2] - cpu_open[1], 3)
     if stats.get("start_time") is not None:
         kept["bench/startup_seconds"] = round(stats["start_time"].timestamp() - started, 3)
     Path(out).write_text(json.dumps(kept))
 
 
 def _cpu_mark() -> list[float]:
-    """A list that gets this process's CPU time (``time.process_time``) when a spider opens (any crawler's)."""
+    """A list that gets this process's CPU time (``time.process_time``) and the reactor thread's when a spider
+    opens (any crawler's), then the reactor thread's when it closes."""
     from pydispatch import dispatcher
     from scrapy import signals
 
     mark: list[float] = []
 
     def opened(*_args: object, **_kwargs: object) -> None:
-        mark[:] = [time.process_time()]
+        mark[:] = [time.process_time(), time.thread_time()]
+
+    def closed(*_args: object, **_kwargs: object) -> None:
+        if len(mark) == 2:
+            mark.append(time.thread_time())
 
     dispatcher.connect(opened, signal=signals.spider_opened, weak=False)
+    dispatcher.connect(closed, signal=signals.spider_closed, weak=False)
     return mark
 
 
@@ -136,6 +144,13 @@ def cpu_ms_per_page(stats: dict) -> float:
     pages = stats.get("response_received_count", 0)
     cpu = stats.get("bench/cpu_seconds", 0.0) - stats.get("bench/startup_cpu_seconds", 0.0)
     return 1000 * cpu / pages if pages and cpu > 0 else 0.0
+
+
+def reactor_ms_per_page(stats: dict) -> float:
+    """The reactor thread's CPU per page fetched, in ms: the part of the work that one core carries (other
+    threads and processes run beside it on the other cores)."""
+    pages = stats.get("response_received_count", 0)
+    return 1000 * stats.get("bench/reactor_cpu_seconds", 0.0) / pages if pages else 0.0
 
 
 def crawl(mode: str, url: str, profile: bool = False) -> dict:
