@@ -22,6 +22,9 @@ Each crawl is run ``--repeat`` times (2), the kinds taking turns so that all see
 for the full pipeline it includes waiting for the last screenshots); ``start-up`` is the process
 before it (imports; for the full pipeline also rule packs, stores and jieba's dictionary).
 
+``CPU ms/page``: the crawl's process (all its threads) and its helper processes (OCR workers, browsers)
+from the spider's opening to the end, per page: less sensitive to other load than pages/s.
+
 ``--profile`` writes a cProfile of one full crawl to var/bench-crawl.prof; for all threads and the
 browser processes use py-spy on a child (``python -m bench.bench_crawl --child full URL HOME OUT``).
 """
@@ -56,6 +59,7 @@ def _child(mode: str, url: str, home: str, out: str, profile: bool = False) -> N
     """Run one crawl in this (fresh) process and write its stats to ``out``."""
     started = time.time()
     os.environ["NETSWORD_HOME"] = home
+    cpu_open = _cpu_mark()
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     sys.path.insert(0, str(ROOT))
     from scrapy.crawler import CrawlerProcess
@@ -97,9 +101,56 @@ def _child(mode: str, url: str, home: str, out: str, profile: bool = False) -> N
         process.start()
         stats = crawler.stats.get_stats()
     kept = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
+    if cpu_open:  # CPU of this process before the spider opened (imports, rule packs, stores)
+        kept["bench/startup_cpu_seconds"] = round(cpu_open[0], 3)
+    if len(cpu_open) == 3:  # the reactor thread's own CPU while the spider was open (what one core must carry)
+        kept["bench/reactor_cpu_seconds"] = round(cpu_open[2] - cpu_open[1], 3)
     if stats.get("start_time") is not None:
         kept["bench/startup_seconds"] = round(stats["start_time"].timestamp() - started, 3)
     Path(out).write_text(json.dumps(kept))
+
+
+def _cpu_mark() -> list[float]:
+    """A list that gets this process's CPU time (``time.process_time``) and the reactor thread's when a spider
+    opens (any crawler's), then the reactor thread's when it closes."""
+    from pydispatch import dispatcher
+    from scrapy import signals
+
+    mark: list[float] = []
+
+    def opened(*_args: object, **_kwargs: object) -> None:
+        mark[:] = [time.process_time(), time.thread_time()]
+
+    def closed(*_args: object, **_kwargs: object) -> None:
+        if len(mark) == 2:
+            mark.append(time.thread_time())
+
+    dispatcher.connect(opened, signal=signals.spider_opened, weak=False)
+    dispatcher.connect(closed, signal=signals.spider_closed, weak=False)
+    return mark
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_ms_per_page(stats: dict) -> float:
+    """CPU per page fetched, in ms: the crawling process (all its threads) and its helper processes (OCR
+    workers, browsers) from the spider's opening to the process's end. Less sensitive to other load than
+    pages/s (a busy machine still costs some: caches, context switches)."""
+    pages = stats.get("response_received_count", 0)
+    cpu = stats.get("bench/cpu_seconds", 0.0) - stats.get("bench/startup_cpu_seconds", 0.0)
+    return 1000 * cpu / pages if pages and cpu > 0 else 0.0
+
+
+def reactor_ms_per_page(stats: dict) -> float:
+    """The reactor thread's CPU per page fetched, in ms: the part of the work that one core carries (other
+    threads and processes run beside it on the other cores)."""
+    pages = stats.get("response_received_count", 0)
+    return 1000 * stats.get("bench/reactor_cpu_seconds", 0.0) / pages if pages else 0.0
 
 
 def crawl(mode: str, url: str, profile: bool = False) -> dict:
@@ -108,11 +159,12 @@ def crawl(mode: str, url: str, profile: bool = False) -> dict:
         cmd = [sys.executable, "-m", "bench.bench_crawl", "--child", mode, url, home, str(out)]
         if profile:
             cmd.append("--profile")
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), _children_cpu()
         subprocess.run(cmd, cwd=ROOT, check=True)
-        wall = time.monotonic() - t0
+        wall, cpu = time.monotonic() - t0, _children_cpu() - cpu0
         stats = json.loads(out.read_text())
     stats["wall"] = wall
+    stats["bench/cpu_seconds"] = round(cpu, 3)  # the child and its helper processes, start-up included
     return stats
 
 
@@ -137,7 +189,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"{'crawl':30} {'pages':>6} {'browser':>8} {'start-up':>9} {'seconds':>8} {'pages/s':>8} {'share':>6}")
+    print(f"{'crawl':30} {'pages':>6} {'browser':>8} {'start-up':>9} {'seconds':>8} {'pages/s':>8} {'share':>6} "
+          f"{'CPU ms/page':>12}")
     base = None
     for name, mode in kinds:
         s = min(runs[mode], key=seconds)  # the fastest run: the least disturbed by other work
@@ -145,7 +198,8 @@ def main() -> None:
         rate = pages / secs if secs else 0.0
         base = base or rate
         print(f"{name:30} {pages:6d} {s.get('netsword/browser/pages', s.get('playwright/page_count', 0)):8d} "
-              f"{s.get('bench/startup_seconds', 0):9.1f} {secs:8.1f} {rate:8.1f} {rate / base:6.0%}")
+              f"{s.get('bench/startup_seconds', 0):9.1f} {secs:8.1f} {rate:8.1f} {rate / base:6.0%} "
+              f"{cpu_ms_per_page(s):12.2f}")
     print(f"(fastest of {repeat} runs each; target: full >= 50% of bare; robots.txt obeyed, no delay)")
     every = (f"{name.split(' (')[0]} " + " ".join(f"{seconds(s):.1f}" for s in runs[mode]) for name, mode in kinds)
     print("every run, seconds: " + "; ".join(every))

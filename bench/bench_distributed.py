@@ -6,11 +6,17 @@
 
 1. **The big site**: the demo catalog (without the browser-only kids category) copied ``--copies``
    times (shops and listings with new ids), every page rendered once by the demo server's own
-   ``respond()`` into files, served by Debian's nginx-light (one worker process; the server is
+   ``respond()`` into files -- with every file the pages refer to: product pictures, the shops'
+   licence pictures, scripts -- served by Debian's nginx-light (one worker process; the server is
    not the bottleneck). Without nginx the step says so and the crawl rows are skipped.
 2. **Pages/s** of: the bare spider (parse only), one embedded ``netsword crawl`` process, one
    ``netsword worker``, two workers -- all through the full pipeline (no finding screenshots),
-   robots.txt obeyed, no delay, AutoThrottle off; and the scaling ratio of two workers to one.
+   robots.txt obeyed, no delay, AutoThrottle off; and the scaling ratio of two workers to one. The
+   full pipeline fetches, hashes and keeps the pictures, and reads them when the project's settings say
+   so (``IMAGES_OCR``): a line under the embedded row says what it did. CPU per page (ms) of the bare
+   and the embedded crawl: the process with its threads and helper processes, and the reactor thread
+   alone (what one core must carry; the other threads run beside it), from the spider's opening --
+   figures less sensitive to other load on the machine than pages/s.
    A worker's rate is its sweep's pages over the time from the first worker's start to the last
    one's end (heartbeats in Redis).
 3. **Frontier memory per million URLs** (Redis ``used_memory``): the Bloom filter at its default
@@ -36,7 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEED = {"AUTOTHROTTLE_ENABLED": "False", "DOWNLOAD_DELAY": "0", "CONCURRENT_REQUESTS": "16",
          "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "NETSWORD_MAX_PAGES": "10000000",
          "EVIDENCE_FINDING_SCREENSHOTS": "False", "NETSWORD_PROGRESS_INTERVAL": "0"}
-_HREF = re.compile(r'href="(/[^"#]*)"')
+_LINK = re.compile(r'(?:href|src)="(/[^"#]*)"')
+#: files that are not pages: kept as rendered, not searched for links
+_NOT_PAGES = (".txt", ".svg", ".png", ".jpg", ".js")
 
 
 def free_port() -> int:
@@ -59,7 +67,8 @@ def big_catalog(copies: int) -> dict:
 
 
 def render_site(catalog: dict, root: Path) -> int:
-    """Every page reachable from / (but search and the JSON API), as files nginx serves; how many."""
+    """Every page reachable from / (but search and the JSON API) and every file the pages refer to (pictures:
+    product photos, licence pictures; scripts), as files nginx serves; how many."""
     from crawler.demo.server import DemoServer
 
     demo = DemoServer(catalog=catalog)
@@ -75,11 +84,11 @@ def render_site(catalog: dict, root: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
         n += 1
-        if path.endswith(".txt") or path.endswith(".svg"):
+        if path.endswith(_NOT_PAGES):
             continue
-        for href in _HREF.findall(body.decode("utf-8", "replace")):
+        for href in _LINK.findall(body.decode("utf-8", "replace")):
             href = href.replace("&amp;", "&")
-            if href.startswith(("/search", "/api/", "/static/")) or href in seen:
+            if href.startswith(("/search", "/api/")) or href in seen:
                 continue
             seen.add(href)
             todo.append(href)
@@ -95,7 +104,8 @@ def start_nginx(root: Path, work: Path) -> tuple[subprocess.Popen, str] | None:
     conf.write_text(f"""daemon off; worker_processes 1; user root; pid {work}/nginx.pid; error_log {work}/error.log;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off; sendfile on; keepalive_requests 100000; types {{ text/plain txt; image/svg+xml svg; }}
+  access_log off; sendfile on; keepalive_requests 100000; types {{ text/plain txt; image/svg+xml svg; image/png png;
+    image/jpeg jpg; application/javascript js; }}
   default_type "text/html; charset=utf-8"; client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp;
   fastcgi_temp_path {work}/tmp; uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
   server {{ listen 127.0.0.1:{port}; root {root};
@@ -134,14 +144,28 @@ def _sets(extra: dict[str, str]) -> list[str]:
     return [arg for k, v in extra.items() for arg in ("-s", f"{k}={v}")]
 
 
-def embedded(url: str, mode: str) -> tuple[int, float]:
-    """(pages, seconds) of one crawl in its own process (bench_crawl's child: bare or full)."""
-    from bench.bench_crawl import crawl, seconds
+def embedded(url: str, mode: str) -> dict:
+    """The stats of one crawl in its own process (bench_crawl's child: bare or full)."""
+    from bench.bench_crawl import crawl
 
     extra = ":".join(f"{k}={v}" for k, v in SPEED.items() if k not in ("AUTOTHROTTLE_ENABLED", "DOWNLOAD_DELAY"))
     bare = ":".join(f"{k}={v}" for k, v in SPEED.items() if k == "CLOSESPIDER_PAGECOUNT")
-    stats = crawl(f"bare:{bare}" if mode == "bare" and bare else mode if mode == "bare" else f"full:{extra}", url)
-    return int(stats.get("response_received_count", 0)), seconds(stats)
+    return crawl(f"bare:{bare}" if mode == "bare" and bare else mode if mode == "bare" else f"full:{extra}", url)
+
+
+def pictures_line(stats: dict) -> str:
+    """What the full pipeline did with pictures, and whether OCR ran (IMAGES_OCR, the project's setting)."""
+    from crawler import settings
+
+    get = stats.get
+    read, cached, hashed = get("images/read", 0), get("images/cached", 0), get("images/hashed", 0)
+    ocr = (f"OCR on (IMAGES_OCR=True): {read} pictures read, {cached} from the cache"
+           + ("" if read or cached else " (none large enough to read)") if settings.IMAGES_OCR else
+           f"OCR off (IMAGES_OCR=False): {hashed} pictures hashed only")
+    small = get("images/too_small", 0)
+    return (f"  pictures: {get('images/requested', 0)} requested, {get('images/stored', 0) + small} fetched, hashed "
+            f"and kept ({small} not to be read: too small or not a bitmap, as the demo's SVG licences), "
+            f"{get('images/failed', 0)} failed; {ocr}")
 
 
 def distributed(url: str, redis_url: str, workers: int, sweep_id: str,
@@ -225,6 +249,8 @@ def main() -> None:
         redis_proc, redis_url = start_redis(work)
         served = start_nginx(work / "site", work)
         rows: list[tuple[str, int, float]] = []
+        cpu: dict[str, float] = {}  # CPU ms per page: all of the crawl's threads and helper processes
+        reactor: dict[str, float] = {}  # the reactor thread's alone
         try:
             if served is None:
                 print("nginx not installed (scripts/ensure-redis.sh installs nginx-light): crawl rows skipped")
@@ -238,7 +264,13 @@ def main() -> None:
                         if key in args.skip:
                             continue
                         if key in ("bare", "embedded"):
-                            pages, secs = embedded(url, "bare" if key == "bare" else "full")
+                            from bench.bench_crawl import cpu_ms_per_page, reactor_ms_per_page, seconds
+
+                            stats = embedded(url, "bare" if key == "bare" else "full")
+                            pages, secs = int(stats.get("response_received_count", 0)), seconds(stats)
+                            cpu[name], reactor[name] = cpu_ms_per_page(stats), reactor_ms_per_page(stats)
+                            if key == "embedded":
+                                print(pictures_line(stats))
                         else:
                             pages, secs = distributed(url, redis_url, int(key[-1]), f"bench-{key}")
                         rows.append((name, pages, secs))
@@ -246,16 +278,23 @@ def main() -> None:
                 finally:
                     nginx.terminate()
                     nginx.wait()
-            print(f"\n{'crawl (full pipeline, no finding screenshots)':48} {'pages':>7} {'seconds':>8} {'pages/s':>8}")
+            print(f"\n{'crawl (full pipeline, no finding screenshots)':48} {'pages':>7} {'seconds':>8} {'pages/s':>8} "
+                  f"{'CPU ms/page':>12} {'reactor ms/page':>16}")
             rate = {name: pages / secs for name, pages, secs in rows if secs}
             for name, pages, secs in rows:
-                print(f"{name:48} {pages:7d} {secs:8.1f} {rate.get(name, 0):8.1f}")
+                ms = f"{cpu[name]:12.2f} {reactor[name]:16.2f}" if cpu.get(name) else ""
+                print(f"{name:48} {pages:7d} {secs:8.1f} {rate.get(name, 0):8.1f} {ms}")
             one, two = rate.get("netsword worker x1"), rate.get("netsword worker x2")
             if one and two:
                 print(f"scaling: two workers / one = {two / one:.2f}x (target >= 1.7x; 2 cores, shared)")
             bare, full = rate.get("bare spider (parse only), 1 process"), rate.get("embedded netsword crawl, 1 process")
             if bare and full:
                 print(f"full pipeline / bare spider, one process = {full / bare:.0%} (target >= 70%)")
+                names = ("bare spider (parse only), 1 process", "embedded netsword crawl, 1 process")
+                (cb, cf), (rb, rf) = (cpu.get(n) for n in names), (reactor.get(n) for n in names)
+                if cb and cf and rb and rf:
+                    print(f"  by CPU per page, bare / full: all threads and helper processes {cb / cf:.0%}, the "
+                          f"reactor thread {rb / rf:.0%} (from the spider's opening; less load-sensitive than pages/s)")
             if "memory" not in args.skip:
                 print()
                 for name, mb in frontier_memory(redis_url):

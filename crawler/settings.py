@@ -87,6 +87,7 @@ EXTENSIONS = {
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+SCHEDULER_DISK_QUEUE = "crawler.diskqueue.PickleLifoDiskQueue"  # Scrapy's, without a search of the spider per request
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- browser pages (render: browser in a profile; crawler.browser_pool) -------------------

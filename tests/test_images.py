@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import ROOT, run_cli
 
 from crawler.demo.evaluate import GROUND_TRUTH, predicted_keys
-from netsword.digests import sha256_file
+from netsword.digests import sha256_bytes, sha256_file
 from netsword.yamlsource import SourceError
 from pipelines.store import open_store
 
@@ -370,3 +370,77 @@ def test_a_hostile_picture_is_refused_before_it_is_decoded():
     assert result["ocr"] == "failed" and result["phash"] == "" and "pixels" in result["error"]
     with pytest.raises(ValueError, match="not a picture"):
         read_image(b"<html>not a picture</html>")
+
+
+# --------------------------------------------------------------------------- a picture that is gone
+
+
+def _static_site(root):
+    """A real HTTP server on 127.0.0.1 serving the files under ``root`` (404 for the rest)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # the sweep's log is what the test reads
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_missing_picture_is_one_warning_line_and_the_sweep_goes_on(tmp_path):
+    """Two listings show a picture that is gone (404) and one that is there: the log says the gone
+    picture once (its URL, the status, the page), with no traceback; both listings are stored, the
+    present picture kept, the gone one marked failed with its status, and the sweep counts the failures."""
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    (site / "item").mkdir()
+    (site / "img" / "ok.jpg").write_bytes(_picture("detail-L0467"))
+    for n, nxt in ((1, 2), (2, None)):
+        link = f'<a class="next" href="/item/L{nxt}.html">下一件</a>' if nxt else ""
+        (site / "item" / f"L{n}.html").write_text(
+            f'<html><body data-listing-id="L{n}"><h1 class="title">商品{n}</h1><div class="gallery">'
+            f'<img src="/img/ok.jpg"><img src="/img/gone.jpg"></div>{link}</body></html>', encoding="utf-8")
+    server = _static_site(site)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "gone.yml").write_text(f"""\
+site: gone
+name: 缺图
+base_url: {url}
+start_urls: ["{{base_url}}/item/L1.html"]
+pages:
+  listing:
+    type: listing
+    match: ['^/item/[^/]+\\.html$']
+    follow: ['a.next']
+    fields: {{listing_id: 'body::attr(data-listing-id)', title: 'h1.title'}}
+    images: {{main: 'div.gallery img::attr(src)', min_side: 10}}
+""", encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "netsword.yml").write_text(f"sites_dir: {sites}\n", encoding="utf-8")
+    try:
+        proc = run_cli("crawl", "--site", "gone", "--sweep-id", "gone-1", home=home)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stderr
+    assert "Traceback" not in log and "FileException" not in log, log[-3000:]
+    said = [line for line in log.splitlines() if "/img/gone.jpg" in line]
+    assert len(said) == 1, said
+    assert "WARNING" in said[0] and "HTTP 404" in said[0] and f"{url}/item/L1.html" in said[0]
+    store = open_store(f"sqlite:///{home / 'netsword.db'}")
+    try:
+        listings = [store.get_listing(f"gone:L{n}") for n in (1, 2)]
+        stats = next(s for s in store.sweeps() if s.sweep_id == "gone-1").stats
+    finally:
+        store.close()
+    for listing in listings:
+        ok, gone = listing.images
+        assert ok["status"] == "ok" and ok["sha256"] == sha256_bytes(_picture("detail-L0467"))
+        assert gone["status"] == "failed" and gone["error"] == "HTTP 404" and not gone.get("sha256")
+    assert stats["images/failed"] == 2 and stats["images/stored"] == 2

@@ -46,7 +46,8 @@ Stats: ``evidence/pages``, ``evidence/finding_screenshots`` (``_live``, ``_offli
 Speed: file writes happen on one evidence thread (:mod:`pipelines.evidence.worker`), renders on a
 render thread with its own event loop and browser (:mod:`pipelines.evidence.render`); the
 reactor only hands work over and waits where an order must hold (an item reaches the store
-after its evidence is on disk).
+after its evidence is on disk). Hand-overs to the evidence thread are batched (every 10 ms): one
+wake-up of the thread for many pages' writes, not two per page.
 """
 
 from __future__ import annotations

@@ -12,15 +12,25 @@ else the settings ``IMAGES_MAX_COUNT``, ``IMAGES_MAX_KB``, ``IMAGES_MIN_SIDE``. 
 than ``max_kb`` is not downloaded (status ``failed``, error says why); one smaller than
 ``min_side`` on a side is kept but not read (status ``too_small``).
 Stats: ``images/requested``, ``images/stored``, ``images/failed``, ``images/too_small``.
+
+A picture that cannot be fetched (404, a dead host, too big) is one WARNING line -- its URL, why
+(``HTTP 404``) and the page that shows it -- the first time it fails in the sweep (DEBUG for the next
+pages showing the same picture), counted in ``images/failed``; never a traceback (Scrapy's media
+pipeline logs one per failure: :class:`_QuietPictureFailures` drops it). The sweep goes on.
+
+Hashing and writing a picture run on a worker thread (``hashlib`` and file writes release the GIL):
+the reactor goes on meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import Any
 
 from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 
@@ -31,6 +41,23 @@ from pipelines.store.files import IMAGE_EXTENSIONS, EvidenceStore, image_rel
 logger = logging.getLogger(__name__)
 
 ROLE = "netsword_image_role"
+
+
+class PictureNotFetched(Exception):
+    """A picture of an item was not fetched (HTTP error status, empty body, network error, too big):
+    raised by :class:`EvidenceImagesPipeline`; its message is the reason kept on the item."""
+
+
+class _QuietPictureFailures(logging.Filter):
+    """Drops Scrapy's traceback for a picture that was not fetched (``scrapy.pipelines.media`` logs one per
+    failure); :meth:`EvidenceImagesPipeline.item_completed` says it in one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, PictureNotFetched)
+
+
+_QUIET = _QuietPictureFailures()
 
 
 def picture_info(body: bytes) -> tuple[str, int, int]:
@@ -53,6 +80,10 @@ class EvidenceImagesPipeline(FilesPipeline):
         s = crawler.settings
         self.defaults = Images(max_count=s.getint("IMAGES_MAX_COUNT", 12), max_kb=s.getint("IMAGES_MAX_KB", 4096),
                                min_side=s.getint("IMAGES_MIN_SIDE", 120))
+        self._failed: set[str] = set()  # picture URLs said failed in this sweep (one WARNING line each)
+        media_log = logging.getLogger("scrapy.pipelines.media")
+        if _QUIET not in media_log.filters:
+            media_log.addFilter(_QUIET)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> EvidenceImagesPipeline:
@@ -88,23 +119,27 @@ class EvidenceImagesPipeline(FilesPipeline):
         ext, _, _ = picture_info(response.body)
         return image_rel(sha256_bytes(response.body), ext)
 
-    def file_downloaded(self, response: Any, request: Request, info: Any, *, item: Any = None) -> str:
-        ext, _, _ = picture_info(response.body)
-        return self.evidence.put_image(response.body, ext)[0]  # the checksum is the SHA-256
-
     async def media_downloaded(self, response: Any, request: Request, info: Any, *, item: Any = None) -> Any:
-        result = await super().media_downloaded(response, request, info, item=item)
-        ext, width, height = picture_info(response.body)
-        result.update(sha256=result["checksum"], width=width, height=height, bytes=len(response.body), format=ext,
-                      min_side=request.meta.get("netsword_min_side", 0))
-        return result
+        """The picture kept by its SHA-256 (hashed and written on a worker thread); Scrapy's own version would
+        log a warning and a traceback per error status, and read and hash the picture three times."""
+        if response.status != 200:
+            raise PictureNotFetched(f"HTTP {response.status}")
+        body = response.body
+        if not body:
+            raise PictureNotFetched("empty answer (0 bytes)")
+        ext, width, height = picture_info(body)
+        sha, path = await asyncio.to_thread(self.evidence.put_image, body, ext)
+        self.inc_stats("cached" if "cached" in response.flags else "downloaded")
+        return {"url": request.url, "path": path, "checksum": sha, "status": "downloaded", "sha256": sha,
+                "width": width, "height": height, "bytes": len(body), "format": ext,
+                "min_side": request.meta.get("netsword_min_side", 0)}
 
     def media_failed(self, failure: Any, request: Request, info: Any) -> Any:
-        try:
+        if isinstance(failure.value, IgnoreRequest):  # robots.txt, offsite: Scrapy says it at DEBUG level
             return super().media_failed(failure, request, info)
-        except Exception as exc:  # Scrapy's exception says "FileException": keep the reason for the item
-            exc.args = (_reason(failure),)
-            raise
+        if isinstance(failure.value, PictureNotFetched):
+            raise failure.value
+        raise PictureNotFetched(_reason(failure))
 
     def item_completed(self, results: list[tuple[bool, Any]], item: Any, info: Any) -> Any:
         images = list(getattr(item, "images", None) or [])
@@ -112,7 +147,10 @@ class EvidenceImagesPipeline(FilesPipeline):
             if not ok:
                 image.update(status="failed", error=_reason(value))
                 self._stat("failed")
-                logger.info("picture not fetched: %s (for %s): %s", image["url"], item.url, image["error"])
+                first = image["url"] not in self._failed
+                self._failed.add(image["url"])
+                logger.log(logging.WARNING if first else logging.DEBUG, "picture not fetched: %s (%s), on page %s",
+                           image["url"], image["error"], item.url)
                 continue
             image.update(sha256=value["sha256"], path=value["path"], width=value["width"], height=value["height"],
                          bytes=value["bytes"])
