@@ -460,13 +460,7 @@ def main(argv: list[str] | None = None) -> int:
                           wall_after=args.wall_after).start()
     user, password = next(iter(DEFAULT_USERS.items()))
     print(f"仿真集市 at {server.url}  (login: {user} / {password}; admin token: {server.admin_token})", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 

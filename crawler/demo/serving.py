@@ -12,6 +12,7 @@ request handler (``handler``) and their state; the handler reaches the site as `
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -66,3 +67,13 @@ class ThreadedSite:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def serve_until_interrupted(self) -> None:
+        """Keep serving in the foreground (the command-line servers) until Ctrl-C; then stop."""
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
