@@ -21,11 +21,10 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 USER, PASSWORD = "shopper", "secret-pw"
 
@@ -39,12 +38,8 @@ def _page(body: str, title: str = "测试商城") -> bytes:
             f"<body>{body}</body></html>").encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: SiteServer
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
               headers: dict[str, str] | None = None) -> None:

@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import http.client
 import threading
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: SiteServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         target = urlsplit(self.path)
         if target.scheme != "http" or not target.hostname:

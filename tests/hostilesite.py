@@ -30,11 +30,9 @@ import random
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 #: The pages ``/`` links to, by name (tests refer to them by these names).
 PAGES: dict[str, str] = {
@@ -71,12 +69,8 @@ def _calendar(month: str) -> str:
             "</body></html>")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: SiteServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         site = self.server.site

@@ -24,11 +24,10 @@ import gzip
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 PAGE_SIZE, PAGES = 4, 3
 CURSORS = {"": ("c2", 0), "c2": ("c3", 1), "c3": (None, 2)}  # cursor -> (next cursor, page index)
@@ -92,12 +91,8 @@ def _urlset(base: str, paths: list[str]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: SiteServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         site = self.server.site

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 VALID_USCC = "91350100M000100Y43"
 INVALID_USCC = "91350100M000100Y44"
@@ -56,12 +54,7 @@ def default_pages() -> dict[str, str]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: SiteServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         site = self.server.site
         path = urlsplit(self.path).path

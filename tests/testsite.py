@@ -22,11 +22,9 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 
 def listing_html(item_id: str, note: str = "") -> str:
@@ -69,12 +67,8 @@ document.querySelector('.load-more').addEventListener('click', function () { set
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: SiteServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         site = self.server.site

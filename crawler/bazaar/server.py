@@ -27,13 +27,12 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields, replace
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from crawler.bazaar import templates as t
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 HERE = Path(__file__).resolve().parent
 CATALOG_PATH = HERE / "catalog.json"
@@ -70,12 +69,8 @@ class _Session:
     requests: int = 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: SiteServer
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -19,13 +19,12 @@ import time
 from collections import Counter, deque
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.demo import templates as t
-from crawler.demo.serving import SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, SiteServer, ThreadedSite
 
 CATALOG_PATH = Path(__file__).resolve().with_name("catalog.json")
 HTML = "text/html; charset=utf-8"
@@ -58,15 +57,12 @@ class Catalog:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server_version = "NetswordDemo/1.0"
     sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 30
     server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: no request log
-        pass
 
     def do_GET(self) -> None:
         self._serve(head=False)

@@ -1,7 +1,8 @@
 """One local site's lifecycle: a ``ThreadingHTTPServer`` on 127.0.0.1 (port 0 = a free port) in a daemon thread.
 
 The demo marketplace, the bazaar and the tests' small sites subclass :class:`ThreadedSite` and give only their
-request handler (``handler``) and their state; the handler reaches the site as ``self.server.site``.
+request handler (``handler``, a :class:`QuietHandler`) and their state; the handler reaches the site as
+``self.server.site``.
 
 >>> class Shop(ThreadedSite):        # doctest: +SKIP
 ...     handler = ShopHandler
@@ -23,6 +24,15 @@ class SiteServer(ThreadingHTTPServer):
 
     daemon_threads = True
     site: Any
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A site's request handler: no request log on stderr; ``self.server.site`` is the site."""
+
+    server: SiteServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 class ThreadedSite:
