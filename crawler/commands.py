@@ -62,11 +62,7 @@ def demo(keep_serving: bool, site: str) -> None:
         _print_documents(documents)
         if keep_serving:
             err.print(f"demo site still at {server.url} — Ctrl-C to stop")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            server.serve_until_interrupted()
 
 
 def _demo_documents(store, sweep_id: str) -> dict[str, str]:

@@ -21,9 +21,10 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 USER, PASSWORD = "shopper", "secret-pw"
 
@@ -37,12 +38,8 @@ def _page(body: str, title: str = "测试商城") -> bytes:
             f"<body>{body}</body></html>").encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
               headers: dict[str, str] | None = None) -> None:
@@ -146,12 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, b"not found", "text/plain")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    site: AccessSite
+class AccessSite(ThreadedSite):
+    handler = _Handler
 
-
-class AccessSite:
     def __init__(self, items: int = 6, js_items: int = 0) -> None:
         self.items, self.js_items = items, js_items
         self._js_items = js_items
@@ -186,21 +180,6 @@ class AccessSite:
         with self.lock:
             self.sessions[sid] = 0
         return sid
-
-    def __enter__(self) -> AccessSite:
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
-        self.httpd.site = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def paths(self) -> list[str]:
         with self.lock:

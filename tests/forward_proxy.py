@@ -7,28 +7,24 @@ from __future__ import annotations
 
 import http.client
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
+
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         target = urlsplit(self.path)
         if target.scheme != "http" or not target.hostname:
             self.send_error(400, "absolute http:// URL expected")
             return
-        with self.server.lock:
-            self.server.count += 1
-        if self.server.refuse:  # a proxy the site has blocked: what such a proxy passes on
+        proxy = self.server.site
+        with proxy.lock:
+            proxy.count += 1
+        if proxy.refuse:  # a proxy the site has blocked: what such a proxy passes on
             body = b"too many requests from this address"
             self.send_response(429)
             self.send_header("Content-Length", str(len(body)))
@@ -36,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Via"] = f"1.1 {self.server.name}"
+        headers["Via"] = f"1.1 {proxy.name}"
         conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=30)
         try:
             conn.request("GET", target.path + (f"?{target.query}" if target.query else ""), headers=headers)
@@ -57,34 +53,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    name: str
-    refuse: bool
-    count: int
-    lock: threading.Lock
+class ForwardProxy(ThreadedSite):
+    """``with ForwardProxy("p1") as proxy:`` -> ``proxy.url``; ``count`` is the requests it passed on (or refused)."""
 
+    handler = _Handler
 
-class ForwardProxy:
     def __init__(self, name: str, refuse: bool = False) -> None:
         self.name, self.refuse = name, refuse
-
-    def __enter__(self) -> ForwardProxy:
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
-        self.httpd.name, self.httpd.refuse = self.name, self.refuse
-        self.httpd.count, self.httpd.lock = 0, threading.Lock()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    @property
-    def count(self) -> int:
-        return self.httpd.count
+        self.count = 0
+        self.lock = threading.Lock()

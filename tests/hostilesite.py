@@ -30,9 +30,9 @@ import random
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 #: The pages ``/`` links to, by name (tests refer to them by these names).
 PAGES: dict[str, str] = {
@@ -69,12 +69,8 @@ def _calendar(month: str) -> str:
             "</body></html>")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         site = self.server.site
@@ -157,22 +153,17 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(0.5)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    site: HostileSite
-
-
-class HostileSite:
+class HostileSite(ThreadedSite):
     """The hostile shop; ``hits`` counts requests per path and query (``/item.htm?id=7``)."""
 
     __test__ = False
+    handler = _Handler
 
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._huge: bytes | None = None
-        self._httpd: _Server | None = None
 
     def huge(self) -> bytes:
         with self.lock:
@@ -182,19 +173,6 @@ class HostileSite:
                 self._huge = listing_html("巨大商品", extra=filler * n).encode()
             return self._huge
 
-    def __enter__(self) -> HostileSite:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.site = self
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+    def stop(self) -> None:
+        self.stopping.set()  # pages that stall on purpose end now
+        super().stop()

@@ -24,9 +24,10 @@ import gzip
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 PAGE_SIZE, PAGES = 4, 3
 CURSORS = {"": ("c2", 0), "c2": ("c3", 1), "c3": (None, 2)}  # cursor -> (next cursor, page index)
@@ -90,12 +91,8 @@ def _urlset(base: str, paths: list[str]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         site = self.server.site
@@ -158,34 +155,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    site: JsonSite
-
-
-class JsonSite:
+class JsonSite(ThreadedSite):
     """The JSON shop; ``hits`` counts requests by path and query, ``searched`` lists the search terms asked."""
 
     __test__ = False
+    handler = _Handler
 
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.searched: list[str] = []
         self.lock = threading.Lock()
-        self._httpd: _Server | None = None
-
-    def __enter__(self) -> JsonSite:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.site = self
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
+
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 VALID_USCC = "91350100M000100Y43"
 INVALID_USCC = "91350100M000100Y44"
@@ -54,12 +54,7 @@ def default_pages() -> dict[str, str]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         site = self.server.site
         path = urlsplit(self.path).path
@@ -74,38 +69,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    site: QualSite
-
-
-class QualSite:
+class QualSite(ThreadedSite):
     """The shops with qualification pages; ``pages`` maps a path to the HTML served (a test may change it)."""
 
     __test__ = False
+    handler = _Handler
 
     def __init__(self) -> None:
         self.pages = default_pages()
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
-        self._httpd: _Server | None = None
 
     def set(self, path: str, html: str) -> None:
         with self.lock:
             self.pages[path] = html
-
-    def __enter__(self) -> QualSite:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.site = self
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"

@@ -149,7 +149,10 @@ def test_login_by_browser_steps_keeps_the_session_encrypted_and_the_sweep_uses_i
 
 
 def test_a_wrong_password_says_which_step_failed(shop, tmp_path, monkeypatch):
-    write_profile(tmp_path, monkeypatch)
+    path = write_profile(tmp_path, monkeypatch)
+    # a.logout never comes after a wrong password: the step waits 2 s for it, not its default 15 s
+    step = "- wait_for: 'a.logout'\n"
+    path.write_text(path.read_text(encoding="utf-8").replace(step, step + "      timeout: 2000\n"), encoding="utf-8")
     monkeypatch.setenv("NETSWORD_LOGIN_USER", USER)
     monkeypatch.setenv("NETSWORD_LOGIN_PASSWORD", "wrong")
     proc = run_cli("login", "shop", "--base-url", shop.url, home=tmp_path / "home", timeout=180)

@@ -88,8 +88,8 @@ def test_a_profile_without_base_url_says_how_to_give_one(tmp_path):
 
 
 def test_a_site_that_is_down_fails_in_a_few_lines(tmp_path):
-    proc = run(("crawl", "--site", "demo", "--base-url", f"http://127.0.0.1:{free_port()}"), tmp_path,
-               f"sqlite:///{tmp_path}/netsword.db", NETSWORD_RETRY_TIMES="0")
+    proc = run(("crawl", "--site", "demo", "--base-url", f"http://127.0.0.1:{free_port()}", "-s", "RETRY_TIMES=0"),
+               tmp_path, f"sqlite:///{tmp_path}/netsword.db")
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and "is down" in proc.stderr, proc.stderr[-2000:]
 

@@ -12,6 +12,10 @@ from cli_helpers import run_cli
 
 from pipelines.store import open_store
 
+#: the changed pages' findings are not screenshot again (test_evidence*.py cover screenshots; here: ~70 live
+#: captures that no assertion reads)
+NO_FINDING_SCREENSHOTS = ("-s", "EVIDENCE_FINDING_SCREENSHOTS=False")
+
 
 @pytest.fixture(scope="module")
 def inc_home(demo_sweep, tmp_path_factory):
@@ -56,7 +60,7 @@ def test_changed_prices_make_new_versions(inc_home, demo_server):
     demo_server.price_factor = 1.3
     try:
         proc = run_cli("crawl", "--site", "demo", "--base-url", demo_server.url, "--sweep-id", "inc-3",
-                       home=inc_home)
+                       *NO_FINDING_SCREENSHOTS, home=inc_home)
     finally:
         demo_server.price_factor = 1.0
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -22,9 +22,9 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 
 def listing_html(item_id: str, note: str = "") -> str:
@@ -67,12 +67,8 @@ document.querySelector('.load-more').addEventListener('click', function () { set
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         site = self.server.site
@@ -124,35 +120,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    site: TestSite
-
-
-class TestSite:
+class TestSite(ThreadedSite):
     """The misbehaving shop; ``home`` is the HTML of ``/`` (a test sets the links it wants)."""
 
     __test__ = False  # not a pytest class
+    handler = _Handler
 
     def __init__(self, home_links: list[str] | None = None) -> None:
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
         links = "".join(f'<a class="go" href="{h}">{h}</a>\n' for h in home_links or [])
         self.home = f'<!doctype html><html><head><meta charset="utf-8"></head><body>{links}</body></html>'
-        self._httpd: _Server | None = None
-
-    def __enter__(self) -> TestSite:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.site = self
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"

@@ -5,61 +5,43 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             data = json.loads(body.decode("utf-8"))
         except ValueError:
             data = {"raw": body.decode("utf-8", "replace")}
-        with self.server.lock:
-            self.server.received.append({"path": self.path, "json": data})
+        hook = self.server.site
+        with hook.lock:
+            hook._received.append({"path": self.path, "json": data})
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    received: list[dict[str, Any]]
-    lock: threading.Lock
-
-
-class WebhookReceiver:
+class WebhookReceiver(ThreadedSite):
     """``with WebhookReceiver() as hook:`` -> ``hook.url("/path")`` is a json:// Apprise URL."""
 
-    def __enter__(self) -> WebhookReceiver:
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
-        self.httpd.received, self.httpd.lock = [], threading.Lock()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
+    handler = _Handler
 
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def __init__(self) -> None:
+        self._received: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
 
-    @property
-    def port(self) -> int:
-        return self.httpd.server_address[1]
-
-    def url(self, path: str = "/hook") -> str:
+    def url(self, path: str = "/hook") -> str:  # type: ignore[override]  # an Apprise URL, not the site's
         return f"json://127.0.0.1:{self.port}{path}"
 
     @property
     def received(self) -> list[dict[str, Any]]:
-        with self.httpd.lock:
-            return list(self.httpd.received)
+        with self.lock:
+            return list(self._received)
 
     def wait_for(self, n: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -37,13 +37,7 @@ def bazaar(port: int, no_login: bool, **knobs: Any) -> None:
                f"{server.admin_token})")
     click.echo(f"  netsword login bazaar --base-url {server.url}\n"
                f"  netsword crawl --site bazaar --base-url {server.url}")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
 
 
 def profile_problem() -> str | None:
@@ -95,8 +89,4 @@ def run_demo(keep_serving: bool) -> None:
                       f"{report.false_positives} false alarms)")
         if keep_serving:
             err.print(f"仿真集市 still at {server.url} — Ctrl-C to stop")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            server.serve_until_interrupted()

@@ -8,7 +8,6 @@ violating phrase but its lawful look-alikes) plus the bazaar's own consistency c
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from pathlib import Path
@@ -26,7 +25,8 @@ from crawler.bazaar.content_listings import (
 )
 from crawler.bazaar.content_shops import AREAS, DISCLOSE, SHOPS, STREETS
 from crawler.demo import lint
-from crawler.demo.generate import break_uscc, make_food_license, make_uscc, nice_price
+from crawler.demo.generate import break_uscc, make_food_license, make_uscc, nice_price, write_outputs
+from crawler.demo.generate import dump as dump  # the one JSON layout of the committed files (tests compare with it)
 from crawler.items import CATEGORIES as FORM_CATEGORIES
 from netsword.formats import format_price
 from pipelines.match import uscc_is_valid
@@ -201,14 +201,9 @@ def check(catalog: dict[str, Any], truth: dict[str, Any], allows: dict[tuple[str
         raise GenerationError("bazaar content failed its checks:\n  " + "\n  ".join(errors))
 
 
-def dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=1) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     catalog, truth = build()
-    CATALOG_PATH.write_text(dump(catalog), encoding="utf-8")
-    GROUND_TRUTH_PATH.write_text(dump(truth), encoding="utf-8")
+    write_outputs(catalog, truth, (CATALOG_PATH, GROUND_TRUTH_PATH))
     print(f"wrote {CATALOG_PATH.name}: {len(catalog['shops'])} shops, {len(catalog['listings'])} listings; "
           f"{GROUND_TRUTH_PATH.name}: {len(truth['violations'])} violating subjects, "
           f"{len(truth['lookalikes'])} near-misses")

@@ -27,13 +27,12 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from crawler.bazaar import templates as t
+from crawler.demo.serving import QuietHandler, ThreadedSite
 
 HERE = Path(__file__).resolve().parent
 CATALOG_PATH = HERE / "catalog.json"
@@ -70,8 +69,38 @@ class _Session:
     requests: int = 0
 
 
-class BazaarServer:
+class _Handler(QuietHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(length, 65536)) if length else b""
+        bazaar: BazaarServer = self.server.site
+        status, headers, payload = bazaar.respond(method, self.path, dict(self.headers.items()), body)
+        bazaar._record(method, self.path, status)
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_HEAD(self) -> None:
+        self._serve("HEAD")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+
+class BazaarServer(ThreadedSite):
     """``with BazaarServer(session_max_requests=50) as bazaar: bazaar.url`` -- see the module doc."""
+
+    handler = _Handler
+    thread_name = "bazaar"
 
     def __init__(self, catalog_path: Path | None = None, *, catalog: dict[str, Any] | None = None,
                  host: str = "127.0.0.1", port: int = 0, **knobs: Any) -> None:
@@ -99,39 +128,6 @@ class BazaarServer:
         self.statuses: Counter[int] = Counter()
         self.pushback: Counter[str] = Counter()  # answers that said "stop": login | verification | 429
         self.logins = 0
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> BazaarServer:
-        if self._httpd is None:
-            httpd = _Server((self.host, self.port), _Handler)
-            httpd.bazaar = self
-            self._httpd = httpd
-            self.port = httpd.server_address[1]
-            self._thread = threading.Thread(target=httpd.serve_forever, name=f"bazaar-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> BazaarServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ knobs and state
     def configure(self, **knobs: Any) -> Knobs:
@@ -442,41 +438,6 @@ def _picture(pid: str, specs: dict[str, dict[str, Any]]) -> bytes:
         return _PICTURES[pid]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    bazaar: BazaarServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(min(length, 65536)) if length else b""
-        status, headers, payload = self.server.bazaar.respond(method, self.path, dict(self.headers.items()), body)
-        self.server.bazaar._record(method, self.path, status)
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(payload)
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:
-        self._serve("HEAD")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m crawler.bazaar", description="Serve the bazaar (仿真集市).")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free port)")
@@ -494,13 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                           wall_after=args.wall_after).start()
     user, password = next(iter(DEFAULT_USERS.items()))
     print(f"仿真集市 at {server.url}  (login: {user} / {password}; admin token: {server.admin_token})", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 

@@ -363,10 +363,16 @@ def dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=1) + "\n"
 
 
+def write_outputs(catalog: dict[str, Any], truth: dict[str, Any], paths: tuple[Path, Path]) -> None:
+    """Write the catalog and the ground truth (in that order) to ``paths``, as the committed files are."""
+    catalog_path, truth_path = paths
+    catalog_path.write_text(dump(catalog), encoding="utf-8")
+    truth_path.write_text(dump(truth), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     catalog, truth = build()
-    CATALOG_PATH.write_text(dump(catalog), encoding="utf-8")
-    GROUND_TRUTH_PATH.write_text(dump(truth), encoding="utf-8")
+    write_outputs(catalog, truth, (CATALOG_PATH, GROUND_TRUTH_PATH))
     n_sub = truth["counts"]["shops"] + truth["counts"]["listings"]
     n_v = len(truth["violations"])
     print(f"wrote {CATALOG_PATH.name}: {truth['counts']['shops']} shops, {truth['counts']['listings']} listings; "

@@ -19,13 +19,12 @@ import time
 from collections import Counter, deque
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.demo import templates as t
+from crawler.demo.serving import QuietHandler, SiteServer, ThreadedSite
 
 CATALOG_PATH = Path(__file__).resolve().with_name("catalog.json")
 HTML = "text/html; charset=utf-8"
@@ -58,15 +57,12 @@ class Catalog:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server_version = "NetswordDemo/1.0"
     sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 30
     server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: no request log
-        pass
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -75,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(head=True)
 
     def _serve(self, head: bool) -> None:
-        demo = self.server.demo
+        demo = self.server.site
         status, headers, body = demo.respond(self.path, dict(self.headers.items()))
         demo._count(self.command, self.path, status)
         self.send_response(status)
@@ -87,22 +83,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    demo: DemoServer
+class _HTTPServer(SiteServer):
+    site: DemoServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
         if not isinstance(exc, ConnectionError | TimeoutError):
-            self.demo.errors.append(repr(exc))
+            self.site.errors.append(repr(exc))
 
 
-class DemoServer:
+class DemoServer(ThreadedSite):
     """The demo marketplace on 127.0.0.1, served from a background thread.
 
     >>> with DemoServer() as server:       # doctest: +SKIP
     ...     urllib.request.urlopen(server.url + "/")
     """
+
+    handler = _Handler
+    server_class = _HTTPServer
+    thread_name = "demo-server"
 
     def __init__(self, catalog_path: Path | str | None = None, *, catalog: dict[str, Any] | None = None,
                  host: str = "127.0.0.1", port: int = 0, price_factor: float = 1.0) -> None:
@@ -115,40 +114,6 @@ class DemoServer:
         self.hits: Counter[str] = Counter()  # path (without query) -> requests
         self.log: deque[tuple[str, str, int]] = deque(maxlen=20000)  # (method, path, status), newest last
         self.errors: list[str] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> DemoServer:
-        if self._httpd is not None:
-            return self
-        httpd = _HTTPServer((self.host, self.port), _Handler)
-        httpd.demo = self
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"demo-server-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> DemoServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ state
     @property
@@ -347,13 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     server = DemoServer(port=args.port, price_factor=args.price_factor).start()
     print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 
