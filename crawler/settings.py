@@ -158,6 +158,9 @@ NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`
 NETSWORD_WARMUP = True  # load jieba's dictionary in the background at start (crawler.warmup)
 STORE_URL = netsword_config.store_url()
+# writes per SQLite commit; an open batch holds the file's write lock, so `netsword worker` sets 1 (workers
+# sharing one SQLite file would otherwise wait in turn for each other's batches, their crawls stopped meanwhile)
+STORE_SQLITE_BATCH_SIZE = 500
 
 # --- the distributed mode (crawler/distributed/; only `netsword worker` turns it on) -----
 NETSWORD_REDIS_BLOOM_CAPACITY = 10_000_000  # URLs per sweep the Bloom filter's error rate holds for (42 MB)

@@ -233,3 +233,47 @@ def test_four_writers_share_one_sqlite_store_without_loss(tmp_path):
         assert con.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == 600
     finally:
         con.close()
+
+
+def _store_pipeline(url: str, worker: bool):
+    """The store stage as a crawl (worker or embedded) opens it, with the project's settings."""
+    from scrapy.settings import Settings
+
+    from crawler import settings as project
+    from crawler.distributed.worker import worker_settings
+    from pipelines.store.pipeline import StorePipeline
+
+    base = Settings()
+    base.setmodule(project)
+    settings = worker_settings(base, "lock-1", "redis://127.0.0.1:1/0") if worker else base
+    pipe = StorePipeline(url, sqlite_batch_size=settings.getint("STORE_SQLITE_BATCH_SIZE"))
+    pipe.open_spider()
+    return pipe
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["worker", "embedded"])
+def test_a_workers_writes_leave_the_sqlite_file_free_for_the_other_workers(tmp_path, worker):
+    """Workers on one machine share one SQLite file: a worker's store commits each write at once, so another
+    worker can write straight after (a batch would hold the file's write lock for up to a second, the other
+    workers' crawls waiting meanwhile). The embedded crawl, alone on its file, keeps its batches."""
+    from store_contract.store_builders import finding, listing
+
+    path = tmp_path / "netsword.db"
+    pipe = _store_pipeline(f"sqlite:///{path}", worker)
+    try:
+        item = listing("lock-1", "高仿运动鞋", sweep="lock-1", shop_id="shop-1")
+        item.findings = [finding(item)]
+        pipe.store.save(item)
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)  # no waiting for the lock
+        try:
+            if worker:
+                other.execute("BEGIN IMMEDIATE")  # another worker's write starts at once
+                assert other.execute("SELECT COUNT(*) FROM listings").fetchone()[0] == 1
+                other.execute("ROLLBACK")
+            else:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")  # the embedded sweep's batch is still open
+        finally:
+            other.close()
+    finally:
+        pipe.store.close()

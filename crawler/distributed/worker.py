@@ -287,7 +287,10 @@ def worker_settings(base: Any, sweep_id: str, redis_url: str) -> Any:
                         ("SCHEDULER_QUEUE_CLASS", "crawler.distributed.queue.LeasedPriorityQueue"),
                         ("SCHEDULER_QUEUE_KEY", keys.queue), ("SCHEDULER_DUPEFILTER_KEY", keys.seen),
                         ("DUPEFILTER_CLASS", dupefilter), ("SCHEDULER_PERSIST", True), ("REDIS_URL", redis_url),
-                        ("NETSWORD_REDIS_SWEEP", sweep_id), ("JOBDIR", None)):
+                        ("NETSWORD_REDIS_SWEEP", sweep_id), ("JOBDIR", None),
+                        # workers on one machine share one SQLite file: a 500-write batch would hold its write
+                        # lock ~1 s while the other workers' crawls wait in BEGIN (two workers: 0.95x one)
+                        ("STORE_SQLITE_BATCH_SIZE", 1)):
         settings.set(name, value, priority="cmdline")
     dl = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
     dl.update({"crawler.distributed.scheduler.LeaseAckMiddleware": 10,

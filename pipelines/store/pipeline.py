@@ -14,7 +14,9 @@ incremental middleware while the store cannot be read. A listing matched without
 history (``HISTORY_UNKNOWN``, the store was unreadable) resolves none of its findings: that is
 done when ``pipelines.history`` matches it again.
 
-Settings: ``STORE_URL``, ``JOBDIR``; the sweep record also reads ``NETSWORD_INCREMENTAL``,
+Settings: ``STORE_URL``, ``JOBDIR``, ``STORE_SQLITE_BATCH_SIZE`` (writes per commit of a SQLite store:
+its open batch holds the file's write lock, so distributed workers sharing one file commit each write at
+once); the sweep record also reads ``NETSWORD_INCREMENTAL``,
 ``NETSWORD_RESUME``, ``AUTOTHROTTLE_ENABLED``, ``CONCURRENT_REQUESTS_PER_DOMAIN``,
 ``DOWNLOAD_DELAY`` and ``ROBOTSTXT_OBEY``. Stats: ``netsword/listings``, ``netsword/shops``,
 ``netsword/findings``, ``netsword/unchanged``, ``netsword/unchanged_unknown``,
@@ -32,6 +34,7 @@ from netsword.clock import utc_now
 from . import open_store
 from .base import HISTORY_UNKNOWN, PageState
 from .pagecache import LocalPageStates
+from .sqlite import SQLiteStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +47,9 @@ class StorePipeline:
     """Writes subjects, findings, snapshots and page states; opens and closes the sweep record."""
 
     def __init__(self, url: str, stats: Any = None, sweep_settings: dict[str, Any] | None = None,
-                 crawler: Any = None, job_dir: str | None = None) -> None:
+                 crawler: Any = None, job_dir: str | None = None, sqlite_batch_size: int = 0) -> None:
         self.url, self.stats = url, stats
+        self.sqlite_batch_size = sqlite_batch_size  # 0: the SQLite store's own default
         self.sweep_settings = dict(sweep_settings or {})
         self.crawler = crawler
         self.store: Any = None
@@ -60,7 +64,8 @@ class StorePipeline:
                           "autothrottle": s.getbool("AUTOTHROTTLE_ENABLED"),
                           "concurrency_per_domain": s.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
                           "download_delay": s.getfloat("DOWNLOAD_DELAY")}
-        return cls(s.get("STORE_URL"), crawler.stats, sweep_settings, crawler, s.get("JOBDIR") or None)
+        return cls(s.get("STORE_URL"), crawler.stats, sweep_settings, crawler, s.get("JOBDIR") or None,
+                   s.getint("STORE_SQLITE_BATCH_SIZE", 0))
 
     def _spider(self, spider: Any) -> Any:
         # Scrapy 2.19 passes no spider to open_spider/close_spider that default it: use the crawler's
@@ -68,6 +73,8 @@ class StorePipeline:
 
     def open_spider(self, spider: Any = None) -> None:
         self.store = open_store(self.url)
+        if self.sqlite_batch_size > 0 and isinstance(self.store, SQLiteStore):
+            self.store.batch_size = self.sqlite_batch_size
         spider = self._spider(spider)
         # the sweep record says how it was crawled; a distributed sweep's is written when it is seeded and
         # when its last page is done (crawler.distributed), not by each of its workers
