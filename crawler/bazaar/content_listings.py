@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-FAKE = "网络销售假冒伪劣商品"
-UNCERT = "无证生产电子商务产品"
-NOFOOD = "缺乏资质经营食品"
-UNFAIR = "互联网不正当竞争"
-PRICE = "不正当价格行为"
-AD = "虚假违法互联网广告"
-RIGHTS = "侵害网络消费者合法权益"
-PRIVACY = "侵害公民个人信息"
-CONTRACT = "合同违法违规"
-BANNED = "网络销售禁售限售物品"
+from crawler.demo.content_violations import (  # the statistics form's categories, as the demo spells them
+    AD,
+    BANNED,
+    CONTRACT,
+    FAKE,
+    NOFOOD,
+    PRICE,
+    PRIVACY,
+    UNCERT,
+    UNFAIR,
+)
 
 #: slug, label (the site's own category names)
 CATEGORIES: list[tuple[str, str]] = [

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from crawler.bazaar import templates as t
-from crawler.demo.serving import QuietHandler, ThreadedSite
+from crawler.demo.serving import QuietHandler, ThreadedSite, paginate
 
 HERE = Path(__file__).resolve().parent
 CATALOG_PATH = HERE / "catalog.json"
@@ -311,7 +311,7 @@ class BazaarServer(ThreadedSite):
         if path == "/search":
             q = (query.get("q") or [""])[0].strip()
             found = [x for x in self.data["listings"] if q and q.casefold() in x["title"].casefold()]
-            page_no, pages, chunk = _page(found, query)
+            page_no, pages, chunk = paginate(found, query, t.PAGE_SIZE)
             if page_no is None:
                 return self._not_found()
             rows = "".join(t.goods_row(x, self.shop_by_id[x["shop_id"]]) for x in chunk)
@@ -413,15 +413,6 @@ def _cookie(header: str, name: str) -> str | None:
 def _safe_next(url: str) -> str:
     """Only a path on this site (no //host, no scheme) may be the target after login."""
     return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/"
-
-
-def _page(items: list[Any], query: dict[str, list[str]]) -> tuple[int | None, int, list[Any]]:
-    pages = max(1, math.ceil(len(items) / t.PAGE_SIZE))
-    raw = (query.get("page") or ["1"])[0]
-    if not raw.isdigit() or not 1 <= int(raw) <= pages:
-        return None, pages, []
-    n = int(raw)
-    return n, pages, items[(n - 1) * t.PAGE_SIZE:n * t.PAGE_SIZE]
 
 
 _PICTURES: dict[str, bytes] = {}

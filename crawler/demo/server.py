@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.demo import templates as t
-from crawler.demo.serving import QuietHandler, SiteServer, ThreadedSite
+from crawler.demo.serving import QuietHandler, SiteServer, ThreadedSite, paginate
 
 CATALOG_PATH = Path(__file__).resolve().with_name("catalog.json")
 HTML = "text/html; charset=utf-8"
@@ -181,7 +181,7 @@ class DemoServer(ThreadedSite):
             if not m.group(2):
                 raise _Redirect(f"/category/{cat['slug']}/")
             items = c.by_category.get(cat["slug"], [])
-            page_no, pages, chunk = _paginate(items, query)
+            page_no, pages, chunk = paginate(items, query, t.PAGE_SIZE)
             if page_no is None:
                 return self._not_found(path)
             cards = "" if cat.get("js") else "".join(t.card(x, c.shop_by_id[x["shop_id"]], f) for x in chunk)
@@ -189,7 +189,7 @@ class DemoServer(ThreadedSite):
         if m := re.fullmatch(r"/api/category/([a-z0-9_-]+)", path):
             cat = c.cat_by_slug.get(m.group(1))
             items = c.by_category.get(cat["slug"], []) if cat else []
-            page_no, pages, chunk = _paginate(items, query)
+            page_no, pages, chunk = paginate(items, query, t.PAGE_SIZE)
             if cat is None or page_no is None:
                 return 404, "application/json; charset=utf-8", b'{"error": "not found"}'
             base = f"/category/{cat['slug']}/"
@@ -202,7 +202,7 @@ class DemoServer(ThreadedSite):
         if path == "/search":
             q = (query.get("q") or [""])[0].strip()
             items = [x for x in c.listings if q and q.casefold() in x["title"].casefold()]
-            page_no, pages, chunk = _paginate(items, query)
+            page_no, pages, chunk = paginate(items, query, t.PAGE_SIZE)
             if page_no is None:
                 return self._not_found(path)
             cards = "".join(t.card(x, c.shop_by_id[x["shop_id"]], f) for x in chunk)
@@ -276,16 +276,6 @@ class _Redirect(Exception):
     def __init__(self, location: str) -> None:
         super().__init__(location)
         self.location = location
-
-
-def _paginate(items: list[Any], query: dict[str, list[str]]) -> tuple[int | None, int, list[Any]]:
-    """(page number or None if invalid, page count, items on the page)."""
-    pages = max(1, math.ceil(len(items) / t.PAGE_SIZE))
-    raw = (query.get("page") or ["1"])[0]
-    if not raw.isdigit() or not 1 <= int(raw) <= pages:
-        return None, pages, []
-    n = int(raw)
-    return n, pages, items[(n - 1) * t.PAGE_SIZE:n * t.PAGE_SIZE]
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -12,6 +12,7 @@ request handler (``handler``, a :class:`QuietHandler`) and their state; the hand
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,3 +88,13 @@ class ThreadedSite:
             pass
         finally:
             self.stop()
+
+
+def paginate(items: list[Any], query: dict[str, list[str]], page_size: int) -> tuple[int | None, int, list[Any]]:
+    """(page number or None if ``?page=`` is invalid, page count, items on that page) of a listing page."""
+    pages = max(1, math.ceil(len(items) / page_size))
+    raw = (query.get("page") or ["1"])[0]
+    if not raw.isdigit() or not 1 <= int(raw) <= pages:
+        return None, pages, []
+    n = int(raw)
+    return n, pages, items[(n - 1) * page_size:n * page_size]
