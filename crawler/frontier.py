@@ -96,6 +96,7 @@ class FrontierMiddleware:
         self.jobdir, self.resume, self.store_url, self.stats = Path(jobdir), resume, store_url, stats
         self.frontier: Frontier | None = None
         self.crawler: Any = None
+        self._new = self._known = 0  # links recorded / dropped as known since the stats were last told
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FrontierMiddleware:
@@ -128,6 +129,7 @@ class FrontierMiddleware:
             for out in self._record([obj]):
                 yield out
         frontier.commit()
+        self._count()
 
     def _pending_requests(self, frontier: Frontier, spider: Any) -> Iterator[Request]:
         from pipelines.store import open_store
@@ -167,15 +169,25 @@ class FrontierMiddleware:
             if isinstance(obj, Request):
                 if obj.dont_filter or frontier.add(self._fp(obj), obj.url, obj.meta.get("netsword_page_no", 1),
                                                    obj.meta.get(PARENT)):
-                    self._inc("netsword/frontier/new")
+                    self._new += 1
                     yield obj
                 else:
-                    self._inc("netsword/frontier/known")
+                    self._known += 1
             else:
                 frontier.commit()  # the page's links are durable before its item can be stored
+                self._count()
                 yield obj
 
+    def _count(self) -> None:
+        """The links counted since the last item, to the stats (once per item, not per link)."""
+        if self._new:
+            self._inc("netsword/frontier/new", self._new)
+        if self._known:
+            self._inc("netsword/frontier/known", self._known)
+        self._new = self._known = 0
+
     def spider_closed(self, spider: Any, reason: str = "") -> None:
+        self._count()
         if self.frontier is not None:
             self.frontier.close()
             self.frontier = None

@@ -40,6 +40,7 @@ class LimitsMiddleware:
         self.max_pages = crawler.settings.getint("NETSWORD_MAX_PAGES")
         self.seen: set[bytes] = set()
         self._warned: set[str] = set()
+        self._deepest = -1
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> LimitsMiddleware:
@@ -75,7 +76,9 @@ class LimitsMiddleware:
                     self._cut("pages", obj, f"the sweep reached max_pages {self.max_pages}")
                     continue
                 self.seen.add(fp)
-            self.stats.max_value("netsword/depth/max", depth)
+            if depth > self._deepest:  # the stats collector is called per new maximum, not per link
+                self._deepest = depth
+                self.stats.max_value("netsword/depth/max", depth)
             yield obj
 
     @staticmethod

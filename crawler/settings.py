@@ -150,6 +150,7 @@ EVIDENCE_RENDER_EXECUTABLE = ""  # snapshot renders; "" = chromium-headless-shel
 EVIDENCE_SCREENSHOTS = True  # every browser page
 EVIDENCE_WARC = True
 EVIDENCE_WARC_GZIP_LEVEL = 6  # per record; PNG screenshots are stored (compressed already)
+EVIDENCE_WRITER = "process"  # evidence files written by a process of its own (off the GIL); "thread": in this one
 NETSWORD_FILL_DROP_RATIO = 0.5  # a page type's pages or a field's fill rate below this share of the last sweep's
 NETSWORD_FILL_MIN_PAGES = 5  # fill rates are judged from this many pages of a page type on
 NETSWORD_FILL_MIN_RATE = 0.5  # a required field filled on fewer of a page type's pages: the profile broke
@@ -161,6 +162,9 @@ STORE_URL = netsword_config.store_url()
 # writes per SQLite commit; an open batch holds the file's write lock, so `netsword worker` sets 1 (workers
 # sharing one SQLite file would otherwise wait in turn for each other's batches, their crawls stopped meanwhile)
 STORE_SQLITE_BATCH_SIZE = 500
+# where the store stage's writes run: "process" (a process of its own: JSON, SQL and the store's bookkeeping off the
+# reactor, on another core), "thread", "inline" (on the reactor), or "auto": process for SQLite, inline for engines
+STORE_WRITER = "auto"
 
 # --- the distributed mode (crawler/distributed/; only `netsword worker` turns it on) -----
 NETSWORD_REDIS_BLOOM_CAPACITY = 10_000_000  # URLs per sweep the Bloom filter's error rate holds for (42 MB)

@@ -10,7 +10,8 @@ import hashlib
 import io
 import json
 import logging
-import threading
+import os
+import signal
 
 import pytest
 from scrapy.http import HtmlResponse, Request
@@ -20,38 +21,98 @@ from crawler.items import Finding, ListingItem
 from pipelines.evidence import EvidencePipeline, manifest_path, read_manifest
 from pipelines.evidence.warc import WarcWriter
 from pipelines.evidence.worker import EvidenceIO
+from pipelines.evidence.writer import WireRequest, WireResponse, WriterConfig, wire
 
 
-def test_evidence_thread_runs_writes_in_the_order_asked():
-    async def main() -> tuple[list[int], int, str]:
-        io_ = EvidenceIO()
-        seen: list[int] = []
-        for n in range(50):
-            io_.submit(seen.append, n)
-        result = await io_.run(lambda: len(seen))  # comes after every submit before it
-        name = await io_.run(lambda: threading.current_thread().name)
+def _responses(n: int) -> list[tuple[WireRequest, WireResponse]]:
+    out = []
+    for k in range(n):
+        request = Request(f"http://shop.test/item/{k}.html")
+        response = HtmlResponse(request.url, body=f"<html><body>商品 {k}</body></html>".encode(), request=request)
+        out.append(wire(request, response))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_evidence_writer_runs_writes_in_the_order_asked(tmp_path, mode):
+    """The writer (its own process by default, or a thread) writes in the order asked; a waited-for write
+    comes after every write asked before it."""
+
+    async def main() -> tuple[str, bool, str]:
+        io_ = EvidenceIO(WriterConfig(str(tmp_path), "s1"), mode)
+        for request, response in _responses(50):
+            io_.submit("write_exchange", request, response, "2026-11-23T19:11:00+00:00", "127.0.0.1", "")
+        closed = await io_.run("close")
+        in_process = io_.in_process
         io_.shutdown()
-        return seen, result, name
+        return io_.segment, in_process, closed.path
 
-    seen, result, name = asyncio.run(main())
-    assert seen == list(range(50)) and result == 50
-    assert name.startswith("netsword-evidence")
+    segment, in_process, manifest = asyncio.run(main())
+    assert in_process == (mode == "process")
+    with open(tmp_path / "warc" / segment, "rb") as fh:
+        urls = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh) if r.rec_type == "response"]
+    assert urls == [f"http://shop.test/item/{k}.html" for k in range(50)]
+    assert manifest == str(manifest_path(tmp_path, "s1"))
 
 
-def test_evidence_thread_reports_failures(caplog):
-    def boom() -> None:
-        raise OSError("disk full")
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_evidence_writer_reports_failures(tmp_path, caplog, mode):
+    """A failed write that somebody waits for is raised to them; one nobody waits for is logged, and so is what
+    the writer logs itself, in the crawl's log (also from the writer process)."""
+    request, response = _responses(1)[0]
+    broken = WireResponse(response.url, 200, {}, None, ())  # type: ignore[arg-type] - a body that is not bytes
 
     async def main() -> None:
-        io_ = EvidenceIO()
-        io_.submit(boom)  # not waited for: logged
-        with pytest.raises(OSError, match="disk full"):  # waited for: raised to the caller
-            await io_.run(boom)
+        io_ = EvidenceIO(WriterConfig(str(tmp_path), "s1"), mode)
+        io_.submit("no_such_operation")  # not waited for: logged
+        io_.submit("write_exchange", request, broken, "2026-11-23T19:11:00+00:00")  # the writer logs it
+        with pytest.raises(FileNotFoundError):  # waited for: raised to the caller
+            await io_.run("read_html", "html/00/missing.html.gz")
+        await io_.run("close")
         io_.shutdown()
 
-    with caplog.at_level(logging.ERROR, logger="pipelines.evidence.worker"):
+    with caplog.at_level(logging.INFO):
         asyncio.run(main())
-    assert "disk full" in caplog.text
+    assert "no_such_operation" in caplog.text
+    assert "WARC record failed for http://shop.test/item/0.html" in caplog.text
+
+
+def test_a_killed_writer_process_is_taken_over_and_no_write_is_lost(tmp_path, caplog):
+    """SIGKILL of the writer process mid-sweep: the error is logged, a writer on a thread does the unanswered
+    writes again and every later one; each page's HTML and manifest line are on disk and the manifest's hash
+    chain holds."""
+    from pipelines.evidence.chain import check_chain
+
+    pipe = EvidencePipeline(tmp_path, finding_screenshots=False)
+    pipe.open_spider(type("Spider", (), {"sweep_id": "s1"})())
+
+    async def page(k: int) -> ListingItem:
+        url = f"http://shop.test/item/{k}.html"
+        html = f"<html><body>高仿耐克 {k}</body></html>".encode()
+        request = Request(url)
+        pipe.response_downloaded(HtmlResponse(url, body=html, request=request), request)
+        item = ListingItem(url=url, site="shop", listing_id=str(k), status=200, html=html, sweep_id="s1",
+                           fetched_at="2026-11-23T19:11:00+00:00")
+        return await pipe.process_item(item)
+
+    async def main() -> list[ListingItem]:
+        assert pipe.io is not None and pipe.io.in_process
+        items = [await page(k) for k in range(5)]
+        os.kill(pipe.io.pid, signal.SIGKILL)  # the child, as an OOM kill would
+        items += await asyncio.gather(*(page(k) for k in range(5, 30)))
+        assert not pipe.io.in_process
+        await pipe.close_spider()
+        return items
+
+    with caplog.at_level(logging.ERROR):
+        items = asyncio.run(main())
+    assert "evidence writer process stopped" in caplog.text
+    for item in items:
+        assert (tmp_path / item.html_path).is_file()
+    lines = read_manifest(manifest_path(tmp_path, "s1"))
+    assert {e["url"] for e in lines} == {item.url for item in items}
+    assert check_chain(manifest_path(tmp_path, "s1").read_bytes(), "s1.jsonl").ok
+    assert len(list((tmp_path / "warc" / "s1").glob("s1-*.warc.gz"))) == 2  # the killed segment is kept
 
 
 def test_warc_records_deflated_at_the_level_asked_and_png_stored(tmp_path):
@@ -99,7 +160,7 @@ def test_item_goes_on_only_once_its_evidence_is_on_disk(tmp_path):
         assert (tmp_path / item.html_path).is_file()
         lines = read_manifest(manifest_path(tmp_path, "s1"))
         assert [(e["url"], e["html_sha256"]) for e in lines] == [(url, item.html_sha256)]
-        with open(pipe.warc.path, "rb") as fh:
+        with open(tmp_path / "warc" / pipe.io.segment, "rb") as fh:
             kinds = [r.rec_type for r in ArchiveIterator(fh)]
         assert kinds == ["warcinfo", "request", "response"]
         await pipe.close_spider()

@@ -32,6 +32,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.distributed.keys import SweepKeys
 from crawler.distributed.queue import LEASE
@@ -292,6 +293,13 @@ def worker_settings(base: Any, sweep_id: str, redis_url: str) -> Any:
                         # lock ~1 s while the other workers' crawls wait in BEGIN (two workers: 0.95x one)
                         ("STORE_SQLITE_BATCH_SIZE", 1)):
         settings.set(name, value, priority="cmdline")
+    # a worker is one core's worth of crawling (run one per core): its store and evidence writes stay in its own
+    # process (a sidecar process each, as the embedded crawl has, would make two workers on two cores compete
+    # for the same cores); a `-s STORE_WRITER=process` on the command line still wins (set at cmdline priority:
+    # settings of project priority are applied again after this)
+    for name, value in (("STORE_WRITER", "inline"), ("EVIDENCE_WRITER", "thread")):
+        if (settings.getpriority(name) or 0) < SETTINGS_PRIORITIES["cmdline"]:
+            settings.set(name, value, priority="cmdline")
     dl = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
     dl.update({"crawler.distributed.scheduler.LeaseAckMiddleware": 10,
                "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,

@@ -1,107 +1,49 @@
-"""The evidence thread: file writes of a sweep's evidence, off the reactor, in the order asked.
+"""Where the evidence is written: a writer process of its own (the default) or one thread, never the reactor.
 
-:class:`~pipelines.evidence.EvidencePipeline` hands every write (HTML snapshots, screenshots,
-WARC records, manifest lines) to one worker thread. One thread keeps them in order -- a page's
-WARC records, asked for when it was downloaded, are on disk before its manifest line, asked for
-when its item came -- and keeps the WARC writer and the manifest single-threaded. The reactor
-thread goes on parsing meanwhile; gzip, hashing and file writes release the GIL, so the work
-really runs beside it.
+:class:`~pipelines.evidence.EvidencePipeline` hands every write (HTML snapshots, screenshots, WARC records,
+manifest lines) to :class:`EvidenceIO`, which runs them, in the order asked, on one
+:class:`~pipelines.evidence.writer.EvidenceWriter`:
+
+* ``process`` (``EVIDENCE_WRITER``, the default): the writer lives in a child process
+  (:class:`netsword.sidecar.Sidecar`, started when the sweep opens). Its gzip, hashing and file writes run on
+  the other core without touching the crawl's GIL: on a thread they cost the reactor about 0.5-0.9 ms of CPU
+  per page on a fast site (GIL hand-overs, measured with ``bench.bench_distributed``), though they release
+  the GIL in C. The reactor only queues plain data (a sending thread pickles it: the body bytes are copied
+  once); the child's log lines and counters come back with its answers and are logged and counted in the
+  crawl's process. If the
+  child dies (killed, out of memory), the error is logged with the writes it was doing, a writer on a
+  thread takes over (a new WARC segment; the manifest goes on from its last whole line) and does those
+  writes again: the sweep goes on and no page loses its evidence.
+* ``thread``: the writer on one thread of the crawl's process (gzip and file writes release the GIL).
 
 ``run()`` waits for the result (an item waits for its files before it goes on to the store);
-``submit()`` does not (a WARC record of a response; an error is logged). Either way the write
-comes after every write asked for before it.
+``submit()`` does not (a WARC record of a response; an error is logged). Either way the write comes
+after every write asked for before it.
 
-Hand-overs are batched: the writes asked for within ``delay`` seconds (10 ms) go to the thread
-together, and their results come back to the reactor together. Waking a thread (and being woken
-by it) costs the reactor more than a small write itself -- two wake-ups per page were about a
-tenth of the reactor's time on a fast local site; now there are a few per ``delay``, whatever the
-pages per second. An item waits at most ``delay`` longer for its evidence; other pages go on.
+Hand-overs are batched: the writes asked for within ``delay`` seconds (10 ms) go over together, and their
+results come back to the reactor together (one wake-up per batch, whatever the pages per second). An
+item waits at most ``delay`` longer for its evidence; other pages go on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-#: a job: the function, its arguments, the reactor's future for its result (None: not waited for)
-_Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any] | None"]
+from netsword.sidecar import OffReactor
+from pipelines.evidence.writer import EvidenceWriter, WriterConfig
 
 
-class EvidenceIO:
-    def __init__(self, name: str = "netsword-evidence", delay: float = 0.01) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self.delay = delay
-        self._jobs: list[_Job] = []  # asked for, not yet handed to the thread
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+class EvidenceIO(OffReactor):
+    """One sweep's evidence writer (:class:`~pipelines.evidence.writer.EvidenceWriter`), off the reactor."""
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on the evidence thread; its result (or its exception)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._ask((fn, args, future), loop)
-        return await future
+    def __init__(self, config: WriterConfig, mode: str = "process", delay: float = 0.01,
+                 on_counts: Callable[[dict[str, Any]], None] | None = None, name: str = "netsword-evidence") -> None:
+        # the writer opens the sweep's files when built: a folder it cannot write fails the sweep's start
+        super().__init__(EvidenceWriter, config, mode, delay, on_counts, name, what="evidence writer",
+                         setting="EVIDENCE_WRITER")
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """``fn(*args)`` on the evidence thread, not waited for; an exception is logged."""
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:  # called outside the reactor: hand it over now
-            loop = None
-        self._ask((fn, args, None), loop)
-
-    def _ask(self, job: _Job, loop: asyncio.AbstractEventLoop | None) -> None:
-        self._jobs.append(job)
-        if loop is None:
-            self.flush()
-        elif self._timer is None:
-            self._loop = loop
-            self._timer = loop.call_later(self.delay, self.flush)
-
-    def flush(self) -> None:
-        """Hand the jobs asked for so far to the thread now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._jobs:
-            jobs, self._jobs = self._jobs, []
-            self._pool.submit(self._work, jobs, self._loop)
-
-    def _work(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop | None) -> None:
-        """(evidence thread) The jobs in order; their results to the reactor in one call."""
-        done: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        for fn, args, future in jobs:
-            try:
-                result, ok = fn(*args), True
-            except Exception as exc:  # raised to whoever waits; logged when nobody does
-                result, ok = exc, False
-                if future is None:
-                    logger.error("evidence write failed: %s", exc, exc_info=exc)
-            if future is not None:
-                done.append((future, ok, result))
-        if done and loop is not None:
-            with contextlib.suppress(RuntimeError):  # the reactor is gone (shut down): nobody waits any more
-                loop.call_soon_threadsafe(_resolve, done)
-
-    def shutdown(self) -> None:
-        """Finish what was asked, then stop the thread (blocks until then)."""
-        self.flush()
-        self._pool.shutdown(wait=True)
-
-
-def _resolve(done: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, result in done:
-        if future.cancelled():
-            continue
-        if ok:
-            future.set_result(result)
-        else:
-            future.set_exception(result)
+    @property
+    def segment(self) -> str:
+        """The WARC segment written now, relative to the evidence root's ``warc`` folder ("" without WARC)."""
+        return self.ready

@@ -372,6 +372,12 @@ class Store(abc.ABC):
     #: writes this store object sent to a local spool instead of the store (engines that can be unreachable)
     spooled: int = 0
 
+    @property
+    def unsaved(self) -> int:
+        """Writes this store object holds that are not yet durable (an open batch, a send buffer): a process killed
+        now loses them."""
+        return 0
+
     # sweeps
     @abc.abstractmethod
     def start_sweep(self, sweep_id: str, site: str, started_at: str, settings: dict[str, Any]) -> None: ...

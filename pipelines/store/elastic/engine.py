@@ -254,6 +254,11 @@ class ElasticStore(ElasticReads, ElasticApply, ElasticLeadsIndex, Store):
         return StoreUnavailable(f"{self.engine} at {self._hosts()} is unreachable ({self._down_reason}); "
                                 f"writes wait in {self.spool.path}")
 
+    @property
+    def unsaved(self) -> int:
+        """Operations buffered for the next bulk request (not yet sent nor spooled)."""
+        return len(self._ops)
+
     def _spool(self, ops: list[dict[str, Any]]) -> None:
         self.spool.append(ops)
         self.spooled += len(ops)

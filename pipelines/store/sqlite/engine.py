@@ -321,6 +321,11 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteParts, SQLite
         self._start_timer()
         self._mark_findings_floor(c)
 
+    @property
+    def unsaved(self) -> int:
+        """Writes in the open batch (not committed yet)."""
+        return self._pending
+
     def _wrote(self, n: int) -> None:
         """A write call succeeded (under the lock)."""
         self._end_call(ok=True)
