@@ -160,7 +160,7 @@ class _Scanned:
             for j in compress(range(in_titles), map(rs._has_roles[kind].__getitem__, terms[:in_titles])):
                 i, s, e = found[j]
                 base = starts[owner[j]]
-                refs.setdefault(owner[j], []).append((ref_roles[i], s - base, e - base))  # type: ignore[misc]
+                refs.setdefault(owner[j], []).append((ref_roles[i], s - base, e - base))  # type: ignore[arg-type]
             self.refs = refs
         tricks: dict[int, list[tuple[int, int, int]]] = {}
         for i, s, e in rs._tricks[kind].scan(joined):
@@ -280,7 +280,7 @@ def batch_norms(fields: list[str], items: list[Any]) -> list[str]:
         return _normalize_distinct(list(chain.from_iterable(map(get, items))))
     get_pre = itemgetter(*fields) if nf > 1 else (lambda pre: (pre[fields[0]],))
     norms: list[str] = [""] * (nf * len(items))
-    raw: list[str] = []
+    raw: list[str | None] = []
     raw_at: list[int] = []
     for n, item in enumerate(items):
         pre = item.norm
@@ -308,7 +308,7 @@ def _normalize_distinct(raw: list[str | None]) -> list[str]:
     distinct = dict.fromkeys(raw)
     distinct.pop(None, None)
     distinct.pop("", None)
-    keys = list(distinct)
-    table = dict(zip(keys, normalize_many(keys), strict=True)) if keys else {}
-    table[None] = table[""] = ""  # type: ignore[index]
+    keys: list[str] = list(distinct)  # type: ignore[arg-type]  # None is gone
+    table: dict[str | None, str] = dict(zip(keys, normalize_many(keys), strict=True)) if keys else {}
+    table[None] = table[""] = ""
     return list(map(table.__getitem__, raw))

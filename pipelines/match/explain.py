@@ -20,7 +20,7 @@ from pipelines.match.model import Example, Rule
 class RuleSet(Protocol):
     """What the analyst tools need of a :class:`pipelines.match.RuleSet`."""
 
-    rules: Sequence[Rule]
+    rules: list[Rule]
 
     def match(self, item: Any, *, only: set[str] | None = None, include_test: bool | None = None) -> list[Finding]:
         ...

@@ -46,7 +46,7 @@ WHEN_NAMES: dict[str, str] = {
     "history_days": "最早一次记录距今的天数 (days since the listing was first recorded)",
     "days_since_price_change": "现价已持续的天数 (days the current price has been shown)",
 }
-WHEN_FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round}
+WHEN_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "round": round}
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Numbers(Protocol):
 
     def number(self, name: str) -> float | None: ...
 
-    def numbers(self) -> dict[str, float]: ...
+    def numbers(self) -> dict[str, float | None]: ...
 
     def reference(self) -> ReferenceHit | None: ...
 
