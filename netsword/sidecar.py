@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -203,6 +203,28 @@ class OffReactor:
             self._process.close()
             self._process = None
         self._thread.shutdown(wait=True)
+
+
+class CallTarget:
+    """What :class:`OffReactor` asks of the object it runs, for a class to inherit: ``call`` by name, limited to
+    the class's :attr:`OPERATIONS`, and :attr:`counts` taken with each answer. Subclasses add ``ping()``,
+    ``durable()``, ``close()`` and the operations."""
+
+    #: the operations that may be called by name
+    OPERATIONS: frozenset[str] = frozenset()
+    #: what the object is, in an error message ("no store operation 'x'")
+    WHAT = "writer"
+
+    counts: Counter[str]
+
+    def call(self, op: str, args: tuple[Any, ...]) -> Any:
+        if op not in self.OPERATIONS:
+            raise ValueError(f"no {self.WHAT} operation {op!r}")
+        return getattr(self, op)(*args)
+
+    def take_counts(self) -> dict[str, int]:
+        counts, self.counts = dict(self.counts), Counter()
+        return counts
 
 
 class Sidecar:

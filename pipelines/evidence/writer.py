@@ -23,6 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from netsword.sidecar import CallTarget
 from pipelines.evidence.manifest import MANIFEST_FIELDS, Manifest, manifest_path
 from pipelines.store.files import EvidenceStore
 
@@ -93,8 +94,11 @@ class ClosedManifest:
     head: str  # its last record's hash
 
 
-class EvidenceWriter:
+class EvidenceWriter(CallTarget):
     """A sweep's evidence files, written in the order asked. Not thread-safe: one caller at a time."""
+
+    OPERATIONS = frozenset({"ping", "write_exchange", "write_page", "write_screenshot", "read_html", "close"})
+    WHAT = "evidence"
 
     def __init__(self, config: WriterConfig, open_files: bool = True) -> None:
         self.config = config
@@ -116,16 +120,6 @@ class EvidenceWriter:
                 self.warc = WarcWriter(self.root / "warc" / config.sweep_id, config.sweep_id,
                                        gzip_level=config.gzip_level)
             self.manifest = Manifest(manifest_path(self.root, config.sweep_id))
-
-    def call(self, op: str, args: tuple[Any, ...]) -> Any:
-        """Operation ``op`` (one of :data:`OPERATIONS`) with ``args``."""
-        if op not in OPERATIONS:
-            raise ValueError(f"no evidence operation {op!r}")
-        return getattr(self, op)(*args)
-
-    def take_counts(self) -> dict[str, int]:
-        counts, self.counts = dict(self.counts), Counter()
-        return counts
 
     def durable(self) -> bool:
         """Every write is with the OS when its call returns (files flushed): a killed writer loses none."""
@@ -249,7 +243,3 @@ class EvidenceWriter:
                                  "unchanged": False, "rendered": False, "html_sha256": cap.get("sha256"),
                                  "html_path": cap.get("path"), "screenshot_pending": False, "warc": warc})
             self.counts["evidence/captures"] += 1
-
-
-#: what the writer can be asked to do, by name
-OPERATIONS = frozenset({"ping", "write_exchange", "write_page", "write_screenshot", "read_html", "close"})

@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from netsword.sidecar import CallTarget
+
 from . import open_store
 from .base import PageState
 from .sqlite import SQLiteStore
@@ -28,8 +30,12 @@ class StoreWriterConfig:
     sqlite_batch_size: int = 0  # writes per commit of a SQLite store; 0: the store's own default
 
 
-class StoreWriter:
+class StoreWriter(CallTarget):
     """The store, written in the order asked. Not thread-safe: one caller at a time."""
+
+    OPERATIONS = frozenset({"ping", "start_sweep", "save", "record_snapshot", "put_part", "put_page_state", "unchanged",
+                            "close"})
+    WHAT = "store"
 
     def __init__(self, config: StoreWriterConfig) -> None:
         self.config = config
@@ -38,16 +44,6 @@ class StoreWriter:
             self.store.batch_size = config.sqlite_batch_size
         self.counts: Counter[str] = Counter()
         self._closed = False
-
-    def call(self, op: str, args: tuple[Any, ...]) -> Any:
-        """Operation ``op`` (one of :data:`OPERATIONS`) with ``args``."""
-        if op not in OPERATIONS:
-            raise ValueError(f"no store operation {op!r}")
-        return getattr(self, op)(*args)
-
-    def take_counts(self) -> dict[str, int]:
-        counts, self.counts = dict(self.counts), Counter()
-        return counts
 
     def durable(self) -> bool:
         """No write waits in the store's open batch (SQLite) or send buffer (an engine)."""
@@ -103,8 +99,3 @@ class StoreWriter:
             self._closed = True
             self.store.close()
         return int(getattr(self.store, "spooled", 0) or 0)
-
-
-#: what the writer can be asked to do, by name
-OPERATIONS = frozenset({"ping", "start_sweep", "save", "record_snapshot", "put_part", "put_page_state", "unchanged",
-                        "close"})
