@@ -9,8 +9,9 @@ netsword.sidecar``: no copy of the reactor's threads, and the caller's ``__main_
 builds its object with ``factory(config)`` and runs each batch in order with
 ``obj.call(op, args)``; a receiving thread hands each answer -- per call ``(ok, result or exception)``, the
 object's counters (``obj.take_counts()``) and the child's log records -- to ``on_answer``, in order, and calls
-``on_death`` once if the child goes away (killed, out of memory). What to do then is the caller's: the
-evidence writer and the store stage take over on a thread and redo the batches that had no answer.
+``on_death`` once if the child goes away (killed, out of memory). :class:`OffReactor` then takes over on a
+thread and redoes the batches that had no answer, and those answered while the object said it was not yet
+durable (``obj.durable()``: a SQLite store's open batch dies with the child).
 
 The child ignores SIGINT and SIGTERM (Ctrl-C and a service manager reach the whole process group: the crawl
 stops gracefully and still has calls for it); it ends when the crawl is done with it or closes the pipe, after
