@@ -224,7 +224,8 @@ class OffReactorStorePipeline(StorePipeline):
         for op, args in calls[:-1]:
             self.io.submit(op, *args)
         if calls:  # after the ones before it: once it is done, so are they
-            await self.io.run(*calls[-1][:1], *calls[-1][1])
+            op, args = calls[-1]
+            await self.io.run(op, *args)
         return item
 
     async def close_spider(self, spider: Any = None) -> None:  # type: ignore[override]
