@@ -83,6 +83,7 @@ EXTENSIONS = {
     "crawler.subpages.SubjectAssembly": 0,  # subjects with sub-pages (belongs_to): merged and matched at sweep end
     "crawler.walls.WallAlert": 0,  # one alert when a sweep stopped at a login or verification wall
     "crawler.fillrate.FillRateCheck": 600,  # a profile that broke (empty required fields, no pages) fails the sweep
+    "crawler.heapfreeze.FreezeStartupHeap": 0,  # start-up objects (rule packs ...) out of the garbage collector's walks
 }
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
@@ -159,9 +160,12 @@ NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`
 NETSWORD_WARMUP = True  # load jieba's dictionary in the background at start (crawler.warmup)
 STORE_URL = netsword_config.store_url()
-# writes per SQLite commit; an open batch holds the file's write lock, so `netsword worker` sets 1 (workers
-# sharing one SQLite file would otherwise wait in turn for each other's batches, their crawls stopped meanwhile)
+# writes per SQLite commit (an open batch holds the file's write lock)
 STORE_SQLITE_BATCH_SIZE = 500
+# commit after every hand-over to the store writer (10 ms of items; inline: every item) instead of every
+# STORE_SQLITE_BATCH_SIZE writes: `netsword worker` sets it (workers sharing one SQLite file then hold its lock only
+# while a hand-over is written, and a page's lease goes back once its writes are committed)
+STORE_COMMIT_EACH_BATCH = False
 # where the store stage's writes run: "process" (a process of its own: JSON, SQL and the store's bookkeeping off the
 # reactor, on another core), "thread", "inline" (on the reactor), or "auto": process for SQLite, inline for engines
 STORE_WRITER = "auto"
@@ -170,6 +174,7 @@ STORE_WRITER = "auto"
 NETSWORD_REDIS_BLOOM_CAPACITY = 10_000_000  # URLs per sweep the Bloom filter's error rate holds for (42 MB)
 NETSWORD_REDIS_BLOOM_ERROR = 1e-7  # its false-positive rate: a new URL taken for seen (and skipped)
 NETSWORD_REDIS_DUPEFILTER = "bloom"  # "bloom" (crawler.distributed.dupefilter) or "set" (scrapy-redis's)
+NETSWORD_REDIS_KNOWN_LINKS = 500_000  # links a worker remembers having checked in the sweep's filter (~30 MB)
 NETSWORD_REDIS_HEARTBEAT = 2.0  # seconds between a worker's heartbeats (lease renewals, stop checks)
 NETSWORD_REDIS_LEASE_SECONDS = 120.0  # a request a worker took and did not finish goes back after this
 NETSWORD_REDIS_ROBOTS_WAIT = 60.0  # seconds a worker waits for robots.txt another worker is fetching
