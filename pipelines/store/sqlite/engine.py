@@ -216,10 +216,7 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteParts, SQLite
         # in-memory index at every savepoint, which would make each call cost a new index segment
         self._init_summary_state()
         self._w = self._connect()
-        self._w.execute("PRAGMA journal_mode=WAL")
-        self._w.executescript(SWEEP_QUEUE)
-        self._init_schema()
-        self._w.executescript(SWEEP_TRIGGERS)
+        self._open_schema()
         if interactive:
             self.make_interactive()
 
@@ -234,6 +231,25 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteParts, SQLite
                        f"mmap_size={1 << 40}", "wal_autocheckpoint=10000"):
             c.execute(f"PRAGMA {pragma}")
         return c
+
+    def _open_schema(self) -> None:
+        """WAL mode and the schema. Processes opening a new file at once (workers) can find it locked without
+        their busy timeout applying (the switch to WAL, the first read of the schema): tried again until it runs
+        out."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self._w.execute("PRAGMA journal_mode=WAL")
+                self._w.executescript(SWEEP_QUEUE)
+                self._init_schema()
+                self._w.executescript(SWEEP_TRIGGERS)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                if self._w.in_transaction:
+                    self._w.execute("ROLLBACK")
+                time.sleep(0.05)
 
     def _init_schema(self) -> None:
         with self._lock:
