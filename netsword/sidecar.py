@@ -227,6 +227,9 @@ class CallTarget:
         counts, self.counts = dict(self.counts), Counter()
         return counts
 
+    def end_batch(self) -> None:
+        """After each batch of calls, before its answer (e.g. commit what the batch wrote); nothing here."""
+
 
 class Sidecar:
     """The child process and its two threads (see the module docstring). Blocks until the child's object is
@@ -325,6 +328,12 @@ def run_batch(obj: Any, batch: Batch) -> list[tuple[bool, Any]]:
             out.append((True, obj.call(op, args)))
         except Exception as exc:  # raised to whoever waits; logged when nobody does
             out.append((False, exc))
+    end = getattr(obj, "end_batch", None)
+    if end is not None:
+        try:
+            end()
+        except Exception as exc:  # e.g. the batch's commit failed: none of its calls was kept
+            out = [(False, exc) if ok else (ok, result) for ok, result in out]
     return out
 
 

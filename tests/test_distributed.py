@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -235,45 +236,79 @@ def test_four_writers_share_one_sqlite_store_without_loss(tmp_path):
         con.close()
 
 
-def _store_pipeline(url: str, worker: bool):
-    """The store stage as a crawl (worker or embedded) opens it, with the project's settings."""
+def _store_settings(worker: bool):
+    """The project's settings, as a crawl (worker or embedded) has them."""
     from scrapy.settings import Settings
 
     from crawler import settings as project
     from crawler.distributed.worker import worker_settings
-    from pipelines.store.pipeline import StorePipeline
 
     base = Settings()
     base.setmodule(project)
-    settings = worker_settings(base, "lock-1", "redis://127.0.0.1:1/0") if worker else base
-    pipe = StorePipeline(url, sqlite_batch_size=settings.getint("STORE_SQLITE_BATCH_SIZE"))
-    pipe.open_spider()
-    return pipe
+    return worker_settings(base, "lock-1", "redis://127.0.0.1:1/0") if worker else base
+
+
+def _other_writer_starts_at_once(path) -> bool:
+    """Whether another process's write transaction (another worker's) can begin now, without waiting."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)  # no waiting for the lock
+    try:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        assert other.execute("SELECT COUNT(*) FROM listings").fetchone()[0] == 1  # and sees the item
+        other.execute("ROLLBACK")
+        return True
+    finally:
+        other.close()
 
 
 @pytest.mark.parametrize("worker", [True, False], ids=["worker", "embedded"])
 def test_a_workers_writes_leave_the_sqlite_file_free_for_the_other_workers(tmp_path, worker):
-    """Workers on one machine share one SQLite file: a worker's store commits each write at once, so another
-    worker can write straight after (a batch would hold the file's write lock for up to a second, the other
-    workers' crawls waiting meanwhile). The embedded crawl, alone on its file, keeps its batches."""
+    """Workers on one machine share one SQLite file: a worker's store commits what it was handed at once, so
+    another worker can write straight after (a batch would hold the file's write lock for up to a second, the
+    other workers' crawls waiting meanwhile). The embedded crawl, alone on its file, keeps its batches."""
     from store_contract.store_builders import finding, listing
 
+    from pipelines.store.pipeline import StorePipeline
+
+    settings = _store_settings(worker)
     path = tmp_path / "netsword.db"
-    pipe = _store_pipeline(f"sqlite:///{path}", worker)
+    pipe = StorePipeline(f"sqlite:///{path}", sqlite_batch_size=settings.getint("STORE_SQLITE_BATCH_SIZE"),
+                         commit_each_batch=settings.getbool("STORE_COMMIT_EACH_BATCH"))
+    pipe.open_spider()
     try:
         item = listing("lock-1", "高仿运动鞋", sweep="lock-1", shop_id="shop-1")
         item.findings = [finding(item)]
-        pipe.store.save(item)
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)  # no waiting for the lock
-        try:
-            if worker:
-                other.execute("BEGIN IMMEDIATE")  # another worker's write starts at once
-                assert other.execute("SELECT COUNT(*) FROM listings").fetchone()[0] == 1
-                other.execute("ROLLBACK")
-            else:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute("BEGIN IMMEDIATE")  # the embedded sweep's batch is still open
-        finally:
-            other.close()
+        pipe.process_item(item)
+        assert _other_writer_starts_at_once(path) == worker
     finally:
         pipe.store.close()
+
+
+def test_a_workers_store_writer_thread_commits_before_the_item_goes_on(tmp_path):
+    """A worker's store writes run on a thread (STORE_WRITER=thread): once an item has left the store stage its
+    writes are committed -- its page's lease may go back -- and the file is free for the other workers."""
+    from store_contract.store_builders import finding, listing
+
+    from pipelines.store.pipeline import OffReactorStorePipeline
+
+    settings = _store_settings(True)
+    assert settings.get("STORE_WRITER") == "thread"
+    path = tmp_path / "netsword.db"
+
+    async def main() -> bool:
+        stage = OffReactorStorePipeline(f"sqlite:///{path}", writer=settings.get("STORE_WRITER"),
+                                        sqlite_batch_size=settings.getint("STORE_SQLITE_BATCH_SIZE"),
+                                        commit_each_batch=settings.getbool("STORE_COMMIT_EACH_BATCH"))
+        stage.open_spider()
+        try:
+            item = listing("lock-1", "高仿运动鞋", sweep="lock-1", shop_id="shop-1")
+            item.findings = [finding(item)]
+            await stage.process_item(item)
+            return _other_writer_starts_at_once(path)
+        finally:
+            await stage.close_spider()
+
+    assert asyncio.run(main())

@@ -104,8 +104,9 @@ def test_a_killed_store_writer_process_is_taken_over_and_every_item_is_stored_on
 
 
 def test_a_worker_keeps_its_writes_in_its_own_process_unless_told_otherwise():
-    """`netsword worker` is one core's worth of crawling: its store and evidence writes run in it (sidecar
-    processes would make workers on the same cores compete); a command line that asks for them still gets them."""
+    """`netsword worker` is one core's worth of crawling: its store and evidence writes run on threads of its own
+    (sidecar processes would make workers on the same cores compete); a command line that asks for them still
+    gets them."""
     from scrapy.settings import Settings
 
     from crawler import settings as project
@@ -114,6 +115,6 @@ def test_a_worker_keeps_its_writes_in_its_own_process_unless_told_otherwise():
     base = Settings()
     base.setmodule(project)
     settings = worker_settings(base, "sw1", "redis://127.0.0.1:1/0")
-    assert (settings.get("STORE_WRITER"), settings.get("EVIDENCE_WRITER")) == ("inline", "thread")
+    assert (settings.get("STORE_WRITER"), settings.get("EVIDENCE_WRITER")) == ("thread", "thread")
     base.set("STORE_WRITER", "process", priority="cmdline")
     assert worker_settings(base, "sw1", "redis://127.0.0.1:1/0").get("STORE_WRITER") == "process"

@@ -66,9 +66,10 @@ class StorePipeline:
 
     def __init__(self, url: str, stats: Any = None, sweep_settings: dict[str, Any] | None = None,
                  crawler: Any = None, job_dir: str | None = None, sqlite_batch_size: int = 0,
-                 writer: str = "inline") -> None:
+                 writer: str = "inline", commit_each_batch: bool = False) -> None:
         self.url, self.stats = url, stats
         self.sqlite_batch_size = sqlite_batch_size  # 0: the SQLite store's own default
+        self.commit_each_batch = commit_each_batch  # commit each item's writes (inline) or each hand-over (else)
         self.sweep_settings = dict(sweep_settings or {})
         self.crawler = crawler
         self.writer_mode = writer
@@ -88,14 +89,15 @@ class StorePipeline:
         mode = writer_mode(s.get("STORE_WRITER") or "auto", s.get("STORE_URL"))
         kind = cls if mode == "inline" or cls is not StorePipeline else OffReactorStorePipeline
         return kind(s.get("STORE_URL"), crawler.stats, sweep_settings, crawler, s.get("JOBDIR") or None,
-                    s.getint("STORE_SQLITE_BATCH_SIZE", 0), writer=mode)
+                    s.getint("STORE_SQLITE_BATCH_SIZE", 0), writer=mode,
+                    commit_each_batch=s.getbool("STORE_COMMIT_EACH_BATCH"))
 
     def _spider(self, spider: Any) -> Any:
         # Scrapy 2.19 passes no spider to open_spider/close_spider that default it: use the crawler's
         return spider if spider is not None else getattr(self.crawler, "spider", None)
 
     def _config(self) -> StoreWriterConfig:
-        return StoreWriterConfig(str(self.url), self.sqlite_batch_size)
+        return StoreWriterConfig(str(self.url), self.sqlite_batch_size, self.commit_each_batch)
 
     def _sweep_start(self, spider: Any) -> tuple[Any, ...] | None:
         """The sweep record's opening (start_sweep's arguments); None for a distributed sweep's worker: its
@@ -119,6 +121,7 @@ class StorePipeline:
         assert self.writer is not None
         for op, args in self._writes(item):
             self.writer.call(op, args)
+        self.writer.end_batch()
         self._add_counts(self.writer.take_counts())
         return item
 

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 class StoreWriterConfig:
     url: str
     sqlite_batch_size: int = 0  # writes per commit of a SQLite store; 0: the store's own default
+    #: commit after every batch of calls (``end_batch``) instead of the store's own batches: a worker gives its
+    #: leases back once an item leaves the stage, and holds a shared SQLite file's lock only while it writes a batch
+    commit_each_batch: bool = False
 
 
 class StoreWriter(CallTarget):
@@ -48,6 +51,10 @@ class StoreWriter(CallTarget):
     def durable(self) -> bool:
         """No write waits in the store's open batch (SQLite) or send buffer (an engine)."""
         return not self.store.unsaved
+
+    def end_batch(self) -> None:
+        if self.config.commit_each_batch and self.store.unsaved:
+            self.store.flush()
 
     # -- operations -----------------------------------------------------------------------
     def ping(self) -> str:
