@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from scrapy import Request
 from scrapy.utils.test import get_crawler
@@ -68,3 +70,53 @@ def test_a_page_that_failed_in_the_pipeline_comes_back_and_is_given_up_at_the_th
     assert queue.fail(taken.meta[LEASE]) is False
     assert queue.reclaim() == 0 and len(queue) == 0 and queue.leased() == 0
     assert not server.exists(keys.failures)
+
+
+def test_a_worker_checks_a_link_in_redis_once_and_remembers_it(redis_url):
+    """A link every page repeats (a shop, a category) costs a worker one round trip to Redis, not one per page
+    that links to it; another worker still learns from Redis that it was seen, and a redirect that carries a
+    lease still goes to Redis (its lease is given back there)."""
+    import redis
+    from scrapy import Spider
+
+    from crawler.distributed.scheduler import LeaseScheduler
+
+    server = redis.Redis.from_url(redis_url)
+    keys = SweepKeys("known")
+    settings = {"REDIS_URL": redis_url, "SCHEDULER_QUEUE_CLASS": "crawler.distributed.queue.LeasedPriorityQueue",
+                "SCHEDULER_QUEUE_KEY": keys.queue, "SCHEDULER_DUPEFILTER_KEY": keys.seen, "SCHEDULER_PERSIST": True,
+                "DUPEFILTER_CLASS": "crawler.distributed.dupefilter.BloomDupeFilter",
+                "NETSWORD_REDIS_BLOOM_CAPACITY": 1000}
+
+    def worker() -> tuple[LeaseScheduler, Any]:
+        crawler = get_crawler(Spider, settings)
+        spider = Spider.from_crawler(crawler, name="t")
+        crawler.spider = spider
+        scheduler = LeaseScheduler.from_crawler(crawler)
+        scheduler.open(spider)
+        return scheduler, crawler
+
+    def scripts_run() -> int:
+        return int(server.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+    try:
+        one, crawler = worker()
+        assert one.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
+        before = scripts_run()
+        for _ in range(5):  # five more pages link to the same shop
+            assert not one.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
+        assert scripts_run() == before  # no round trip
+        assert crawler.stats.get_value("netsword/frontier/known") == 5
+        assert len(one.queue) == 1
+
+        two, _ = worker()  # another worker: nothing remembered, Redis says it was seen
+        assert not two.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
+        assert scripts_run() == before + 1
+
+        taken = two.queue.pop()
+        assert two.queue.leased() == 1
+        redirect = Request("http://127.0.0.1:1/shop/s1.html", meta={LEASE: taken.meta[LEASE]})
+        assert not one.enqueue_request(redirect)  # remembered, but its lease must go back in Redis
+        assert two.queue.leased() == 0
+    finally:
+        server.flushdb()

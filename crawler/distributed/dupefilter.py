@@ -68,10 +68,12 @@ class BloomDupeFilter(RFPDupeFilter):
         return all(old)
 
 
-def marks(dupefilter: Any, request: Any) -> tuple[str, list[Any]]:
-    """What :meth:`crawler.distributed.queue.LeasedPriorityQueue.admit` sets for ``request`` in the
-    sweep's filter: ('bloom', bit positions) or ('set', [fingerprint]) for scrapy-redis's set."""
-    fingerprint = dupefilter.request_fingerprint(request)
+def marks(dupefilter: Any, request: Any, fingerprint: str | None = None) -> tuple[str, list[Any]]:
+    """What :meth:`crawler.distributed.queue.LeasedPriorityQueue.admit` sets for ``request`` (of
+    ``fingerprint``, when known) in the sweep's filter: ('bloom', bit positions) or ('set', [fingerprint])
+    for scrapy-redis's set."""
+    if fingerprint is None:
+        fingerprint = dupefilter.request_fingerprint(request)
     if isinstance(dupefilter, BloomDupeFilter):
         return "bloom", positions(fingerprint, dupefilter.bits, dupefilter.hashes)
     return "set", [fingerprint]

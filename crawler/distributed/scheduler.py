@@ -40,9 +40,22 @@ def ack(crawler: Any, request: Any, stats_key: str = "") -> None:
 
 
 class LeaseScheduler(Scheduler):
+    """scrapy-redis's scheduler with leased pops and atomic admission (see the module docstring), and a local
+    memory of the links this worker has put through the sweep's filter: a link every page repeats (a shop, a
+    category, the next list page) is checked in Redis once per worker, not once per page that links to it
+    (each check is a round trip that stops the worker's reactor). A link once admitted is in the sweep's filter
+    for good, so remembering it here changes no decision. Setting: ``NETSWORD_REDIS_KNOWN_LINKS`` (how many
+    links a worker remembers; the memory starts over when full). Stats: ``netsword/frontier/known``."""
+
+    known: set[int]
+    known_limit = 0
+
     def open(self, spider: Any) -> None:
         super().open(spider)
         spider.netsword_lease_queue = self.queue
+        self.known = set()
+        settings = getattr(spider, "settings", None)
+        self.known_limit = settings.getint("NETSWORD_REDIS_KNOWN_LINKS", 500_000) if settings is not None else 0
 
     def enqueue_request(self, request: Any) -> bool:
         """Seen-check and queueing in one atomic step (:meth:`LeasedPriorityQueue.admit`): a worker killed
@@ -51,7 +64,17 @@ class LeaseScheduler(Scheduler):
             self.queue.push(request)
             queued = True
         else:
-            queued = self.queue.admit(request, self.df.key, *marks(self.df, request))
+            fingerprint = self.df.request_fingerprint(request)
+            key = int(fingerprint[:16], 16)  # 64 bits of the fingerprint: a small int, not a 40-character string
+            if key in self.known and LEASE not in request.meta:  # a redirect or retry hands its lease on: Redis
+                if self.stats:
+                    self.stats.inc_value("netsword/frontier/known")
+                return False
+            queued = self.queue.admit(request, self.df.key, *marks(self.df, request, fingerprint))
+            if self.known_limit > 0:
+                if len(self.known) >= self.known_limit:
+                    self.known.clear()
+                self.known.add(key)
             if not queued:  # e.g. a redirect to a page seen before: its lease went with the check
                 self.df.log(request, self.spider)
         if queued and self.stats:
