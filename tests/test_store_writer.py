@@ -118,3 +118,9 @@ def test_a_worker_keeps_its_writes_in_its_own_process_unless_told_otherwise():
     assert (settings.get("STORE_WRITER"), settings.get("EVIDENCE_WRITER")) == ("thread", "thread")
     base.set("STORE_WRITER", "process", priority="cmdline")
     assert worker_settings(base, "sw1", "redis://127.0.0.1:1/0").get("STORE_WRITER") == "process"
+    # a search engine's writes stay inline, in its own bulk batches, as in the embedded crawl
+    engine = Settings()
+    engine.setmodule(project)
+    engine.set("STORE_URL", "elasticsearch://127.0.0.1:9200/ns", priority="cmdline")
+    settings = worker_settings(engine, "sw1", "redis://127.0.0.1:1/0")
+    assert (settings.get("STORE_WRITER"), settings.getbool("STORE_COMMIT_EACH_BATCH")) == ("inline", False)

@@ -288,19 +288,23 @@ def worker_settings(base: Any, sweep_id: str, redis_url: str) -> Any:
                         ("SCHEDULER_QUEUE_CLASS", "crawler.distributed.queue.LeasedPriorityQueue"),
                         ("SCHEDULER_QUEUE_KEY", keys.queue), ("SCHEDULER_DUPEFILTER_KEY", keys.seen),
                         ("DUPEFILTER_CLASS", dupefilter), ("SCHEDULER_PERSIST", True), ("REDIS_URL", redis_url),
-                        ("NETSWORD_REDIS_SWEEP", sweep_id), ("JOBDIR", None),
-                        # workers on one machine share one SQLite file: a 500-write batch would hold its write
-                        # lock ~1 s while the other workers' crawls wait in BEGIN (two workers: 0.95x one); a
-                        # commit per hand-over to the writer thread holds it for the few ms the writes take, and
-                        # an item that left the store stage is committed (its page's lease may go back)
-                        ("STORE_COMMIT_EACH_BATCH", True)):
+                        ("NETSWORD_REDIS_SWEEP", sweep_id), ("JOBDIR", None)):
         settings.set(name, value, priority="cmdline")
+    from pipelines.store.pipeline import writer_mode
+
+    sqlite = writer_mode("auto", settings.get("STORE_URL")) == "process"
+    if sqlite:
+        # workers on one machine share one SQLite file: a 500-write batch would hold its write lock ~1 s while the
+        # other workers' crawls wait in BEGIN (two workers: 0.95x one); a commit per hand-over to the writer thread
+        # holds it for the few ms the writes take, and an item that left the store stage is committed (its page's
+        # lease may go back). A search engine keeps its bulk batches (the heartbeat flushes them before the acks).
+        settings.set("STORE_COMMIT_EACH_BATCH", True, priority="cmdline")
     # a worker is one core's worth of crawling (run one per core): its store and evidence writes stay in its own
     # process, on threads (a sidecar process each, as the embedded crawl has, would make two workers on two cores
-    # compete for the same cores; a thread waits for the shared SQLite file's lock without stopping the crawl);
-    # a `-s STORE_WRITER=process` on the command line still wins (set at cmdline priority: settings of project
-    # priority are applied again after this)
-    for name, value in (("STORE_WRITER", "thread"), ("EVIDENCE_WRITER", "thread")):
+    # compete for the same cores; a thread waits for the shared SQLite file's lock without stopping the crawl; a
+    # search engine's writes stay inline, as in the embedded crawl); a `-s STORE_WRITER=process` on the command
+    # line still wins (set at cmdline priority: settings of project priority are applied again after this)
+    for name, value in (("STORE_WRITER", "thread" if sqlite else "inline"), ("EVIDENCE_WRITER", "thread")):
         if (settings.getpriority(name) or 0) < SETTINGS_PRIORITIES["cmdline"]:
             settings.set(name, value, priority="cmdline")
     dl = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
