@@ -155,6 +155,7 @@ EVIDENCE_WRITER = "process"  # evidence files written by a process of its own (o
 NETSWORD_FILL_DROP_RATIO = 0.5  # a page type's pages or a field's fill rate below this share of the last sweep's
 NETSWORD_FILL_MIN_PAGES = 5  # fill rates are judged from this many pages of a page type on
 NETSWORD_FILL_MIN_RATE = 0.5  # a required field filled on fewer of a page type's pages: the profile broke
+NETSWORD_GC_FREEZE = True  # start-up objects (rule packs ...) out of the garbage collector's walks (crawler.heapfreeze)
 NETSWORD_INCREMENTAL = True  # conditional requests; unchanged pages are not parsed again
 NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`
