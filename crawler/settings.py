@@ -178,6 +178,7 @@ NETSWORD_REDIS_DUPEFILTER = "bloom"  # "bloom" (crawler.distributed.dupefilter) 
 NETSWORD_REDIS_KNOWN_LINKS = 500_000  # links a worker remembers having checked in the sweep's filter (~30 MB)
 NETSWORD_REDIS_HEARTBEAT = 2.0  # seconds between a worker's heartbeats (lease renewals, stop checks)
 NETSWORD_REDIS_LEASE_SECONDS = 120.0  # a request a worker took and did not finish goes back after this
+NETSWORD_REDIS_POP_BATCH = 8  # requests a worker leases per round trip to Redis (handed out one by one)
 NETSWORD_REDIS_ROBOTS_WAIT = 60.0  # seconds a worker waits for robots.txt another worker is fetching
 NETSWORD_REDIS_SWEEP = ""  # the sweep a worker crawls (set by crawler.distributed.worker.worker_settings)
 REDIS_URL = ""  # scrapy-redis's connection (set by the worker: --redis, $NETSWORD_REDIS_URL)

@@ -101,17 +101,18 @@ def test_a_worker_checks_a_link_in_redis_once_and_remembers_it(redis_url):
 
     try:
         one, crawler = worker()
-        assert one.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
         before = scripts_run()
+        assert one.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
         for _ in range(5):  # five more pages link to the same shop
             assert not one.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
-        assert scripts_run() == before  # no round trip
         assert crawler.stats.get_value("netsword/frontier/known") == 5
-        assert len(one.queue) == 1
+        assert len(one.queue) == 1  # counting the queue sends the waiting link first
+        assert scripts_run() == before + 1  # one round trip for the six links
 
         two, _ = worker()  # another worker: nothing remembered, Redis says it was seen
-        assert not two.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))
-        assert scripts_run() == before + 1
+        assert two.enqueue_request(Request("http://127.0.0.1:1/shop/s1.html"))  # waits in the worker
+        assert [ok for _, ok in two.queue.flush_admits()] == [False]
+        assert scripts_run() == before + 2
 
         taken = two.queue.pop()
         assert two.queue.leased() == 1
@@ -120,3 +121,39 @@ def test_a_worker_checks_a_link_in_redis_once_and_remembers_it(redis_url):
         assert two.queue.leased() == 0
     finally:
         server.flushdb()
+
+
+def test_new_links_wait_in_the_worker_and_reach_the_queue_before_the_lease_of_their_page_goes_back(frontier):
+    """The links of a page go to Redis together, in one round trip, and at the latest when the page's lease
+    goes back: a worker killed before that loses no link, since the page itself comes back."""
+    server, queue, keys = frontier
+    dupes = BloomDupeFilter(server, keys.seen, capacity=1000)
+    queue.push(Request("http://127.0.0.1:1/list/1.html"))
+    page = queue.pop()
+    links = [Request(f"http://127.0.0.1:1/item/L{n}.html") for n in range(10)]
+    for link in links:
+        queue.admit_later(link, keys.seen, *marks(dupes, link))
+    assert server.zcard(keys.queue) == 0  # still in the worker
+    calls = int(server.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+    queue.defer_ack(page.meta[LEASE])
+    assert queue.ack_done() == 1
+    assert server.zcard(keys.queue) == 10 and queue.leased() == 0  # the links are queued, the page is done
+    assert int(server.info("commandstats")["cmdstat_evalsha"]["calls"]) == calls + 10  # each link's own script
+    again = Request("http://127.0.0.1:1/item/L3.html")
+    queue.admit_later(again, keys.seen, *marks(dupes, again))
+    assert queue.flush_admits() == [(again, False)]  # seen: not queued twice
+
+
+def test_a_pop_leases_several_requests_and_a_closing_worker_gives_back_those_it_did_not_start(frontier):
+    server, queue, keys = frontier
+    for n in range(12):
+        queue.push(Request(f"http://127.0.0.1:1/item/L{n}.html", priority=n))
+    first = queue.pop()
+    assert first.url.endswith("/L11.html")  # the highest priority first
+    assert queue.leased() == queue.pop_batch == 8 and server.zcard(keys.queue) == 4
+    assert len(queue) == 11  # the 7 leased ahead are still this worker's to do
+    assert [queue.pop().url.rsplit("/", 1)[1] for _ in range(2)] == ["L10.html", "L9.html"]
+    assert queue.give_back_unstarted() == 5
+    assert queue.leased() == 3 and server.zcard(keys.queue) == 9  # the three started stay leased
+    rest = [queue.pop().url.rsplit("/", 1)[1] for _ in range(9)]
+    assert rest[:2] == ["L8.html", "L7.html"]  # in priority order again, after being given back

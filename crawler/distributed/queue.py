@@ -13,12 +13,22 @@ done twice (a lease that ran out under a very slow page) is still stored once.
 Requests handed back to the scheduler carry their lease along (a redirect, a retry): the new
 request is queued and the old lease dropped in one transaction (:meth:`push`).
 
-Setting: ``NETSWORD_REDIS_LEASE_SECONDS``.
+A pop leases a few requests at once (``NETSWORD_REDIS_POP_BATCH``) and hands them out one by one: each
+round trip to Redis stops the worker's reactor until the answer comes, and with every core busy the answer
+waits for Redis to be scheduled. The ones not started when the worker closes go back to the queue at once
+(:meth:`give_back_unstarted`); a killed worker's run out like any other lease. For the same reason new
+links wait in the worker (:meth:`admit_later`) and go to Redis together (:meth:`flush_admits`): before the
+next pop from Redis, before the queue is counted, before leases go back (a page's lease goes back only
+after its links are in the sweep's queue, so a worker killed with links still waiting loses nothing: the
+page comes back), when the worker closes, and at ``ADMIT_BATCH`` waiting links.
+
+Settings: ``NETSWORD_REDIS_LEASE_SECONDS``, ``NETSWORD_REDIS_POP_BATCH``.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 from scrapy_redis.queue import Base
@@ -27,13 +37,28 @@ from scrapy_redis.queue import Base
 LEASE = "netsword_lease"
 
 _POP = """
-local item = redis.call('ZRANGE', KEYS[1], 0, 0)
-if #item == 0 then return false end
-redis.call('ZREM', KEYS[1], item[1])
+-- KEYS: queue, leases; ARGV: lease seconds, how many. Returns {request, score, request, score, ...}
+local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
+if #items == 0 then return items end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), item[1])
-return item[1]
+local until_ = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+for i = 1, #items, 2 do
+  redis.call('ZREM', KEYS[1], items[i])
+  redis.call('ZADD', KEYS[2], until_, items[i])
+end
+return items
+"""
+
+_UNPOP = """
+-- KEYS: queue, leases; ARGV: request, score, ... (leased, never started): back in the queue if still leased
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[i + 1]), ARGV[i])
+    n = n + 1
+  end
+end
+return n
 """
 
 _RECLAIM = """
@@ -84,15 +109,24 @@ return n
 """
 
 
+#: links waiting in a worker (:meth:`LeasedPriorityQueue.admit_later`) sent to Redis in one round trip at most
+ADMIT_BATCH = 64
+
+
 class LeasedPriorityQueue(Base):
     """scrapy-redis's PriorityQueue (a sorted set, score = -priority) with leased pops."""
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None,
-                 lease_seconds: float | None = None) -> None:
+                 lease_seconds: float | None = None, pop_batch: int | None = None) -> None:
         super().__init__(server, spider, key, serializer)
         settings = getattr(spider, "settings", None)
         self.lease_seconds = float(lease_seconds or (settings.getfloat("NETSWORD_REDIS_LEASE_SECONDS", 120)
                                                      if settings is not None else 120))
+        self.pop_batch = max(1, int(pop_batch or (settings.getint("NETSWORD_REDIS_POP_BATCH", 8)
+                                                  if settings is not None else 8)))
+        self.taken: deque[tuple[bytes, float]] = deque()  # leased by the last pop, not handed out yet
+        self.admits: list[tuple[Any, str, list[Any]]] = []  # (request, seen key, script args) not sent yet
+        self.on_admitted: Any = None  # called with [(request, queued), ...] after each flush (the scheduler's)
         self.leases_key = f"{self.key}:leases"
         self.failures_key = f"{self.key}:failures"  # hash: encoded request -> pipeline failures so far
         self.max_failures = 3
@@ -101,12 +135,16 @@ class LeasedPriorityQueue(Base):
         self._reclaim = server.register_script(_RECLAIM)
         self._renew = server.register_script(_RENEW)
         self._admit = server.register_script(_ADMIT)
+        self._unpop = server.register_script(_UNPOP)
         self._reclaimed_at = 0.0
         self.reclaimed = 0
         self.done: list[bytes] = []  # leases of pages done, given back once the store has committed them
 
     def __len__(self) -> int:
-        return int(self.server.zcard(self.key))
+        """Requests waiting: in the queue (with the links waiting in this worker), and leased by this worker's
+        last pop but not handed out yet."""
+        self.flush_admits()
+        return int(self.server.zcard(self.key)) + len(self.taken)
 
     def leased(self) -> int:
         """Requests some worker holds now."""
@@ -135,18 +173,59 @@ class LeasedPriorityQueue(Base):
             self.held.discard(lease)
         return queued
 
+    def admit_later(self, request: Any, seen_key: str, kind: str, marks: list[Any]) -> None:
+        """:meth:`admit`, sent with the next :meth:`flush_admits` (a request without a lease only)."""
+        data = self._encode_request(request)
+        self.admits.append((request, seen_key, [data, -request.priority, b"", kind, *marks]))
+        if len(self.admits) >= ADMIT_BATCH:
+            self.flush_admits()
+
+    def flush_admits(self) -> list[tuple[Any, bool]]:
+        """Send the links waiting in this worker to Redis, in one round trip (each admitted atomically, as
+        :meth:`admit`); (request, queued) for each, also given to ``on_admitted``."""
+        if not self.admits:
+            return []
+        admits, self.admits = self.admits, []
+        try:
+            pipe = self.server.pipeline(transaction=False)
+            for _, seen_key, args in admits:
+                self._admit(keys=[self.key, self.leases_key, seen_key], args=args, client=pipe)
+            queued = pipe.execute()
+        except Exception:
+            self.admits[:0] = admits  # Redis away: they wait for the next flush (and the leases stay held)
+            raise
+        done = [(request, bool(q)) for (request, _, _), q in zip(admits, queued, strict=True)]
+        if self.on_admitted is not None:
+            self.on_admitted(done)
+        return done
+
     def pop(self, timeout: int = 0) -> Any:
-        now = time.monotonic()
-        if now - self._reclaimed_at >= 1.0:
-            self._reclaimed_at = now
-            self.reclaim()
-        data = self._pop(keys=[self.key, self.leases_key], args=[self.lease_seconds])
-        if not data:
-            return None
+        """The next request, leased: from those the last pop leased, else ``pop_batch`` more from Redis in one
+        round trip (highest priority first; the links waiting in this worker go first)."""
+        if not self.taken:
+            self.flush_admits()
+            now = time.monotonic()
+            if now - self._reclaimed_at >= 1.0:
+                self._reclaimed_at = now
+                self.reclaim()
+            got = self._pop(keys=[self.key, self.leases_key], args=[self.lease_seconds, self.pop_batch])
+            if not got:
+                return None
+            self.taken.extend(zip(got[::2], map(float, got[1::2]), strict=True))
+            self.held.update(got[::2])
+        data, _ = self.taken.popleft()
         request = self._decode_request(data)
         request.meta[LEASE] = data
-        self.held.add(data)
         return request
+
+    def give_back_unstarted(self) -> int:
+        """The requests the last pop leased that were never handed out go back to the queue (the worker
+        closes); how many."""
+        if not self.taken:
+            return 0
+        taken, self.taken = list(self.taken), deque()
+        self.held.difference_update(data for data, _ in taken)
+        return int(self._unpop(keys=[self.key, self.leases_key], args=[x for pair in taken for x in pair]))
 
     def ack(self, lease: bytes | None) -> bool:
         """The leased request is done: it leaves the leases (False if it was not leased any more)."""
@@ -166,6 +245,7 @@ class LeasedPriorityQueue(Base):
         """Give back the leases of every page done so far (call after the store committed); how many."""
         if not self.done:
             return 0
+        self.flush_admits()  # the links of these pages are in the sweep's queue before their leases go
         done, self.done = self.done, []
         self.held.difference_update(done)
         self.server.zrem(self.leases_key, *done)
@@ -198,4 +278,6 @@ class LeasedPriorityQueue(Base):
         return n
 
     def clear(self) -> None:
+        self.taken.clear()
+        self.admits.clear()
         self.server.delete(self.key, self.leases_key, self.failures_key)

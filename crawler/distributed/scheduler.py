@@ -53,9 +53,32 @@ class LeaseScheduler(Scheduler):
     def open(self, spider: Any) -> None:
         super().open(spider)
         spider.netsword_lease_queue = self.queue
+        self.queue.on_admitted = self._admitted
         self.known = set()
         settings = getattr(spider, "settings", None)
         self.known_limit = settings.getint("NETSWORD_REDIS_KNOWN_LINKS", 500_000) if settings is not None else 0
+
+    def close(self, reason: str) -> None:
+        """The links waiting in this worker go to the sweep's queue, and the requests leased ahead and never
+        started go back to it at once, for the other workers (not after their leases ran out)."""
+        try:
+            self.queue.flush_admits()
+            self.queue.give_back_unstarted()
+        except Exception as exc:  # Redis away: the pages that gave those links and the requests leased ahead
+            # are still leased: their leases run out and another worker fetches them again
+            logger.warning("could not hand the sweep's queue what this worker holds: %s", exc)
+        super().close(reason)
+
+    def _admitted(self, done: list[tuple[Any, bool]]) -> None:
+        """What a flush of the waiting links found: the duplicates are logged as scrapy-redis logs them."""
+        queued = 0
+        for request, ok in done:
+            if ok:
+                queued += 1
+            else:
+                self.df.log(request, self.spider)
+        if queued and self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis", queued)
 
     def enqueue_request(self, request: Any) -> bool:
         """Seen-check and queueing in one atomic step (:meth:`LeasedPriorityQueue.admit`): a worker killed
@@ -70,11 +93,16 @@ class LeaseScheduler(Scheduler):
                 if self.stats:
                     self.stats.inc_value("netsword/frontier/known")
                 return False
-            queued = self.queue.admit(request, self.df.key, *marks(self.df, request, fingerprint))
             if self.known_limit > 0:
                 if len(self.known) >= self.known_limit:
                     self.known.clear()
                 self.known.add(key)
+            if LEASE not in request.meta:
+                # a new link waits in the worker for the next flush (LeasedPriorityQueue.admit_later), which
+                # logs the duplicates and counts the queued; until then Scrapy takes it as scheduled
+                self.queue.admit_later(request, self.df.key, *marks(self.df, request, fingerprint))
+                return True
+            queued = self.queue.admit(request, self.df.key, *marks(self.df, request, fingerprint))
             if not queued:  # e.g. a redirect to a page seen before: its lease went with the check
                 self.df.log(request, self.spider)
         if queued and self.stats:

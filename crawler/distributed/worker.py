@@ -218,6 +218,9 @@ class WorkerExtension:
         if self.leaving or state(self.server, self.sweep_id) != "running":
             return
         self.ack_committed()
+        queue = lease_queue(self.crawler)
+        if queue is not None:
+            queue.flush_admits()  # links waiting in this worker are work of the sweep
         pipe = self.server.pipeline(transaction=True)
         pipe.zcard(self.keys.queue)
         pipe.zcard(self.keys.leases)
