@@ -1,7 +1,9 @@
 """The sweep's frontier in a real Redis (tests/redis_server.py): what a worker relies on when it is killed.
 
 * a link is marked seen and queued in one step, so no URL is ever marked seen without being queued;
-* a page that failed in the pipeline comes back for another worker, and is given up after three tries.
+* a page that failed in the pipeline comes back for another worker, and is given up after three tries;
+* what a worker holds back to save round trips (requests leased ahead, new links, download places given
+  back) reaches Redis before it matters: before the page's lease goes back, or when the worker closes.
 """
 
 from __future__ import annotations
@@ -157,3 +159,42 @@ def test_a_pop_leases_several_requests_and_a_closing_worker_gives_back_those_it_
     assert queue.leased() == 3 and server.zcard(keys.queue) == 9  # the three started stay leased
     rest = [queue.pop().url.rsplit("/", 1)[1] for _ in range(9)]
     assert rest[:2] == ["L8.html", "L7.html"]  # in priority order again, after being given back
+
+
+def test_a_download_place_goes_back_with_the_next_take_and_all_of_them_when_the_spider_closes(redis_url):
+    """The cluster limiter (crawler.distributed.limiter) saves a round trip per page: a place given back is
+    sent with the next take at that site, else within RETURN_WITHIN seconds. Until then it still counts as taken
+    (never less polite), and a closing worker sends every place it gave back, so the other workers do not wait
+    for their holds to run out."""
+    import asyncio
+
+    import redis
+    import redis.asyncio
+
+    from crawler.distributed.limiter import RETURN_WITHIN, ClusterLimiter
+
+    server = redis.Redis.from_url(redis_url)
+    keys = SweepKeys("places")
+
+    async def run() -> None:
+        aserver = redis.asyncio.Redis.from_url(redis_url)
+        limiter = ClusterLimiter(server, keys, concurrency=2, delay=0, hold=60, aserver=aserver)
+        places = keys.limiter("shop.example")
+        assert await limiter.take_async("shop.example", "a") == 0
+        assert await limiter.take_async("shop.example", "b") == 0
+        assert await limiter.take_async("shop.example", "c") == -1  # both places taken
+        limiter.give_back("shop.example", "a")
+        assert server.zcard(places) == 2  # not sent yet: still counted as taken
+        assert await limiter.take_async("shop.example", "c") == 0  # sent with this take, which got its place
+        assert sorted(server.zrange(places, 0, -1)) == [b"b", b"c"]
+        limiter.give_back("shop.example", "b")
+        await asyncio.sleep(RETURN_WITHIN * 3)  # no take came: sent on its own
+        assert server.zrange(places, 0, -1) == [b"c"]
+        limiter.give_back("shop.example", "c")
+        await limiter.spider_closed()
+        assert server.zcard(places) == 0
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.flushdb()

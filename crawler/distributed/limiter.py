@@ -111,10 +111,17 @@ class ClusterLimiter:
     def give_back(self, slot: str, token: str) -> None:
         """The place goes back with the next take at ``slot``, or within :data:`RETURN_WITHIN` seconds."""
         self.returned.setdefault(slot, []).append(token)
-        if self._send_call is None or not self._send_call.active():
-            from twisted.internet import reactor
+        if self._send_call is None:
+            try:  # the asyncio reactor's loop (a worker's), else Twisted's reactor
+                self._send_call = asyncio.get_running_loop().call_later(RETURN_WITHIN, self._send_due)
+            except RuntimeError:
+                from twisted.internet import reactor
 
-            self._send_call = reactor.callLater(RETURN_WITHIN, self.send_returned)
+                self._send_call = reactor.callLater(RETURN_WITHIN, self._send_due)
+
+    def _send_due(self) -> None:
+        self._send_call = None
+        self.send_returned()
 
     def send_returned(self) -> int:
         """Send every place given back and not sent yet; how many."""
@@ -131,8 +138,9 @@ class ClusterLimiter:
         return sum(map(len, returned.values()))
 
     async def spider_closed(self, spider: Any = None) -> None:
-        if self._send_call is not None and self._send_call.active():
+        if self._send_call is not None:
             self._send_call.cancel()
+            self._send_call = None
         self.send_returned()
         if self.aserver is not None:
             await self.aserver.aclose()
