@@ -328,12 +328,10 @@ def run_batch(obj: Any, batch: Batch) -> list[tuple[bool, Any]]:
             out.append((True, obj.call(op, args)))
         except Exception as exc:  # raised to whoever waits; logged when nobody does
             out.append((False, exc))
-    end = getattr(obj, "end_batch", None)
-    if end is not None:
-        try:
-            end()
-        except Exception as exc:  # e.g. the batch's commit failed: none of its calls was kept
-            out = [(False, exc) if ok else (ok, result) for ok, result in out]
+    try:
+        obj.end_batch()
+    except Exception as exc:  # e.g. the batch's commit failed: none of its calls was kept
+        out = [(False, exc) if ok else (ok, result) for ok, result in out]
     return out
 
 

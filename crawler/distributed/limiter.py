@@ -85,25 +85,17 @@ class ClusterLimiter:
         crawler.signals.connect(limiter.spider_closed, signal=signals.spider_closed)
         return limiter
 
-    def take(self, slot: str, token: str) -> int:
-        """0 if ``token`` got a place at ``slot``; else how many ms to wait (-1: all places taken). The places
-        given back at ``slot`` since the last take go in the same call."""
-        returned = self.returned.pop(slot, [])
-        try:
-            return int(self._take(keys=[self.keys.limiter(slot), self.keys.next_at(slot)],
-                                  args=[token, self.concurrency, self.delay_ms, self.hold_ms, *returned]))
-        except Exception:
-            self.returned.setdefault(slot, []).extend(returned)
-            raise
-
     async def take_async(self, slot: str, token: str) -> int:
-        """:meth:`take`, without stopping the reactor while Redis answers (the sync one without ``aserver``)."""
-        if self._atake is None:
-            return self.take(slot, token)
+        """0 if ``token`` got a place at ``slot``; else how many ms to wait (-1: all places taken). The places
+        given back at ``slot`` since the last take go in the same call. With ``aserver`` the reactor goes on
+        while Redis answers."""
         returned = self.returned.pop(slot, [])
+        keys = [self.keys.limiter(slot), self.keys.next_at(slot)]
+        args = [token, self.concurrency, self.delay_ms, self.hold_ms, *returned]
         try:
-            return int(await self._atake(keys=[self.keys.limiter(slot), self.keys.next_at(slot)],
-                                         args=[token, self.concurrency, self.delay_ms, self.hold_ms, *returned]))
+            if self._atake is not None:
+                return int(await self._atake(keys=keys, args=args))
+            return int(self._take(keys=keys, args=args))
         except Exception:
             self.returned.setdefault(slot, []).extend(returned)
             raise

@@ -89,7 +89,8 @@ class LeaseScheduler(Scheduler):
         else:
             fingerprint = self.df.request_fingerprint(request)
             key = int(fingerprint[:16], 16)  # 64 bits of the fingerprint: a small int, not a 40-character string
-            if key in self.known and LEASE not in request.meta:  # a redirect or retry hands its lease on: Redis
+            leased = LEASE in request.meta  # a redirect or retry hands its lease on: always through Redis
+            if key in self.known and not leased:
                 if self.stats:
                     self.stats.inc_value("netsword/frontier/known")
                 return False
@@ -97,12 +98,13 @@ class LeaseScheduler(Scheduler):
                 if len(self.known) >= self.known_limit:
                     self.known.clear()
                 self.known.add(key)
-            if LEASE not in request.meta:
+            mark = marks(self.df, request, fingerprint)
+            if not leased:
                 # a new link waits in the worker for the next flush (LeasedPriorityQueue.admit_later), which
                 # logs the duplicates and counts the queued; until then Scrapy takes it as scheduled
-                self.queue.admit_later(request, self.df.key, *marks(self.df, request, fingerprint))
+                self.queue.admit_later(request, self.df.key, *mark)
                 return True
-            queued = self.queue.admit(request, self.df.key, *marks(self.df, request, fingerprint))
+            queued = self.queue.admit(request, self.df.key, *mark)
             if not queued:  # e.g. a redirect to a page seen before: its lease went with the check
                 self.df.log(request, self.spider)
         if queued and self.stats:
