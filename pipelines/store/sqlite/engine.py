@@ -56,7 +56,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -488,7 +488,10 @@ class SQLiteStore(SQLiteQueries, SQLiteSummary, SQLitePages, SQLiteParts, SQLite
             for c in self._readers:
                 c.close()
             self._readers.clear()
-            self._w.execute("PRAGMA optimize")
+            # advice for the query planner, nothing more: with other writers busy its ANALYZE can meet a
+            # newer snapshot and give up at once (no busy handler); the next close will do it
+            with suppress(sqlite3.OperationalError):
+                self._w.execute("PRAGMA optimize")
             self._w.close()
             self._w = None  # type: ignore[assignment]
             if self._turnstile is not None:
