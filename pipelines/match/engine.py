@@ -123,8 +123,12 @@ class RuleSet:
         self.by_id = {r.id: r for r in self.rules}
         self._stable = [r.status == "stable" for r in self.rules]
         self._field_order = [{f: i for i, f in enumerate(r.fields)} for r in self.rules]
-        # each rule's conditions, in the order they are checked (the first positive one gives the evidence)
+        # each rule's conditions, in the order they are checked (a regex, else the first, gives the evidence)
         self._conditions = [self._conditions_of(r) for r in self.rules]
+        # which condition gives the evidence: a regex when the rule has one (its match is the whole claim,
+        # the terms beside it only gate it), else the first
+        self._evidence_at = [next((i for i, c in enumerate(conds) if c == self._cond_regex), 0)
+                             for conds in self._conditions]
         self._compile()
         self._when = WhenEvaluator()
 
@@ -451,7 +455,7 @@ class RuleSet:
     def _evaluate(self, ridx: int, hits: list[Hit], ctx: ItemText, when_true: bool = False) -> _Evidence | None:
         """The evidence rule ``ridx`` fires with, or None; ``when_true``: its ``when`` was already found true.
 
-        Conditions are ANDed, checked cheapest first; the first positive condition gives the evidence."""
+        Conditions are ANDed, checked cheapest first; the regex gives the evidence, else the first condition."""
         rule = self.rules[ridx]
         required = self._required[ridx]
         if required and not required.issubset(map(_group, hits)):
@@ -484,11 +488,12 @@ class RuleSet:
             return ok
 
         ev: _Evidence | None = None
-        for condition in self._conditions[ridx]:
+        at = self._evidence_at[ridx]
+        for i, condition in enumerate(self._conditions[ridx]):
             found = condition(rule, ctx, pos, valid, order, unless, when_true)
             if found is None:
                 return None
-            if ev is None:
+            if i == at:
                 ev = found
         return ev
 
