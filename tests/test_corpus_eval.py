@@ -23,9 +23,10 @@ from pipelines.match import RuleSet
 from pipelines.normalize import NormalizePipeline
 
 CASES = Path(__file__).parent / "corpus" / "eval" / "cases.jsonl"
-LISTING_KEYS = {"title", "description", "promo", "service", "category", "price_text", "original_price_text"}
+LISTING_KEYS = {"title", "description", "promo", "service", "category", "price_text", "original_price_text",
+                "image_text"}
 SHOP_KEYS = {"name", "operator", "license_text", "license_number", "license_image", "food_license", "description",
-             "service", "notices", "phone", "address"}
+             "service", "notices", "phone", "address", "image_text"}
 MIN_P, MIN_R, MAX_FP, MIN_CASES = 0.95, 0.90, 0.01, 20
 
 
