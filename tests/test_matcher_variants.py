@@ -9,7 +9,7 @@ import pytest
 
 from crawler.items import ListingItem
 from pipelines.match import RuleSet
-from pipelines.match.variants import NOTE_DIGITS, NOTE_INITIALS, NOTE_PINYIN, pinyin_variants
+from pipelines.match.variants import NOTE_DIGITS, NOTE_INITIALS, NOTE_PINYIN, lookalike_variants, pinyin_variants
 from pipelines.normalize import NOTE_HOMOGLYPH, normalize_text, normalize_with_notes
 
 
@@ -66,15 +66,50 @@ def test_model_numbers_are_not_brands(rules, title):
     assert "cf.replica-with-brand" not in by_rule(rules.match(listing(title)))
 
 
+# ------------------------------------------------------------------ an l for an i (NlKE, Adldas, DJl, LOUlS VUITTON)
+
+
+@pytest.mark.parametrize("title, brand", [("NlKE 空军一号 高仿", "nike"), ("Adldas 椰子 A货", "adidas"),
+                                          ("DJl 无人机 高仿", "dji"), ("LOUlS VUITTON 老花 高仿", "louis vuitton"),
+                                          ("KlEHL'S 高保湿霜 高仿", "kiehl's"), ("OFF-WHlTE 卫衣 高仿", "off-white")])
+def test_an_l_for_an_i_in_brand_words(rules, title, brand):
+    f = by_rule(rules.match(listing(title)))["cf.replica-with-brand"]
+    assert any(n.startswith(NOTE_DIGITS) and n.endswith(f"→{brand}") for n in f.deobfuscated), f.deobfuscated
+
+
+def test_lookalike_spellings_of_several_words():
+    assert {v.text for v in lookalike_variants("louis vuitton")} == {"louls vuitton", "louis vultton", "louls vultton"}
+    assert lookalike_variants("nike") == [] and lookalike_variants("lv") == []  # single words: by skeleton
+
+
+@pytest.mark.parametrize("title", ["ISD 国际长途 转接头 高仿真", "Nike 官方旗舰店 空军一号", "Apple 原装 数据线 1m",
+                                   "lily 毛绒 玩偶 高仿真"])
+def test_ordinary_words_are_not_tricks(rules, title):
+    findings = rules.match(listing(title))
+    assert not any(n.startswith(NOTE_DIGITS) for f in findings for n in f.deobfuscated), findings
+    assert "pro.controlled-drugs" not in by_rule(findings)  # isd is not lsd
+
+
 # ------------------------------------------------------------------ pinyin and initials
 
 
 def test_pinyin_variants_of_a_term():
     texts = {(v.text, v.how) for v in pinyin_variants("高仿", "both")}
-    assert texts == {("gaofang", "pinyin"), ("gao fang", "pinyin"), ("gf", "initials")}
+    assert texts == {("gaofang", "pinyin"), ("gao fang", "pinyin"), ("gf", "initials"),
+                     ("gao仿", "pinyin"), ("高fang", "pinyin")}  # and pinyin mixed with hanzi
     assert {v.text for v in pinyin_variants("a货", "both")} == {"ahuo", "a huo"}  # mixed: no initials
     assert pinyin_variants("1:1", "both") == [] and pinyin_variants("高仿", "") == []
     assert {v.text for v in pinyin_variants("精仿", "initials")} == {"jf"}
+    mixed = {v.text for v in pinyin_variants("顶级复刻", "full")} - {"dingjifuke", "ding ji fu ke"}
+    assert len(mixed) == 14 and {"ding级复刻", "顶级fuke", "dingji复ke"} <= mixed  # every mix of 4 characters
+    mixed = {v.text for v in pinyin_variants("跟正品一样", "full")} - {"genzhengpinyiyang", "gen zheng pin yi yang"}
+    # longer terms: one character at a time
+    assert mixed == {"gen正品一样", "跟zheng品一样", "跟正pin一样", "跟正品yi样", "跟正品一yang"}
+
+
+def test_toned_pinyin_loses_its_tones(rules):
+    assert normalize_text("Gāo Fǎng 路易威登 nǚ款") == "gao fang 路易威登 nv款"
+    assert "cf.replica-with-brand" in by_rule(rules.match(listing("gāo fǎng LV 老花包")))
 
 
 def test_pinyin_and_initials_are_whole_latin_words_and_reported(rules):

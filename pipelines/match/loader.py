@@ -44,7 +44,7 @@ from pipelines.match.model import (
 )
 from pipelines.match.regexes import RegexRefused, RulePattern, compile_rule_pattern
 from pipelines.match.source import YList, YMap, parse_yaml
-from pipelines.match.variants import PINYIN_MODES, pinyin_variants
+from pipelines.match.variants import PINYIN_MODES, lookalike_variants, pinyin_variants
 from pipelines.match.when import Predicate, WhenError, parse_when
 from pipelines.normalize import normalize_text, strip_separators
 
@@ -171,13 +171,12 @@ class _Loader:
         terms = tuple(dict.fromkeys(src.term for src in sources))
         mode = self.pinyin_mode(opts, what) if opts is not None and "pinyin" in opts else ""
         variants: list[Variant] = []
-        if mode:
-            have = set(terms)
-            for t in terms:
-                for v in pinyin_variants(t, mode):
-                    if v.text not in have:
-                        have.add(v.text)
-                        variants.append(v)
+        have = set(terms)
+        for t in terms:
+            for v in (pinyin_variants(t, mode) if mode else []) + lookalike_variants(t):
+                if v.text not in have:
+                    have.add(v.text)
+                    variants.append(v)
         return TermGroup(terms, loc, tuple(sources), tuple(variants), mode), opts
 
     def pinyin_mode(self, opts: YMap, what: str) -> str:

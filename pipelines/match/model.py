@@ -29,11 +29,12 @@ class TermSource:
 
 @dataclass(frozen=True)
 class Variant:
-    """An extra spelling of a term the group opted into (``pinyin: true``): gaofang / gf for 高仿."""
+    """An extra spelling of a term: gaofang / gf for 高仿 (groups with ``pinyin: true``), louls vuitton for
+    louis vuitton (every latin term of several words)."""
 
     text: str  # what the automaton looks for (latin, matched as whole latin words)
     term: str  # the term it stands for
-    how: str  # "pinyin" | "initials"
+    how: str  # "pinyin" | "initials" | "lookalike" (l for i in a latin term of several words)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 :func:`fold_homoglyphs` is one step of :func:`pipelines.normalize.normalize_text` (after NFKC,
 before lower-casing, so capital and small Greek letters can be read the way they look):
 
+* tone-marked pinyin vowels lose their tones (``gāo fǎng`` -> ``gao fang``, ü -> v as pypinyin writes it);
 * Cyrillic and Greek letters inside a latin word become the latin letters they imitate
   (``Guссi`` with Cyrillic ``с`` -> ``Gucci``, ``ΝΙΚΕ`` in Greek capitals -> ``NIKE``). A word is
   folded only if it also has latin letters, or if every letter in it has a latin twin, so
@@ -34,7 +35,16 @@ GREEK: dict[str, str] = {
     "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
     "χ": "x", "ϲ": "c", "ϳ": "j",
 }
-LETTERS: dict[str, str] = {**CYRILLIC, **GREEK}
+#: Pinyin with tone marks (``gāo fǎng``): the vowels without their tones, ü as v (pypinyin's spelling,
+#: the one rules' pinyin variants use: 女 -> nv).
+PINYIN_TONES: dict[str, str] = {
+    **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěè", "e"), **dict.fromkeys("īíǐì", "i"),
+    **dict.fromkeys("ōóǒò", "o"), **dict.fromkeys("ūúǔù", "u"), **dict.fromkeys("ǖǘǚǜü", "v"),
+    **dict.fromkeys("ńňǹ", "n"), "ḿ": "m",
+    **dict.fromkeys("ĀÁǍÀ", "A"), **dict.fromkeys("ĒÉĚÈ", "E"), **dict.fromkeys("ĪÍǏÌ", "I"),
+    **dict.fromkeys("ŌÓǑÒ", "O"), **dict.fromkeys("ŪÚǓÙ", "U"), **dict.fromkeys("ǕǗǙǛÜ", "V"),
+}
+LETTERS: dict[str, str] = {**CYRILLIC, **GREEK, **PINYIN_TONES}
 
 #: Characters folded wherever they stand (NFKC keeps them).
 SYMBOLS: dict[str, str] = {"∶": ":", "꞉": ":", "⓿": "0"}
@@ -47,7 +57,7 @@ for _i in range(10):  # ⓫ ... ⓴ = 11 ... 20
 _ANY_RE = re.compile("[" + "".join(sorted(set(LETTERS) | set(SYMBOLS))) + "]")
 _SYMBOL_RE = re.compile("[" + "".join(sorted(SYMBOLS)) + "]")
 #: a word: latin, Greek and Cyrillic letters (digits inside are kept in the word: "n1кe")
-_WORD_RE = re.compile(r"[A-Za-z0-9\u0370-\u03ff\u0400-\u052f]+")
+_WORD_RE = re.compile(r"[A-Za-z0-9\u0370-\u03ff\u0400-\u052f" + "".join(PINYIN_TONES) + "]+")
 _LATIN_RE = re.compile("[A-Za-z]")
 _LETTER_TABLE = str.maketrans(LETTERS)
 
