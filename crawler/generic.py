@@ -33,6 +33,22 @@ PRICE_SELECTORS: tuple[str, ...] = (
     ".product-price .price", ".product__price", ".product-price", ".price-current", ".current-price",
     ".price--current", ".price__current", ".our-price", ".price-now", ".price .amount", ".price",
 )
+#: Struck-through ("original", 划线价) price elements, most specific first; a text found here counts only
+#: if it parses to more than the page's price (and at most 100 times it): ``<s>`` is not always a price.
+ORIGINAL_PRICE_SELECTORS: tuple[str, ...] = (
+    ".a-text-price[data-a-strike] .a-offscreen", "[class*=original-price]", "[class*=originalPrice]",
+    "[class*=original_price]", "[class*=origin-price]", "[class*=originPrice]", "[class*=old-price]",
+    "[class*=oldPrice]", "[class*=old_price]", "[class*=price-old]", "[class*=price--old]", "[class*=price_old]",
+    "[class*=was-price]", "[class*=wasPrice]", "[class*=regular-price]", "[class*=compare-at]",
+    "[class*=market-price]", "[class*=marketPrice]", "[class*=line-through]", "del", "s", "strike",
+    "[class*=strike]",
+)
+#: "原价：¥999" and its kin; the label is kept in the text ("建议零售价" is a lawful reference for the rules)
+_ORIGINAL_LABELLED = re.compile(
+    r"((?:原价|原價|划线价|劃線價|市场价|市場價|吊牌价|吊牌價|专柜价|專櫃價|门市价|門市價|建议零售价|建議零售價|"
+    r"建议售价|建議售價|定价|定價)\s*[:：]?\s*(?:NT\$|US\$|RMB|CNY|[¥￥$€£])?\s*\d[\d.,]*(?:\s*元)?)")
+#: schema.org price types that are not what the buyer pays now
+_REFERENCE_PRICE_TYPES = ("strikethroughprice", "listprice", "msrp", "srp")
 #: Attributes that hold a price themselves.
 _PRICE_ATTRS = {"[data-price]": "data-price", "[price]": "price"}
 #: "price: 12.00" in many languages (the label before a price), for pages without markup to go by.
@@ -55,14 +71,22 @@ class Product:
     description: str = ""
     source: str = ""  # where the price came from: jsonld | microdata | meta | css
     candidates: list[tuple[str, str]] = field(default_factory=list)  # (source, price text) in order
+    original_price_text: str = ""  # the struck-through price (划线价), when the page shows one
+    original_source: str = ""  # jsonld | microdata | rdfa | css | label
+    #: schema.org's struck-through prices (priceType StrikethroughPrice): (price text, currency)
+    reference_prices: list[tuple[str, str]] = field(default_factory=list)
 
     def as_fields(self) -> dict[str, Any]:
         """ListingItem fields."""
         attrs = {k: v for k, v in (("品牌", self.brand), ("SKU", self.sku)) if v}
-        price = self.price_text
+        return {"title": self.title, "price_text": self._with_currency(self.price_text),
+                "original_price_text": self._with_currency(self.original_price_text),
+                "description": self.description, "attributes": attrs}
+
+    def _with_currency(self, price: str) -> str:
         if price and self.currency and not re.search(r"[^\d\s.,]", price):
-            price = f"{self.currency} {price}"
-        return {"title": self.title, "price_text": price, "description": self.description, "attributes": attrs}
+            return f"{self.currency} {price}"
+        return price
 
 
 #: Where a page may carry schema.org data (extruct is not run on pages without any of these).
@@ -87,6 +111,7 @@ def extract_product(html: str, url: str = "", heuristics: bool = True) -> Produc
                     product.price_text, product.currency, product.source = text.strip(), currency or "", source
         if product.price_text:
             break
+    _original_price(sel, product, heuristics)
     if not heuristics:
         return product
     product.title = product.title or _first(sel, ("meta[property='og:title']::attr(content)", "h1 ::text",
@@ -189,23 +214,28 @@ def _types(node: dict[str, Any]) -> set[str]:
     return {str(x).lower().rsplit("/", 1)[-1] for x in (t if isinstance(t, list) else [t])}
 
 
-def _offer_prices(offers: Any, currency: str = "") -> Iterator[tuple[str, str]]:
+def _offer_prices(offers: Any, product: Product, currency: str = "") -> Iterator[tuple[str, str]]:
     for offer in offers if isinstance(offers, list) else [offers]:
         if not isinstance(offer, dict):
             continue
         cur = str(offer.get("priceCurrency") or currency or "")
+        spec = offer.get("priceSpecification")
+        now = []
+        for s in spec if isinstance(spec, list) else [spec]:
+            if isinstance(s, dict) and s.get("price") not in (None, ""):
+                kind = str(s.get("priceType") or "").lower().rsplit("/", 1)[-1]
+                price = (str(s["price"]), str(s.get("priceCurrency") or cur))
+                # a struck-through or list price is the page's "original" price, never what is paid now
+                (product.reference_prices if kind in _REFERENCE_PRICE_TYPES else now).append(price)
         for key in ("price", "lowPrice", "highPrice"):
             value = offer.get(key)
             if value not in (None, "", 0, "0"):
                 yield str(value), cur
                 break
         else:
-            spec = offer.get("priceSpecification")
-            for s in spec if isinstance(spec, list) else [spec]:
-                if isinstance(s, dict) and s.get("price") not in (None, ""):
-                    yield str(s["price"]), str(s.get("priceCurrency") or cur)
+            yield from now
             if "offers" in offer:
-                yield from _offer_prices(offer["offers"], cur)
+                yield from _offer_prices(offer["offers"], product, cur)
 
 
 def _schema_org(syntax: str) -> Any:
@@ -220,7 +250,7 @@ def _products(nodes: Iterator[dict[str, Any]], product: Product) -> Iterator[tup
         if not types & _LD_TYPES:
             continue
         if "offer" in types or "aggregateoffer" in types:
-            yield from _offer_prices(node)
+            yield from _offer_prices(node, product)
             continue
         if not product.title and isinstance(node.get("name"), str):
             product.title = node["name"].strip()
@@ -232,7 +262,49 @@ def _products(nodes: Iterator[dict[str, Any]], product: Product) -> Iterator[tup
         if not product.description and isinstance(node.get("description"), str):
             product.description = " ".join(node["description"].split())[:2000]
         if "offers" in node:
-            yield from _offer_prices(node["offers"])
+            yield from _offer_prices(node["offers"], product)
+
+
+# --------------------------------------------------------------------------- the struck-through price
+
+
+def _original_price(sel: Selector, product: Product, heuristics: bool) -> None:
+    """``product.original_price_text``: schema.org's struck-through price, else (``heuristics``) a struck-through
+    price element, else a labelled one ("原价：¥999"); each only if it is more than the price (at most 100x).
+    Struck-through elements and labels count only when the page shows one such amount: a page with several
+    (a grid of other products, "you may also like") does not say which one is this product's."""
+    from pipelines.normalize import parse_price
+
+    now = parse_price(product._with_currency(product.price_text))[0] if product.price_text else None
+    if not now:
+        return
+
+    def more(texts: list[str]) -> list[tuple[str, float]]:
+        got = [(t, parse_price(t)[0]) for t in texts]
+        return [(t, was) for t, was in got if was is not None and now < was <= 100 * now]  # type: ignore[operator]
+
+    found = more([t for t, _c in product.reference_prices])
+    if found:
+        product.original_price_text, product.original_source = found[0][0], "structured"
+        return
+    if not heuristics:
+        return
+    struck = []
+    for query in ORIGINAL_PRICE_SELECTORS:
+        for node in sel.css(query):
+            text = " ".join(t.strip() for t in node.css("::text").getall() if t.strip())
+            cents = node.css("sup::text").get("").strip()
+            if len(cents) == 2 and cents.isdigit():  # 136<sup>85</sup> Lei is 136.85
+                text = text.replace(f" {cents}", f".{cents}", 1)
+            if text and len(text) < 40 and _NUMBER.search(text):
+                struck.append(text)
+    body = " ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall())
+    labelled = [" ".join(m.group(1).split()) for m in _ORIGINAL_LABELLED.finditer(body)]
+    for source, texts in (("css", struck), ("label", labelled)):
+        found = more(texts)
+        if found and len({was for _t, was in found}) == 1:
+            product.original_price_text, product.original_source = found[0][0], source
+            return
 
 
 # --------------------------------------------------------------------------- microdata, meta, CSS
