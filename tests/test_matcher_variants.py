@@ -172,3 +172,22 @@ def test_history_numbers_feed_when(tmp_path):
     assert rs.match(listing("电饭煲", price=599.0)) == []  # no history: never true
     f = rs.match(listing("电饭煲", price=599.0, history={"prev_price": 399.0}))[0]
     assert "prev_price=399" in f.snippet
+
+
+# ------------------------------------------------------------------ a brand written in disguise (cf.disguised-brand)
+
+
+@pytest.mark.parametrize("title, note", [("NlKE 空军一号 男鞋", NOTE_DIGITS), ("Guссi 酒神包 女", NOTE_HOMOGLYPH),
+                                         ("ch4nel 链条包 小号", NOTE_DIGITS), ("香*奈*儿 五号香水", "去除分隔符"),
+                                         ("Ad\u200bidas 卫衣", "去除零宽字符")])
+def test_a_brand_written_in_disguise_is_a_lead_on_its_own(rules, title, note):
+    items = [listing(title)]
+    f = by_rule(rules.match(items[0])).get("cf.disguised-brand")
+    assert f is not None and any(n.startswith(note) for n in f.deobfuscated), f
+    assert [x.rule_id for x in rules.match_many(items)[0]] == [x.rule_id for x in rules.match(items[0])]
+
+
+@pytest.mark.parametrize("title", ["Nike 空军一号 男鞋", "ＮＩＫＥ 运动袜 全角", "香奈兒 五號香水 專櫃",
+                                   "苹果 手表 表带 适用", "LOUIS VUITTON 官方 钱包", "iPhone15 手机壳"])
+def test_a_brand_written_plainly_is_not(rules, title):
+    assert "cf.disguised-brand" not in by_rule(rules.match(listing(title)))

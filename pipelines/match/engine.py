@@ -72,7 +72,9 @@ from pipelines.match.prices import ReferenceTable, Roles, load_references
 from pipelines.match.variants import NOTE_DIGITS, DigitTricks, variant_note
 from pipelines.match.when import BASIC_NAMES, REFERENCE_NAMES, WhenEvaluator, when_evidence
 from pipelines.normalize import (
+    NOTE_HOMOGLYPH,
     NOTE_SEPARATORS,
+    NOTE_ZERO_WIDTH,
     notes_for_fragment,
     word_bounds,
 )
@@ -475,6 +477,10 @@ class RuleSet:
                 pos.append(h)
         if rule.scope is not None and not self._in_scope(rule, ctx, scope_hit):
             return None
+        if rule.disguised:
+            pos = [h for h in pos if self._disguised(ridx, ctx, h)]
+            if not pos:
+                return None
         order = self._field_order[ridx]
         if len(pos) > 1:
             pos.sort(key=lambda h: (order[h[1]], h[2]))
@@ -496,6 +502,25 @@ class RuleSet:
             if i == at:
                 ev = found
         return ev
+
+    def _disguised(self, ridx: int, ctx: ItemText, h: Hit) -> bool:
+        """Whether hit ``h`` was written in disguise: digits or an l for letters (``n1ke``, ``nlke``, ``louls
+        vuitton``), separators inside it (``n-i-k-e``, ``耐*克``), look-alike letters of other scripts or
+        zero-width characters (``Guссi``). Spaces (苹果 手表), full-width letters and traditional characters
+        are ordinary input, not disguise."""
+        if (h.field, h.start, h.end) in ctx.tricks:
+            return True
+        v = self._variants[ridx].get(h.term)
+        if v is not None and v.how == "lookalike":
+            return True
+        st = ctx.stripped(h.field)
+        a, b = st.source_span(h.start, h.end)
+        frag = st.source[a:b]
+        if len(frag.replace(" ", "")) != len(st.text[h.start:h.end].replace(" ", "")):  # a separator inside
+            # (spaces do not count: 苹果 手表 is ordinary writing)
+            return True
+        notes = notes_for_fragment(getattr(ctx.item, h.field, "") or "", frag)
+        return NOTE_HOMOGLYPH in notes or NOTE_ZERO_WIDTH in notes
 
     # one method per condition kind: the evidence it gives, or None when it does not hold
 

@@ -50,7 +50,8 @@ from pipelines.normalize import normalize_text, strip_separators
 
 PACK_KEYS = ("pack", "version", "title", "rules")
 RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to", "fields", "status", "scope", "any",
-             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "tests", "note")
+             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "disguised", "tests",
+             "note")
 REQUIRED_RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to")
 STATUSES = ("stable", "test")
 #: keys a positive term group (any, all, near.a, near.b) may have in its mapping form
@@ -264,6 +265,13 @@ class _Loader:
         if "yields_to" in r:
             yields_to = tuple(self.field_list(r["yields_to"], r.key_loc["yields_to"], "yields_to",
                                               tuple(c for c in CATEGORIES if c != category), "yields_to"))
+        disguised = False
+        if "disguised" in r:
+            self.expect(r["disguised"], bool, "disguised", r.key_loc["disguised"], "disguised: true")
+            disguised = r["disguised"]
+            if disguised and not (any_ or all_ or near):
+                raise self.fail(RuleValueError, "disguised 需要 any/all/near 的词 / disguised needs terms",
+                                r.key_loc["disguised"], "disguised 只看词的写法 / it looks at how terms were written")
         if not (any_ or all_ or near or regex or when or check):
             raise self.fail(RuleSchemaError, "规则没有任何命中条件 / the rule has nothing to match", r.loc,
                             "至少写一个 / give at least one of: any, all, near, regex, when, check")
@@ -283,7 +291,8 @@ class _Loader:
         rule = Rule(id=rid, title=title, category=category, severity=severity, basis=basis, applies_to=kind,
                     fields=fields, pack=pack.name, version=pack.version, status=status, any=any_, all=all_,
                     near=near, regex=regex, unless=unless, none=none, words=words, when=when, check=check,
-                    scope=scope, yields_to=yields_to, note=note, location=RuleLocation(loc.path, loc.line))
+                    scope=scope, yields_to=yields_to, disguised=disguised, note=note,
+                    location=RuleLocation(loc.path, loc.line))
         if "tests" in r:
             rule.examples = self.examples(r["tests"], r.key_loc["tests"], kind)
         return rule

@@ -114,6 +114,8 @@ class Rule:
     scope: Scope | None = None
     #: categories whose findings on the same subject make this one incidental (one case, one main problem)
     yields_to: tuple[str, ...] = ()
+    #: only hits written in disguise count (look-alike letters, digits or an l for letters, separators)
+    disguised: bool = False
     note: str = ""
     examples: tuple[Example, ...] = ()
     location: RuleLocation | None = None

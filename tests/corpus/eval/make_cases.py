@@ -1001,6 +1001,17 @@ add("benign-boiler", "据普通商品详情页的常见说法（售后套话、�
 ], split="dev")
 
 
+# ================================================================ 第九批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("cf-disguised", "据售假案例中以变形字、形近字母规避平台品牌词过滤的商品标题改写（平台假货规则的“规避”条款）", [CF], [
+    "NlKE 空军一号 男鞋 白色|", "Adldas 三叶草 卫衣|", "Guссi 酒神包 女|", "ch4nel 链条包 小号|", "香*奈*儿 五号香水|",
+    "LOUlS VUITTON 老花 托特包|",
+], split="dev")
+add("cf-disguised-benign", "据正常商品页（品牌正常写法、全角字母、繁体字、型号）改写", [], [
+    "Nike 空军一号 男鞋 白色|", "ＮＩＫＥ 运动袜 三双装|", "香奈兒 五號香水 正品 專櫃|", "iPhone15 手机壳 透明|",
+    "adidas 运动裤 男|", "LOUIS VUITTON 官方 钱包 正品|",
+], split="dev")
+
+
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
 
