@@ -76,3 +76,20 @@ def test_a_page_without_a_profile_gets_the_inflated_reference_lead(rules):
     lawful = page('<span class="price">¥399.00</span><p>建议零售价 ¥2,999</p>')
     assert extract_product(lawful).original_price_text.startswith("建议零售价")
     assert "price.inflated-reference" not in _findings(rules, lawful)
+
+
+# ------------------------------------------------------------------ an original price in the listing's own words
+
+
+@pytest.mark.parametrize("title, fires", [
+    ("加厚羽绒服 原价999 现价99 限时", True),
+    ("真皮女包 专柜价：¥2,599 今日特惠", True),
+    ("加厚羽绒服 原价129 限时", False),  # 129 against 99: no inflated reference
+    ("加厚羽绒服 建议零售价999", False),  # a manufacturer's suggested retail price is lawful
+    ("加厚羽绒服 原价或成交价见详情", False),  # no amount
+])
+def test_an_original_price_in_the_words_of_the_listing(rules, title, fires):
+    items = [ListingItem(site="x", listing_id="1", title=title, price_text="¥99.00")]
+    one = {f.rule_id for f in rules.match(items[0])}
+    assert ("price.inflated-reference" in one) is fires
+    assert {f.rule_id for f in rules.match_many(items)[0]} == one  # the batched path decides the same

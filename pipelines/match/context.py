@@ -12,6 +12,7 @@ A name whose number is missing makes the expression false. The ``when:`` languag
 from __future__ import annotations
 
 import math
+import re
 from itertools import accumulate, repeat
 from operator import add
 from typing import Any
@@ -126,11 +127,32 @@ class ItemText:
         return self.numbers().get(name)
 
 
+#: an "original" price written in the listing's own words ("原价999 现价99"): for pages whose struck-through
+#: price is not a field of its own (LEGAL-BASES: "原价999现价99 with no basis" is a price-fraud lead)
+_LABELLED_ORIGINAL = re.compile(r"(?:原价|原價|划线价|劃線價|专柜价|專櫃價|市场价|市場價|吊牌价|吊牌價|门市价|門市價)"
+                                r"\s*[:：]?\s*(?:RMB|CNY|[¥￥])?\s*(\d[\d,]*(?:\.\d+)?)")
+LABELLED_FIELDS = ("title", "promo", "description")
+
+
+def labelled_original_price(it: Any) -> float | None:
+    """The first "原价/划线价/专柜价/市场价/吊牌价/门市价 + amount" in the title, promo or description (None: none)."""
+    for f in LABELLED_FIELDS:
+        text = getattr(it, f, "") or ""
+        if "价" in text or "價" in text:
+            m = _LABELLED_ORIGINAL.search(text)
+            if m:
+                return float(m.group(1).replace(",", ""))
+    return None
+
+
 def item_numbers(it: Any) -> dict[str, float | None]:
-    """The numbers of item ``it`` a ``when:`` may use, but the reference prices (see the module docstring)."""
+    """The numbers of item ``it`` a ``when:`` may use, but the reference prices (see the module docstring).
+    Without an original price of its own, a listing's is the one its words give ("原价999")."""
     if it.kind == "listing":
         p = it.price if it.price is not None else parse_price(it.price_text)[0]
         op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
+        if op is None:
+            op = labelled_original_price(it)
         n: dict[str, float | None] = {"price": p, "original_price": op,
                                       "ratio": op / p if p and op is not None and p > 0 else None,
                                       "discount": p / op if op and p is not None and op > 0 else None}
