@@ -72,9 +72,9 @@ class Product:
     source: str = ""  # where the price came from: jsonld | microdata | meta | css
     candidates: list[tuple[str, str]] = field(default_factory=list)  # (source, price text) in order
     original_price_text: str = ""  # the struck-through price (划线价), when the page shows one
-    original_source: str = ""  # jsonld | microdata | rdfa | css | label
-    #: schema.org's struck-through prices (priceType StrikethroughPrice): (price text, currency)
-    reference_prices: list[tuple[str, str]] = field(default_factory=list)
+    original_source: str = ""  # structured | css | label
+    #: schema.org's struck-through and list prices (priceType StrikethroughPrice, ListPrice), as texts
+    reference_prices: list[str] = field(default_factory=list)
 
     def as_fields(self) -> dict[str, Any]:
         """ListingItem fields."""
@@ -224,9 +224,11 @@ def _offer_prices(offers: Any, product: Product, currency: str = "") -> Iterator
         for s in spec if isinstance(spec, list) else [spec]:
             if isinstance(s, dict) and s.get("price") not in (None, ""):
                 kind = str(s.get("priceType") or "").lower().rsplit("/", 1)[-1]
-                price = (str(s["price"]), str(s.get("priceCurrency") or cur))
                 # a struck-through or list price is the page's "original" price, never what is paid now
-                (product.reference_prices if kind in _REFERENCE_PRICE_TYPES else now).append(price)
+                if kind in _REFERENCE_PRICE_TYPES:
+                    product.reference_prices.append(str(s["price"]))
+                else:
+                    now.append((str(s["price"]), str(s.get("priceCurrency") or cur)))
         for key in ("price", "lowPrice", "highPrice"):
             value = offer.get(key)
             if value not in (None, "", 0, "0"):
@@ -283,7 +285,7 @@ def _original_price(sel: Selector, product: Product, heuristics: bool) -> None:
         got = [(t, parse_price(t)[0]) for t in texts]
         return [(t, was) for t, was in got if was is not None and now < was <= 100 * now]  # type: ignore[operator]
 
-    found = more([t for t, _c in product.reference_prices])
+    found = more(product.reference_prices)
     if found:
         product.original_price_text, product.original_source = found[0][0], "structured"
         return

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.items import Finding
 from netsword.clock import utc_now
-from pipelines.match.context import ItemText, item_numbers, labelled_original_price
+from pipelines.match.context import IN_WORDS, ItemText, given_in_words, item_numbers
 from pipelines.match.hits import ALNUM, Hit, new_hit
 from pipelines.match.prices import Roles
 from pipelines.normalize import normalize_many, normalize_text, strip_joined
@@ -241,9 +241,8 @@ def always_candidates(rs: RuleSet, kind: str, items: list[Any], title_refs: list
                 number, text = pair
                 given[pair] = list(map(or_, map(is_not, _values(items, number), repeat(None)),
                                        map(bool, _values(items, text)) if text else repeat(False)))
-                if number == "original_price":  # or written in the listing's words ("原价999")
-                    given[pair] = [g or labelled_original_price(it) is not None
-                                   for g, it in zip(given[pair], items, strict=True)]
+                if number in IN_WORDS:  # or stated in the listing's words ("原价999")
+                    given[pair] = [g or given_in_words(it, number) for g, it in zip(given[pair], items, strict=True)]
             ok = list(map(and_, ok, given[pair]))
         if rs._when_needs_reference[r]:
             # the reference price is looked up (and the rule evaluated) in RuleSet._decide

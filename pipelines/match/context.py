@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from itertools import accumulate, repeat
 from operator import add
 from typing import Any
@@ -145,6 +146,17 @@ def labelled_original_price(it: Any) -> float | None:
     return None
 
 
+#: numbers a listing may give in its words when it has no field for them (RuleSet._may_hold and match_many's
+#: column checks count them as given; item_numbers reads them)
+IN_WORDS: dict[str, Callable[[Any], float | None]] = {"original_price": labelled_original_price}
+
+
+def given_in_words(it: Any, number: str) -> bool:
+    """Whether listing ``it`` states ``number`` in its words (``原价999``) though no field gives it."""
+    read = IN_WORDS.get(number)
+    return read is not None and read(it) is not None
+
+
 def item_numbers(it: Any) -> dict[str, float | None]:
     """The numbers of item ``it`` a ``when:`` may use, but the reference prices (see the module docstring).
     Without an original price of its own, a listing's is the one its words give ("原价999")."""
@@ -152,7 +164,7 @@ def item_numbers(it: Any) -> dict[str, float | None]:
         p = it.price if it.price is not None else parse_price(it.price_text)[0]
         op = it.original_price if it.original_price is not None else parse_price(it.original_price_text)[0]
         if op is None:
-            op = labelled_original_price(it)
+            op = IN_WORDS["original_price"](it)
         n: dict[str, float | None] = {"price": p, "original_price": op,
                                       "ratio": op / p if p and op is not None and p > 0 else None,
                                       "discount": p / op if op and p is not None and op > 0 else None}

@@ -60,7 +60,7 @@ from pipelines.match import explain as analyst
 from pipelines.match.automaton import Scanner, pick_backend
 from pipelines.match.batch import match_batch
 from pipelines.match.checks import CHECKS, CheckEvidence
-from pipelines.match.context import ItemText, labelled_original_price
+from pipelines.match.context import ItemText, given_in_words
 from pipelines.match.errors import (
     RuleError,
 )
@@ -393,8 +393,7 @@ class RuleSet:
         if self._when_needs_reference[ridx] and reference() is None:
             return False
         for number, text in self._when_inputs[ridx]:  # a price neither given nor shown is missing
-            if getattr(item, number) is None and not getattr(item, text, None) and not (
-                    number == "original_price" and labelled_original_price(item) is not None):
+            if getattr(item, number) is None and not getattr(item, text, None) and not given_in_words(item, number):
                 return False
         return True
 
