@@ -1048,6 +1048,61 @@ add("pf-3-benign", "据正常商品页（自愿参加平台活动、欢迎真实
 ], split="dev")
 
 
+# ================================================================ 第十三批（dev 专用，2026-12-06 写；split 固定为 dev）
+SRC_13 = ("据《侵害消费者权益行为处罚办法》第十二条、《电子商务法》第十七条、第二十条、第二十七条、《价格法》第十三条、"
+          "《网络交易监督管理办法》第十八条所列情形及各地公布的格式条款、刷单、代开网店典型案例改写")
+add("mix-13", SRC_13, [], [
+    {"title": "加厚羽绒服", "description": "快递途中丢件破损与本店无关，请买家自行联系快递", "expected": [CT]},
+    {"title": "实木餐桌", "description": "签收即视为商品完好无损，签收后发现破损本店概不负责", "expected": [CT]},
+    {"title": "手机壳", "description": "本店有权在不通知买家的情况下随时取消订单", "expected": [CT]},
+    {"title": "美容卡", "description": "本店保留随时修改活动规则的权利，恕不另行通知", "expected": [CT]},
+    {"title": "二手相机", "description": "售出后出现任何问题本店概不负责", "expected": [CR]},
+    {"title": "瓷砖", "description": "质量问题只换不退，不接受退款", "expected": [CR]},
+    {"title": "家电", "description": "商品出现质量问题，本店只负责维修，不予退换", "expected": [CR]},
+    {"title": "定制窗帘订金", "description": "活动解释权归商家所有", "expected": [CT]},
+    {"title": "健身私教课", "description": "课程一经购买不退不转，逾期作废", "expected": [CT]},
+    {"title": "早教课程包", "description": "课程包购买后不得退费，未上完课时自动作废", "expected": [CT]},
+    {"title": "网店代运营", "description": "新店无需营业执照也能开，代开各平台店铺", "expected": [PF]},
+    {"title": "差评处理服务", "description": "各平台差评修改 追评删除 当天见效", "expected": [PF]},
+    {"title": "店铺信誉", "description": "帮你把中差评改成好评 不成功不收费", "expected": [PF]},
+    {"title": "女装连衣裙", "description": "本店商品一律不支持退换货，介意慎拍", "expected": [CR]},
+    {"title": "蓝牙耳机", "description": "七天无理由退货需扣除20元损耗费", "expected": [CR]},
+    {"title": "会员", "description": "开通后默认自动续费，到期自动扣款不提醒", "expected": [CR]},
+    {"title": "电饭煲", "description": "原价1999 现价199 仅限今天 (原价从未销售过)", "price_text": "¥199.00", "expected": [PR]},
+    {"title": "羊毛大衣", "description": "吊牌价3980 清仓价298 实际从未按吊牌价销售", "price_text": "¥298.00", "expected": [PR]},
+    {"title": "扫地机器人", "description": "标价599元 结算时加收服务费50元", "expected": [PR]},
+    {"title": "洗衣液", "description": "招募买家秀 下单后五星好评全额返款", "expected": [UC]},
+    {"title": "店铺代运营", "description": "提供补单服务 安全不降权 快速提升销量", "expected": [UC]},
+    {"title": "蓝牙音箱", "description": "某东同款代工厂 大牌同厂同料 贴牌价", "expected": [UC]},
+    {"title": "精准客户数据", "description": "出售宝妈手机号名单 按地区筛选", "expected": [PI]},
+    {"title": "快递单号", "description": "真实快递单号出售 带收件人信息", "expected": [PI]},
+    {"title": "查人服务", "description": "手机号查机主姓名 身份证号查开房记录", "expected": [PI]},
+    {"title": "企业名录", "description": "各行业老板电话 精准营销数据 一手资源", "expected": [PI]},
+    {"title": "自制辣椒酱", "description": "家庭手工作坊自制 无生产许可 放心吃", "expected": [FQ]},
+    {"title": "电热水壶", "description": "小作坊生产 无厂名厂址 无3C 批发价", "expected": [NL]},
+    {"title": "自酿白酒", "description": "农家自酿散装酒 无食品生产许可证", "expected": [FQ]},
+    {"title": "私房蛋糕", "description": "家庭作坊 无证经营 朋友圈接单 同城配送", "expected": [FQ]},
+    {"title": "手工月饼", "description": "自家做的 没有办食品经营许可证 介意勿拍", "expected": [FQ]},
+], split="dev")
+add("mix-13-benign", "据同类商品的合法写法（拒签补发、按比例退费、自动续费提醒、正规许可证）改写", [], [
+    "定制窗帘|定制商品，下单后不支持七天无理由退货，质量问题包退换",
+    "实木餐桌|请当面验货后签收，如有破损请拒签，我们负责补发",
+    "健身私教课|未上课时可按比例退费，详见合同",
+    "家电|质量问题七天包退，十五天包换，一年保修",
+    "二手相机|支持验机，七天无理由退货，翻新机包退",
+    "差评回复模板|教你如何专业回复差评 提升店铺形象",
+    "运动鞋|拆了吊牌不退不换 穿过不退",
+    "女装连衣裙|支持七天无理由退换，吊牌请勿剪",
+    "会员|自动续费可随时取消，扣费前三天短信提醒",
+    "电饭煲|日常价399 双十一到手价299 历史最低",
+    "洗衣液|欢迎买家秀 优质评价有机会获得小样",
+    "客户管理软件|CRM系统 管理您自己的客户资料 数据加密",
+    "隐私保护膜|手机防窥膜 保护个人隐私",
+    "自制辣椒酱|SC11144010000123 正规厂家生产",
+    "手工月饼|食品经营许可证JY13301050001234 店铺首页可查",
+], split="dev")
+
+
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
 
