@@ -1228,6 +1228,24 @@ add("mix-15-benign", "据同类商品的合法写法（官方旗舰店正品、�
     "水弹枪玩具|儿童玩具水弹枪 软弹 安全",
 ], split="dev")
 
+# ================================================================ 第十六批（dev 专用，2026-12-06 写；split 固定为 dev）：店铺公告里的格式条款
+add("shop-terms-16", "据《电子商务法》第二十条、《侵害消费者权益行为处罚办法》第九条、第十二条所列情形和各地公布的店堂告示格式条款案例改写", [], [
+    {"name": "家居小铺", "description": "床垫 沙发", "notices": "店铺公告：快递途中丢件、破损与本店无关，请买家自行联系快递索赔", "license_number": "91350100M000100Y43", "expected": [CT]},
+    {"name": "灯具旗舰店", "description": "吊灯 吸顶灯", "notices": "签收即视为商品完好无损，签收后发现破损本店概不负责", "license_number": "91330100799655058B", "expected": [CT]},
+    {"name": "数码配件店", "description": "手机壳 数据线", "notices": "本店有权在缺货时随时取消订单，恕不另行通知", "license_number": "9144030071526726XG", "expected": [CT]},
+    {"name": "童装小屋", "description": "童装 童鞋", "notices": "本店商品一律不予退换，请看好尺码再拍", "license_number": "91350100M000100Y43", "expected": [CR]},
+    {"name": "美妆集合店", "description": "彩妆 护肤", "notices": "活动最终解释权归本店所有", "license_number": "91330100799655058B", "expected": [CT]},
+    {"name": "零食很忙", "description": "坚果 果干", "food_license": "JY13501020012345", "notices": "收货五星好评截图发客服 返现3元", "license_number": "9144030071526726XG", "expected": [UC]},
+], kind="shop", split="dev")
+add("shop-terms-16-benign", "据同类店铺的合法公告（包赔补发、当面验货拒签、吊牌被剪不退、生鲜例外）改写", [], [
+    {"name": "家居小铺", "description": "床垫 沙发", "notices": "运输途中破损包赔，我们负责补发，请放心购买", "license_number": "91350100M000100Y43"},
+    {"name": "灯具旗舰店", "description": "吊灯 吸顶灯", "notices": "请当面验货后签收，如有破损请拒签", "license_number": "91330100799655058B"},
+    {"name": "数码配件店", "description": "手机壳 数据线", "notices": "买家有权在收货后七日内无理由退货，运费险已赠送", "license_number": "9144030071526726XG"},
+    {"name": "童装小屋", "description": "童装 童鞋", "notices": "吊牌剪掉或洗涤过的商品不予退换，其他支持七天无理由", "license_number": "91350100M000100Y43"},
+    {"name": "美妆集合店", "description": "彩妆 护肤", "notices": "活动规则详见首页，如有疑问请联系客服", "license_number": "91330100799655058B"},
+    {"name": "零食很忙", "description": "坚果 果干", "food_license": "JY13501020012345", "notices": "生鲜果切不支持七天无理由退货，其他商品支持", "license_number": "9144030071526726XG"},
+], kind="shop", split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
