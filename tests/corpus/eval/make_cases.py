@@ -1329,6 +1329,53 @@ add("mix-18-benign", "据第十三至十七批新规则词语的合法用法（�
     "家具|大件物流 送货上门 破损补发",
 ], split="dev")
 
+# ================================================================ 第十九批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("mix-19", "据《广告法》第九条、第十六至十八条、第二十三条、第二十四条、第二十六条、第二十八条，《食品安全法》第七十三条与《保健食品功能目录（2023年版）》，《化妆品监督管理条例》及各地公布的虚假广告、非法添加典型案例改写", [], [
+    {"title": "空气净化器", "description": "除甲醛效率99.99% 行业天花板 史上最强", "expected": [AD]},
+    {"title": "洗发水", "description": "防脱生发 医院同款 7天止脱", "expected": [AD]},
+    {"title": "内衣", "description": "磁疗 治疗乳腺增生 疏通乳腺", "expected": [AD]},
+    {"title": "枸杞原浆", "description": "抗衰老 防癌抗癌 提高免疫力 降三高", "expected": [AD]},
+    {"title": "益生菌", "description": "调节肠道 治便秘 根治肠炎", "expected": [AD]},
+    {"title": "牙膏", "description": "7天美白 修复蛀牙 消炎止痛", "expected": [AD]},
+    {"title": "减肥茶", "description": "躺着就能瘦 不节食不运动 月瘦20斤", "expected": [AD]},
+    {"title": "护膝", "description": "远红外 治疗关节炎 老寒腿克星", "expected": [AD]},
+    {"title": "面膜", "description": "三天祛斑 无效退款 纯天然无副作用", "expected": [AD]},
+    {"title": "学区房", "description": "名校学位 升值潜力巨大 投资回报率20%", "expected": [AD]},
+    {"title": "白酒", "description": "喝了不上头 养生保健 延年益寿", "expected": [AD]},
+    {"title": "儿童奶粉", "description": "提高智力 增强记忆力 长高必备", "expected": [AD]},
+    {"title": "保险柜", "description": "国家机关指定 唯一品牌", "expected": [AD]},
+    {"title": "考研班", "description": "保过 不过全额退款 押题命中率95%", "expected": [AD]},
+    {"title": "茶叶", "description": "特供 特贡 国宴专用", "expected": [AD]},
+    {"title": "按摩椅", "description": "治疗颈椎病 替代理疗 医生推荐", "expected": [AD]},
+    {"title": "眼霜", "description": "消除黑眼圈 28天淡化细纹 效果持久永不反弹", "expected": [AD]},
+    {"title": "凉茶", "description": "添加地塞米松 去火快", "expected": [FA]},
+    {"title": "奶茶粉", "description": "加入工业明胶 口感Q弹", "expected": [FA]},
+    {"title": "降糖茶", "description": "加了格列本脲 降糖效果明显", "expected": [FA]},
+    {"title": "辣椒粉", "description": "苏丹红 颜色鲜艳", "expected": [FA]},
+    {"title": "馒头", "description": "加吊白块 增白", "expected": [FA]},
+    {"title": "祛痘膏", "description": "药妆 医用级 消炎杀菌 儿童可用", "expected": [AD]},
+    {"title": "宝宝面霜", "description": "食品级原料 可以吃 0添加", "expected": [OT]},
+    {"title": "美白霜", "description": "一抹就白 无需特证 淡斑", "expected": [OT]},
+], split="dev")
+add("mix-19-benign", "据同类商品的合法写法（CADR 参数、含氟防蛀、运动护膝、人体功效评价报告、蓝帽子保健食品、小金盾儿童化妆品）改写", [], [
+    "空气净化器|CADR 500 适用面积35-60平米 国标检测报告",
+    "洗发水|控油 去屑 清爽 男女通用",
+    "益生菌|固体饮料 每袋含活菌200亿 冲调饮用",
+    "牙膏|含氟 防蛀 清新口气",
+    "护膝|运动护膝 篮球 跑步 透气",
+    "面膜|补水保湿 玻尿酸 10片装",
+    "白酒|53度 酱香型 500ml 纯粮酿造",
+    "茶叶|明前龙井 2024新茶 250g",
+    "按摩椅|全身按摩 零重力 家用",
+    "眼霜|淡化细纹 人体功效评价报告编号见详情",
+    "考研班|全程班 课程表 往年上岸学员分享",
+    "保险柜|家用 指纹 密码 入墙",
+    "凉茶|金银花 菊花 夏枯草",
+    "奶茶粉|速溶 原味 奶香浓郁",
+    "辣椒粉|天然红辣椒 无添加色素",
+    "宝宝面霜|儿童化妆品 小金盾 温和不刺激",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
