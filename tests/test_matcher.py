@@ -186,6 +186,38 @@ def test_near_within_distance(tmp_path):
     assert rs.match(listing("高仿鞋 这是一段很长的描述 耐克")) == []
 
 
+def test_near_title_pairs_the_title_with_a_claim_in_another_field(tmp_path):
+    """The goods are named in the title, the claim is made in the description: with ``title: true`` that
+    pair counts (the evidence shows the claim); without it, and between two fields that are not the title, not."""
+    write_pack(tmp_path, RULE_HEAD + """\
+    near: {a: [年卡, 储值卡], b: [过期作废, 概不退款], within: 6, title: true}
+""")
+    rs = RuleSet.load(tmp_path)
+    f = rs.match(listing("游泳馆 年卡 限时办理", description="办理后概不退款"))[0]
+    assert f.field == "description" and f.matched == ["概不退款", "年卡"] and "【概不退款】" in f.snippet
+    batched = rs.match_many([listing("游泳馆 年卡 限时办理", description="办理后概不退款")])[0][0]
+    assert (batched.field, batched.matched, batched.snippet) == (f.field, f.matched, f.snippet)
+    # a pair in one field is preferred over a pair across fields
+    f = rs.match(listing("年卡", description="储值卡 过期作废"))[0]
+    assert f.field == "description" and f.matched == ["储值卡", "过期作废"]
+    # neither hit in the title: the fields must be the same
+    assert rs.match(listing("游泳馆", description="年卡 限时办理", promo="办理后概不退款")) == []
+    write_pack(tmp_path, RULE_HEAD + """\
+    near: {a: [年卡, 储值卡], b: [过期作废, 概不退款], within: 6}
+""")
+    assert RuleSet.load(tmp_path).match(listing("游泳馆 年卡 限时办理", description="办理后概不退款")) == []
+
+
+def test_near_title_needs_the_title_among_the_fields(tmp_path):
+    write_pack(tmp_path, RULE_HEAD + """\
+    fields: [description]
+    near: {a: [年卡], b: [概不退款], within: 6, title: true}
+""")
+    with pytest.raises(RuleValueError) as err:
+        RuleSet.load(tmp_path)
+    assert "near.title" in str(err.value) and "pack.yml" in str(err.value)
+
+
 def test_all_groups_may_hit_in_different_fields(tmp_path):
     write_pack(tmp_path, RULE_HEAD + """\
     all: [[处方药], [直接发货, 无需处方]]

@@ -600,19 +600,24 @@ class RuleSet:
     @staticmethod
     def _near_pair(rule: Rule, pos: list[Hit], valid: Any) -> tuple[Hit, Hit] | None:
         assert rule.near is not None
-        within = rule.near.within
+        within, title = rule.near.within, rule.near.title_field
         a_hits = [h for h in pos if h[0] == G_NEAR_A]
         b_hits = [h for h in pos if h[0] == G_NEAR_B]
-        best: tuple[Hit, Hit] | None = None
+        across: tuple[Hit, Hit] | None = None
         for b in b_hits:  # pos is sorted, so the first pair found for the earliest b is taken
             for a in a_hits:
-                if a[1] != b[1] or not (b[2] - a[3] <= within and a[2] - b[3] <= within):
+                if a[1] != b[1]:
+                    # near.title: a hit in the title pairs with one in any other field (the claim's field leads);
+                    # taken only when no pair lies in one field
+                    if across is None and title in (a[1], b[1]) and valid(b) and valid(a):
+                        across = (b, a) if a[1] == title else (a, b)
+                    continue
+                if not (b[2] - a[3] <= within and a[2] - b[3] <= within):
                     continue
                 if (a[2], a[3]) == (b[2], b[3]) or not valid(b) or not valid(a):
                     continue
-                best = (a, b) if a[2] <= b[2] else (b, a)
-                return best
-        return best
+                return (a, b) if a[2] <= b[2] else (b, a)
+        return across
 
     def _regex_hit(self, rule: Rule, ctx: ItemText,
                    unless: dict[str, list[tuple[int, int]]]) -> tuple[str, int, int, str] | None:

@@ -245,7 +245,7 @@ class _Loader:
         scope = self.scope(r["scope"], r.key_loc["scope"], kind) if "scope" in r else None
         any_ = self.terms(r["any"], "any", r.key_loc["any"], POSITIVE_KEYS)[0] if "any" in r else None
         all_ = self.all_groups(r["all"], r.key_loc["all"]) if "all" in r else ()
-        near = self.near(r["near"], r.key_loc["near"]) if "near" in r else None
+        near = self.near(r["near"], r.key_loc["near"], kind, fields) if "near" in r else None
         regex = self.regexes(r["regex"], r.key_loc["regex"]) if "regex" in r else ()
         unless = None
         if "unless" in r:
@@ -356,16 +356,25 @@ class _Loader:
             raise self.fail(RuleSchemaError, "'all' 为空 / 'all' is empty", loc)
         return tuple(groups)
 
-    def near(self, value: Any, loc: RuleLocation) -> Near:
+    def near(self, value: Any, loc: RuleLocation, kind: str, fields: tuple[str, ...]) -> Near:
         self.expect(value, dict, "near", loc, "near: {a: [\"@lists/brands.txt\"], b: [高仿], within: 10}")
-        self.check_keys(value, ("a", "b", "within"), "near")
+        self.check_keys(value, ("a", "b", "within", "title"), "near")
         for k in ("a", "b", "within"):
             if k not in value:
                 raise self.fail(RuleSchemaError, f"near 缺少 '{k}' / near needs '{k}'", loc,
                                 "例如 / for example: near: {a: [\"@lists/brands.txt\"], b: [高仿], within: 10}")
         a = self.terms(value["a"], "near.a", value.key_loc["a"], POSITIVE_KEYS)[0]
         b = self.terms(value["b"], "near.b", value.key_loc["b"], POSITIVE_KEYS)[0]
-        return Near(a, b, self.int_value(value, "within", "near"))
+        title_field = None
+        if "title" in value:
+            self.expect(value["title"], bool, "near.title", value.key_loc["title"], "title: true")
+            if value["title"]:
+                title_field = TEXT_FIELDS[kind][0]
+                if title_field not in fields:
+                    raise self.fail(RuleValueError, f"near.title 需要 fields 里有 {title_field} / near.title needs "
+                                    f"'{title_field}' in fields", value.key_loc["title"],
+                                    f"把 {title_field} 加进 fields / add {title_field} to fields")
+        return Near(a, b, self.int_value(value, "within", "near"), title_field)
 
     def regexes(self, value: Any, loc: RuleLocation) -> tuple[RulePattern, ...]:
         """RE2 programs (:mod:`pipelines.match.regexes`); a pattern RE2 cannot run safely is a RuleRegexError."""

@@ -56,6 +56,9 @@ class Near:
     a: TermGroup
     b: TermGroup
     within: int  # max characters between the end of one hit and the start of the other
+    # ``title: true``: the kind's title field (listing: title, shop: name); a hit there also pairs with the other
+    # side's hit in any other field (the title names the goods, the description makes the claim). None: same field only
+    title_field: str | None = None
 
 
 @dataclass(frozen=True)
