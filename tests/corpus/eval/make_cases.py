@@ -1397,6 +1397,23 @@ add("mix-20-benign", "据同类商品的合法写法（余额可退、自动续�
     "彩票|彩票店 专用 宣传海报 包邮",
 ], split="dev")
 
+# ================================================================ 第二十一批（品牌昵称）（dev 专用，2026-12-06 写；split 固定为 dev）
+add("cf-nick-21", "据市场监管、公安部门公布的售假案例和判决书所引商品标题（卖家用品牌昵称、系列名代替品牌：驴牌、香奶奶、绿水鬼、萝卜丁、加拿大鹅、椰子）改写", [], [
+    {"title": "驴牌 老花 托特包", "description": "原单 皮料 五金细节到位", "expected": [CF]},
+    {"title": "香奶奶 CF 链条包", "description": "顶级复刻 小羊皮", "expected": [CF]},
+    {"title": "绿水鬼 40mm", "description": "VS厂 3235机芯 一比一", "expected": [CF]},
+    {"title": "萝卜丁 红底鞋", "description": "原版 开模 莆田货", "expected": [CF]},
+    {"title": "AJ1 倒钩", "description": "纯原 细节到位 公司级", "expected": [CF]},
+    {"title": "加拿大鹅 远征", "description": "代工厂流出 95绒 尾单", "expected": [CF]},
+    {"title": "Yeezy 350", "description": "莆田纯原版 椰子 侃爷同款", "expected": [CF]},
+], split="dev")
+add("cf-nick-21-benign", "据同名的普通商品（派对气球、口红收纳盒、鞋盒、旗舰店正品）改写", [], [
+    "蓝气球 派对装饰|100个 加厚 生日布置",
+    "小金条 收纳盒|亚克力 口红架",
+    "AJ1 鞋盒|收纳盒 透明 可叠加",
+    "红腰子 精华|资生堂 官方旗舰店 正品 50ml",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
