@@ -1414,6 +1414,19 @@ add("cf-nick-21-benign", "据同名的普通商品（派对气球、口红收纳
     "红腰子 精华|资生堂 官方旗舰店 正品 50ml",
 ], split="dev")
 
+# ================================================================ 第二十二批（英文商品页）（dev 专用，2026-12-06 写；split 固定为 dev）
+add("cf-en-22", "据跨境电商平台（面向境外的英文商品页）售假案例和平台知识产权规则的英文示例改写", [], [
+    {"title": "Rolex Submariner 41mm", "description": "replica AAA quality, 3135 movement", "expected": [CF]},
+    {"title": "Gucci Marmont bag", "description": "super fake mirror quality leather", "expected": [CF]},
+    {"title": "Nike Air Jordan 1", "description": "first copy, best quality, cash on delivery", "expected": [CF]},
+    {"title": "Chanel Classic Flap", "description": "superfake lambskin 1:1", "expected": [CF]},
+], split="dev")
+add("cf-en-22-benign", "据英文的合法商品页（正品声明、比例模型、博物馆复制品）改写", [], [
+    "Gucci Marmont bag|100% authentic, not a replica, receipt included",
+    "Ferrari F40 model|1:18 diecast replica model car",
+    "Greek vase|museum replica of an ancient amphora",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
