@@ -329,6 +329,24 @@ def test_shop_licence_valid_invalid_missing(rules):
     assert rules.match(masked) == []
 
 
+def test_licence_shown_in_the_shop_intro_or_notices_counts(rules):
+    """A site whose profile has no licence block: the number in the intro or a notice is the licence shown
+    (no "licence missing"), and a labelled number there is checked like one in the licence block."""
+    intro = shop(name="某某服饰", description="主营女装 营业执照：统一社会信用代码91350100M000100Y43")
+    assert rules.match(intro) == []
+    old_number = shop(name="某某服饰", description="企业名称：福州某某贸易有限公司 注册号350100000012345")
+    assert rules.match(old_number) == []
+    bad = by_rule(rules.match(shop(name="某某服饰", notices="统一社会信用代码：91350100M000100Y44")))
+    assert set(bad) == {"lic.uscc-invalid"} and bad["lic.uscc-invalid"].field == "notices"
+    # an 18-character product code that is no USCC and is not called a licence number shows no licence
+    product_code = shop(name="某某服饰", description="货号 ABCDEFGHJK12345678 新款")
+    assert set(by_rule(rules.match(product_code))) == {"lic.missing"}
+    food = shop(name="老李家零食铺", license_number="91350100M000100Y43", notices="食品经营许可证：JY13501020012345")
+    assert rules.match(food) == []
+    batched = rules.match_many([intro, shop(name="某某服饰", notices="统一社会信用代码：91350100M000100Y44")])
+    assert [[x.rule_id for x in found] for found in batched] == [[], ["lic.uscc-invalid"]]
+
+
 def test_food_shop_licences(rules):
     no_food = by_rule(rules.match(shop(name="老李家零食铺", license_number="91350100M000100Y43")))
     assert set(no_food) == {"lic.food-missing"} and no_food["lic.food-missing"].category == "缺乏资质经营食品"

@@ -44,13 +44,38 @@ _MASK_RE = re.compile(r"[*]|X{3,}")
 _USCC_IN_TEXT = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
 _FOOD_NO = re.compile(r"(?<![0-9A-Z])(JY|SC|YB)\s*(\d{14})(?!\d)")
 _FOOD_PREFIX = re.compile(r"(JY|SC|YB)", re.I)
+#: shop texts other than the licence block where an unseen site's profile may put the licence (a shop intro
+#: "营业执照：9135…", a notice, what OCR read from the shop's pictures)
+_OTHER_TEXTS = ("description", "notices", "service", "image_text")
+#: a registration number said to be one: 统一社会信用代码 / 营业执照注册号 / 注册号 + up to 6 characters + the code
+_LABELLED_CODE = re.compile(r"(?:社会信用代码|信用代码|营业执照|注册号)[^0-9A-Z*]{0,6}([0-9A-Z*]{15,18})(?![0-9A-Z*])")
+
+
+def _code_in_other_texts(shop: Any) -> tuple[str, str] | None:
+    """(field, code): a licence number shown outside the licence block: a valid USCC anywhere in those texts,
+    else a number labelled as one (统一社会信用代码：…, 注册号 …; masked 个体户 numbers and 15-digit numbers too)."""
+    from pipelines.match.identifiers import uscc_is_valid
+
+    texts = [(f, _clean(getattr(shop, f, "")).upper()) for f in _OTHER_TEXTS]
+    for f, t in texts:
+        valid = next((c for c in _USCC_IN_TEXT.findall(t) if uscc_is_valid(c)), None)
+        if valid:
+            return f, valid
+    for f, t in texts:
+        m = _LABELLED_CODE.search(t)
+        if m:
+            return f, m.group(1)
+    return None
 
 
 def license_missing(shop: Any) -> CheckEvidence | None:
-    """The shop shows no licence at all: no licence text, no licence image, no number."""
+    """The shop shows no licence at all: no licence text, no licence image, no number (also none in its intro,
+    notices or pictures' text)."""
     if any(_clean(getattr(shop, f, "")) for f in ("license_text", "license_number", "license_image")):
         return None
     if any(img.get("role") == "license" for img in getattr(shop, "images", None) or ()):
+        return None
+    if _code_in_other_texts(shop):
         return None
     return CheckEvidence("license_text", [], "店铺首页未公示营业执照信息（无证照文字、图片或编号）")
 
@@ -66,13 +91,21 @@ def _uscc_candidate(shop: Any) -> str | None:
     return _code_chars(number) if number else None
 
 
+def _shows_licence_block(shop: Any) -> bool:
+    return any(_clean(getattr(shop, f, "")) for f in ("license_text", "license_number", "license_image_number"))
+
+
 def uscc_invalid(shop: Any) -> CheckEvidence | None:
     """A USCC is shown but fails GB 32100-2015 (wrong length or check character).
 
     Not flagged: masked numbers (个体户 ID numbers shown as 3501********1234), 15-digit
     registration numbers from before the USCC, and shops that show no number at all.
     """
-    code = _uscc_candidate(shop)
+    code, where = _uscc_candidate(shop), ""
+    if not code and not _shows_licence_block(shop):
+        # no licence block: a number labelled as a licence in the intro or notices is the one shown
+        other = _code_in_other_texts(shop)
+        code, where = (other[1], other[0]) if other else (None, "")
     if not code or _MASK_RE.search(code) or (len(code) == 15 and code.isdigit()):
         return None
     from pipelines.match.identifiers import uscc_check_char, uscc_is_valid
@@ -89,7 +122,7 @@ def uscc_invalid(shop: Any) -> CheckEvidence | None:
     if not _clean(shop.license_number) and _clean(getattr(shop, "license_image_number", "")):
         return CheckEvidence("image_text", [code], f"营业执照图片中识别出的统一社会信用代码【{code}】不符合 "
                              f"GB 32100-2015：{why}")
-    fld = "license_number" if _clean(shop.license_number) else "license_text"
+    fld = where or ("license_number" if _clean(shop.license_number) else "license_text")
     return CheckEvidence(fld, [code], f"统一社会信用代码【{code}】不符合 GB 32100-2015：{why}")
 
 
@@ -122,9 +155,10 @@ def license_name_mismatch(shop: Any) -> CheckEvidence | None:
 
 
 def _food_numbers(shop: Any) -> tuple[str, list[str]]:
-    """(food_license as shown, numbers of the right format found in food_license + license_text)."""
+    """(food_license as shown, numbers of the right format found in food_license, license_text and the shop's
+    other texts: an unseen site may show the food licence in its intro or notices)."""
     shown = _clean(shop.food_license)
-    pool = f"{shown} {_clean(shop.license_text)}".upper()
+    pool = " ".join([shown, _clean(shop.license_text), *(_clean(getattr(shop, f, "")) for f in _OTHER_TEXTS)]).upper()
     return shown, [a + b for a, b in _FOOD_NO.findall(pool)]
 
 
