@@ -1427,6 +1427,39 @@ add("cf-en-22-benign", "据英文的合法商品页（正品声明、比例模�
     "Greek vase|museum replica of an ancient amphora",
 ], split="dev")
 
+# ================================================================ 第二十三批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("mix-23", "据《广告法》第十七条、第十八条、第二十条，《消毒管理办法》和消毒产品标签说明书管理规范，《医疗器械监督管理条例》（注射用透明质酸钠、肉毒毒素），《野生动物保护法》、《烟草专卖法》和各地公布的案例改写", [], [
+    {"title": "消毒液", "description": "杀灭新冠病毒 治疗皮肤病 消炎止痒", "expected": [AD]},
+    {"title": "抑菌凝胶", "description": "妇科炎症克星 治疗阴道炎 一支见效", "expected": [AD]},
+    {"title": "卫生湿巾", "description": "消毒 治疗湿疹 宝宝红屁屁一擦就好", "expected": [AD]},
+    {"title": "抑菌乳膏", "description": "消字号 治疗牛皮癣 根治 不复发", "expected": [AD]},
+    {"title": "保健品", "description": "可以代替药物 吃了不用吃降压药", "expected": [AD]},
+    {"title": "鱼油", "description": "保健食品 预防中风 替代药物", "expected": [AD]},
+    {"title": "蛋白粉", "description": "增强免疫力 预防新冠", "expected": [AD]},
+    {"title": "玻尿酸", "description": "注射用 交联 嘟嘟唇 自己打", "expected": [PB]},
+    {"title": "肉毒素", "description": "瘦脸针 100单位 韩国进口", "expected": [PB]},
+    {"title": "溶脂针", "description": "打针瘦脸 消脂 针剂 包邮", "expected": [PB]},
+    {"title": "茅台 飞天 53度 500ml", "description": "2019年 老酒 无盒", "price_text": "¥299.00", "expected": [CF]},
+    {"title": "象牙", "description": "老象牙 手串 包老", "expected": [PB]},
+    {"title": "玳瑁", "description": "玳瑁眼镜框 老料", "expected": [PB]},
+    {"title": "鹦鹉", "description": "非洲灰鹦鹉 会说话 活体", "expected": [PB]},
+    {"title": "陆龟", "description": "辐射陆龟 苗子 可视频", "expected": [PB]},
+    {"title": "鹰", "description": "游隼 猎鹰 幼鸟 可驯", "expected": [PB]},
+    {"title": "香烟", "description": "利群 整条 现货 批发", "expected": [PB]},
+    {"title": "雪茄", "description": "古巴雪茄 高希霸 代购", "expected": [PB]},
+], split="dev")
+add("mix-23-benign", "据同类商品的合法写法（卫消证字抑菌、保健食品法定提示、涂抹型玻尿酸、雪茄配件、风筝）改写", [], [
+    "消毒液|75%酒精 有效杀灭大肠杆菌 卫消证字",
+    "抑菌凝胶|卫消证字 仅用于抑菌 不能代替药物",
+    "鱼油|保健食品 本品不能代替药物",
+    "玻尿酸原液|涂抹 补水 精华",
+    "鹰|老鹰风筝 大号 儿童",
+    "雪茄剪|雪茄盒 保湿 雪松木",
+    "玻尿酸面膜|微整后修复 补水",
+    "玻尿酸精华|涂抹 一支 1ml 次抛",
+    "水光针同款精华|涂抹式 不用打针",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
