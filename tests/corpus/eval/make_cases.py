@@ -1480,6 +1480,19 @@ add("mix-24-benign", "据同类商品完整详情页的合法写法改写", [], 
     {"title": "LV经典老花 Neverfull 中号 托特包", "description": "二手 95新 附专柜购物小票 支持第三方鉴定 假一赔三", "price_text": "¥6,800.00"},
 ], split="dev")
 
+# ================================================================ 第二十五批（dev 专用，2026-12-06 写；split 固定为 dev）：站内类目名像食品的非食品
+add("cat-25-benign", "据真实站点的类目名（茶具、酒具、酒店用品、保健器械、烘焙工具）与同页常见说法改写：类目名含“茶”“酒”“保健”不等于食品", [], [
+    {"title": "手工作坊 紫砂壶 原矿朱泥", "description": "纯手工制作 家庭作坊出品", "category": "茶具"},
+    {"title": "家庭作坊 手工吹制 玻璃酒杯", "description": "无铅水晶玻璃 6只装", "category": "酒具"},
+    {"title": "酒店一次性拖鞋 手工作坊直供", "description": "加厚 防滑 100双", "category": "酒店用品"},
+    {"title": "颈椎按摩仪 热敷", "description": "舒缓疲劳 贴合颈部 家用", "category": "保健器械"},
+    {"title": "私房烘焙 蛋糕模具 不粘", "description": "6寸 活底 家庭自制蛋糕用", "category": "烘焙工具"},
+], split="dev")
+add("cat-25", "据各地公布的无证食品案例改写：站内类目名是具体的食品类目（茶叶、酒水）", [FQ], [
+    {"title": "家庭作坊 手工红茶", "description": "自家炒制 散装", "category": "茶叶"},
+    {"title": "农家自酿 米酒 5斤", "description": "纯粮酿造 散装", "category": "酒水"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
