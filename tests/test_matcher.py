@@ -228,6 +228,32 @@ def test_all_groups_may_hit_in_different_fields(tmp_path):
     assert rs.match(listing("处方药 某某片")) == []
 
 
+def test_scope_unless_a_food_word_inside_a_colour_is_no_food(tmp_path):
+    """scope.unless: 咖啡 inside 咖啡色 does not make a jumper food; coffee beans still are."""
+    write_pack(tmp_path, RULE_HEAD + """\
+    scope: {terms: [咖啡, 奶茶], unless: [咖啡色, 奶茶色]}
+    any: [家庭作坊]
+""")
+    rs = RuleSet.load(tmp_path)
+    assert rs.match(listing("咖啡色毛衣", description="家庭作坊 手工编织")) == []
+    assert rs.match(listing("奶茶色围巾 家庭作坊")) == []
+    assert [f.rule_id for f in rs.match(listing("现烘咖啡豆", description="家庭作坊 散装"))] == ["t.one"]
+    # the colour and the food in one listing: the food puts it in scope
+    assert [f.rule_id for f in rs.match(listing("咖啡色礼盒 奶茶粉", description="家庭作坊"))] == ["t.one"]
+    items = [listing("咖啡色毛衣", description="家庭作坊"), listing("现烘咖啡豆", description="家庭作坊")]
+    assert [[f.rule_id for f in found] for found in rs.match_many(items)] == [[], ["t.one"]]
+
+
+def test_scope_unless_needs_scope_terms(tmp_path):
+    write_pack(tmp_path, RULE_HEAD + """\
+    scope: {category_in: [食品], unless: [咖啡色]}
+    any: [家庭作坊]
+""")
+    with pytest.raises(RuleSchemaError) as err:
+        RuleSet.load(tmp_path)
+    assert "scope.unless" in str(err.value)
+
+
 def test_none_blocks_the_rule(rules):
     assert "pro.rx-without-prescription" in by_rule(rules.match(listing("处方药 某某片 无需处方 直接发货")))
     blocked = listing("处方药 某某片 直接发货", service="请凭处方购买，药师审核后发货")

@@ -65,7 +65,19 @@ from pipelines.match.errors import (
     RuleError,
 )
 from pipelines.match.explain import ExampleResult
-from pipelines.match.hits import ALNUM, G_ALL, G_ANY, G_NEAR_A, G_NEAR_B, G_NONE, G_SCOPE, G_UNLESS, Hit, new_hit
+from pipelines.match.hits import (
+    ALNUM,
+    G_ALL,
+    G_ANY,
+    G_NEAR_A,
+    G_NEAR_B,
+    G_NONE,
+    G_SCOPE,
+    G_SCOPE_UNLESS,
+    G_UNLESS,
+    Hit,
+    new_hit,
+)
 from pipelines.match.loader import load_packs
 from pipelines.match.model import Pack, Rule, TermGroup, Variant
 from pipelines.match.prices import ReferenceTable, Roles, load_references
@@ -215,6 +227,8 @@ class RuleSet:
                 add(i, r.fields, r.none.terms, G_NONE)
             if r.scope and r.scope.terms:
                 add(i, r.scope.fields, r.scope.terms.terms, G_SCOPE)
+                if r.scope.unless:
+                    add(i, r.scope.fields, r.scope.unless.terms, G_SCOPE_UNLESS)
             if not r.has_terms:
                 self._always[r.applies_to].append(i)
         # the rules without terms that run when no rule selection is given (without / with test rules)
@@ -464,7 +478,8 @@ class RuleSet:
             return None  # a term group with no hit at all (most hits are of unless, scope or one `all` group)
         unless: dict[str, list[tuple[int, int]]] = {}
         pos: list[Hit] = []
-        scope_hit = False
+        scope_hits: list[Hit] = []
+        scope_unless: list[Hit] = []
         for h in hits:
             g = h[0]
             if g == G_NONE:
@@ -472,9 +487,14 @@ class RuleSet:
             if g == G_UNLESS:
                 unless.setdefault(h[1], []).append((h[2], h[3]))
             elif g == G_SCOPE:
-                scope_hit = True
+                scope_hits.append(h)
+            elif g == G_SCOPE_UNLESS:
+                scope_unless.append(h)
             else:
                 pos.append(h)
+        # a scope term inside a scope.unless term (咖啡 in 咖啡色) does not put the item in scope
+        scope_hit = any(not any(u[1] == s[1] and u[2] <= s[2] and s[3] <= u[3] for u in scope_unless)
+                        for s in scope_hits)
         if rule.scope is not None and not self._in_scope(rule, ctx, scope_hit):
             return None
         if rule.disguised:

@@ -319,7 +319,7 @@ class _Loader:
 
     def scope(self, value: Any, loc: RuleLocation, kind: str) -> Scope:
         self.expect(value, dict, "scope", loc, "scope: {category_in: [食品, 保健]}")
-        self.check_keys(value, ("category_in", "terms", "fields"), "scope")
+        self.check_keys(value, ("category_in", "terms", "fields", "unless"), "scope")
         cats: tuple[str, ...] = ()
         if "category_in" in value:
             if kind != "listing":
@@ -333,7 +333,13 @@ class _Loader:
                                            TEXT_FIELDS[kind], kind))
         if not cats and not terms:
             raise self.fail(RuleSchemaError, "scope 需要 category_in 或 terms / scope needs category_in or terms", loc)
-        return Scope(cats, terms, fields)
+        unless = None
+        if "unless" in value:
+            if not terms:
+                raise self.fail(RuleSchemaError, "scope.unless 需要 scope.terms / scope.unless needs scope.terms",
+                                value.key_loc["unless"], "例如 / for example: scope: {terms: [咖啡], unless: [咖啡色]}")
+            unless = self.terms(value["unless"], "scope.unless", value.key_loc["unless"])[0]
+        return Scope(cats, terms, fields, unless)
 
     def all_groups(self, value: Any, loc: RuleLocation) -> tuple[TermGroup, ...]:
         if isinstance(value, YMap):  # all: {terms: [a, b]} -> every term must hit

@@ -76,6 +76,8 @@ class Scope:
     category_in: tuple[str, ...] = ()  # normalised; substring match on item.category
     terms: TermGroup | None = None
     fields: tuple[str, ...] = ()  # fields searched for scope terms (default: every text field)
+    # a scope term lying inside one of these does not count (咖啡 in 咖啡色: a colour, not coffee)
+    unless: TermGroup | None = None
 
 
 @dataclass(frozen=True)
