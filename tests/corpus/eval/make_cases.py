@@ -1508,6 +1508,16 @@ add("mix-26-benign", "据服装、家具、饰品标题中的颜色名、面料�
     "牛奶丝 睡衣 套装|自家作坊 直销",
 ], split="dev")
 
+# ================================================================ 第二十七批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("mix-27", "据《商标法》第十四条第五款和各地公布的违法使用驰名商标字样处罚案例改写", [], [
+    {"title": "老字号 酱油 500ml", "description": "中国驰名商标 百年传承 酿造", "expected": [AD]},
+    {"title": "陶瓷茶具套装", "description": "荣获驰名商标 景德镇", "expected": [AD]},
+], split="dev")
+add("mix-27-benign", "据商标代理服务和中华老字号（可以使用）的合法写法改写", [], [
+    "商标注册 代理|驰名商标认定 咨询 知识产权服务",
+    "老字号 酱油|中华老字号 百年传承 酿造酱油",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
