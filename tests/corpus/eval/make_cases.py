@@ -1518,6 +1518,34 @@ add("mix-27-benign", "据商标代理服务和中华老字号（可以使用）�
     "老字号 酱油|中华老字号 百年传承 酿造酱油",
 ], split="dev")
 
+# ================================================================ 第二十八批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("mix-28", "据农业农村部《禁限用农药名录》、《国家重点保护野生植物名录》(2021)、《人民警察制式服装及其标志管理规定》、《文物保护法》、《刑法》第三百六十三条及平台禁售规则所列物品和各地公布的案例改写", [], [
+    {"title": "老鼠药", "description": "毒鼠强 特效 一扫光 粉剂", "expected": [PB]},
+    {"title": "灭鼠", "description": "氟乙酰胺 强效 猫狗误食慎用", "expected": [PB]},
+    {"title": "农药", "description": "甲拌磷 剧毒 杀地下虫", "expected": [PB]},
+    {"title": "警服", "description": "全套 警察制服 带警衔 肩章", "expected": [PB]},
+    {"title": "警用", "description": "警徽 警号 臂章 执勤", "expected": [PB]},
+    {"title": "兰花", "description": "野生兰花 下山兰 原生态 带花苞", "expected": [PB]},
+    {"title": "崖柏", "description": "野生崖柏 老料 原木", "expected": [PB]},
+    {"title": "红豆杉", "description": "野生红豆杉 老桩 盆景", "expected": [PB]},
+    {"title": "文物", "description": "出土 青铜器 战国 包老", "expected": [PB]},
+    {"title": "成人", "description": "情色影片 无码 网盘 高清", "expected": [PB]},
+    {"title": "迷幻", "description": "LSD 邮票 致幻", "expected": [PB]},
+    {"title": "大麻", "description": "大麻烟 叶子 助眠", "expected": [PB]},
+    {"title": "笑气", "description": "一氧化二氮 奶油气弹 吸 快乐气球", "expected": [PB]},
+    {"title": "开锁", "description": "万能钥匙 开锁工具 锡纸 技术开锁", "expected": [PB]},
+    {"title": "银行卡", "description": "一类卡 带U盾 对公账户 出售", "expected": [PB]},
+], split="dev")
+add("mix-28-benign", "据同类商品的合法写法（粘鼠板、儿童警察玩具服、人工培育兰花、有种植证明的红豆杉、仿古工艺品、奶油枪、备案开锁公司）改写", [], [
+    "老鼠药|粘鼠板 物理灭鼠 无毒",
+    "儿童警察服 玩具|儿童警察玩具服 cos 表演",
+    "兰花|人工培育 蝴蝶兰 盆栽 年宵花",
+    "红豆杉|人工种植 红豆杉盆景 有种植证明",
+    "文物|青铜器 仿古 工艺品 摆件 复制品",
+    "奶油枪|奶油发泡枪 烘焙用 食品级氮气",
+    "开锁|开锁公司 上门服务 公安备案",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
