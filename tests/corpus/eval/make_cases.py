@@ -1590,6 +1590,25 @@ add("mix-29-benign", "据新规则所用词语在合法商品页中的常见用�
     "外挂式|外挂式空调 支架 加厚",
 ], split="dev")
 
+# ================================================================ 第三十批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("fa-30", "据原卫生部《食品中可能违法添加的非食用物质和易滥用的食品添加剂品种名单》(第1-6批)、GB 2760-2014 和各地食品抽检不合格通报、非法添加典型案例改写", [], [
+    {"title": "白酒 散装", "description": "添加甜蜜素 口感更甜 便宜", "expected": [FA]},
+    {"title": "馒头", "description": "加了硫磺熏 更白 更好看", "expected": [FA]},
+    {"title": "腐竹", "description": "添加吊白块 韧性好 不易断", "expected": [FA]},
+    {"title": "火锅底料", "description": "加罂粟壳 回头客多", "expected": [FA]},
+    {"title": "小龙虾", "description": "洗虾粉 一洗就干净", "expected": [FA]},
+    {"title": "豆芽", "description": "无根剂 6-苄基腺嘌呤 长得快", "expected": [FA]},
+    {"title": "保健酒", "description": "添加西地那非 男人喝了持久", "expected": [FA]},
+    {"title": "减肥咖啡", "description": "含酚酞 排便快 一周瘦", "expected": [FA]},
+], split="dev")
+add("fa-30-benign", "据同类食品的合法写法（不添加甜味剂、老面发酵、无铝泡打粉、不加无根剂）改写", [], [
+    "白酒 纯粮|不添加任何甜味剂 固态发酵",
+    "馒头|老面发酵 不加任何添加剂",
+    "卤肉|传统卤制 无亚硝酸盐 当天现做",
+    "豆芽|绿豆芽 自然生长 不加无根剂",
+    "油条|无铝泡打粉 健康 酥脆",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
