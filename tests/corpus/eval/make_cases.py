@@ -1609,6 +1609,22 @@ add("fa-30-benign", "据同类食品的合法写法（不添加甜味剂、老�
     "油条|无铝泡打粉 健康 酥脆",
 ], split="dev")
 
+# ================================================================ 第三十一批（dev 专用，2026-12-06 写；split 固定为 dev）：价格字段
+add("pr-31", "据《明码标价和禁止价格欺诈规定》第十六条、第十九条和各地价格违法典型案例改写（划线价远高于现价、文字原价、谎称政府定价、虚假清仓）", [], [
+    {"title": "空气炸锅 家用 5L", "price_text": "¥199", "original_price_text": "¥1,999", "expected": [PR]},
+    {"title": "羊绒围巾", "price_text": "¥89.00", "original_price_text": "¥899.00", "promo": "限时秒杀", "expected": [PR]},
+    {"title": "蓝牙耳机", "price_text": "¥59", "description": "原价599 今天只要59", "expected": [PR]},
+    {"title": "电风扇", "price_text": "¥129", "promo": "政府定价 统一售价", "expected": [PR]},
+    {"title": "床垫", "price_text": "¥999", "description": "工厂倒闭 亏本清仓 最后三天", "expected": [PR]},
+], split="dev")
+add("pr-31-benign", "据合法的价格标示改写（厂商建议零售价、前7日最低成交价、换季清仓、确属政府定价的水价）", [], [
+    {"title": "空气炸锅 家用 5L", "price_text": "¥399", "original_price_text": "¥499"},
+    {"title": "羊绒围巾", "price_text": "¥89.00", "original_price_text": "¥899.00", "promo": "划线价为厂商建议零售价"},
+    {"title": "冬装清仓", "price_text": "¥99", "original_price_text": "¥599", "promo": "换季清仓 季节性降价"},
+    {"title": "水费充值", "price_text": "¥100", "description": "政府定价 按阶梯水价"},
+    {"title": "电视机 55寸", "price_text": "¥2,999", "original_price_text": "¥3,499", "promo": "划线价为前7日最低成交价"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
