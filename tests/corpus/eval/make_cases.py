@@ -1625,6 +1625,27 @@ add("pr-31-benign", "据合法的价格标示改写（厂商建议零售价、�
     {"title": "电视机 55寸", "price_text": "¥2,999", "original_price_text": "¥3,499", "promo": "划线价为前7日最低成交价"},
 ], split="dev")
 
+# ================================================================ 第三十二批（dev 专用，2026-12-06 写；split 固定为 dev）：店铺
+add("shop-32", "据《电子商务法》第十五条、第十七条、第三十九条，《食品安全法》第三十五条，《侵害消费者权益行为处罚办法》第九条、第十二条和各地亮照亮证检查通报改写", [], [
+    {"name": "潮牌男装店", "description": "主营潮流男装 欢迎选购", "expected": [LI]},
+    {"name": "数码小铺", "license_number": "91350100M000100Y45", "expected": [LI]},
+    {"name": "家居生活馆", "description": "营业执照：统一社会信用代码 913501006688ABCD12", "expected": [LI]},
+    {"name": "老王零食铺", "description": "主营坚果炒货 肉干肉脯", "license_number": "91350100M000100Y43", "expected": [FQ]},
+    {"name": "川味辣酱坊", "description": "自制辣椒酱 豆瓣酱", "license_number": "91350100M000100Y43", "food_license": "JY1350102001", "expected": [FQ]},
+    {"name": "美妆集合店", "license_number": "91350100M000100Y43", "notices": "本店所有活动最终解释权归本店所有", "expected": [CT]},
+    {"name": "女装小店", "license_number": "91350100M000100Y43", "notices": "五星好评返现3元 晒图再加2元", "expected": [UC]},
+    {"name": "百货店", "license_number": "91350100M000100Y43", "notices": "本店差评可删 请放心购买", "expected": [PF]},
+    {"name": "鞋店", "license_number": "91350100M000100Y43", "service": "本店商品售出概不退换", "expected": [CR]},
+], kind="shop", split="dev")
+add("shop-32-benign", "据合法店铺首页改写（公示有效执照、第十条豁免、食用农产品、打码的个体户证件号、只写活动规则）", [], [
+    {"name": "潮牌男装店", "license_number": "91350100M000100Y43", "description": "主营潮流男装"},
+    {"name": "个人闲置", "description": "个人闲置转让，依据电子商务法第十条无需办理市场主体登记"},
+    {"name": "老王零食铺", "description": "主营坚果", "license_number": "91350100M000100Y43", "food_license": "JY13501020012345"},
+    {"name": "果园直发", "description": "自产自销 水果 食用农产品", "license_number": "91350100M000100Y43"},
+    {"name": "个体服装店", "license_text": "经营者：张三 身份证号 3501**********1234"},
+    {"name": "美妆集合店", "license_number": "91350100M000100Y43", "notices": "活动规则详见首页，如有疑问请联系客服"},
+], kind="shop", split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
