@@ -9,8 +9,9 @@ Per batch of items of one kind (:data:`pipelines.match.engine.BATCH`):
    holds one and the scan cannot cross it), one regex pass, one automaton call. Titles come first, so the
    reference-price words of titles are the first hits. What is done per hit in Python is only what few hits
    need: the whole-latin-word test of latin terms, the *gate* hits (a hit in a rule's gate group: its
-   positive term group with the fewest terms; no rule fires without one) and the reference-price words of
-   titles. Which text each hit is in, and each text's run of hits, are worked out by C-speed ``map``;
+   positive term group least likely to hit, ``engine._hit_weight``; no rule fires without one) and the
+   reference-price words of titles. Which text each hit is in, and each text's run of hits, are worked out
+   by C-speed ``map``;
 3. an item is looked at alone only when one of its fields has a gate hit there (then only the rules gated in
    it get their hits, and only rules with a hit in every positive group are evaluated), or when a rule
    without terms may fire on it: the prerequisites of the price rules' ``when`` (the prices it needs given,

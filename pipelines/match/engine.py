@@ -25,7 +25,8 @@ Many items at once (rescan, ``rules explain --jsonl``): :meth:`RuleSet.match_man
 findings as ``match`` item by item, batched (:mod:`pipelines.match.batch`): per 256 items each
 distinct field text is normalised, separator-stripped and scanned once, all together (joined by
 NUL, which no term holds); an item is looked at alone only when a term hit is in the *gate* group
-of a rule (its positive term group with the fewest terms: no rule fires without a hit there) and
+of a rule (its positive term group least likely to hit, short words weighing most: no rule fires
+without a hit there) and
 some rule has a hit in every positive group, or when a rule without terms could fire on it (a price
 rule's ``when`` holds for the item's numbers, or names a reference price its title may give).
 Price rules are skipped by the same prerequisites item by item too, before prices are parsed.
@@ -120,6 +121,16 @@ class _Evidence:
     check: CheckEvidence | None = None
 
 
+def _hit_weight(group: TermGroup) -> float:
+    """How often a term group is expected to hit, roughly: its terms counted, a word of one character as 3,
+    of two characters (快递, 修改) as 1, a longer one (与本店无关, 概不负责) as 0.3 -- short words are everywhere.
+    match_many looks at an item for a rule only when its gate group (the lowest weight) hits there."""
+    return sum(_TERM_WEIGHT.get(len(t), 0.3) for t in group.terms) + 0.3 * len(group.variants)
+
+
+_TERM_WEIGHT = {1: 3.0, 2: 1.0}
+
+
 class RuleSet:
     """All loaded packs, compiled. Build with :meth:`load`."""
 
@@ -204,15 +215,13 @@ class RuleSet:
         # the positive groups every hit list needs before a rule can fire
         self._required = [frozenset(([G_ANY] if r.any else []) + [G_ALL + j for j in range(len(r.all))]
                                     + ([G_NEAR_A, G_NEAR_B] if r.near else [])) for r in self.rules]
-        # the positive group each rule is gated by in match_many: the one with the fewest terms (a rule
-        # fires only with a hit in each positive group); None: a rule without one (all its terms gate)
+        # the positive group each rule is gated by in match_many: the one least likely to hit (a rule fires
+        # only with a hit in each positive group, so any of them is a correct gate); None: a rule without one
         self._gate: list[int | None] = []
         for r in self.rules:
-            sizes = ([(len(r.any.terms) + len(r.any.variants), G_ANY)] if r.any else []) + [
-                (len(g.terms) + len(g.variants), G_ALL + j) for j, g in enumerate(r.all)] + (
-                [(len(r.near.a.terms) + len(r.near.a.variants), G_NEAR_A),
-                 (len(r.near.b.terms) + len(r.near.b.variants), G_NEAR_B)] if r.near else [])
-            self._gate.append(min(sizes)[1] if sizes else None)
+            groups = ([(r.any, G_ANY)] if r.any else []) + [(g, G_ALL + j) for j, g in enumerate(r.all)] + (
+                [(r.near.a, G_NEAR_A), (r.near.b, G_NEAR_B)] if r.near else [])
+            self._gate.append(min((_hit_weight(g), code) for g, code in groups)[1] if groups else None)
         for i, r in enumerate(self.rules):
             if r.any:
                 add_group(i, r.any, G_ANY)
