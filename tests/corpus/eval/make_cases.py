@@ -1676,6 +1676,18 @@ add("mix-34-benign", "据新规则所用词语在合法商品页中的常见用�
     "科技感 游戏桌|电竞 辅助 透视 RGB 灯效",
 ], split="dev")
 
+# ================================================================ 第三十五批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("cf-35", "据海关总署历年侵权查扣和各地售假案例中的品牌（乐高、珑骧、雪花秀）改写", [], [
+    {"title": "乐高 千年隼", "description": "高仿 1:1 复刻 颗粒", "expected": [CF]},
+    {"title": "珑骧 饺子包", "description": "原单 尾单 大号", "expected": [CF]},
+    {"title": "雪花秀 滋盈肌本", "description": "A货 工厂直供", "expected": [CF]},
+], split="dev")
+add("cf-35-benign", "据兼容积木、官方授权正品的合法写法改写", [], [
+    "兼容乐高 积木|小颗粒 益智 拼装",
+    "zippo 打火机|官方正品 防风 煤油",
+    "美度 贝伦赛丽|官方授权 正品 机械表",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
