@@ -1705,6 +1705,21 @@ add("pi-36-benign", "据同类商品的合法写法（收款码台卡、证件�
     "个人征信报告|本人查询 代办解读 指导",
 ], split="dev")
 
+# ================================================================ 第三十七批（dev 专用，2026-12-06 写；split 固定为 dev）
+add("nl-37", "据《工业产品生产许可证管理条例》目录（化肥、直接接触食品的材料、电线电缆）、强制性产品认证目录、《特种设备安全法》（气瓶）和各地抽查通报改写", [], [
+    {"title": "复合肥 50斤", "description": "小厂生产 没有登记证 便宜", "expected": [NL]},
+    {"title": "一次性餐盒 打包盒", "description": "无生产许可证 散装 批发", "expected": [NL]},
+    {"title": "电动车 改装", "description": "解除限速 提速 电瓶加装", "expected": [NL]},
+    {"title": "儿童安全座椅", "description": "无3C 无合格证 外贸尾单", "expected": [NL]},
+    {"title": "液化气钢瓶 煤气罐", "description": "二手翻新 无检验标志", "expected": [NL]},
+    {"title": "电暖器 取暖器", "description": "三无产品 无厂名 清仓", "expected": [NL]},
+], split="dev")
+add("nl-37-benign", "据同类商品的合法写法（肥料登记证号、SC 认证的餐盒、3C 认证的安全座椅）改写", [], [
+    "复合肥 50斤|肥料登记证号 农肥(2020)准字1234号",
+    "一次性餐盒|食品接触用 SC认证 生产许可证号见详情",
+    "儿童安全座椅|3C认证 CCC 认证编号见详情 i-Size",
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
