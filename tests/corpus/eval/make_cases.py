@@ -1720,6 +1720,57 @@ add("nl-37-benign", "据同类商品的合法写法（肥料登记证号、SC �
     "儿童安全座椅|3C认证 CCC 认证编号见详情 i-Size",
 ], split="dev")
 
+# ================================================================ 第三十八批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 规则写完后另写的一轮自测（写时不看规则），改规则前：阳性 22/29 命中、良性 0/15 误报；之后按它补了规则，所以归 dev
+add("blind-38", "据各类典型案例另写的一轮自测（假冒、广告、禁售、非法添加、无证食品、合同、消费者权益、不正当竞争、价格、个人信息、平台、无证生产、其他）", [], [
+    {"title": "巴黎世家 老爹鞋 三代", "description": "纯原版本 原厂大底 细节对比专柜", "expected": [CF]},
+    {"title": "卡地亚 钉子手镯", "description": "18k 一比一 工厂货 可刻字", "expected": [CF]},
+    {"title": "Dior 迪奥 马鞍包", "description": "顶级版本 五金 logo 对版", "expected": [CF]},
+    {"title": "除螨仪", "description": "杀灭99.99%螨虫 全网销量冠军 行业领导品牌", "expected": [AD]},
+    {"title": "负离子手环", "description": "调节血压 改善睡眠 治疗失眠", "expected": [AD]},
+    {"title": "黑枸杞", "description": "抗癌 降血糖 延缓衰老 长期吃不生病", "expected": [AD]},
+    {"title": "灵芝孢子粉", "description": "治疗肿瘤 术后必备 医生推荐", "expected": [AD]},
+    {"title": "儿童增高鞋垫", "description": "穿三个月长高5厘米 无效退款", "expected": [AD]},
+    {"title": "鹦鹉", "description": "小葵花凤头 手养 活体 可视频", "expected": [PB]},
+    {"title": "卷烟", "description": "黄鹤楼 1916 整条 出售", "expected": [PB]},
+    {"title": "手枪", "description": "金属 仿真 可发射 钢珠", "expected": [PB]},
+    {"title": "药品", "description": "曲马多 止痛 不需要处方", "expected": [PB]},
+    {"title": "国际快递", "description": "代寄 电子烟 香烟 包清关", "expected": [PB]},
+    {"title": "驾照", "description": "驾驶证 代办 不用考试 直接拿证", "expected": [PB]},
+    {"title": "考研", "description": "考前答案 押题 包过 内部渠道", "expected": [PB]},
+    {"title": "壮阳胶囊", "description": "添加西地那非 吃了持久 男人加油站", "expected": [FA]},
+    {"title": "凉皮", "description": "加了硼砂 筋道 不断", "expected": [FA]},
+    {"title": "手工辣酱", "description": "自家厨房做的 没办证 冷链发货", "expected": [FQ]},
+    {"title": "家具定制", "description": "下单后不可取消 取消订单定金不退 如有纠纷以本店解释为准", "expected": [CT]},
+    {"title": "摄影套餐", "description": "订金一律不退 本店有权调整拍摄时间", "expected": [CT]},
+    {"title": "裙子", "description": "本店不支持七天无理由 拆了吊牌也不能退", "expected": [CR]},
+    {"title": "会员充值", "description": "充值后余额不退不转 不提供发票", "expected": [CR, CT]},
+    {"title": "洗发水", "description": "好评后联系客服 返现10元 追评再加5元", "expected": [UC]},
+    {"title": "充电宝", "description": "隔壁家都是翻新电芯 只有我们是新电芯", "expected": [UC]},
+    {"title": "空调 1.5匹", "price_text": "¥1,599", "original_price_text": "¥9,999", "expected": [PR]},
+    {"title": "数据", "description": "各行业企业法人手机号 按城市 精准", "expected": [PI]},
+    {"title": "差评", "description": "删除差评 屏蔽中差评 全平台可做", "expected": [PF]},
+    {"title": "电动自行车", "description": "拆除限速器 可跑60码 改装电池", "expected": [NL]},
+    {"title": "宝宝护臀膏", "description": "食品级 可以吃 纯天然", "expected": [OT]},
+], split="dev")
+add("blind-38-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "巴黎世家 老爹鞋 三代", "description": "官方旗舰店 正品 专柜同款", "price_text": "¥7,500"},
+    {"title": "除螨仪", "description": "UV紫外线 拍打 吸尘"},
+    {"title": "黑枸杞", "description": "青海 野生品种 人工种植 泡水喝"},
+    {"title": "儿童增高鞋垫", "description": "气垫 减震 透气"},
+    {"title": "鹦鹉", "description": "玄凤鹦鹉 人工繁育 手养"},
+    {"title": "烟灰缸", "description": "水晶 大号 办公室"},
+    {"title": "手枪钻", "description": "电动 充电 家用"},
+    {"title": "驾照", "description": "驾照皮套 卡包"},
+    {"title": "考研", "description": "考研英语真题 历年解析"},
+    {"title": "家具定制", "description": "下单前可修改尺寸 生产前可取消 全额退"},
+    {"title": "会员充值", "description": "余额可随时退 支持开票"},
+    {"title": "洗发水", "description": "欢迎评价 您的建议对我们很重要"},
+    {"title": "充电宝", "description": "A品电芯 3C认证 支持快充"},
+    {"title": "宝宝护臀膏", "description": "儿童化妆品 小金盾 温和"},
+    {"title": "电动自行车", "description": "新国标 3C认证 限速25km/h"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
