@@ -1771,6 +1771,52 @@ add("blind-38-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "电动自行车", "description": "新国标 3C认证 限速25km/h"},
 ], split="dev")
 
+# ================================================================ 第三十九批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二轮自测（写时不看规则），改规则前：阳性 19/25 命中（其中 1 条是我标错的藏獒，已删；1 条缺价格，已补）、良性 1/15 误报
+add("blind-39", "据各类典型案例另写的第二轮自测", [], [
+    {"title": "博柏利 风衣", "description": "经典款 原单 尾货 正品面料 专柜价一折", "expected": [CF]},
+    {"title": "宝格丽 蛇头项链", "description": "高版本 对版 精工", "expected": [CF]},
+    {"title": "Air Jordan 4", "description": "莆田鞋 顶级 无瑕疵", "expected": [CF]},
+    {"title": "降压茶", "description": "喝了血压就降 不用再吃降压药", "expected": [AD]},
+    {"title": "祛斑霜", "description": "一周淡斑 三周祛斑 100%有效", "expected": [AD]},
+    {"title": "空气净化器", "description": "世界第一 唯一 顶级 最好的净化器", "expected": [AD]},
+    {"title": "理财课", "description": "跟我学炒股 稳赚不赔 月收益20%", "expected": [AD]},
+    {"title": "开运手链", "description": "开光 招财 转运 保平安", "expected": [AD]},
+    {"title": "宠物龟", "description": "辐射陆龟 苗子 活体 包活", "expected": [PB]},
+    {"title": "迷药", "description": "无色无味 让她听话 喷雾", "expected": [PB]},
+    {"title": "发票", "description": "代开增值税发票 各行业 税点低", "expected": [PB]},
+    {"title": "假币", "description": "高仿人民币 过验钞机 一比一", "expected": [PB]},
+    {"title": "信用卡", "description": "出售 实名 一类卡 带u盾", "expected": [PB]},
+    {"title": "玛咖片", "description": "男性 添加伟哥成分 立竿见影", "expected": [FA]},
+    {"title": "私房烘焙 生日蛋糕", "description": "家庭作坊 朋友圈接单", "expected": [FQ]},
+    {"title": "健身卡", "description": "办卡后概不退款 过期作废", "expected": [CT]},
+    {"title": "活动", "description": "最终解释权归商家所有 商家有权随时终止活动", "expected": [CT]},
+    {"title": "羽绒服", "description": "特价商品 售出不退不换", "expected": [CR]},
+    {"title": "护肤品", "description": "五星好评晒图 返5元红包", "expected": [UC]},
+    {"title": "电视", "description": "原价9999 现价999 仅限今天", "price_text": "¥999", "expected": [PR]},
+    {"title": "精准粉", "description": "宝妈粉 全国 实时 出售", "expected": [PI]},
+    {"title": "店铺评价", "description": "差评删除 不成功不收费", "expected": [PF]},
+    {"title": "头盔", "description": "电动车头盔 装饰用 无3C", "expected": [NL]},
+    {"title": "婴儿奶粉", "description": "一段 0-6个月 买一送一 免费试吃", "expected": [OT]},
+], split="dev")
+add("blind-39-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "博柏利 风衣", "description": "官方旗舰店 正品 支持专柜验货", "price_text": "¥15,800"},
+    {"title": "降压茶", "description": "苦丁茶 代用茶 清香"},
+    {"title": "祛斑霜", "description": "国妆特字 淡斑 人体功效评价"},
+    {"title": "空气净化器", "description": "CADR 600 适用60平"},
+    {"title": "理财课", "description": "理财入门 投资有风险 入市需谨慎"},
+    {"title": "开运手链", "description": "天然黑曜石 手工编织"},
+    {"title": "宠物龟", "description": "巴西龟 草龟 好养活"},
+    {"title": "发票", "description": "发票夹 票据收纳"},
+    {"title": "假币识别 科普图书", "description": "人民币防伪特征 教学"},
+    {"title": "狗狗", "description": "柯基 幼犬 疫苗齐全"},
+    {"title": "健身卡", "description": "年卡 未消费部分可退"},
+    {"title": "羽绒服", "description": "支持七天无理由 运费险"},
+    {"title": "护肤品", "description": "欢迎真实评价"},
+    {"title": "头盔", "description": "3C认证 国标 A类"},
+    {"title": "婴儿奶粉", "description": "3段 幼儿配方 买一送一"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
