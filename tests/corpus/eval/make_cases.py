@@ -1817,6 +1817,52 @@ add("blind-39-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "婴儿奶粉", "description": "3段 幼儿配方 买一送一"},
 ], split="dev")
 
+# ================================================================ 第四十批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三轮自测（写时不看规则），改规则前：阳性 22/25 命中、良性 3/15 误报（其中 2 条是标题写得不像真商品，已改写；1 条冷焰火本属烟花，已删）
+add("blind-40", "据各类典型案例另写的第三轮自测", [], [
+    {"title": "香奈儿 2.55 包", "description": "original quality 一比一 羊皮", "expected": [CF]},
+    {"title": "劳力士 宇宙计型", "description": "迪通拿 4130机芯 超A 夜光", "expected": [CF]},
+    {"title": "爱马仕 铂金包", "description": "原厂皮 手缝 蜡线 高端货", "expected": [CF]},
+    {"title": "艾草贴", "description": "专治腰间盘突出 骨质增生 贴一次就好", "expected": [AD]},
+    {"title": "蜂蜜", "description": "纯天然 包治百病 无任何副作用", "expected": [AD]},
+    {"title": "护肝片", "description": "国家级品质 专家推荐 解酒护肝 根治脂肪肝", "expected": [AD]},
+    {"title": "学习机", "description": "提分神器 保证考上重点高中", "expected": [AD]},
+    {"title": "白酒", "description": "国宴用酒 领导人都在喝", "expected": [AD]},
+    {"title": "鹰", "description": "红隼 幼鸟 活体 会飞", "expected": [PB]},
+    {"title": "香烟", "description": "免税 外烟 代购 包邮", "expected": [PB]},
+    {"title": "弩", "description": "钢弩 户外狩猎 精准 射程百米", "expected": [PB]},
+    {"title": "减肥药", "description": "含西布曲明 月瘦30斤", "expected": [PB]},
+    {"title": "窃听", "description": "远程监听 手机 免安装 查岗神器", "expected": [PB]},
+    {"title": "烟花", "description": "大型礼花弹 快递发货 批发", "expected": [PB]},
+    {"title": "牛肉干", "description": "用瘦肉精喂的牛 肉多", "expected": [FA]},
+    {"title": "火锅底料", "description": "加罂粟壳 越吃越香", "expected": [FA]},
+    {"title": "自酿葡萄酒", "description": "农家自酿 散装 无标签", "expected": [FQ]},
+    {"title": "婚礼策划", "description": "定金不退 如遇不可抗力 本公司有权单方解除合同", "expected": [CT]},
+    {"title": "床上四件套", "description": "洗过不退 拆封概不退换", "expected": [CR]},
+    {"title": "女装", "description": "给五星好评截图 找客服领3元", "expected": [UC]},
+    {"title": "车主信息", "description": "全国车主 电话 车牌 保险到期 出售", "expected": [PI]},
+    {"title": "店铺代运营", "description": "免营业执照 开企业店 包过审核", "expected": [PF]},
+    {"title": "羽绒服", "description": "限时特价 原价3999 现价299", "price_text": "¥299", "expected": [PR]},
+    {"title": "电动车", "description": "电瓶车 解除限速 可上牌", "expected": [NL]},
+    {"title": "儿童润唇膏", "description": "食品级 宝宝舔了也没事 可食用", "expected": [OT]},
+], split="dev")
+add("blind-40-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "香奈儿 可可小姐 香水", "description": "专柜正品 附小票", "price_text": "¥1,280"},
+    {"title": "艾草贴", "description": "艾草足贴 舒缓 日用品"},
+    {"title": "蜂蜜", "description": "土蜂蜜 农家 500g 结晶"},
+    {"title": "护肝片", "description": "保健食品 国食健注 本品不能代替药物"},
+    {"title": "学习机", "description": "同步教材 英语听力"},
+    {"title": "白酒", "description": "纯粮酿造 52度 固态发酵"},
+    {"title": "鹰", "description": "雄鹰展翅 装饰画 客厅"},
+    {"title": "弩形儿童玩具", "description": "吸盘箭 安全"},
+    {"title": "牛肉干", "description": "内蒙古 风干 手撕"},
+    {"title": "葡萄酒酿造工具套装", "description": "发酵罐 家用 自酿葡萄酒用"},
+    {"title": "婚礼策划", "description": "定金按定金罚则处理 详见合同"},
+    {"title": "床上四件套", "description": "未拆封未洗涤 七天无理由"},
+    {"title": "女装", "description": "好评如潮 回头客多"},
+    {"title": "车主信息", "description": "车主必备 挪车电话牌 隐私号码"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
