@@ -1863,6 +1863,47 @@ add("blind-40-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "车主信息", "description": "车主必备 挪车电话牌 隐私号码"},
 ], split="dev")
 
+# ================================================================ 第四十一批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第四轮自测（写时不看规则），改规则前：阳性 17/21 命中；良性 3/13 误报都是我把违禁品名当成了标题（已改写成真实的标题）
+add("blind-41", "据各类典型案例另写的第四轮自测", [], [
+    {"title": "古驰 双G腰带", "description": "专柜原版 五金刻字 官网同款 高端品质 非诚勿扰", "expected": [CF]},
+    {"title": "苹果 AirPods Max", "description": "高仿 一比一 降噪 无差别", "expected": [CF]},
+    {"title": "富硒大米", "description": "防癌抗癌 降三高 长寿村专供", "expected": [AD]},
+    {"title": "磁疗床垫", "description": "治疗腰椎病 改善失眠 高血压克星", "expected": [AD]},
+    {"title": "防脱洗发水", "description": "三天止脱 一个月长新发 假一赔十", "expected": [AD]},
+    {"title": "奶粉", "description": "中国第一品牌 最适合中国宝宝", "expected": [AD]},
+    {"title": "穿山甲", "description": "鳞片 中药材 正品", "expected": [PB]},
+    {"title": "弹簧刀", "description": "自动弹出 户外 锋利 防身", "expected": [PB]},
+    {"title": "迷魂药", "description": "无色无味 喷一下就倒", "expected": [PB]},
+    {"title": "身份证", "description": "办理 加急 补办 不用本人", "expected": [PB]},
+    {"title": "电子烟", "description": "一次性 8000口 多种口味", "expected": [PB]},
+    {"title": "保健茶", "description": "特别添加 西药成分 降糖快", "expected": [FA]},
+    {"title": "熟食卤味", "description": "家庭作坊现做 无证 同城配送", "expected": [FQ]},
+    {"title": "装修", "description": "签合同后概不退款 最终解释权归本公司", "expected": [CT]},
+    {"title": "鞋子", "description": "特价商品不退不换 请慎重下单", "expected": [CR]},
+    {"title": "零食", "description": "好评返2元 晒图返5元", "expected": [UC]},
+    {"title": "手机", "description": "原价6999 秒杀价699 仅剩3台", "price_text": "¥699", "expected": [PR]},
+    {"title": "客户名单", "description": "装修业主名单 新房交房 电话 出售", "expected": [PI]},
+    {"title": "差评", "description": "专业删除美团差评 大众点评差评", "expected": [PF]},
+    {"title": "电热毯", "description": "三无产品 无合格证 工厂清仓", "expected": [NL]},
+    {"title": "婴儿奶粉", "description": "一段 新生儿 买二送一", "expected": [OT]},
+], split="dev")
+add("blind-41-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "古驰 双G腰带", "description": "官方旗舰店 专柜正品 支持验货", "price_text": "¥3,900"},
+    {"title": "富硒大米", "description": "产地直供 新米 5kg"},
+    {"title": "磁疗床垫", "description": "记忆棉 护脊 透气"},
+    {"title": "防脱洗发水", "description": "防脱特证 国妆特字 控油"},
+    {"title": "穿山甲", "description": "卡通穿山甲玩偶 毛绒"},
+    {"title": "弹簧刀造型钥匙扣", "description": "塑料 挂件 卡通"},
+    {"title": "身份证", "description": "身份证卡套 防消磁"},
+    {"title": "戒烟贴", "description": "尼古丁替代 帮助戒烟"},
+    {"title": "熟食卤味", "description": "食品经营许可证JY13301050001234 冷链"},
+    {"title": "装修", "description": "合同约定 未施工部分按比例退款"},
+    {"title": "鞋子", "description": "七天无理由 运费险"},
+    {"title": "客户管理表格模板", "description": "空白 可打印 客户名单登记"},
+    {"title": "电热毯", "description": "3C认证 安全 自动断电"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
