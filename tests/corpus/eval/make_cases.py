@@ -1904,6 +1904,50 @@ add("blind-41-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "电热毯", "description": "3C认证 安全 自动断电"},
 ], split="dev")
 
+# ================================================================ 第四十二批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第五轮自测（写时不看规则，标题写成真实商品标题的样子），改规则前：阳性 23/24 命中、良性 0/13 误报
+add("blind-42", "据各类典型案例另写的第五轮自测", [], [
+    {"title": "LV 新款 老花 斜挎包 女", "description": "市场最高版本 原厂牛皮 配全套包装 懂货的来", "expected": [CF]},
+    {"title": "欧米茄 海马300 男表", "description": "VS厂 8800机芯 钢带 一比一 实物拍摄", "expected": [CF]},
+    {"title": "蔻驰 托特包 女 大容量", "description": "外贸原单 剪标 尾货 处理", "expected": [CF]},
+    {"title": "远红外理疗仪 家用", "description": "治疗关节炎 风湿 腰腿痛 7天见效", "expected": [AD]},
+    {"title": "酵素果冻 排便", "description": "一晚瘦3斤 排毒 清宿便 不反弹", "expected": [AD]},
+    {"title": "婴儿洗衣液", "description": "宝宝专用 国家级检测 行业第一 最安全", "expected": [AD]},
+    {"title": "私募基金 理财", "description": "保本保息 年化15% 稳赚", "expected": [AD]},
+    {"title": "燕窝 孕妇", "description": "吃了宝宝皮肤白 提高免疫力 预防感冒", "expected": [AD]},
+    {"title": "仿真枪 M416 电动连发", "description": "金属 可发射 水弹 改装钢珠", "expected": [PB]},
+    {"title": "进口香烟 万宝路 黑冰 爆珠", "description": "整条 免税 代购 包邮", "expected": [PB]},
+    {"title": "老虎牙 挂件 辟邪", "description": "真品 包老 虎爪 可视频", "expected": [PB]},
+    {"title": "针孔摄像机 无线 微型", "description": "隐藏式 偷拍 远程 插座款", "expected": [PB]},
+    {"title": "三唑仑 安眠 进口", "description": "快速入睡 私发 保密包装", "expected": [PB]},
+    {"title": "银行卡 四件套 出售", "description": "一类卡 U盾 手机卡 全套", "expected": [PB]},
+    {"title": "火锅底料 牛油 麻辣", "description": "老板说加了大烟壳 回头客特别多", "expected": [FA]},
+    {"title": "自制牛肉酱 手工", "description": "家庭作坊 无SC 朋友推荐", "expected": [FQ]},
+    {"title": "月子中心套餐", "description": "入住后不退款 押金不退 最终解释权归会所", "expected": [CT]},
+    {"title": "手机壳 iPhone15", "description": "拆封不退 不支持七天无理由 介意勿拍", "expected": [CR]},
+    {"title": "面膜 补水 10片", "description": "好评晒图返现10元 联系客服领取", "expected": [UC]},
+    {"title": "扫地机器人 激光导航", "description": "官方指导价 原价6999 今日特价599", "price_text": "¥599", "expected": [PR]},
+    {"title": "精准宝妈粉 引流", "description": "全国宝妈手机号 实时更新 按条卖", "expected": [PI]},
+    {"title": "天猫差评删除", "description": "专业删差评 中差评删除 全网最低价", "expected": [PF]},
+    {"title": "电动自行车 48V", "description": "解除限速 可跑55码 免上牌", "expected": [NL]},
+    {"title": "宝宝润肤霜 婴儿面霜", "description": "食品级配方 宝宝吃了也没事", "expected": [OT]},
+], split="dev")
+add("blind-42-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "LV 新款 老花 斜挎包 女", "description": "专柜购买 附购物小票 二手95新", "price_text": "¥9,800"},
+    {"title": "欧米茄 海马300 男表", "description": "官方授权经销商 全国联保", "price_text": "¥42,000"},
+    {"title": "远红外理疗仪 家用", "description": "热敷 舒缓 械字号 医疗器械注册证 浙械注准20202090123"},
+    {"title": "酵素果冻 水果味", "description": "零食 代餐 饱腹"},
+    {"title": "婴儿洗衣液", "description": "宝宝专用 温和配方 通过皮肤刺激性测试"},
+    {"title": "私募基金 理财", "description": "合格投资者 投资有风险 不保本"},
+    {"title": "水弹枪 儿童 电动", "description": "玩具 软弹 安全 6岁以上"},
+    {"title": "虎纹 挂件 辟邪", "description": "树脂 工艺品 老虎造型"},
+    {"title": "家用监控摄像头 360度", "description": "手机远程 隐私遮蔽 可见安装"},
+    {"title": "银行卡套 防消磁", "description": "卡包 多卡位"},
+    {"title": "自制牛肉酱 手工", "description": "SC11133012345678 正规厂家"},
+    {"title": "手机壳 iPhone15", "description": "支持七天无理由 赠钢化膜"},
+    {"title": "宝宝润肤霜 婴儿面霜", "description": "儿童化妆品 小金盾 国妆备"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
