@@ -1948,6 +1948,41 @@ add("blind-42-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "宝宝润肤霜 婴儿面霜", "description": "儿童化妆品 小金盾 国妆备"},
 ], split="dev")
 
+# ================================================================ 第四十三批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第六轮自测（写时不看规则；合同、消费者权益、不正当竞争、平台、价格、个人信息），改规则前：阳性 14/17 命中、良性 0/11 误报
+add("blind-43", "据各类典型案例另写的第六轮自测", [], [
+    {"title": "全屋定制衣柜 包安装", "description": "量尺后不可取消订单 设计费定金一律不退 本公司保留最终解释权", "expected": [CT]},
+    {"title": "驾校报名 C1 包拿证", "description": "报名后因个人原因退学的，所交费用概不退还", "expected": [CT, AD]},
+    {"title": "游泳次卡 20次", "description": "有效期3个月 过期作废 不退不换", "expected": [CT, CR]},
+    {"title": "美容院储值卡 充3000送1000", "description": "本店有权根据经营情况调整项目价格 恕不另行通知", "expected": [CT]},
+    {"title": "羽绒服 女 中长款", "description": "清仓特价 不退不换 拍下即视为同意", "expected": [CR]},
+    {"title": "iPad 保护套", "description": "退货需扣除20%手续费", "expected": [CR]},
+    {"title": "蓝牙音箱", "description": "质量问题只换不退 人为损坏不保修", "expected": [CR]},
+    {"title": "视频会员年卡", "description": "开通后自动续费 不支持取消", "expected": [CR]},
+    {"title": "儿童玩具 积木", "description": "收到后五星好评+带图 联系客服返现3元", "expected": [UC]},
+    {"title": "招聘 淘宝兼职", "description": "拍单 返本金 佣金日结 不需要押金", "expected": [UC]},
+    {"title": "电动牙刷", "description": "别家用的都是翻新电机 我们是全新电机", "expected": [UC]},
+    {"title": "抖音小店 代开", "description": "不用营业执照 身份证就能开 三天下店", "expected": [PF]},
+    {"title": "淘宝评价处理", "description": "中差评处理 不成功不收费 各平台都能做", "expected": [PF]},
+    {"title": "按摩椅 全身", "description": "原价29800 活动价2980 限时三天", "price_text": "¥2,980", "expected": [PR]},
+    {"title": "电饭煲", "description": "到手价以实际结算为准 另收包装费", "expected": [PR]},
+    {"title": "房产中介客户资源", "description": "业主电话 小区名单 精准 出售", "expected": [PI]},
+    {"title": "物流信息", "description": "快递单号 带收件人姓名电话 批量出售", "expected": [PI]},
+], split="dev")
+add("blind-43-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "全屋定制衣柜 包安装", "description": "设计确认前可免费取消 生产后按合同约定"},
+    {"title": "驾校报名 C1", "description": "未学完的课时按比例退费 合同为准"},
+    {"title": "游泳次卡 20次", "description": "有效期一年 到期前可申请延期 未使用次数可退"},
+    {"title": "羽绒服 女 中长款", "description": "清仓特价 支持七天无理由退换"},
+    {"title": "iPad 保护套", "description": "七天无理由 退货运费由买家承担"},
+    {"title": "视频会员年卡", "description": "非自动续费 到期后自行续费"},
+    {"title": "儿童玩具 积木", "description": "收到后如有问题请联系客服"},
+    {"title": "电动牙刷", "description": "对比测试：我们的电机转速31000次/分"},
+    {"title": "按摩椅 全身", "description": "厂商建议零售价29800 活动价19800", "price_text": "¥19,800"},
+    {"title": "电饭煲", "description": "包装费已含 不另收任何费用"},
+    {"title": "房产中介", "description": "二手房 真实房源 实地看房"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
