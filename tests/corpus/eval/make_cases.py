@@ -1983,6 +1983,41 @@ add("blind-43-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "房产中介", "description": "二手房 真实房源 实地看房"},
 ], split="dev")
 
+# ================================================================ 第四十四批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第七轮自测（写时不看规则；野生动物制品、烟草、器械刀具、赌具彩票、假证），改规则前：阳性 17/17 命中（删去 1 条销赃，不属网售类别）、良性 3/11 误报
+add("blind-44", "据《国家重点保护野生动物名录》(2021)、烟草专卖、管制刀具、彩票和赌具规定及典型案例另写的第七轮自测", [], [
+    {"title": "野生 红腹锦鸡 标本", "description": "羽毛完整 老标本 收藏", "expected": [PB]},
+    {"title": "熊胆粉 正品 云南", "description": "活熊取胆 纯熊胆 明目", "expected": [PB]},
+    {"title": "象牙筷子 老货", "description": "包老 民国 收藏级", "expected": [PB]},
+    {"title": "犀角杯 老件", "description": "包浆 清代 收藏", "expected": [PB]},
+    {"title": "野生 穿山甲 甲片", "description": "炮山甲 中药材 下奶", "expected": [PB]},
+    {"title": "海龟 标本", "description": "玳瑁 工艺品 老货", "expected": [PB]},
+    {"title": "猎隼 幼鸟", "description": "可驯 手养 会飞 附笼子", "expected": [PB]},
+    {"title": "苏卡达 陆龟", "description": "活体 宠物 包活 可视频", "expected": [PB]},
+    {"title": "雪茄 古巴 高希霸", "description": "整盒 代购 包邮", "expected": [PB]},
+    {"title": "IQOS 烟弹", "description": "加热不燃烧 万宝路 整条", "expected": [PB]},
+    {"title": "麻醉枪 远程", "description": "动物 野生 捕捉", "expected": [PB]},
+    {"title": "甩棍 伸缩 防身", "description": "合金钢 车载 三节", "expected": [PB]},
+    {"title": "管制刀具 蝴蝶刀", "description": "开刃 锋利 训练", "expected": [PB]},
+    {"title": "开锁工具 全套", "description": "单钩 快开 锡纸", "expected": [PB]},
+    {"title": "彩票 代购 双色球", "description": "合买 跟单 包中", "expected": [PB]},
+    {"title": "赌博 老虎机", "description": "游戏厅 投币 可上分", "expected": [PB]},
+    {"title": "假证 制作", "description": "毕业证 学位证 可查", "expected": [PB]},
+], split="dev")
+add("blind-44-benign", "据同一轮自测的合法近似写法改写（图案丝巾、获批人工熊胆粉、象牙白餐具、树脂摆件、饲料、训练刀、备案开锁）", [], [
+    {"title": "红腹锦鸡 图案 丝巾", "description": "桑蚕丝 国风"},
+    {"title": "熊胆 替代品", "description": "人工熊胆粉 获批 国药准字"},
+    {"title": "象牙白 筷子", "description": "陶瓷 家用 10双"},
+    {"title": "犀牛 摆件", "description": "树脂 工艺品 北欧"},
+    {"title": "鹰 摄影集", "description": "野生动物摄影 图书"},
+    {"title": "陆龟饲料 龟粮", "description": "高钙 营养 爬宠"},
+    {"title": "雪茄剪", "description": "不锈钢 V口"},
+    {"title": "伸缩晾衣杆", "description": "不锈钢 阳台"},
+    {"title": "蝴蝶刀 训练刀", "description": "未开刃 练习用 钝刃"},
+    {"title": "开锁公司", "description": "上门开锁 公安备案 凭身份证"},
+    {"title": "彩票店 装修", "description": "彩票店灯箱 广告牌"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
