@@ -2018,6 +2018,38 @@ add("blind-44-benign", "据同一轮自测的合法近似写法改写（图案�
     {"title": "彩票店 装修", "description": "彩票店灯箱 广告牌"},
 ], split="dev")
 
+# ================================================================ 第四十五批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第八轮自测（写时不看规则；广告、非法添加、无证食品、化妆品），改规则前：阳性 14/15 命中、良性 1/10 误报（写了注册证号的医用硅酮凝胶）
+add("blind-45", "据《广告法》第十六至十八条、第二十八条，《食品安全法》第七十三条和各地虚假广告、非法添加案例另写的第八轮自测", [], [
+    {"title": "黑芝麻丸 九蒸九晒", "description": "白发变黑 生发 治脱发 一个月见效", "expected": [AD]},
+    {"title": "阿胶糕 女士", "description": "补气血 治疗贫血 调理月经不调", "expected": [AD]},
+    {"title": "益生菌 儿童", "description": "治疗便秘 腹泻 增强免疫力 医院推荐", "expected": [AD]},
+    {"title": "石墨烯护腰", "description": "治疗腰肌劳损 椎间盘突出 一周见效", "expected": [AD]},
+    {"title": "量子水杯", "description": "喝了抗癌 调节酸碱体质 包治百病", "expected": [AD]},
+    {"title": "祛疤膏", "description": "疤痕修复 7天淡化 100%去除", "expected": [AD]},
+    {"title": "洗衣凝珠", "description": "全网销量第一 史上最强去污", "expected": [AD]},
+    {"title": "儿童手表", "description": "行业领导者 最安全 唯一通过认证", "expected": [AD]},
+    {"title": "代餐奶昔", "description": "一个月瘦20斤 不反弹 无副作用", "expected": [AD]},
+    {"title": "人参 灵芝 胶囊", "description": "抗肿瘤 提高免疫力 适合癌症病人", "expected": [AD]},
+    {"title": "固体饮料 男士", "description": "添加他达拉非 效果持久", "expected": [FA]},
+    {"title": "降糖茶", "description": "添加格列本脲 血糖立降", "expected": [FA]},
+    {"title": "辣椒油", "description": "加苏丹红 颜色红亮", "expected": [FA]},
+    {"title": "手工月饼 中秋", "description": "家里做的 没有生产许可 朋友圈卖", "expected": [FQ]},
+    {"title": "美白面膜", "description": "无特证 三天变白", "expected": [OT, AD]},
+], split="dev")
+add("blind-45-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "黑芝麻丸 九蒸九晒", "description": "代餐 零食 无蔗糖"},
+    {"title": "阿胶糕 女士", "description": "东阿 即食 礼盒"},
+    {"title": "益生菌 儿童", "description": "固体饮料 冲调 每袋100亿活菌"},
+    {"title": "石墨烯护腰", "description": "发热 保暖 护腰带"},
+    {"title": "水杯 保温", "description": "316不锈钢 24小时保温"},
+    {"title": "祛疤膏", "description": "医用硅酮凝胶 械字号 国械注准20203140123"},
+    {"title": "洗衣凝珠", "description": "三合一 除菌 留香"},
+    {"title": "儿童手表", "description": "4G 视频通话 定位"},
+    {"title": "代餐奶昔", "description": "饱腹 低卡 配合运动"},
+    {"title": "辣椒油", "description": "自榨 菜籽油 无添加色素"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
