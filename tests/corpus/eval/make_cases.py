@@ -2050,6 +2050,37 @@ add("blind-45-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "辣椒油", "description": "自榨 菜籽油 无添加色素"},
 ], split="dev")
 
+# ================================================================ 第四十六批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第九轮自测（写时不看规则），改规则前：阳性 14/15 命中（删去 1 条：只写药名、没说免处方的处方药，标注有争议）、良性 0/10 误报
+add("blind-46", "据《药品管理法》、《药品网络销售监督管理办法》、《广告法》、《明码标价和禁止价格欺诈规定》和各地案例另写的第九轮自测", [], [
+    {"title": "正品 进口 伟哥 美国辉瑞", "description": "私密发货 无需处方 男性专用", "expected": [PB]},
+    {"title": "减肥针 司美格鲁肽", "description": "自己打 一周一针 不用处方", "expected": [PB]},
+    {"title": "九价HPV疫苗 代打", "description": "香港 包接种 现货", "expected": [PB]},
+    {"title": "耐克 AJ1 芝加哥", "description": "莆田 纯原 实拍 支持得物", "expected": [CF]},
+    {"title": "茅台 飞天 2019", "description": "散货 无盒 老酒", "price_text": "¥380", "expected": [CF]},
+    {"title": "SK-II 神仙水 230ml", "description": "工厂直供 批发 无码", "price_text": "¥88", "expected": [CF]},
+    {"title": "除甲醛 活性炭", "description": "国家级 最强吸附 100%去除", "expected": [AD]},
+    {"title": "牙膏 美白", "description": "三天美白 一周去黄 效果惊人", "expected": [AD]},
+    {"title": "益智 核桃粉 儿童", "description": "吃了变聪明 提高记忆力 考试必备", "expected": [AD]},
+    {"title": "壮阳酒 泡酒 药材", "description": "添加伟哥成分 喝了见效", "expected": [FA]},
+    {"title": "空调 挂机 1.5匹", "description": "原价5999 限时特惠899", "price_text": "¥899", "expected": [PR]},
+    {"title": "婚纱照 套餐", "description": "拍摄后不满意不退款 底片不给 最终解释权归本店", "expected": [CT]},
+    {"title": "洗面奶", "description": "给好评返现 追评带图再返", "expected": [UC]},
+    {"title": "淘宝开店", "description": "帮开企业店 无需执照 资质代办 包下店", "expected": [PF]},
+], split="dev")
+add("blind-46-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "伟哥 医生", "description": "男科医院 预约挂号 线上问诊"},
+    {"title": "司美格鲁肽 科普", "description": "糖尿病用药知识 图书"},
+    {"title": "HPV疫苗 预约", "description": "社区医院 预约攻略"},
+    {"title": "耐克 AJ1 芝加哥", "description": "得物鉴定 正品 二手", "price_text": "¥2,300"},
+    {"title": "茅台 飞天 2023", "description": "官方渠道 原箱", "price_text": "¥2,600"},
+    {"title": "除甲醛 活性炭", "description": "新房装修 吸附异味"},
+    {"title": "牙膏 美白", "description": "含过氧化物 温和美白 人体功效评价"},
+    {"title": "核桃粉 儿童", "description": "无蔗糖 冲饮 早餐"},
+    {"title": "空调 挂机 1.5匹", "description": "厂商建议零售价5999 活动价2999", "price_text": "¥2,999"},
+    {"title": "婚纱照 套餐", "description": "不满意可重拍 底片全送"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
