@@ -2081,6 +2081,30 @@ add("blind-46-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "婚纱照 套餐", "description": "不满意可重拍 底片全送"},
 ], split="dev")
 
+# ================================================================ 第四十七批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十轮自测（写时不看规则；其他类、化妆品、器械、化学品、3C），改规则前：阳性 8/10 命中、良性 0/7 误报
+add("blind-47", "据《广告法》第二十条、《化妆品监督管理条例》、管制器具和危险化学品规定、强制性产品认证目录和各地案例另写的第十轮自测", [], [
+    {"title": "婴儿配方奶粉 1段", "description": "新生儿 0-6月 第二罐半价", "expected": [OT]},
+    {"title": "祛痘面霜 自制", "description": "无备案 纯手工 学生党", "expected": [OT]},
+    {"title": "防晒霜 SPF50", "description": "医院专用 治疗晒伤 修复皮炎", "expected": [AD]},
+    {"title": "染发膏 植物", "description": "一洗黑 无副作用 孕妇可用 100%纯天然", "expected": [AD]},
+    {"title": "指虎 户外 防身", "description": "合金 加厚 钥匙扣款", "expected": [PB]},
+    {"title": "电击枪 防身", "description": "高压 百万伏 女士", "expected": [PB]},
+    {"title": "迷幻蘑菇", "description": "致幻 裸盖菇 孢子", "expected": [PB]},
+    {"title": "氰化钾 实验室", "description": "分析纯 少量出售", "expected": [PB]},
+    {"title": "儿童座椅 汽车用", "description": "无3C认证 便宜处理", "expected": [NL]},
+    {"title": "网红蛋糕 私房", "description": "家庭作坊 无证 同城外卖", "expected": [FQ]},
+], split="dev")
+add("blind-47-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "婴儿配方奶粉 3段", "description": "1-3岁 买二送一"},
+    {"title": "祛痘面霜", "description": "国妆特字 备案编号见详情"},
+    {"title": "防晒霜 SPF50", "description": "户外 防水 国妆特字"},
+    {"title": "染发膏 植物", "description": "国妆特字 遮白发 注意过敏测试"},
+    {"title": "指甲刀 套装", "description": "不锈钢 便携"},
+    {"title": "蘑菇 干货", "description": "香菇 花菇 500g"},
+    {"title": "儿童座椅 汽车用", "description": "3C认证 ISOFIX"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
