@@ -2105,6 +2105,61 @@ add("blind-47-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "儿童座椅 汽车用", "description": "3C认证 ISOFIX"},
 ], split="dev")
 
+# ================================================================ 第四十八批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十一轮自测（写时不看规则；价格、不正当竞争、合同、公示、无证生产），改规则前：阳性 26/31 命中（删去 2 条：
+# "另收费用页面未说明""库存倒计时每天重置"是执法者的认定，页面文字本身看不出；婴儿米粉"替代母乳+无中文标签"改标为广告+食品资质）、
+# 良性 0/14 误报（另有 1 条是自测写错的无效信用代码，已改正；1 条"吊牌价1299 活动价199"有争议，删去）
+add("blind-48", "据《反不正当竞争法》第六条、《明码标价和禁止价格欺诈规定》第十七条和第十九条、《侵害消费者权益行为处罚办法》第十二条、强制性产品认证目录和各地案例另写的第十一轮自测", [], [
+    {"title": "【销量10万+】家用破壁机 多功能料理机", "description": "本店代刷销量 刷单补单 真实物流", "expected": [UC]},
+    {"title": "网店刷信誉 提升权重", "description": "真人补单 安全不降权 快速上首页", "expected": [UC]},
+    {"title": "老干妈同款包装 风味豆豉辣酱", "description": "包装一样 名称相近 批发超市", "expected": [UC]},
+    {"title": "某品牌扫地机器人", "description": "别家都是翻新机 只有我们是正品 同行的都有甲醛", "expected": [UC]},
+    {"title": "女装连衣裙 新款", "description": "划线价1299为参考价 实际从未以此价格销售", "price_text": "¥199", "expected": [PR]},
+    {"title": "双11 羽绒服", "description": "活动前一周先提价 再打五折 到手价更低", "expected": [PR]},
+    {"title": "儿童羽绒服", "description": "不支持七天无理由退货 一经售出概不退换", "expected": [CR]},
+    {"title": "手机 壳膜套装", "description": "下单默认勾选购买延保服务 运费险强制搭售", "expected": [CR]},
+    {"title": "快递代收 包裹", "description": "出售快递面单 收件人姓名电话地址 一手数据", "expected": [PI]},
+    {"title": "学生家长名单 小学", "description": "本地家长联系方式 精准 教培招生用", "expected": [PI]},
+    {"title": "人脸识别 过验证", "description": "代过人脸 提供他人照片 视频活体", "expected": [PI]},
+    {"title": "健身年卡", "description": "办卡后因个人原因不能退卡 会籍不得转让 本店拥有最终解释权", "expected": [CT]},
+    {"title": "装修套餐 全包", "description": "签约后定金不退 增项费用由本公司决定", "expected": [CT]},
+    {"kind": "shop", "name": "鑫盛五金旗舰店", "description": "厂家直销 欢迎选购", "license_text": "", "expected": [LI]},
+    {"kind": "shop", "name": "小王海鲜", "description": "个体 营业执照正在办理中 暂不公示", "expected": [LI]},
+    {"title": "电线 BV2.5平方 国标铜芯", "description": "家装电线 100米 无生产许可证 价格便宜", "expected": [NL]},
+    {"title": "高压锅 家用 燃气", "description": "小作坊生产 无QS 无许可证", "expected": [NL]},
+    {"title": "复合肥 45%", "description": "自配 无登记证 农资批发", "expected": [NL]},
+    {"title": "酸菜 农家自制", "description": "自家腌制 散装 无生产许可 可发全国", "expected": [FQ]},
+    {"title": "减肥茶 清肠", "description": "添加西布曲明 一周瘦十斤", "expected": [FA]},
+    {"title": "血压仪 进口", "description": "根治高血压 停药不反弹 医院推荐", "expected": [AD]},
+    {"title": "投资理财课", "description": "跟着老师买 保本保息 年化收益30%", "expected": [AD]},
+    {"title": "学区房 新盘", "description": "买房送名校入学资格 三年升值翻倍", "expected": [AD]},
+    {"title": "红木家具 小叶紫檀", "description": "国家级大师 全网最低 第一品牌", "expected": [AD]},
+    {"title": "穿山甲鳞片 炮甲", "description": "通乳 正品 中药材", "expected": [PB]},
+    {"title": "仿真枪 金属 可发射", "description": "全金属 玩具 钢珠", "expected": [PB]},
+    {"title": "六合彩 特码 资料", "description": "包中 内部消息 跟单", "expected": [PB]},
+    {"title": "代开发票 增值税专票", "description": "各行业 点数低 可查验", "expected": [PB]},
+    {"title": "Dior口红 999", "description": "原单 无防伪 批发价", "price_text": "¥35", "expected": [CF]},
+    {"title": "外贸原单 Moncler 羽绒服", "description": "专柜同款 跟单货", "price_text": "¥450", "expected": [CF]},
+    {"title": "婴儿辅食 米粉", "description": "国外代购 无中文标签 替代母乳", "expected": [AD, FQ]},
+], split="dev")
+add("blind-48-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "家用破壁机 多功能料理机", "description": "月销1万+ 真实评价 七天无理由"},
+    {"title": "风味豆豉辣酱 老干妈", "description": "贵州 正品 280g×3瓶"},
+    {"title": "床垫 乳胶", "description": "包邮 含安装 价格已含运费"},
+    {"title": "儿童羽绒服", "description": "支持七天无理由退货 吊牌剪掉不退"},
+    {"title": "快递 代收点 加盟", "description": "驿站 加盟 系统"},
+    {"title": "健身年卡", "description": "7天冷静期内可全额退款 可转让"},
+    {"title": "电线 BV2.5平方 国标铜芯", "description": "生产许可证编号见详情 3C认证"},
+    {"title": "高压锅 家用", "description": "不锈钢 3C认证 燃气电磁炉通用"},
+    {"title": "酸菜 东北", "description": "食品生产许可证SC10122010600123 真空包装"},
+    {"title": "减肥茶 花草茶", "description": "决明子 荷叶 代用茶 不含药物成分"},
+    {"title": "血压计 上臂式", "description": "医疗器械注册证 家用 语音播报"},
+    {"title": "红木家具 小叶紫檀", "description": "老挝大红酸枝 实木 支持检测"},
+    {"title": "玩具枪 软弹", "description": "EVA软弹 儿童 安全"},
+    {"title": "Dior口红 999", "description": "专柜正品 支持验货", "price_text": "¥350"},
+    {"kind": "shop", "name": "鑫盛五金旗舰店", "description": "厂家直销", "license_text": "营业执照 统一社会信用代码 91440300MA5F00XY0T 企业名称 深圳市鑫盛五金有限公司"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
