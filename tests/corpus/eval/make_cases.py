@@ -2160,6 +2160,62 @@ add("blind-48-benign", "据同一轮自测的合法近似写法改写", [], [
     {"kind": "shop", "name": "鑫盛五金旗舰店", "description": "厂家直销", "license_text": "营业执照 统一社会信用代码 91440300MA5F00XY0T 企业名称 深圳市鑫盛五金有限公司"},
 ], split="dev")
 
+# ================================================================ 第四十九批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十二轮自测（写时不看规则；假冒、禁售、广告），改规则前：阳性 24/30 命中、良性 1/19 误报（成人学历教育"学信网可查"）
+add("blind-49", "据各地售假、假酒、烟草、野生动物、管制器具、办假证案例和《广告法》第十六至十八条、第二十四条、第二十五条另写的第十二轮自测", [], [
+    {"title": "LV 男士腰带 老花 板扣", "description": "同步专柜 原厂五金 细节看图 懂货的来", "price_text": "¥168", "expected": [CF]},
+    {"title": "Gucci 双G 帆布鞋 小白鞋", "description": "顶级品质 专柜可验 对版", "price_text": "¥260", "expected": [CF]},
+    {"title": "Rolex 日志型 间金 36mm", "description": "3235机芯 904L钢 一比一 支持对比", "expected": [CF]},
+    {"title": "巴黎世家 Triple S", "description": "过验版本 得物过验 原盒原标", "price_text": "¥399", "expected": [CF]},
+    {"title": "Chanel 香水 五号 100ml", "description": "正品小样分装 原版 免税店尾货 无防伪码", "price_text": "¥59", "expected": [CF]},
+    {"title": "华为 Mate60 Pro 全新", "description": "非官方 高配版 安卓系统 外观一模一样", "price_text": "¥699", "expected": [CF]},
+    {"title": "茅台 53度 飞天 500ml", "description": "酒厂内部 特供 团购价", "price_text": "¥299", "expected": [CF]},
+    {"title": "Nike Dunk Low 熊猫", "description": "PK版 纯原 真标", "expected": [CF]},
+    {"title": "北极狐 双肩包 Kanken", "description": "货源 工厂版 与正品无差", "price_text": "¥45", "expected": [CF]},
+    {"title": "五粮液 第八代 52度", "description": "回收酒 瓶子重新灌装 口感一样", "expected": [CF]},
+    {"title": "雪茄 古巴 高希霸", "description": "正品 手卷 礼盒 私聊发货", "expected": [PB]},
+    {"title": "中华 软包 一条", "description": "免税 正品 现货 顺丰", "expected": [PB]},
+    {"title": "犀牛角 摆件 老料", "description": "收藏 天然 可鉴定", "expected": [PB]},
+    {"title": "红腹锦鸡 活体", "description": "人工繁殖 观赏鸟 包活", "expected": [PB]},
+    {"title": "弩 大威力 户外", "description": "钢弩 狩猎 打猎 配箭", "expected": [PB]},
+    {"title": "甩棍 伸缩 三节棍", "description": "自卫 车载 合金钢", "expected": [PB]},
+    {"title": "麻古 冰糖 提神", "description": "懂的来 同城 量大优惠", "expected": [PB]},
+    {"title": "假证 办理 学历证书", "description": "学信网可查 毕业证 本科", "expected": [PB]},
+    {"title": "考试 耳机 隐形", "description": "无线 考试作弊 接收器 四六级", "expected": [PB]},
+    {"title": "银行卡 四件套 出售", "description": "对公账户 U盾 手机卡 全套", "expected": [PB]},
+    {"title": "面霜 美白祛斑", "description": "三天见效 彻底根除黄褐斑 激素脸克星", "expected": [AD]},
+    {"title": "保健品 蛋白粉", "description": "提高免疫力 预防癌症 替代药物", "expected": [AD]},
+    {"title": "空气净化器", "description": "杀灭新冠病毒 99.99% 医院同款 治疗鼻炎", "expected": [AD]},
+    {"title": "少儿英语 网课", "description": "保过 考不过全额退款 清华老师命题", "expected": [AD]},
+    {"title": "酵素 果蔬", "description": "排毒 清宿便 降三高 糖尿病人可以吃", "expected": [AD]},
+    {"title": "阿胶 东阿", "description": "补血 治疗贫血 效果比药好", "expected": [AD]},
+    {"title": "黄金 投资金条", "description": "稳赚不赔 只涨不跌 升值保证", "expected": [AD]},
+    {"title": "助听器 老人", "description": "恢复听力 治愈耳聋 国家专利", "expected": [AD]},
+    {"title": "保健枕", "description": "治疗颈椎病 失眠 专家推荐 中国驰名商标", "expected": [AD]},
+    {"title": "鸡精 调味料", "description": "罂粟壳粉 提香 回头客多", "expected": [FA]},
+], split="dev")
+add("blind-49-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "LV 男士腰带 老花 板扣", "description": "专柜购入 附小票 支持鉴定", "price_text": "¥4,800"},
+    {"title": "华为 Mate60 Pro 手机壳", "description": "硅胶 防摔 全包边"},
+    {"title": "茅台 53度 飞天 500ml 空瓶", "description": "收藏 空酒瓶 无酒"},
+    {"title": "Nike Dunk Low 熊猫", "description": "官方旗舰店 正品 发票"},
+    {"title": "雪茄盒 保湿 实木", "description": "雪松木 收纳 配湿度计"},
+    {"title": "中华 铅笔 2B", "description": "考试 涂卡 12支"},
+    {"title": "犀牛 玩具 模型", "description": "仿真动物 儿童 PVC"},
+    {"title": "锦鸡 刺绣 装饰画", "description": "苏绣 手工 挂画"},
+    {"title": "弹弓 儿童 玩具", "description": "软弹 安全"},
+    {"title": "冰糖 老冰糖", "description": "单晶 黄冰糖 500g"},
+    {"title": "学历提升 成人本科", "description": "正规院校 学信网可查 国家承认"},
+    {"title": "考试 耳机 四六级 听力", "description": "调频 FM 学校指定"},
+    {"title": "面霜 美白", "description": "国妆特字 烟酰胺 人体功效评价报告"},
+    {"title": "空气净化器", "description": "除甲醛 CADR 400 HEPA滤网"},
+    {"title": "少儿英语 网课", "description": "外教 一对一 试听课"},
+    {"title": "阿胶 东阿", "description": "保健食品 蓝帽子 本品不能代替药物"},
+    {"title": "黄金 投资金条", "description": "上海黄金交易所 Au9999 按克计价 市场有风险"},
+    {"title": "助听器 老人", "description": "医疗器械注册证 验配 声音放大"},
+    {"title": "鸡精 调味料", "description": "太太乐 200g 家用"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
