@@ -74,7 +74,8 @@ def rule_groups() -> list[tuple[str, list[tuple[list[str], object]]]]:
         for r in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules", []):
             if r.get("category") not in CATEGORIES or r.get("status", "stable") != "stable":
                 continue
-            if r.get("applies_to") != "listing":
+            kinds = r.get("applies_to")
+            if "listing" not in (kinds if isinstance(kinds, list) else [kinds]):
                 continue
             if r.get("when") or r.get("check") or r.get("regex") or (r.get("scope") or {}).get("category_in"):
                 continue

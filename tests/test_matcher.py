@@ -218,6 +218,55 @@ def test_near_title_needs_the_title_among_the_fields(tmp_path):
     assert "near.title" in str(err.value) and "pack.yml" in str(err.value)
 
 
+BOTH_KINDS = RULE_HEAD.replace("applies_to: listing", "applies_to: [listing, shop]")
+
+
+def test_a_rule_for_listings_and_shops_fires_on_both_with_the_fields_of_each(tmp_path):
+    """``applies_to: [listing, shop]``: one rule, one id, for the listing's and the shop's texts; each kind reads
+    the given fields it has (title for listings, name and notices for shops)."""
+    write_pack(tmp_path, BOTH_KINDS + """\
+    fields: [title, description, name, notices]
+    any: [一比一复刻]
+    tests:
+      match: ["一比一复刻 名表", {notices: "本店一比一复刻"}]
+      no_match: ["正品名表", {name: "正品表行"}]
+""")
+    rs = RuleSet.load(tmp_path)
+    assert [(r.id, r.applies_to, r.fields) for r in rs.rules] == [
+        ("t.one", "listing", ("title", "description")), ("t.one", "shop", ("description", "name", "notices"))]
+    on_listing = rs.match(listing("一比一复刻 名表"))
+    on_shop = rs.match(shop(name="表行", notices="本店 一比一复刻 手表"))
+    assert [(f.rule_id, f.subject_kind, f.field) for f in on_listing + on_shop] == [
+        ("t.one", "listing", "title"), ("t.one", "shop", "notices")]
+    assert rs.match(shop(name="表行", service="一比一复刻")) == []  # service is not among the fields
+    assert rs.match_many([shop(name="一比一复刻表行")])[0][0].field == "name"
+    # choosing the rule by id chooses it for both kinds
+    assert rs.match(shop(notices="一比一复刻"), only={"t.one"}) and rs.match(listing("一比一复刻"), only={"t.one"})
+    # a text example is the first kind's, a mapping the kind whose fields it names
+    assert [(r.applies_to, [e.expected for e in r.examples]) for r in rs.rules] == [
+        ("listing", [True, False]), ("shop", [True, False])]
+    assert all(res.ok for res in rs.run_examples())
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ("    fields: [title, promo]\n    any: [x]\n", "fields name no shop field"),
+    ("    check: license_missing\n", "applies to shop only"),
+    ("    any: [x]\n    tests:\n      match: [{title: a, notices: b}]\n", "mixes listing and shop fields"),
+])
+def test_a_rule_for_both_kinds_is_refused_where_one_kind_cannot_take_it(tmp_path, extra, says):
+    err = load_error(tmp_path, BOTH_KINDS + extra)
+    assert isinstance(err, RuleValueError) and says in str(err) and "pack.yml" in str(err)
+
+
+def test_applies_to_lists_each_kind_once(tmp_path):
+    err = load_error(tmp_path, RULE_HEAD.replace("applies_to: listing", "applies_to: [listing, listing]")
+                     + "    any: [x]\n")
+    assert isinstance(err, RuleValueError) and "twice" in str(err) and err.line == 9
+    err = load_error(tmp_path, RULE_HEAD.replace("applies_to: listing", "applies_to: [listing, shops]")
+                     + "    any: [x]\n")
+    assert isinstance(err, RuleValueError) and "shop" in err.hint
+
+
 def test_all_groups_may_hit_in_different_fields(tmp_path):
     write_pack(tmp_path, RULE_HEAD + """\
     all: [[处方药], [直接发货, 无需处方]]
@@ -423,7 +472,7 @@ def test_match_pipeline_loads_rules_itself(tmp_path):
 def test_explain_treats_text_as_every_field(rules):
     found = by_rule(rules.explain("黄芪茶 食品 降血压 药到病除"))
     assert "ad.food-disease-claims" in found  # category field gets the text too
-    assert by_rule(rules.explain("最终解释权归本店所有", kind="shop")).keys() >= {"con.final-interpretation-shop"}
+    assert by_rule(rules.explain("最终解释权归本店所有", kind="shop")).keys() >= {"con.final-interpretation"}
     assert rules.explain("高仿", fields=["description"])[0].field == "description"
 
 

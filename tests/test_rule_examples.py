@@ -15,14 +15,14 @@ for _r in RULES.run_examples():
     RESULTS.setdefault(_r.rule_id, []).append(_r)
 
 
-@pytest.mark.parametrize("rule_id", [r.id for r in RULES.rules])
+@pytest.mark.parametrize("rule_id", list(RULES.by_id))
 def test_rule_examples(rule_id):
     results = RESULTS.get(rule_id, [])
     failures = [str(r) for r in results if not r.ok]
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("rule_id", [r.id for r in RULES.rules])
+@pytest.mark.parametrize("rule_id", list(RULES.by_id))
 def test_rule_has_enough_examples(rule_id):
     """Two or more examples each way, so every rule shows what it catches and what it leaves alone."""
     results = RESULTS.get(rule_id, [])

@@ -144,8 +144,13 @@ class RuleSet:
         self.errors = list(errors or [])
         self.include_test = include_test
         self.rules: list[Rule] = [r for p in packs for r in p.rules]
-        self._index = {r.id: i for i, r in enumerate(self.rules)}  # rule id -> position in self.rules
-        self.by_id = {r.id: r for r in self.rules}
+        # rule id -> its positions in self.rules (a rule for listings and shops has one per kind)
+        self._index: dict[str, tuple[int, ...]] = {}
+        for i, r in enumerate(self.rules):
+            self._index[r.id] = (*self._index.get(r.id, ()), i)
+        self.by_id: dict[str, Rule] = {}  # rule id -> the rule (its first kind's)
+        for r in self.rules:
+            self.by_id.setdefault(r.id, r)
         self._stable = [r.status == "stable" for r in self.rules]
         self._field_order = [{f: i for i, f in enumerate(r.fields)} for r in self.rules]
         # each rule's conditions, in the order they are checked (a regex, else the first, gives the evidence)
@@ -303,7 +308,7 @@ class RuleSet:
 
         ``only``: rule ids to run (default all); ``include_test``: also run ``status: test`` rules
         (default: as the RuleSet was loaded)."""
-        indices = None if only is None else {self._index[r] for r in only if r in self._index}
+        indices = None if only is None else {i for r in only for i in self._index.get(r, ())}
         return self._match(item, indices, self.include_test if include_test is None else include_test)
 
     def match_many(self, items: Sequence[Any], *, only: set[str] | None = None,
@@ -312,7 +317,7 @@ class RuleSet:
         batches of :data:`BATCH` per subject kind, each normalised, separator-stripped and scanned as one
         text (fields and items joined by NUL, which no term holds and the scan cannot cross); only items
         with term hits, or whose price rules' prerequisites hold, are looked at one by one."""
-        indices = None if only is None else {self._index[r] for r in only if r in self._index}
+        indices = None if only is None else {i for r in only for i in self._index.get(r, ())}
         inc = self.include_test if include_test is None else include_test
         kinds = {item.kind for item in items}
         if len(kinds) == 1:  # the usual case: listings only, or shops only
@@ -401,7 +406,7 @@ class RuleSet:
         if 0 < n_hit_rules < len(fired):
             fired.sort(key=lambda x: x[0])  # findings in rule order
         found_at = found_at or utc_now()
-        return [self._finding(self.rules[ridx], item, ctx, ev, found_at) for ridx, ev in fired]
+        return [self._finding(ridx, item, ctx, ev, found_at) for ridx, ev in fired]
 
     def _may_hold(self, ridx: int, item: Any, reference: Callable[[], Any]) -> bool:
         """False when the ``when`` of rule ``ridx`` cannot be true whatever the prices: it names a reference
@@ -663,7 +668,8 @@ class RuleSet:
 
     # ------------------------------------------------------------ findings
 
-    def _finding(self, rule: Rule, item: Any, ctx: ItemText, ev: _Evidence, found_at: str) -> Finding:
+    def _finding(self, ridx: int, item: Any, ctx: ItemText, ev: _Evidence, found_at: str) -> Finding:
+        rule = self.rules[ridx]
         f = Finding(
             rule_id=rule.id, rule_version=rule.version, pack=rule.pack, title=rule.title, category=rule.category,
             severity=rule.severity, basis=rule.basis, subject_kind=item.kind, subject_id=item.subject_id,
@@ -689,7 +695,7 @@ class RuleSet:
         f.field, f.start, f.end = main, ns, ne
         f.snippet = f"{'…' if a else ''}{norm[a:ns]}【{norm[ns:ne]}】{norm[ne:b]}{'…' if b < len(norm) else ''}"
         notes: list[str] = []
-        variants = self._variants[self._index[rule.id]]
+        variants = self._variants[ridx]
         for fl, hs, he, term in ev.hits:
             stf = ctx.stripped(fl)
             ha, hb = stf.source_span(hs, he)

@@ -333,9 +333,18 @@ class FewExamples(RuleValidator):
 
     severity = "low"
 
-    def validate(self, rule: Rule) -> list[LintIssue]:
-        pos = sum(e.expected for e in rule.examples)
-        neg = len(rule.examples) - pos
+    def finalize(self, rules: list[Rule]) -> list[LintIssue]:
+        # a rule for listings and shops is loaded once per kind: its examples are those of all kinds
+        examples: dict[str, list[Any]] = {}
+        first: dict[str, Rule] = {}
+        for rule in rules:
+            examples.setdefault(rule.id, []).extend(rule.examples)
+            first.setdefault(rule.id, rule)
+        return [i for rid, ex in examples.items() for i in self.judge(first[rid], ex)]
+
+    def judge(self, rule: Rule, examples: list[Any]) -> list[LintIssue]:
+        pos = sum(e.expected for e in examples)
+        neg = len(examples) - pos
         if pos >= 2 and neg >= 2:
             return []
         return [self.issue(rule, f"例子不够：{pos} 个 match，{neg} 个 no_match / too few examples: {pos} match, "
@@ -384,6 +393,8 @@ def lint_rules(rules_dir: Path | str | None = None, codes: Iterable[str] | None 
         for rule in rs.rules:
             issues.extend(v.validate(rule))
         issues.extend(v.finalize(rs.rules))
+    # a rule for listings and shops is checked once per kind: the same issue of both is said once
+    issues = list({(i.code, i.message, str(i.location), i.rule_id): i for i in issues}.values())
     rank = {s: i for i, s in enumerate(LINT_SEVERITIES)}
     issues.sort(key=lambda i: (rank.get(i.severity, 9), i.location.path if i.location else "",
                                i.location.line if i.location else 0))

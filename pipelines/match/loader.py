@@ -57,6 +57,8 @@ STATUSES = ("stable", "test")
 #: keys a positive term group (any, all, near.a, near.b) may have in its mapping form
 POSITIVE_KEYS = ("terms", "pinyin")
 #: fields a rule looks in when it does not say ``fields:``
+#: what a rule may apply to (``applies_to``: one of them, or a list)
+SUBJECT_KINDS: tuple[str, ...] = ("listing", "shop")
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "listing": ("title", "description", "promo", "service"),
     "shop": ("name", "description", "service", "notices"),
@@ -220,7 +222,9 @@ class _Loader:
 
     # -- rules
 
-    def rule(self, r: Any, loc: RuleLocation, pack: Pack) -> Rule:
+    def rule(self, r: Any, loc: RuleLocation, pack: Pack) -> list[Rule]:
+        """The rule at ``r``: one :class:`Rule` per subject kind it applies to (``applies_to: [listing, shop]``
+        gives two, with the same id, each with the fields, scope and examples of its kind)."""
         self.rule_id = None
         self.expect(r, dict, "rules[]", loc, "- id: ad.absolute-terms")
         rid = self.text(r, "id")
@@ -233,14 +237,41 @@ class _Loader:
         category = self.choice(r, "category", CATEGORIES)
         severity = self.choice(r, "severity", SEVERITIES)
         basis = self.text(r, "basis")
-        kind = self.choice(r, "applies_to", ("listing", "shop"))
+        kinds = self.kinds(r)
         status = self.choice(r, "status", STATUSES, "stable")
         note = self.text(r, "note", "")
-
-        allowed_fields = TEXT_FIELDS[kind]
-        fields = DEFAULT_FIELDS[kind]
+        given_fields: tuple[str, ...] | None = None
         if "fields" in r:
-            fields = tuple(self.field_list(r["fields"], r.key_loc["fields"], "fields", allowed_fields, kind))
+            allowed = tuple(dict.fromkeys(f for k in kinds for f in TEXT_FIELDS[k]))
+            given_fields = tuple(self.field_list(r["fields"], r.key_loc["fields"], "fields", allowed, "/".join(kinds)))
+        examples = self.examples(r["tests"], r.key_loc["tests"], kinds) if "tests" in r else {}
+        meta = {"id": rid, "title": title, "category": category, "severity": severity, "basis": basis,
+                "pack": pack.name, "version": pack.version, "status": status, "note": note,
+                "location": RuleLocation(loc.path, loc.line)}
+        return [self.rule_of_kind(r, kind, given_fields, meta, examples.get(kind, ())) for kind in kinds]
+
+    def kinds(self, r: YMap) -> tuple[str, ...]:
+        """``applies_to``: a subject kind, or a list of them."""
+        if "applies_to" not in r:
+            self.text(r, "applies_to")  # raises: a required key
+        value = r["applies_to"]
+        if isinstance(value, str):
+            return (self.choice(r, "applies_to", SUBJECT_KINDS),)
+        self.expect(value, list, "applies_to", r.key_loc["applies_to"], "applies_to: listing  # 或 [listing, shop]")
+        kinds = self.field_list(value, r.key_loc["applies_to"], "applies_to", SUBJECT_KINDS, "applies_to")
+        if len(set(kinds)) != len(kinds):
+            raise self.fail(RuleValueError, "applies_to 里有重复的类型 / a kind is listed twice in applies_to",
+                            r.key_loc["applies_to"], "applies_to: [listing, shop]")
+        return tuple(kinds)
+
+    def rule_of_kind(self, r: YMap, kind: str, given_fields: tuple[str, ...] | None, meta: dict[str, Any],
+                     examples: tuple[Example, ...]) -> Rule:
+        fields = DEFAULT_FIELDS[kind]
+        if given_fields is not None:
+            fields = tuple(f for f in given_fields if f in TEXT_FIELDS[kind])
+            if not fields:
+                raise self.fail(RuleValueError, f"fields 里没有 {kind} 的字段 / fields name no {kind} field",
+                                r.key_loc["fields"], f"{kind} 的字段 / {kind} fields: {', '.join(TEXT_FIELDS[kind])}")
 
         scope = self.scope(r["scope"], r.key_loc["scope"], kind) if "scope" in r else None
         any_ = self.terms(r["any"], "any", r.key_loc["any"], POSITIVE_KEYS)[0] if "any" in r else None
@@ -264,7 +295,7 @@ class _Loader:
         yields_to: tuple[str, ...] = ()
         if "yields_to" in r:
             yields_to = tuple(self.field_list(r["yields_to"], r.key_loc["yields_to"], "yields_to",
-                                              tuple(c for c in CATEGORIES if c != category), "yields_to"))
+                                              tuple(c for c in CATEGORIES if c != meta["category"]), "yields_to"))
         disguised = False
         if "disguised" in r:
             self.expect(r["disguised"], bool, "disguised", r.key_loc["disguised"], "disguised: true")
@@ -288,14 +319,9 @@ class _Loader:
                                 "words 只标记哪些命中词必须是完整的词 / words marks which terms must be whole words")
             words = frozenset(group.terms)
 
-        rule = Rule(id=rid, title=title, category=category, severity=severity, basis=basis, applies_to=kind,
-                    fields=fields, pack=pack.name, version=pack.version, status=status, any=any_, all=all_,
-                    near=near, regex=regex, unless=unless, none=none, words=words, when=when, check=check,
-                    scope=scope, yields_to=yields_to, disguised=disguised, note=note,
-                    location=RuleLocation(loc.path, loc.line))
-        if "tests" in r:
-            rule.examples = self.examples(r["tests"], r.key_loc["tests"], kind)
-        return rule
+        return Rule(**meta, applies_to=kind, fields=fields, any=any_, all=all_, near=near, regex=regex, unless=unless,
+                    none=none, words=words, when=when, check=check, scope=scope, yields_to=yields_to,
+                    disguised=disguised, examples=examples)
 
     def field_list(self, value: Any, loc: RuleLocation, what: str, allowed: tuple[str, ...], kind: str) -> list[str]:
         if isinstance(value, str):
@@ -306,6 +332,9 @@ class _Loader:
         for i, f in enumerate(value):
             floc = value.item_loc[i] if isinstance(value, YList) else loc
             if f not in allowed:
+                if what == "applies_to":
+                    raise self.fail(RuleValueError, f"'{f}' 不是可用的 applies_to / '{f}' is not a valid applies_to",
+                                    floc, _suggest(f, allowed) or f"可选 / one of: {', '.join(allowed)}")
                 if what == "yields_to":
                     raise self.fail(RuleValueError, f"yields_to 里的 '{f}' 不是另一个违法类别 / '{f}' is not "
                                     "another category of the statistics form", floc,
@@ -405,10 +434,14 @@ class _Loader:
         except WhenError as exc:
             raise self.fail(RuleExpressionError, exc.message, loc, exc.hint) from None
 
-    def examples(self, value: Any, loc: RuleLocation, kind: str) -> tuple[Example, ...]:
+    def examples(self, value: Any, loc: RuleLocation, kinds: tuple[str, ...]) -> dict[str, tuple[Example, ...]]:
+        """The examples per subject kind. A text is an example of the first kind; a mapping one of the first kind
+        with all its fields (a shop example of an ``applies_to: [listing, shop]`` rule names ``name`` or
+        ``notices``)."""
         self.expect(value, dict, "tests", loc, "tests: {match: [...], no_match: [...]}")
         self.check_keys(value, ("match", "no_match"), "tests")
-        out = []
+        out: dict[str, list[Example]] = {k: [] for k in kinds}
+        known = frozenset().union(*(EXAMPLE_FIELDS[k] for k in kinds))
         for key, expected in (("match", True), ("no_match", False)):
             if key not in value:
                 continue
@@ -418,20 +451,24 @@ class _Loader:
                 eloc = items.item_loc[i]
                 if isinstance(ex, YMap):
                     for k in ex:
-                        if k != "text" and k not in EXAMPLE_FIELDS[kind]:
+                        if k != "text" and k not in known:
                             raise self.fail(RuleValueError, f"例子中的未知字段 '{k}' / unknown item field '{k}' in "
-                                            "example", ex.key_loc.get(k, eloc),
-                                            _suggest(k, EXAMPLE_FIELDS[kind] | {"text"})
-                                            or f"可用 / fields: text, {', '.join(sorted(EXAMPLE_FIELDS[kind]))}")
-                    out.append(Example(dict(ex), expected, eloc))
+                                            "example", ex.key_loc.get(k, eloc), _suggest(k, known | {"text"})
+                                            or f"可用 / fields: text, {', '.join(sorted(known))}")
+                    keys = set(ex) - {"text"}
+                    kind = next((k for k in kinds if keys <= EXAMPLE_FIELDS[k]), None)
+                    if kind is None:
+                        raise self.fail(RuleValueError, "例子混用了商品和店铺的字段 / the example mixes listing and "
+                                        "shop fields", eloc, "商品、店铺的例子分开写 / write one example per kind")
+                    out[kind].append(Example(dict(ex), expected, eloc))
                 elif isinstance(ex, str):
-                    out.append(Example(ex, expected, eloc))
+                    out[kinds[0]].append(Example(ex, expected, eloc))
                 elif items.raw[i] is not None:
-                    out.append(Example(items.raw[i], expected, eloc))
+                    out[kinds[0]].append(Example(items.raw[i], expected, eloc))
                 else:
                     raise self.fail(RuleSchemaError, "例子应为文字或字段映射 / an example is a text or a mapping of "
                                     "item fields", eloc)
-        return tuple(out)
+        return {k: tuple(v) for k, v in out.items()}
 
     # -- packs
 
@@ -456,7 +493,7 @@ class _Loader:
         pack = Pack(name=name, version=version, path=str(path), title=title)
         for i, r in enumerate(rules):
             try:
-                pack.rules.append(self.rule(r, rules.item_loc[i], pack))
+                pack.rules.extend(self.rule(r, rules.item_loc[i], pack))
             except RuleError as err:
                 if not self.collect:
                     raise
@@ -503,7 +540,7 @@ def load_packs(rules_dir: Path, collect_errors: bool = False) -> tuple[list[Pack
         seen_packs.setdefault(pack.name, pack)
         kept = []
         for rule in pack.rules:
-            if rule.id in seen_ids:
+            if rule.id in seen_ids and seen_ids[rule.id].location != rule.location:  # twins (one per kind) share it
                 loader.report(DuplicateRuleError(
                     f"规则 id '{rule.id}' 重复 / rule id '{rule.id}' is used twice (first at "
                     f"{seen_ids[rule.id].location})", rule.location,

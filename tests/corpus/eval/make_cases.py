@@ -2216,6 +2216,67 @@ add("blind-49-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "鸡精 调味料", "description": "太太乐 200g 家用"},
 ], split="dev")
 
+# ================================================================ 第五十批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十三轮自测（写时不看规则；店铺：亮照、食品许可、店铺简介和公告里的违法说法），改规则前：阳性 9/12 命中（执照"已过期"、
+# 店铺简介里的"高仿"和治病说法未查；保健品店同时缺食品许可，改标为广告+食品资质）、良性 0/7 误报（另有 1 条自测写错的信用代码，已改正）
+add("blind-50", "据《电子商务法》第十条、第十五条，《食品安全法》第三十五条和各地“亮照亮证”检查、店铺公告违法案例另写的第十三轮自测", [], [
+    {"kind": "shop", "name": "优品家居生活馆", "description": "全场包邮 七天无理由", "notices": "欢迎光临", "expected": [LI]},
+    {"kind": "shop", "name": "阿强水果铺", "description": "自家果园 现摘现发 脐橙 苹果", "license_text": "", "expected": [LI]},
+    {"kind": "shop", "name": "星辰数码专营店", "license_text": "统一社会信用代码：91310115MA1K3YJ21X 名称：上海星辰数码科技有限公司", "expected": [LI]},
+    {"kind": "shop", "name": "美味零食铺", "description": "坚果 肉脯 糕点 散装称重", "license_text": "营业执照 统一社会信用代码 92440101MA59ABCD1A 个体工商户 广州市白云区美味零食店", "food_license": "", "expected": [FQ]},
+    {"kind": "shop", "name": "老张卤味", "description": "自制卤味 鸭脖 鸭掌 同城配送", "license_text": "统一社会信用代码 92440101MA59ABCD1A", "food_license": "食品经营许可证正在申请中", "expected": [FQ]},
+    {"kind": "shop", "name": "潮流服饰店", "description": "本店营业执照见首页图片", "license_image": "", "license_text": "", "expected": [LI]},
+    {"kind": "shop", "name": "小李手工饰品", "notices": "个人小店 没有营业执照 介意勿拍", "expected": [LI]},
+    {"kind": "shop", "name": "好运百货", "license_text": "营业执照已过期 正在重新办理", "expected": [LI]},
+    {"kind": "shop", "name": "正品奢侈品二手店", "description": "全场大牌 高仿 一比一 支持对比", "license_text": "统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司", "expected": [CF]},
+    {"kind": "shop", "name": "健康之家保健品店", "description": "本店产品可治疗糖尿病 高血压 停药不反弹", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [AD, FQ]},
+    {"kind": "shop", "name": "数码配件店", "notices": "本店商品一经售出概不退换 最终解释权归本店所有", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [CR, CT]},
+    {"kind": "shop", "name": "好评返现专区", "notices": "五星好评截图联系客服返现5元", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [UC]},
+], split="dev")
+add("blind-50-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"kind": "shop", "name": "优品家居生活馆", "license_text": "企业名称：杭州优品家居有限公司 统一社会信用代码：91330106MA27X0PT3Q 住所：杭州市西湖区"},
+    {"kind": "shop", "name": "阿强水果铺", "description": "自家果园 现摘现发", "license_text": "个人销售自产农副产品，依法无需办理市场主体登记"},
+    {"kind": "shop", "name": "小李手工饰品", "license_text": "依据《电子商务法》第十条，本店属于零星小额交易，无需办理市场主体登记"},
+    {"kind": "shop", "name": "美味零食铺", "description": "坚果 肉脯 糕点", "license_text": "统一社会信用代码 92440101MA59ABCD1A", "food_license": "JY14401110012345"},
+    {"kind": "shop", "name": "潮流服饰店", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 名称 北京潮流服饰有限公司"},
+    {"kind": "shop", "name": "数码配件店", "notices": "支持七天无理由退换 质量问题我们承担运费", "license_text": "统一社会信用代码 91110105MA00G7TL2U"},
+    {"kind": "shop", "name": "老字号糕点铺", "description": "百年老字号 中华老字号 传统手工", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "food_license": "食品经营许可证 JY11101050012345"},
+], split="dev")
+
+# ================================================================ 第五十一批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 店铺公告、简介的常见合法写法（规则改为商品和店铺都查之后，检查店铺文字的误报）：写时 29 条里 1 条误报（"不刷单、不好评返现"的否定），已改；
+# "农家自产土特产"店铺未公示食品许可被 lic.food-missing 提示，属可争议的提示，未收入
+add("shop-notices-benign", "据各电商平台店铺公告、店铺简介的常见写法改写（放假通知、退换说明、正品声明、资质公示等）", [], [
+    {"kind": "shop", "name": "某某店0", "notices": "欢迎光临本店！本店所有商品均为正品，支持专柜验货，假一赔十。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店1", "notices": "春节放假通知：1月20日至2月5日暂停发货，期间订单节后按顺序发出。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店2", "notices": "本店支持七天无理由退换货，退货请保持商品完好、吊牌齐全，质量问题来回运费由本店承担。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店3", "notices": "亲，收到货后如有任何问题请先联系客服，我们会第一时间为您处理，感谢您的支持！", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店4", "notices": "本店为品牌官方授权店，授权书见店铺首页图片。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店5", "notices": "我们会以最快的速度为您发货，一般48小时内发出，偏远地区除外。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店6", "notices": "店铺上新：秋冬新款陆续上架，关注店铺领取5元无门槛优惠券。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店7", "notices": "定制商品一经下单不支持无理由退换，下单前请与客服确认尺寸。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店8", "notices": "本店所有食品均有食品经营许可证，许可证编号见资质页面。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店9", "notices": "老店新开，感谢新老顾客一直以来的支持，我们会继续努力做好产品。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店10", "notices": "为了您的购物体验，请在签收时当面检查外包装，如有破损请拒签。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店11", "notices": "本店不刷单、不好评返现，请放心购买，真实评价是对我们最大的鼓励。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店12", "notices": "会员积分可以在下次购物时抵扣现金，积分有效期一年。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店13", "notices": "预售商品付款后15天内发货，付尾款时间以页面为准。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店14", "notices": "本店是一家专注于茶叶的小店，茶叶全部来自福建安溪自家茶园。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店15", "notices": "由于快递停运，江浙沪以外地区暂缓发货，具体恢复时间请关注公告。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店16", "notices": "本店电动车均为新国标车型，可上牌，限速25km/h。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店17", "notices": "本店出售的宠物用品均为正规厂家生产，请放心选购。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店18", "notices": "温馨提示：本店不销售处方药，如需处方药请到正规医院或药店购买。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店19", "notices": "本店所有酒水均为正品，支持官方防伪码查询，未成年人请勿购买。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店20", "notices": "店内商品图片均为实物拍摄，因显示器不同可能存在色差，以实物为准。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店21", "notices": "大件家具包送货上门，安装费另计，收费标准详见商品页面。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店22", "notices": "本店保留对恶意差评追究法律责任的权利。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店23", "notices": "营业执照、食品经营许可证已在店铺首页公示，欢迎监督。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "某某店24", "notices": "本店专注母婴用品十年，奶粉均为国行正品，支持查验溯源码。", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "星光旗舰店", "description": "本店是品牌直营店，主营女装、男装、童装，全网同款同价", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "第一百货", "description": "综合百货 日用品 厨房用品", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+    {"kind": "shop", "name": "国货之光专营店", "description": "国货品牌 经销商", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
