@@ -2277,6 +2277,61 @@ add("shop-notices-benign", "据各电商平台店铺公告、店铺简介的常�
     {"kind": "shop", "name": "国货之光专营店", "description": "国货品牌 经销商", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2U 北京某某商贸有限公司"},
 ], split="dev")
 
+# ================================================================ 第五十二批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十四轮自测（写时不看规则；只写在图片文字里的违法说法、非法添加、两卡、个人信息、平台核验），改规则前：阳性 22/28 命中
+# （"手机定位查人"原标禁售，改标个人信息：行踪轨迹属公民个人信息）、良性 1/19 误报（"实名制办理 本人身份证"）
+add("blind-52", "据《食品中可能违法添加的非食用物质名单》、《反电信网络诈骗法》第三十一条、《电子商务法》第二十七条和各地案例另写的第十四轮自测", [], [
+    {"title": "艾灸贴 热敷 颈椎", "description": "艾草 自发热", "image_text": "三贴根治颈椎病 腰椎间盘突出", "expected": [AD]},
+    {"title": "羽绒服 女 中长款", "description": "90白鸭绒", "image_text": "全网最低价 销量第一", "expected": [AD]},
+    {"title": "运动鞋 男", "description": "透气 网面", "image_text": "莆田纯原 1:1 原鞋开模", "expected": [CF]},
+    {"title": "洗发水 防脱", "description": "生姜 控油", "image_text": "7天长出新发 治疗脱发 斑秃", "expected": [AD]},
+    {"title": "饼干 零食", "description": "独立包装", "image_text": "好评返现5元 联系客服", "expected": [UC]},
+    {"title": "自制牛肉干", "description": "手撕 麻辣 五香", "image_text": "家庭作坊 纯手工 无添加", "expected": [FQ]},
+    {"title": "虫草 冬虫夏草", "description": "那曲 头期草", "image_text": "抗癌 治疗肺癌 提高免疫力", "expected": [AD]},
+    {"title": "辣条 网红", "description": "大包装 怀旧", "image_text": "无生产日期 无厂名 散装", "expected": [FQ]},
+    {"title": "火锅底料 牛油", "description": "重庆 老火锅", "image_text": "添加罂粟壳 越吃越香", "expected": [FA]},
+    {"title": "豆芽 无根", "description": "新鲜 批发", "image_text": "使用无根剂 6-苄基腺嘌呤 长得快", "expected": [FA]},
+    {"title": "馒头 白", "description": "松软 批发", "image_text": "加了增白剂 吊白块 更白", "expected": [FA]},
+    {"title": "海参 即食", "description": "大连 辽参", "image_text": "泡发加了甲醛 保鲜", "expected": [FA]},
+    {"title": "代理记账 注册公司", "description": "淘宝开店 代过审核 无需身份证 平台资质代办", "expected": [PF]},
+    {"title": "手机号 实名 卡", "description": "已实名 不用本人 收验证码", "expected": [PB]},
+    {"title": "微信号 出售", "description": "老号 实名 带朋友圈 可改绑", "expected": [PB]},
+    {"title": "快递单号 空包", "description": "真实物流 空包代发 补单用", "expected": [UC]},
+    {"title": "车主信息 全国", "description": "车牌 姓名 电话 保险到期客户", "expected": [PI]},
+    {"title": "酒店开房记录 查询", "description": "输入身份证 查住宿记录", "expected": [PI]},
+    {"title": "手机定位 查人", "description": "输入号码 实时定位 不被发现", "expected": [PI]},
+    {"title": "电动车电池 锂电池", "description": "48V 无3C 组装电池 大容量", "expected": [NL]},
+    {"title": "充电器 快充", "description": "没有3C认证 工厂直发 便宜", "expected": [NL]},
+    {"title": "婴儿奶粉 1段", "description": "0-6个月 新生儿 买一送一", "expected": [OT]},
+    {"title": "儿童面霜 可食用级", "description": "宝宝吃了也没事 食品级", "expected": [OT]},
+    {"title": "美白针 水光针", "description": "自己打 玻尿酸 肉毒素 瘦脸", "expected": [PB]},
+    {"title": "鹦鹉 金刚鹦鹉 活体", "description": "手养 会说话 包邮", "expected": [PB]},
+    {"title": "象牙 手镯 老料", "description": "猛犸象牙 勿扰 真象牙 可出证", "expected": [PB]},
+    {"title": "彩票 代购", "description": "体彩 福彩 网上代买 中奖包领", "expected": [PB]},
+    {"title": "茅台 飞天 53度", "description": "酒厂直供 内部渠道 假一赔十", "price_text": "¥599", "expected": [CF]},
+], split="dev")
+add("blind-52-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "艾灸贴 热敷 颈椎", "description": "艾草 自发热", "image_text": "温热舒缓 本品不能代替药物治疗"},
+    {"title": "羽绒服 女 中长款", "description": "90白鸭绒", "image_text": "冬季新款 保暖"},
+    {"title": "运动鞋 男", "description": "透气 网面", "image_text": "官方正品 支持验货"},
+    {"title": "洗发水 防脱", "description": "生姜 控油", "image_text": "国妆特字 防脱发 功效经人体试验"},
+    {"title": "自制牛肉干", "description": "手撕 麻辣", "image_text": "食品生产许可证 SC11151010500123"},
+    {"title": "火锅底料 牛油", "description": "重庆 老火锅", "image_text": "不含罂粟壳 放心吃"},
+    {"title": "豆芽机 家用", "description": "全自动 发豆芽"},
+    {"title": "海参 即食", "description": "大连 辽参", "image_text": "无添加 冷链配送"},
+    {"title": "代理记账 注册公司", "description": "正规财税公司 营业执照代办 需本人实名认证"},
+    {"title": "手机号 选号", "description": "运营商官方 实名制办理 本人身份证"},
+    {"title": "快递单号查询", "description": "物流查询工具"},
+    {"title": "车主 用品", "description": "车载香薰 摆件"},
+    {"title": "电动车电池 锂电池", "description": "48V 3C认证 国标"},
+    {"title": "婴儿奶粉 3段", "description": "12-36个月 买一送一"},
+    {"title": "儿童面霜", "description": "婴童专用 国妆备进字"},
+    {"title": "鹦鹉 玩具", "description": "会说话 毛绒 录音"},
+    {"title": "象牙白 手镯", "description": "和田玉 象牙白色 天然"},
+    {"title": "彩票 收纳 文件夹", "description": "彩票收藏册"},
+    {"title": "茅台镇 酱香酒", "description": "53度 坤沙 纯粮", "price_text": "¥128"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
