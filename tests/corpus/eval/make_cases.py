@@ -2332,6 +2332,42 @@ add("blind-52-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "茅台镇 酱香酒", "description": "53度 坤沙 纯粮", "price_text": "¥128"},
 ], split="dev")
 
+# ================================================================ 第五十三批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十五轮自测（写时不看规则；口语长描述、繁体、英文、代考、征信修复、宠物食品），改规则前：阳性 10/16 命中（"征信修复"原标其他，改标广告）、
+# 良性 0/12 误报；iPhone 16 Pro Max 售 1,999 元仍漏（参考价门槛为四分之一，见 reference_prices.yml）
+add("blind-53", "据《刑法》第二百八十四条之一、《征信业管理条例》、《宠物饲料标签规定》、《广告法》和各地案例另写的第十五轮自测", [], [
+    {"title": "【官方正品】新款女士真皮单肩包", "description": "亲们好～这款包包是我们和大牌同一个工厂出来的，用料做工跟专柜的LV一模一样，只是没有logo，价格只要专柜的零头！支持验货哦💕", "expected": [UC]},
+    {"title": "✨爆款面膜✨ 补水保湿 收缩毛孔", "description": "敷一片立刻白一个度!!! 祛斑祛痘祛痘印 28天彻底换肤 孕妇也能用 无任何副作用 医学级护肤", "expected": [AD]},
+    {"title": "純天然 野生 靈芝孢子粉", "description": "長白山野生靈芝 破壁率99% 抗癌抑癌 術後康復 增強免疫 癌症病人首選", "expected": [AD]},
+    {"title": "Genuine leather watch strap for Rolex Submariner", "description": "fits 20mm, aftermarket strap, not made by Rolex", "expected": []},
+    {"title": "Rolex Submariner Date 126610LN super clone", "description": "3235 movement, 904L steel, best quality 1:1, AAA+ quality", "expected": [CF]},
+    {"title": "減肥膠囊 泰國 進口", "description": "一個月瘦20斤 不反彈 不節食 含西布曲明 效果更快", "expected": [FA]},
+    {"title": "兒童 益智玩具 積木", "description": "全網最低價 國家級品質 第一品牌 贈品多多", "expected": [AD]},
+    {"title": "新鲜 野生 甲鱼 中华鳖", "description": "池塘养殖 鲜活 发货", "expected": []},
+    {"title": "老中医 祖传秘方 膏药", "description": "专治骨质增生 腰间盘突出 贴一贴 永不复发 无效退款", "expected": [AD]},
+    {"title": "香港代购 进口药 瑞士 奥司他韦", "description": "不用处方 现货 私信", "expected": [PB]},
+    {"title": "羊毛大衣 女 双面呢", "description": "原价3999 今天只要399 仅限今日 最后一天", "price_text": "¥399", "original_price_text": "¥3,999", "expected": [PR]},
+    {"title": "iPhone 16 Pro Max 全新未激活", "description": "国行 原封 假一罚万 ", "price_text": "¥1,999", "expected": [CF]},
+    {"title": "个人征信 修复 洗白", "description": "逾期记录 消除 内部渠道 包成功", "expected": [AD]},
+    {"title": "学生证 定制 火车票优惠", "description": "磁条可用 全国通用 不是学生也能办", "expected": [PB]},
+    {"title": "网课代看 刷课 学习通", "description": "代考 包过 网课全包", "expected": [PB]},
+    {"title": "猫粮 成猫 幼猫", "description": "治疗猫鼻支 猫藓 吃了就好 兽医推荐", "expected": [AD]},
+    {"title": "私家侦探 调查", "description": "查行踪 查开房 婚外情取证 手机定位", "expected": [PI]},
+    {"title": "仿真 手枪 模型 合金", "description": "1:1 可拆卸 可发射 bb弹 抛壳", "expected": [PB]},
+], split="dev")
+add("blind-53-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "【官方正品】新款女士真皮单肩包", "description": "品牌自有工厂 头层牛皮 支持专柜验货 七天无理由"},
+    {"title": "补水面膜 玻尿酸", "description": "保湿 舒缓 敏感肌适用 国妆备案"},
+    {"title": "靈芝孢子粉 破壁", "description": "保健食品 國食健注 增強免疫力 本品不能代替藥物"},
+    {"title": "Rolex Submariner 126610LN", "description": "full set 2023, box and papers, authenticated", "price_text": "¥85,000"},
+    {"title": "兒童 益智玩具 積木", "description": "3C認證 大顆粒 安全無毒"},
+    {"title": "膏药 关节 远红外", "description": "械字号 医疗器械注册证 缓解疼痛 请遵医嘱"},
+    {"title": "羊毛大衣 女 双面呢", "description": "双十一预售 定金50抵100", "price_text": "¥899"},
+    {"title": "猫粮 成猫 幼猫", "description": "鸡肉味 无谷 营养均衡"},
+    {"title": "侦探小说 悬疑", "description": "东野圭吾 精装"},
+    {"title": "学生证 保护套", "description": "卡套 透明 防水"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
