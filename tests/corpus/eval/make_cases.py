@@ -2368,6 +2368,31 @@ add("blind-53-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "学生证 保护套", "description": "卡套 透明 防水"},
 ], split="dev")
 
+# ================================================================ 第五十四批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十六轮自测（写时不看规则；统计表"其他"：化妆品冒充器械、儿童化妆品、1段奶粉、计量作弊、农药、兽药），改规则前：阳性 5/9 命中
+# （化妆品三条原标其他，按议题 13 的约定改标广告：化妆品宣称医疗作用是广告问题）、良性 1/8 误报（"不宣称消炎"的否定）
+add("blind-54", "据《计量法》、《农药管理条例》、《兽药管理条例》、《化妆品监督管理条例》、《儿童化妆品监督管理规定》和各地案例另写的第十六轮自测", [], [
+    {"title": "医用级 面膜 修复 敏感肌", "description": "械字号面膜 术后修复 补水", "expected": [AD]},
+    {"title": "药妆 祛痘霜", "description": "消炎 杀菌 祛痘印 药妆品牌", "expected": [AD]},
+    {"title": "美白祛斑霜", "description": "30天淡斑 祛黄褐斑 美白", "expected": [AD]},
+    {"title": "儿童 润肤霜", "description": "食品级原料 宝宝吃到嘴里也不怕 可食用", "expected": [OT]},
+    {"title": "1段 婴儿配方奶粉 0-6月", "description": "满2罐减50 送奶瓶", "expected": [OT]},
+    {"title": "电子秤 厨房", "description": "可调 缺斤短两 做生意必备 遥控", "expected": [OT]},
+    {"title": "加油机 作弊 芯片", "description": "加油站 计量 调 偷油", "expected": [OT]},
+    {"title": "敌敌畏 原液", "description": "杀虫 农药 无登记 散装", "expected": [OT]},
+    {"title": "兽药 狗狗 驱虫", "description": "人用药 改 兽用 无批号", "expected": [OT]},
+], split="dev")
+add("blind-54-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "医用冷敷贴 械字号", "description": "国械注准20202140123 术后修复"},
+    {"title": "祛痘凝胶", "description": "国妆特字G2021001 清洁毛孔 不宣称消炎"},
+    {"title": "美白精华", "description": "国妆特字G20210123 烟酰胺 人体功效评价"},
+    {"title": "儿童润肤霜", "description": "婴童专用 国妆备进字 温和"},
+    {"title": "3段 幼儿配方奶粉", "description": "12-36月 满2罐减50"},
+    {"title": "电子秤 厨房", "description": "精准 0.1g 烘焙"},
+    {"title": "杀虫剂 家用", "description": "农药登记证WP20180123 卫生杀虫"},
+    {"title": "宠物驱虫药", "description": "兽药字 批准文号 体内外驱虫"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
