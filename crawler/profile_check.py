@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from twisted.python.failure import Failure
 
 from crawler.fillrate import filled, required_fields
@@ -123,6 +123,19 @@ class ProfileCheckSpider(ListingSpider):
             selected = {f.name: f.value for f in r.fields}
             r.generic = {k: v for k, v in extract_fields(response, page).items()
                          if isinstance(v, str) and v and not selected.get(k)}
+        if page.type == "auto":  # what the page was taken for, and the fields read from its markup
+            from crawler.autodetect import classify
+
+            found = classify(response.text, response.url) if isinstance(response, HtmlResponse) else None
+            r.body = response.body
+            if found is not None and found.kind != "page":
+                r.item = found.kind
+                r.generic = {"识别依据 / taken for": f"{found.kind}: {found.why}",
+                             **{k: v for k, v in found.fields.items() if isinstance(v, str) and v}}
+                r.extracted = self.extract(response, name, page)
+                r.ids = item_ids(r.extracted, {})
+            r.subject = subject_of(response, page)
+            return
         values = extract_fields(response, page)
         r.required = [(req, filled(values, req)) for req in required_fields(page)]
         r.body = response.body
@@ -221,7 +234,9 @@ def check_page(site: str, url: str, *, profile: Profile | None = None, findings:
                                             "crawler.incremental.IncrementalMiddleware": None}, priority="cmdline")
     result = CheckResult(url)
     settings.set("EXTENSIONS", {**settings.getdict("EXTENSIONS"), "crawler.progress.ProgressLog": None,
-                                "crawler.walls.WallAlert": None},  # a check meeting a login wall alerts no one
+                                "crawler.walls.WallAlert": None,  # a check meeting a login wall alerts no one
+                                # one page checked is no sweep: its fill rates say nothing of the profile
+                                "crawler.fillrate.FillRateCheck": None, "crawler.warmup.Warmup": None},
                  priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(ProfileCheckSpider)

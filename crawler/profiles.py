@@ -37,7 +37,8 @@ from crawler.walls import Walls
 from netsword.config import sites_dir
 from netsword.yamlsource import SourceError, SourceLocation, load_yaml
 
-PageKind = Literal["page", "list", "search", "listing", "shop"]
+#: ``auto``: a site without a profile -- each page is told apart by its markup (crawler.autodetect)
+PageKind = Literal["page", "list", "search", "listing", "shop", "auto"]
 #: Item class names per page type that yields one.
 ITEM_OF: dict[str, str] = {"listing": "listing", "shop": "shop"}
 _ITEM_FIELDS = {
@@ -396,7 +397,10 @@ def _semantic_problems(profile: Profile) -> list[Problem]:
     for name, page in profile.pages.items():
         loc = ("pages", name)
         problems += _belongs_to_problems(profile, name, page)
-        if page.item == "none" and page.images is not None:
+        if page.type == "auto" and (page.fields or page.attributes or page.belongs_to or page.json_):
+            problems.append(((*loc, "type"), "an `auto` page reads its fields from the page's markup by itself",
+                             "remove fields, attributes, belongs_to and json, or give the page type its own `type`"))
+        if page.item == "none" and page.images is not None and page.type != "auto":
             problems.append(((*loc, "images"), f"images on a page of type {page.type!r}, which yields no item",
                              "set `type: listing` or `type: shop`, or remove `images:`"))
         if page.item == "none" and (page.fields or page.attributes):

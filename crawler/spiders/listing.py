@@ -42,6 +42,9 @@ from pipelines.store.files import html_rel
 
 _VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style)]"
 _ITEM_CLASSES = {"listing": ListingItem, "shop": ShopItem}
+#: links an ``auto`` page does not follow: log-in, account, cart and checkout pages, and log-outs
+_AUTO_DENY = (r"(?i)/(?:login|logout|signin|signout|sign-in|sign-out|register|signup|account|cart|checkout|"
+              r"passport|member)(?:[/?.]|$)", r"(?i)[?&](?:logout|action=logout)")
 #: request.meta key: SHA-256 of the response body (set where the body arrives, crawler.incremental)
 BODY_SHA256 = "netsword_body_sha256"
 #: Response flag set by :class:`crawler.incremental.IncrementalMiddleware` (body = the stored snapshot).
@@ -66,6 +69,10 @@ class ListingSpider(scrapy.Spider):
         self.base_url = base_url
         self.sweep_id = sweep_id or new_sweep_id(self.site)
         self.allowed_domains = self.profile.allowed_domains or None
+        if self.allowed_domains is None and any(p.type == "auto" for p in self.profile.pages.values()):
+            # a site without a profile follows every link: it stays on its start URLs' hosts
+            hosts = {urlsplit(u).hostname for u in self.profile.resolved_start_urls(base_url)}
+            self.allowed_domains = sorted(h for h in hosts if h) or None
         terms = search.split(",") if isinstance(search, str) else list(search or [])
         self.search_terms = [t.strip() for t in terms if t.strip()]
         self.only_urls = list(urls or [])  # a re-check: these pages only, no link followed
@@ -203,6 +210,8 @@ class ListingSpider(scrapy.Spider):
         ``parent``: the subject the page shows, handed to the sub-pages it links to (crawler.subpages)."""
         if self.only_urls:
             return
+        if page.type == "auto" and not page.follow:
+            yield from self.auto_links(response)
         for sel in page.follow:
             for href in select_links(response, sel):
                 request = self.request_for(response.urljoin(href))
@@ -227,6 +236,21 @@ class ListingSpider(scrapy.Spider):
                 request = self.request_for(response.urljoin(href), page_no=page_no + 1)
                 if request is not None:
                     yield request
+
+    def auto_links(self, response: Response) -> Iterator[scrapy.Request]:
+        """Every link of an ``auto`` page to the site's own pages (not to files, nor to log-in, cart or
+        account pages); the sweep's limits (pages, depth) and the dupefilter bound the walk."""
+        if not isinstance(response, HtmlResponse):
+            return
+        from scrapy.linkextractors import LinkExtractor
+
+        hosts = set(self.allowed_domains or ())
+        for link in LinkExtractor(deny=_AUTO_DENY, unique=True).extract_links(response):
+            if hosts and urlsplit(link.url).hostname not in hosts:  # LinkExtractor's allow_domains minds ports
+                continue
+            request = self.request_for(link.url)
+            if request is not None:
+                yield request
 
     def _common(self, response: Response) -> dict[str, Any]:
         requested = (response.meta.get("redirect_urls") or [response.url])[0]
@@ -266,6 +290,8 @@ class ListingSpider(scrapy.Spider):
             common["screenshot_sha256"], common["screenshot_path"] = shot
         if response.meta.get(CAPTURED):
             common["captures"] = evidence_entries(response)
+        if page.type == "auto":
+            return self.extract_auto(response, page_name, common)
         if page.item == "none":
             return PageItem(page_type=page_name, **common)
         values = self._bounded(response, extract_fields(response, page))
@@ -292,6 +318,30 @@ class ListingSpider(scrapy.Spider):
             return PageItem(page_type=page_name, **common)  # kept as evidence, not a listing
         if response.meta.get("netsword_page_no", 1) == 1 and not item.sub_page:  # a list's next pages: its first
             self._check_id(page.item, getattr(item, id_field), response.url, from_profile)
+        return item
+
+    def extract_auto(self, response: Response, page_name: str, common: dict[str, Any]
+                     ) -> ListingItem | ShopItem | PageItem:
+        """A page of a site without a profile (``type: auto``): a listing, a shop or a plain page, as its
+        markup says (crawler.autodetect); the item's ``attributes`` say why (``识别依据``)."""
+        from crawler.autodetect import classify
+
+        if not isinstance(response, HtmlResponse):
+            return PageItem(page_type=page_name, **common)
+        found = classify(response.text, response.url)
+        self.crawler.stats.inc_value(f"netsword/auto/{found.kind}")
+        if found.kind == "page":
+            return PageItem(page_type=page_name, **common)
+        values = self._bounded(response, dict(found.fields))
+        if found.kind == "listing":
+            values["attributes"] = {**(values.get("attributes") or {}), "识别依据": found.why}
+        item = _ITEM_CLASSES[found.kind](**common, **values)
+        id_field = f"{found.kind}_id"
+        if not getattr(item, id_field):
+            setattr(item, id_field, id_from_url(response.url))
+        if found.kind == "listing" and item.shop_url and not item.shop_id:
+            item.shop_id = id_from_url(item.shop_url)
+        self._check_id(found.kind, getattr(item, id_field), response.url, False)
         return item
 
     def _bounded(self, response: Response, values: dict[str, Any]) -> dict[str, Any]:

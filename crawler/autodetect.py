@@ -1,0 +1,221 @@
+"""Pages of a site nobody wrote a profile for: what each page is, and its fields, read from its markup.
+
+The ``auto`` page type (``crawler/sites/generic.yml``) sends every page of a site here. A page is
+
+* a **listing** when its schema.org data (JSON-LD, microdata, RDFa) or ``og:type`` declares one product, or
+  when it has one ``<h1>``, a price (``crawler.generic``'s price finders) and either a buy button or few
+  price elements (a list page shows one price per card);
+* a **shop** when it is not a listing and shows a licence block (营业执照, 统一社会信用代码 ...) or its
+  URL path names a shop (``/shop/``, ``/store/``, ``shop_id=``) and it has an ``<h1>``;
+* a plain **page** otherwise (kept as evidence, its links followed).
+
+Fields come from structured data first, then from the class and id names most shop systems use
+(``desc``, ``detail``, ``promo``, ``service``, ``notice``, ``breadcrumb`` ...). The result says why the page was
+taken for what it is (``AutoPage.why``), so an analyst can tell a guess from a declaration.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from parsel import Selector
+
+from crawler.generic import extract_product, structured_data
+
+#: text of an element, without scripts and styles
+_TEXT = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
+#: a price element: one per product card on a list page, one to three on a product page
+_PRICE_ELEMENTS = "[class*=price], [class*=Price], [itemprop=price], [id*=price]"
+#: more price elements than this and no buy button: a list of products, not one
+_MAX_PRICES_ON_LISTING = 4
+_BUY = re.compile(r"加入购物车|立即购买|马上抢|立即抢购|去购买|加购|add to (?:cart|bag|basket)|buy (?:it )?now", re.I)
+_LICENCE = re.compile(r"营业执照|统一社会信用代码|注册号|经营者信息|主体信息|资质信息|店铺资质|亮照"
+                      r"|business licen[cs]e", re.I)
+_SHOP_PATH = re.compile(r"/(?:shop|shops|store|stores|seller|sellers|dianpu|mall)(?:/|\.|$)"
+                        r"|[?&](?:shop|store|seller)_?id=", re.I)
+_USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
+_LABELLED_CODE = re.compile(r"(?:统一社会信用代码|信用代码|注册号)\s*[:：]?\s*([0-9A-Z*]{8,24})")
+_OPERATOR = re.compile(r"(?:经营者名称|经营者|企业名称|公司名称|主体名称|名称)\s*[:：]\s*([^\s:：，,;；]{2,40})")
+_FOOD_LICENCE = re.compile(r"(?<![A-Z0-9])(?:JY|SC)\d{14}(?!\d)")
+
+DESCRIPTION = ("[itemprop=description]", "[class*=desc]", "[id*=desc]", "[class*=detail]", "[id*=detail]",
+               "[class*=intro]", "[class*=summary]", "[class*=content]", "article")
+PROMO = ("[class*=promo]", "[class*=activity]", "[class*=coupon]", "[class*=discount]", "[class*=campaign]")
+SERVICE = ("[class*=service]", "[class*=guarantee]", "[class*=policy]", "[class*=after-sale]", "[class*=aftersale]",
+           "[class*=return]")
+NOTICES = ("[class*=notice]", "[class*=announce]", "[class*=bulletin]", "[class*=gonggao]", "[id*=notice]")
+SHOP_INTRO = ("[class*=intro]", "[class*=about]", "[class*=desc]", "[class*=profile]")
+BREADCRUMB = ("[class*=breadcrumb] a", "[class*=crumb] a", "nav[aria-label*=readcrumb] a")
+MAIN_PICTURES = ("meta[property='og:image']::attr(content)", "[itemprop=image]::attr(src)",
+                 "[itemprop=image]::attr(content)", "[class*=gallery] img::attr(src)",
+                 "[class*=main-img] img::attr(src)", "[class*=preview] img::attr(src)",
+                 "[class*=swiper] img::attr(src)")
+DETAIL_PICTURES = ("[class*=detail] img::attr(src)", "[id*=detail] img::attr(src)", "[class*=desc] img::attr(src)")
+LICENCE_PICTURES = ("img[alt*=执照]::attr(src)", "img[alt*=资质]::attr(src)", "img[src*=license]::attr(src)",
+                    "img[src*=licence]::attr(src)", "img[class*=license]::attr(src)", "[class*=license] img::attr(src)",
+                    "[class*=licence] img::attr(src)")
+#: longest text taken from one element (a whole page in a "content" div would be matched many times over)
+MAX_FIELD = 4000
+
+
+@dataclass
+class AutoPage:
+    kind: str  # listing | shop | page
+    why: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def classify(html: str, url: str) -> AutoPage:
+    """What the page at ``url`` shows, and its ListingItem or ShopItem fields."""
+    sel = Selector(text=html or "<html></html>")
+    declared = _declared_products(html, url, sel)
+    h1 = [t for t in (_text(n) for n in sel.css("h1")) if t]
+    product = extract_product(html, url) if declared == 1 or (declared == 0 and len(h1) == 1) else None
+    if product is not None and declared == 1 and product.title:
+        return AutoPage("listing", "schema.org Product / og:type product", _listing_fields(sel, product, url))
+    priced = False
+    if product is not None and declared == 0:
+        # the price shown next to the page's heading, not one of a "recommended" strip further down
+        product.price_text = _price_after_heading(sel) or product.price_text
+        priced = bool(product.price_text)
+        if priced and _BUY.search(" ".join(sel.css("button ::text, a ::text, input::attr(value)").getall())):
+            return AutoPage("listing", "one h1, a price and a buy button", _listing_fields(sel, product, url, h1[0]))
+    body = " ".join(sel.xpath(f"//body{_TEXT[1:]}").getall())
+    parts = urlsplit(url)
+    licence = bool(_LICENCE.search(body))
+    # a shop's own page (its licence, or a shop URL) shows a few of its goods with prices, but no buy button
+    if declared <= 1 and h1 and (licence or _SHOP_PATH.search(f"{parts.path}?{parts.query}")):
+        return AutoPage("shop", "a licence block" if licence else "a shop URL", _shop_fields(sel, url, h1[0]))
+    if product is not None and priced:
+        n_prices = len(sel.css(_PRICE_ELEMENTS))
+        # product cards: a price beside a link to the product (the last page of a list may hold only two)
+        n_cards = len(sel.xpath(f"//*[(contains({_LOWER}, 'price') or @itemprop='price') and "
+                                "(../descendant::a[@href] or ../../descendant::a[@href])]"))
+        if n_prices <= _MAX_PRICES_ON_LISTING and n_cards < 2:
+            return AutoPage("listing", f"one h1 and a price ({n_prices} price elements)",
+                            _listing_fields(sel, product, url, h1[0]))
+    return AutoPage("page", f"{declared} declared products, {len(h1)} h1")
+
+
+_LOWER = "translate(@class, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_NOT_PAID = ("old", "original", "origin", "market", "was", "strike", "line-through", "del", "before", "list")
+
+
+def _price_after_heading(sel: Selector) -> str:
+    """The first price element after the ``<h1>`` (not a struck-through or "original" one), as shown."""
+    skip = " or ".join(f"contains({_LOWER}, '{w}')" for w in _NOT_PAID)
+    query = (f"//h1[1]/following::*[(contains({_LOWER}, 'price') or @itemprop='price') and not({skip})"
+             " and not(self::del or self::s or ancestor::del or ancestor::s)]")
+    for node in sel.xpath(query)[:5]:
+        text = _text(node)
+        if 0 < len(text) <= 40 and re.search(r"\d", text):
+            return text
+    return ""
+
+
+def _declared_products(html: str, url: str, sel: Selector) -> int:
+    """How many products the page's schema.org data declares (an ``og:type`` of product counts as one)."""
+    n = 0
+    if any(hint in html for hint in ("ld+json", "itemprop", "typeof")):
+        for nodes in structured_data(html, url).values():
+            for node in nodes:
+                n += _count_products(node)
+    if n == 0 and (sel.css("meta[property='og:type']::attr(content)").get() or "").lower().startswith("product"):
+        n = 1
+    return n
+
+
+def _count_products(node: Any) -> int:
+    if isinstance(node, list):
+        return sum(_count_products(x) for x in node)
+    if not isinstance(node, dict):
+        return 0
+    types = node.get("@type") or []
+    types = [types] if isinstance(types, str) else types
+    own = int(any(str(t).rsplit("/", 1)[-1].lower() in ("product", "individualproduct") for t in types))
+    return own + sum(_count_products(node[k]) for k in ("@graph", "itemListElement", "item") if k in node)
+
+
+def _listing_fields(sel: Selector, product: Any, url: str, h1: str = "") -> dict[str, Any]:
+    values = {k: v for k, v in product.as_fields().items() if v}
+    values["title"] = product.title if values.get("title") and not h1 else (h1 or product.title)
+    values["description"] = values.get("description") or _first_text(sel, DESCRIPTION)
+    values["promo"] = _first_text(sel, PROMO)
+    values["service"] = _first_text(sel, SERVICE)
+    crumbs = [t for t in (_text(n) for q in BREADCRUMB for n in sel.css(q)) if t]
+    if crumbs:
+        values["category"] = crumbs[-1] if crumbs[-1] != values["title"] else (crumbs[-2] if len(crumbs) > 1 else "")
+    for a in sel.css("a[href]"):
+        href = a.attrib.get("href", "")
+        if _SHOP_PATH.search(href):
+            values["shop_url"] = urljoin(url, href)
+            values["shop_name"] = _text(a)
+            break
+    values["image_urls"] = _pictures(sel, url, {"main": MAIN_PICTURES, "detail": DETAIL_PICTURES})
+    return {k: v for k, v in values.items() if v}
+
+
+def _shop_fields(sel: Selector, url: str, h1: str) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": h1}
+    values["description"] = _first_text(sel, SHOP_INTRO)
+    values["notices"] = _first_text(sel, NOTICES)
+    values["service"] = _first_text(sel, SERVICE)
+    values["image_urls"] = _pictures(sel, url, {"license": LICENCE_PICTURES})
+    if values["image_urls"]:
+        values["license_image"] = values["image_urls"]["license"][0]
+    block = _licence_block(sel)
+    if block:
+        values["license_text"] = block
+        # the number as labelled (a wrong length is the licence checks' to say), else any code of the form
+        m = _LABELLED_CODE.search(block.upper()) or _USCC.search(block.upper())
+        if m:
+            values["license_number"] = m.group(m.lastindex or 0)
+        named = _OPERATOR.search(block)
+        if named:
+            values["operator"] = named.group(1)
+        food = _FOOD_LICENCE.search(block.upper())
+        if food:
+            values["food_license"] = food.group(0)
+    return {k: v for k, v in values.items() if v}
+
+
+def _pictures(sel: Selector, url: str, roles: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Absolute http(s) URLs of the page's pictures per role, page order, each once (the profile's
+    ``images:`` limits apply: count, size)."""
+    seen: set[str] = set()
+    out: dict[str, list[str]] = {}
+    for role, queries in roles.items():
+        for q in queries:
+            for raw in sel.css(q).getall():
+                link = urljoin(url, raw.strip())
+                if link.startswith(("http://", "https://")) and link not in seen:
+                    seen.add(link)
+                    out.setdefault(role, []).append(link)
+    return out
+
+
+def _licence_block(sel: Selector) -> str:
+    """The text of the smallest block holding the licence words (its heading and the numbers beside it)."""
+    words = " or ".join(f"contains(., '{w}')" for w in ("营业执照", "统一社会信用代码", "注册号", "经营者信息", "资质"))
+    for node in sel.xpath(f"//text()[{words}]/ancestor::*[self::div or self::section or self::table or self::ul "
+                          "or self::dl or self::aside or self::footer][1]"):
+        text = _text(node)
+        if text:
+            return text[:MAX_FIELD]
+    return ""
+
+
+def _first_text(sel: Selector, queries: tuple[str, ...]) -> str:
+    for q in queries:
+        for node in sel.css(q):
+            text = _text(node)
+            if len(text) >= 4:
+                return text[:MAX_FIELD]
+    return ""
+
+
+def _text(node: Selector) -> str:
+    return " ".join(" ".join(t.strip() for t in node.xpath(_TEXT).getall() if t.strip()).split())

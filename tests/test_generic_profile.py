@@ -1,0 +1,139 @@
+"""A site nobody wrote a profile for: ``crawler/sites/generic.yml`` (``type: auto``, crawler.autodetect).
+
+The pages are told apart by their markup alone; the end-to-end test sweeps the demo marketplace with the
+generic profile (none of the demo's selectors) and scores it against the demo's ground truth, on the
+listings and shops a crawler without a browser can reach (the kids category fills its cards by JavaScript).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from cli_helpers import ROOT, run_cli
+
+from crawler.autodetect import classify
+from crawler.demo.evaluate import GROUND_TRUTH, predicted_keys, score, truth_keys
+from crawler.profiles import load_profile
+from netsword.yamlsource import SourceError
+from pipelines.store import open_store
+
+URL = "http://shop.example.test/goods/123.html"
+
+
+def page(body: str, head: str = "") -> str:
+    return f"<html><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>"
+
+
+def test_a_product_declared_in_json_ld_is_a_listing():
+    ld = {"@context": "https://schema.org", "@type": "Product", "name": "高仿名表 一比一 机械表",
+          "description": "顶级复刻 原装机芯", "offers": {"@type": "Offer", "price": "399.00", "priceCurrency": "CNY"}}
+    found = classify(page("<h1>站点名</h1><div class='price'>¥399</div>",
+                          f"<script type='application/ld+json'>{json.dumps(ld, ensure_ascii=False)}</script>"), URL)
+    assert found.kind == "listing" and "schema.org" in found.why
+    assert found.fields["title"] == "高仿名表 一比一 机械表" and "399" in found.fields["price_text"]
+    assert found.fields["description"] == "顶级复刻 原装机芯"
+
+
+def test_one_heading_a_price_and_a_buy_button_is_a_listing_with_its_shop_and_texts():
+    html = page("""<nav class="breadcrumb"><a href="/">首页</a><a href="/c/food">食品</a></nav>
+        <h1>农家自制 腊肠 500g</h1><span class="goods-price">¥59.90</span><del class="old-price">¥199</del>
+        <button>加入购物车</button><a href="/shop/88/">老王腊味店</a>
+        <div class="goods-desc">家庭作坊 纯手工 无添加</div><div class="promo-bar">满99减10</div>
+        <div class="after-sale-service">不支持七天无理由退货</div>
+        <div class="detail"><img src="/img/d1.jpg"></div>
+        <ul class="recommend"><li><span class="price">¥1</span></li><li><span class="price">¥2</span></li>
+        <li><span class="price">¥3</span></li><li><span class="price">¥4</span></li></ul>""")
+    found = classify(html, URL)
+    assert found.kind == "listing" and "buy button" in found.why
+    f = found.fields
+    assert (f["title"], f["price_text"], f["category"]) == ("农家自制 腊肠 500g", "¥59.90", "食品")
+    assert f["description"] == "家庭作坊 纯手工 无添加" and f["promo"] == "满99减10"
+    assert f["service"] == "不支持七天无理由退货"
+    assert (f["shop_url"], f["shop_name"]) == ("http://shop.example.test/shop/88/", "老王腊味店")
+    assert f["image_urls"] == {"detail": ["http://shop.example.test/img/d1.jpg"]}
+
+
+def test_a_list_of_products_is_a_page_not_a_listing():
+    cards = "".join(f"<div class='card'><a href='/goods/{i}.html'>商品{i}</a><span class='price'>¥{i}9</span></div>"
+                    for i in range(12))
+    assert classify(page(f"<h1>手机数码</h1>{cards}"), "http://shop.example.test/list?page=2").kind == "page"
+    last = "".join(f"<div class='card'><a href='/goods/{i}.html'>商品{i}</a><span class='price'>¥{i}9</span></div>"
+                   for i in range(2))
+    assert classify(page(f"<h1>手机数码</h1>{last}"), "http://shop.example.test/list?page=9").kind == "page"
+    ld = [{"@context": "https://schema.org", "@type": "Product", "name": f"商品{i}",
+           "offers": {"@type": "Offer", "price": "9"}} for i in range(3)]
+    assert classify(page("<h1>搜索结果</h1>", f"<script type='application/ld+json'>{json.dumps(ld)}</script>"),
+                    URL).kind == "page"
+    assert classify(page("<h1>关于我们</h1><p>公司简介</p>"), "http://shop.example.test/about").kind == "page"
+
+
+def test_a_licence_block_makes_a_shop_with_its_number_and_operator():
+    html = page("""<h1>鑫盛五金旗舰店</h1><div class="shop-intro">厂家直销 五金工具</div>
+        <div class="shop-notice">春节期间暂停发货</div>
+        <div class="qualification"><h3>营业执照信息</h3><p>企业名称：深圳市鑫盛五金有限公司</p>
+        <p>统一社会信用代码：91440300MA5F00XY0T</p><img alt="营业执照" src="/lic/88.png"></div>""")
+    found = classify(html, "http://shop.example.test/store/88")
+    assert found.kind == "shop" and found.why == "a licence block"
+    f = found.fields
+    assert (f["name"], f["license_number"], f["operator"]) == ("鑫盛五金旗舰店", "91440300MA5F00XY0T",
+                                                                "深圳市鑫盛五金有限公司")
+    assert f["description"] == "厂家直销 五金工具" and f["notices"] == "春节期间暂停发货"
+    assert f["license_image"] == "http://shop.example.test/lic/88.png"
+    # a shop page without a licence block is a shop by its URL (and lic.missing will say so)
+    found = classify(page("<h1>小李手工饰品</h1><div class='shop-desc'>手工耳环</div>"), "http://x.test/shop/7")
+    assert found.kind == "shop" and found.why == "a shop URL" and "license_text" not in found.fields
+
+
+def test_an_auto_page_type_takes_no_selectors(tmp_path):
+    path = tmp_path / "mixed.yml"
+    path.write_text("site: mixed\nname: m\nstart_urls: ['http://x.test/']\npages:\n  any:\n    type: auto\n"
+                    "    match: ['.*']\n    fields: {title: h1}\n", encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        load_profile(path)
+    assert "auto" in str(err.value) and "mixed.yml:" in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def generic_sweep(demo_server, tmp_path_factory):
+    home = tmp_path_factory.mktemp("generic-home")
+    proc = run_cli("crawl", "--site", "generic", "--base-url", demo_server.url, "--sweep-id", "generic-demo",
+                   "-s", "DOWNLOAD_DELAY=0", "-s", "EVIDENCE_FINDING_SCREENSHOTS=False", home=home)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return home
+
+
+def _reachable(catalog: dict) -> tuple[dict[str, dict], set[str]]:
+    """The demo's listings a crawler without a browser reaches (not the JavaScript-only category), and their
+    shops."""
+    js = {c["slug"] for c in catalog["categories"] if c.get("js")}
+    listings = {x["id"]: x for x in catalog["listings"] if x["category"] not in js}
+    return listings, {x["shop_id"] for x in listings.values()}
+
+
+def test_the_generic_profile_sweeps_an_unprofiled_site_and_its_findings_hold(generic_sweep):
+    catalog = json.loads((ROOT / "crawler" / "demo" / "catalog.json").read_text(encoding="utf-8"))
+    listings, shops = _reachable(catalog)
+    db = sqlite3.connect(generic_sweep / "netsword.db")
+    got = {lid.rsplit("/", 1)[-1]: title for lid, title in db.execute("select listing_id, title from listings")}
+    got_shops = {sid.rsplit("/", 1)[-1] for (sid,) in db.execute("select shop_id from shops")}
+    db.close()
+    found = set(got) & set(listings)
+    print(f"\ngeneric profile: {len(found)}/{len(listings)} listings, {len(got_shops & shops)}/{len(shops)} shops")
+    assert len(found) >= 0.95 * len(listings)
+    assert len(got_shops & shops) >= 0.9 * len(shops)
+    assert all(got[i] == listings[i]["title"] for i in found), "titles come from the page's h1"
+    extra = set(got) - {x["id"] for x in catalog["listings"]}
+    assert not extra, f"only product pages are listings: {sorted(extra)[:10]}"
+    store = open_store(f"sqlite:///{generic_sweep / 'netsword.db'}")
+    try:
+        predicted = {(k, i.rsplit("/", 1)[-1], c)
+                     for k, i, c in predicted_keys(list(store.iter_findings({"sweep_id": "generic-demo"})))}
+    finally:
+        store.close()
+    truth = {(k, i, c) for k, i, c in truth_keys(GROUND_TRUTH) if (i in listings if k == "listing" else i in shops)}
+    report = score(truth, predicted)
+    print(report.table())
+    print("missed:", report.missed, "false alarms:", report.false_alarms)
+    assert report.precision >= 0.95 and report.recall >= 0.9
