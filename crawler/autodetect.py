@@ -39,6 +39,7 @@ _SHOP_PATH = re.compile(r"/(?:shop|shops|store|stores|seller|sellers|dianpu|mall
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
 _LABELLED_CODE = re.compile(r"(?:统一社会信用代码|信用代码|注册号)\s*[:：]?\s*([0-9A-Z*]{8,24})")
 _OPERATOR = re.compile(r"(?:经营者名称|经营者|企业名称|公司名称|主体名称|名称)\s*[:：]\s*([^\s:：，,;；]{2,40})")
+_LICENCE_LINK = re.compile(r"营业执照|资质|亮照|证照|执照|licen[cs]e|qualification|zizhi|certificat", re.I)
 _FOOD_LICENCE = re.compile(r"(?<![A-Z0-9])(?:JY|SC)\d{14}(?!\d)")
 
 DESCRIPTION = ("[itemprop=description]", "[class*=desc]", "[id*=desc]", "[class*=detail]", "[id*=detail]",
@@ -166,20 +167,56 @@ def _shop_fields(sel: Selector, url: str, h1: str) -> dict[str, Any]:
     values["image_urls"] = _pictures(sel, url, {"license": LICENCE_PICTURES})
     if values["image_urls"]:
         values["license_image"] = values["image_urls"]["license"][0]
-    block = _licence_block(sel)
-    if block:
-        values["license_text"] = block
-        # the number as labelled (a wrong length is the licence checks' to say), else any code of the form
-        m = _LABELLED_CODE.search(block.upper()) or _USCC.search(block.upper())
-        if m:
-            values["license_number"] = m.group(m.lastindex or 0)
-        named = _OPERATOR.search(block)
-        if named:
-            values["operator"] = named.group(1)
-        food = _FOOD_LICENCE.search(block.upper())
-        if food:
-            values["food_license"] = food.group(0)
+    values.update(_licence_values(_licence_block(sel), bool(values["image_urls"]), values.get("notices", "")))
     return {k: v for k, v in values.items() if v}
+
+
+def licence_fields(html: str, url: str) -> dict[str, Any]:
+    """The licence a shop's 资质/亮照 page shows: its text, number, operator, food licence and picture."""
+    sel = Selector(text=html or "<html></html>")
+    pictures = _pictures(sel, url, {"license": LICENCE_PICTURES})
+    values: dict[str, Any] = {"image_urls": pictures}
+    if pictures:
+        values["license_image"] = pictures["license"][0]
+    body = sel.xpath("//body")
+    block = _licence_block(sel) or (_text(body[0]) if body else "")
+    values.update(_licence_values(block[:MAX_FIELD], bool(pictures), ""))
+    return {k: v for k, v in values.items() if v}
+
+
+def licence_link(html: str, url: str) -> str:
+    """The link of a shop page to its licence (资质/亮照) page, absolute, or ""."""
+    sel = Selector(text=html or "<html></html>")
+    for a in sel.css("a[href]"):
+        href = a.attrib.get("href", "").strip()
+        if href and not href.startswith(("#", "javascript:")) and (
+                _LICENCE_LINK.search(_text(a)) or _LICENCE_LINK.search(href)):
+            link = urljoin(url, href)
+            if link.split("#")[0] != url.split("#")[0]:
+                return link
+    return ""
+
+
+def _licence_values(block: str, picture: bool, notices: str) -> dict[str, Any]:
+    """Licence fields from a licence block. Words without a number or a picture ("暂无资质信息", "执照办理中")
+    display no licence: they go to the notices, where the rules read them, and leave the licence empty."""
+    if not block:
+        return {}
+    upper = block.upper()
+    m = _LABELLED_CODE.search(upper) or _USCC.search(upper)
+    food = _FOOD_LICENCE.search(upper)
+    if not (m or food or picture):
+        return {"notices": f"{notices} {block}".strip()}
+    values: dict[str, Any] = {"license_text": block}
+    if m:
+        # the number as labelled (a wrong length is the licence checks' to say), else any code of the form
+        values["license_number"] = m.group(m.lastindex or 0)
+    named = _OPERATOR.search(block)
+    if named:
+        values["operator"] = named.group(1)
+    if food:
+        values["food_license"] = food.group(0)
+    return values
 
 
 def _pictures(sel: Selector, url: str, roles: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:

@@ -137,3 +137,31 @@ def test_the_generic_profile_sweeps_an_unprofiled_site_and_its_findings_hold(gen
     print(report.table())
     print("missed:", report.missed, "false alarms:", report.false_alarms)
     assert report.precision >= 0.95 and report.recall >= 0.9
+
+
+def test_a_shop_whose_licence_is_on_its_own_page_is_judged_with_that_page(tmp_path):
+    """tests/qualsite.py: shops that show their licence on a 资质 page. The generic profile fetches the page the
+    shop links to, keeps it as evidence and reads the licence there: no false "licence not displayed"; a
+    qualification page that says 暂无 leaves the licence missing."""
+    from qualsite import VALID_USCC, QualSite
+
+    with QualSite() as site:
+        proc = run_cli("crawl", "--site", "generic", "--base-url", site.url, "--sweep-id", "generic-qual",
+                       "-s", "DOWNLOAD_DELAY=0", "-s", "EVIDENCE_FINDING_SCREENSHOTS=False", home=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    store = open_store(f"sqlite:///{tmp_path / 'netsword.db'}")
+    try:
+        shops = {sid.rsplit(":", 1)[-1]: store.get_shop(sid) for sid in store.iter_subject_ids("shop")}
+        rules = {(f["subject_id"].rsplit(":", 1)[-1], f["rule_id"]) for f in store.iter_findings({})}
+    finally:
+        store.close()
+    assert set(shops) == {"shop/1", "shop/2", "shop/3"}, "the qualification pages are no shops of their own"
+    assert shops["shop/1"].license_number == VALID_USCC
+    assert "厦门一号贸易有限公司" in shops["shop/1"].license_text
+    assert shops["shop/3"].license_number == "92350102MA2Y0R7X1M"
+    assert not {r for s, r in rules if s in ("shop/1", "shop/3") and r.startswith("lic.")}
+    assert ("shop/2", "lic.missing") in rules and "暂无资质信息" in shops["shop/2"].notices
+    db = sqlite3.connect(tmp_path / "netsword.db")
+    kept = {url.split("/", 3)[-1] for (url,) in db.execute("select url from page_states where page_type = 'licence'")}
+    db.close()
+    assert kept == {"shop/1/license", "shop/2/license", "qual?token=7f3a"}

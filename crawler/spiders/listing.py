@@ -201,17 +201,61 @@ class ListingSpider(scrapy.Spider):
             return
         else:
             item = self.extract(response, name, page)
-        yield from self.links(response, page, subpages.subject_of(item))
+        licence = self.licence_request(response, item) if page.type == "auto" else None
+        yield from self.links(response, page, subpages.subject_of(item),
+                              skip={licence.url} if licence is not None else None)
+        if licence is not None:
+            yield licence  # the shop is yielded with its licence page's fields (parse_licence)
+            return
         yield item
 
+    # -- sites without a profile: a shop's licence on its own page -----------------------------
+    def licence_request(self, response: Response, item: Any) -> scrapy.Request | None:
+        """An ``auto`` shop page that shows no licence but links to a 资质/亮照 page: the request for that page,
+        carrying the shop (fetched whatever the incremental state: its fields complete the shop's record)."""
+        if not isinstance(item, ShopItem) or item.license_text or item.license_number or item.license_image:
+            return None
+        from crawler.autodetect import licence_link
+
+        url = licence_link(response.text, response.url) if isinstance(response, HtmlResponse) else ""
+        if not url or (self.allowed_domains and urlsplit(url).hostname not in self.allowed_domains):
+            return None
+        return scrapy.Request(url, callback=self.parse_licence, errback=self.licence_failed, dont_filter=True,
+                              cb_kwargs={"shop": item}, meta={"netsword_page_type": "licence", "netsword_full": True})
+
+    def parse_licence(self, response: Response, shop: ShopItem) -> Iterator[Any]:
+        """The licence page of an ``auto`` shop: kept as evidence, its licence fields filled into the shop."""
+        from crawler.autodetect import licence_fields
+
+        yield PageItem(page_type="licence", **self._evidence_common(response))
+        found = licence_fields(response.text, response.url) if isinstance(response, HtmlResponse) else {}
+        for name, value in found.items():
+            if name == "image_urls":
+                for role, urls in value.items():
+                    have = shop.image_urls.setdefault(role, [])
+                    have.extend(u for u in urls if u not in have)
+            elif name == "notices":
+                shop.notices = f"{shop.notices} {value}".strip()
+            elif not getattr(shop, name):
+                setattr(shop, name, value)
+        self.crawler.stats.inc_value("netsword/auto/licence_pages")
+        yield shop
+
+    def licence_failed(self, failure: Failure) -> Iterator[Any]:
+        """The licence page could not be fetched: the shop is stored, saying so, not judged as showing none."""
+        self.on_error(failure)
+        shop = failure.request.cb_kwargs["shop"]  # type: ignore[attr-defined]
+        shop.license_text = f"（资质页面未能获取 / licence page not fetched: {failure.request.url}）"  # type: ignore[attr-defined]
+        yield shop
+
     def links(self, response: Response, page: PageType,
-              parent: tuple[str, str] | None = None) -> Iterator[scrapy.Request]:
+              parent: tuple[str, str] | None = None, skip: set[str] | None = None) -> Iterator[scrapy.Request]:
         """Requests for the page's links (``follow``) and its next page (``pagination``); none in a re-check.
         ``parent``: the subject the page shows, handed to the sub-pages it links to (crawler.subpages)."""
         if self.only_urls:
             return
         if page.type == "auto" and not page.follow:
-            yield from self.auto_links(response)
+            yield from self.auto_links(response, skip or set())
         for sel in page.follow:
             for href in select_links(response, sel):
                 request = self.request_for(response.urljoin(href))
@@ -237,7 +281,7 @@ class ListingSpider(scrapy.Spider):
                 if request is not None:
                     yield request
 
-    def auto_links(self, response: Response) -> Iterator[scrapy.Request]:
+    def auto_links(self, response: Response, skip: set[str]) -> Iterator[scrapy.Request]:
         """Every link of an ``auto`` page to the site's own pages (not to files, nor to log-in, cart or
         account pages); the sweep's limits (pages, depth) and the dupefilter bound the walk."""
         if not isinstance(response, HtmlResponse):
@@ -246,7 +290,7 @@ class ListingSpider(scrapy.Spider):
 
         hosts = set(self.allowed_domains or ())
         for link in LinkExtractor(deny=_AUTO_DENY, unique=True).extract_links(response):
-            if hosts and urlsplit(link.url).hostname not in hosts:  # LinkExtractor's allow_domains minds ports
+            if (hosts and urlsplit(link.url).hostname not in hosts) or link.url in skip:  # allow_domains minds ports
                 continue
             request = self.request_for(link.url)
             if request is not None:
@@ -279,7 +323,9 @@ class ListingSpider(scrapy.Spider):
                              subject_kind=prev.get("subject_kind", ""), subject_id=prev.get("subject_id", ""),
                              screenshot_sha256=shot[0], screenshot_path=shot[1])
 
-    def extract(self, response: Response, page_name: str, page: PageType) -> ListingItem | ShopItem | PageItem:
+    def _evidence_common(self, response: Response) -> dict[str, Any]:
+        """The fields every item of a fetched page has, with the page kept as evidence (HTML, hash, screenshot,
+        captured answers)."""
         common = self._common(response)
         common["html"] = response.body
         # the snapshot's hash as the response arrived (crawler.incremental), so findings carry it when made
@@ -290,6 +336,10 @@ class ListingSpider(scrapy.Spider):
             common["screenshot_sha256"], common["screenshot_path"] = shot
         if response.meta.get(CAPTURED):
             common["captures"] = evidence_entries(response)
+        return common
+
+    def extract(self, response: Response, page_name: str, page: PageType) -> ListingItem | ShopItem | PageItem:
+        common = self._evidence_common(response)
         if page.type == "auto":
             return self.extract_auto(response, page_name, common)
         if page.item == "none":
