@@ -2393,6 +2393,43 @@ add("blind-54-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "宠物驱虫药", "description": "兽药字 批准文号 体内外驱虫"},
 ], split="dev")
 
+# ================================================================ 第五十五批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十七轮自测（写时不看规则；直播、价格、退换货、自动续费、维修、培训、旅游、刷单、平台），改规则前：阳性 10/14 命中、良性 1/15 误报
+# （个人闲置"不退不换"：个人卖家不是经营者）；会员年卡"自动续费不提醒 不退"原标消费者权益，改标消费者权益+合同
+add("blind-55", "据《明码标价和禁止价格欺诈规定》第十九条、《消费者权益保护法》第二十五条、《侵害消费者权益行为处罚办法》第十二条、《旅游法》和各地案例另写的第十七轮自测", [], [
+    {"title": "直播间专享 蚕丝被", "description": "主播亲测 全网最低价 错过再等一年 第一名", "expected": [AD]},
+    {"title": "扫地机器人 S8", "description": "日常价2999 直播间到手价999 直降2000", "price_text": "¥999", "original_price_text": "¥2,999", "expected": []},
+    {"title": "保暖内衣 套装", "description": "吊牌价899 到手89 一折清仓", "price_text": "¥89", "original_price_text": "¥899", "expected": [PR]},
+    {"title": "新款手机壳", "description": "价格以客服报价为准 拍下不发货 联系客服改价", "expected": [PR]},
+    {"title": "定制T恤 印logo", "description": "定制商品 不退不换", "expected": []},
+    {"title": "洗衣机 滚筒", "description": "收货后15天内不退货 只换不退 运费买家自理", "expected": [CR]},
+    {"title": "会员年卡 视频", "description": "自动续费 到期自动扣款 不提醒 不退", "expected": [CR, CT]},
+    {"title": "手机 维修 上门", "description": "先付款后维修 维修费用看情况 修不好也收检测费200", "expected": [CT]},
+    {"title": "培训课程 会计", "description": "报名后不退费 学员中途退学 学费概不退还", "expected": [CT]},
+    {"title": "美容卡 储值", "description": "充5000送2000 卡内余额不退 过期作废", "expected": [CT]},
+    {"title": "二手 iPhone 13", "description": "个人闲置 自用 不退不换 介意勿拍", "expected": []},
+    {"title": "旅游 跟团游 云南", "description": "报名后因个人原因取消 团费全部不退 购物店必须进", "expected": [CT]},
+    {"title": "净水器 家用", "description": "其他品牌的净水器都是智商税 喝了致癌 只有我们的安全", "expected": [UC]},
+    {"title": "洗碗机", "description": "已售10万台 真实销量 请放心", "expected": []},
+    {"title": "代运营 店铺", "description": "刷单 补单 提升权重 真实物流 好评", "expected": [UC]},
+    {"title": "买家秀 模特 图片", "description": "代写好评 晒图 追评 买家秀代拍", "expected": [UC]},
+    {"title": "差评 处理", "description": "专业处理中差评 删除差评 不成功不收费", "expected": [PF]},
+    {"title": "平台 流量 推广", "description": "某平台强制商家参加百亿补贴 不参加就限流", "expected": [PF]},
+], split="dev")
+add("blind-55-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "直播间专享 蚕丝被", "description": "主播亲测 100%桑蚕丝 限时优惠"},
+    {"title": "保暖内衣 套装", "description": "冬季 加绒 两套装", "price_text": "¥89"},
+    {"title": "新款手机壳", "description": "全包 防摔 现货速发"},
+    {"title": "洗衣机 滚筒", "description": "支持七天无理由退货 送装一体"},
+    {"title": "会员年卡 视频", "description": "自动续费 到期前3天短信提醒 可随时取消"},
+    {"title": "手机 维修 上门", "description": "维修前报价 确认后维修 不修不收费"},
+    {"title": "培训课程 会计", "description": "7天内可无理由退费 开课后按课时比例退费"},
+    {"title": "美容卡 储值", "description": "余额可退 按规定办理"},
+    {"title": "旅游 跟团游 云南", "description": "纯玩无购物 出行前7天取消全额退"},
+    {"title": "净水器 家用", "description": "RO反渗透 检测报告 出水TDS值低"},
+    {"title": "差评 回访 客服", "description": "收到差评我们会第一时间回访 解决问题"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
