@@ -2430,6 +2430,41 @@ add("blind-55-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "差评 回访 客服", "description": "收到差评我们会第一时间回访 解决问题"},
 ], split="dev")
 
+# ================================================================ 第五十六批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十八轮自测（写时不看规则；野生动植物的俗名、制品和合法近似物），改规则前：阳性 11/13 命中、良性 2/14 误报（香水的"麝香"、口红色号"鹤顶红"）；
+# 人工养殖有证的大鲵原标禁售，改为良性：2021 年名录里大鲵只保护野外种群
+add("blind-56", "据《国家重点保护野生动物名录》(2021)、《国家重点保护野生植物名录》(2021)、CITES 附录和各地案例另写的第十八轮自测", [], [
+    {"title": "画眉鸟 活体 会叫", "description": "野生 笼养 送鸟笼", "expected": [PB]},
+    {"title": "金钱龟 苗", "description": "纯种 三线闭壳龟 包活", "expected": [PB]},
+    {"title": "麝香 天然 正品", "description": "林麝 一克 药用", "expected": [PB]},
+    {"title": "羚羊角 片", "description": "赛加羚羊 退烧 中药", "expected": [PB]},
+    {"title": "砗磲 手串", "description": "天然白砗磲 大颗 海洋有机宝石 玉化", "expected": [PB]},
+    {"title": "海马干 野生", "description": "泡酒 大海马 男人的加油站", "expected": [PB]},
+    {"title": "熊胆粉 活熊取胆", "description": "正品 护肝 清热", "expected": [PB]},
+    {"title": "盔犀鸟 头骨 雕件", "description": "鹤顶红 老料 收藏", "expected": [PB]},
+    {"title": "野生 兰花 铁皮石斛 原种", "description": "深山挖的 野生 带根 活体", "expected": [PB]},
+    {"title": "红豆杉 野生 老桩", "description": "山上挖的 盆景 大树", "expected": [PB]},
+    {"title": "眼镜蛇 活体", "description": "宠物蛇 包活 可发货", "expected": [PB]},
+    {"title": "猫头鹰 活体 宠物", "description": "雕鸮 幼鸟 手养", "expected": [PB]},
+    {"title": "蜂鸟 标本", "description": "真鸟 装饰 收藏", "expected": [PB]},
+    {"title": "野生 甲鱼 黄沙鳖", "description": "江里捕的 野生", "expected": []},
+    {"title": "娃娃鱼 大鲵", "description": "人工养殖 有证 可食用 鲜活", "expected": []},
+], split="dev")
+add("blind-56-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "画眉鸟 刺绣 挂画", "description": "苏绣 装饰"},
+    {"title": "乌龟 巴西龟", "description": "宠物龟 活体 包活"},
+    {"title": "麝香 香水 男士", "description": "白麝香 香氛 持久"},
+    {"title": "羚羊 玩偶", "description": "毛绒玩具 儿童"},
+    {"title": "砗磲 仿 树脂", "description": "仿砗磲 树脂手串 不是天然"},
+    {"title": "海马 玩具 模型", "description": "塑料 儿童 海洋动物"},
+    {"title": "熊胆 眼药水", "description": "国药准字 人工熊胆 滴眼液"},
+    {"title": "石斛 枫斗 人工种植", "description": "铁皮石斛 种植基地 有证"},
+    {"title": "红豆杉 盆栽 人工培育", "description": "苗圃 有林木种子生产经营许可证"},
+    {"title": "玉米蛇 宠物蛇", "description": "人工繁殖 温顺"},
+    {"title": "猫头鹰 摆件", "description": "木雕 招财"},
+    {"title": "鹤顶红 口红", "description": "正红色 显白"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
