@@ -168,8 +168,9 @@ def list_terms(rules_dir: Path) -> int:
 
 
 def sizes(rs: RuleSet) -> tuple[int, int]:
-    """(rules, terms of the listing automaton that rules use: not the reference-price words)."""
-    return len(rs.rules), sum(1 for p in rs._automata["listing"].payloads if any(p[3]))
+    """(rules for listings, terms of the listing automaton that rules use: not the reference-price words)."""
+    listing_rules = sum(r.applies_to == "listing" for r in rs.rules)
+    return listing_rules, sum(1 for p in rs._automata["listing"].payloads if any(p[3]))
 
 
 def run_workload(label: str, items: list[ListingItem], engines: dict[str, RuleSet], repeat: int) -> list[str]:
