@@ -92,6 +92,18 @@ def test_sentence_punctuation_and_latin_spacing_kept():
     assert deobfuscate_text("nice bag")[1] == []
 
 
+@pytest.mark.parametrize(("text", "out"), [("G-U-C-C-I 腰带", "gucci 腰带"), ("L.V 钱包", "lv 钱包"),
+                                           ("c.h.a.n.e.l", "chanel"), ("P R A D A", "prada")])
+def test_a_word_spelled_out_letter_by_letter_is_joined(text, out):
+    """A brand written one letter at a time with separators between (a dodge of brand filters) is read whole."""
+    assert deobfuscate_text(text)[0] == out
+
+
+@pytest.mark.parametrize("text", ["t-shirt", "e-mail", "1.5l", "a4 纸", "x.y2", "wi-fi"])
+def test_letters_inside_words_and_numbers_keep_their_separators(text):
+    assert deobfuscate_text(text)[0] == normalize_text(text)
+
+
 def test_strip_separators_maps_offsets_back():
     st = strip_separators("xx高 * 仿yy")
     assert st.text == "xx高仿yy"

@@ -132,7 +132,10 @@ SEPARATORS = (
 _WS_RUN_RE = re.compile(f"[{WHITESPACE}]+")
 # The pattern starts with the separator class (not the look-behind) so the regex engine can skip
 # quickly to candidate characters: about 2x faster on Chinese text, same matches.
-_SEP_RE = re.compile(f"[{SEPARATORS}](?<=[{CJK}][{SEPARATORS}])[{SEPARATORS}]*(?=[{CJK}])")
+# Also one separator between two single latin letters ("l.v", "g-u-c-c-i": a brand spelled out letter by
+# letter); a letter beside another letter or digit is part of a word ("t-shirt", "1.5l", "a4") and is kept.
+_SEP_RE = re.compile(f"[{SEPARATORS}](?:(?<=[{CJK}][{SEPARATORS}])[{SEPARATORS}]*(?=[{CJK}])"
+                     f"|(?<=(?<![a-z0-9])[a-z][{SEPARATORS}])(?=[a-z](?![a-z0-9])))")
 
 
 # ---------------------------------------------------------------- traditional -> simplified

@@ -2465,6 +2465,34 @@ add("blind-56-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "鹤顶红 口红", "description": "正红色 显白"},
 ], split="dev")
 
+# ================================================================ 第五十七批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第十九轮自测（写时不看规则；箱包"X家"代称和款名、版本用语、逐字母拆开的品牌、汽配和日化售假），改规则前：阳性 3/12 命中、良性 0/9 误报
+add("blind-57", "据各地售假判决书和典型案例所引商品标题（“C家”“G家”代称、“高版本”“原厂皮料”、机油灌装、贴原厂标）另写的第十九轮自测", [], [
+    {"title": "小香风 链条包 菱格", "description": "C家 经典款 原厂皮 对比专柜无差", "expected": [CF]},
+    {"title": "D家 马鞍包 老花", "description": "顶级版本 刺绣 五金一致", "expected": [CF]},
+    {"title": "H家 铂金包 25", "description": "纯手工 蜡线 原厂皮料 高版本", "expected": [CF]},
+    {"title": "G家 酒神包", "description": "最高版本 支持验货 细节图", "expected": [CF]},
+    {"title": "L.V 老花 钱包", "description": "复刻 男女款", "expected": [CF]},
+    {"title": "G-U-C-C-I 腰带 男", "description": "双G扣 原版", "expected": [CF]},
+    {"title": "机油 美孚1号 全合成", "description": "散装灌装 便宜 桶装 非原装", "price_text": "¥39", "expected": [CF]},
+    {"title": "刹车片 原厂 4S店同款", "description": "副厂件 贴原厂标 价格低", "expected": [CF]},
+    {"title": "博士 音响 家庭影院", "description": "高仿 Bose 一样的音质", "expected": [CF]},
+    {"title": "苹果充电器 20W 原装", "description": "拆机 原装 非官方 高仿原装", "expected": [CF]},
+    {"title": "云南白药 牙膏", "description": "厂家直销 批发 无防伪码 5支装", "price_text": "¥9.9", "expected": [CF]},
+    {"title": "华为手表 GT4", "description": "华强北 顶配 一比一 外观", "expected": [CF]},
+], split="dev")
+add("blind-57-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "小香风 外套 女", "description": "粗花呢 短款 秋冬"},
+    {"title": "马鞍包 女 复古", "description": "真皮 原创设计 小众品牌"},
+    {"title": "铂金包 同款 手提包", "description": "设计款 无logo 头层牛皮"},
+    {"title": "机油 美孚1号 全合成", "description": "官方授权店 原装正品 支持防伪查询", "price_text": "¥399"},
+    {"title": "刹车片 副厂件", "description": "品牌副厂 性价比 明码标注非原厂"},
+    {"title": "苹果充电器 20W", "description": "Apple 原装 官方授权 国行"},
+    {"title": "云南白药 牙膏", "description": "官方旗舰店 正品", "price_text": "¥29.9"},
+    {"title": "华为手表 GT4", "description": "华为官方 正品 全国联保"},
+    {"title": "G家 同款 平替", "description": "平价 设计款 无任何品牌标识"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
