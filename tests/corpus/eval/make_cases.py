@@ -2493,6 +2493,33 @@ add("blind-57-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "G家 同款 平替", "description": "平价 设计款 无任何品牌标识"},
 ], split="dev")
 
+# ================================================================ 第五十八批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十轮自测（写时不看规则；腕表工厂代号、球鞋版本、化妆品渠道货、数码改序列号、户外品牌），改规则前：阳性 9/12 命中、良性 0/8 误报
+add("blind-58", "据各地售假判决书和典型案例所引商品描述（“VS厂”“纯原”“渠道货”“改序列号”）另写的第二十轮自测", [], [
+    {"title": "劳力士 日志 41", "description": "Clean厂 3235机芯 904L 一体", "expected": [CF]},
+    {"title": "欧米茄 海马 300", "description": "VS厂 8800机芯 陶瓷圈", "expected": [CF]},
+    {"title": "卡地亚 山度士", "description": "BV厂 出品 快拆表带", "expected": [CF]},
+    {"title": "AJ1 芝加哥 高帮", "description": "LJR版本 原楦原纸板", "expected": [CF]},
+    {"title": "椰子 350 斑马", "description": "OG版 巴斯夫爆米花", "expected": [CF]},
+    {"title": "Dunk SB 联名", "description": "H12纯原 细节拉满", "expected": [CF]},
+    {"title": "雅诗兰黛 小棕瓶 精华", "description": "渠道货 无码 保真 比专柜便宜一半", "price_text": "¥89", "expected": [CF]},
+    {"title": "海蓝之谜 面霜 60ml", "description": "厂家货 工厂直发 和专柜一样", "price_text": "¥199", "expected": [CF]},
+    {"title": "迪奥 口红 999", "description": "中样 无盒 尾货 假一罚十", "price_text": "¥25", "expected": [CF]},
+    {"title": "Apple Watch S9", "description": "华强北 s9 顶配版 可改序列号", "expected": [CF]},
+    {"title": "北面 1996 羽绒服", "description": "TNF 原单 700蓬 外贸", "expected": [CF]},
+    {"title": "始祖鸟 Beta 冲锋衣", "description": "代购 公司级 防水 压胶", "expected": [CF]},
+], split="dev")
+add("blind-58-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "劳力士 日志 41", "description": "二手 全套 附保卡 鉴定证书", "price_text": "¥68,000"},
+    {"title": "AJ1 芝加哥 高帮", "description": "得物鉴定 正品 全新", "price_text": "¥2,500"},
+    {"title": "雅诗兰黛 小棕瓶 精华", "description": "官方旗舰店 正品 50ml", "price_text": "¥680"},
+    {"title": "迪奥 口红 999 小样", "description": "专柜赠品 1.5g 正品小样", "price_text": "¥79"},
+    {"title": "Apple Watch S9", "description": "国行 官方 全新 保修", "price_text": "¥2,999"},
+    {"title": "北面 1996 羽绒服", "description": "官方授权 正品 700蓬", "price_text": "¥2,299"},
+    {"title": "冲锋衣 防水 压胶", "description": "户外 三合一 国产品牌"},
+    {"title": "手表 机械 自动", "description": "国产 海鸥机芯 蓝宝石"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
