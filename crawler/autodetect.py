@@ -31,7 +31,17 @@ _TEXT = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript
 _PRICE_ELEMENTS = "[class*=price], [class*=Price], [itemprop=price], [id*=price]"
 #: more price elements than this and no buy button: a list of products, not one
 _MAX_PRICES_ON_LISTING = 4
-_BUY = re.compile(r"加入购物车|立即购买|马上抢|立即抢购|去购买|加购|add to (?:cart|bag|basket)|buy (?:it )?now", re.I)
+#: a buy button's words (Chinese and the languages of the big marketplaces), or its id or class
+_BUY = re.compile(
+    r"加入购物车|立即购买|马上抢|立即抢购|去购买|加购|加入購物車|立即購買|直接購買|"
+    r"add to (?:cart|bag|basket|trolley)|buy (?:it )?now|aggiungi al carrello|compra ora|"
+    r"in den (?:einkaufswagen|warenkorb)|jetzt kaufen|ajouter au panier|acheter maintenant|añadir al carrito|"
+    r"comprar ahora|adicionar ao carrinho|"
+    r"in winkelwagen|do koszyka|do košíka|do košíku|v košarico|u košaricu|kosárba|в корзину|купить|кошик|"
+    r"カートに入れる|今すぐ買う|장바구니|구매하기|바로구매|sepete ekle|thêm vào giỏ", re.I)
+_BUY_CONTROLS = ("[id*=add-to-cart], [id*=addToCart], [id*=add_to_cart], [class*=add-to-cart], [class*=addToCart], "
+                 "[class*=add_to_cart], [id*=buy-now], [class*=buy-now], [id*=buyNow], [class*=buyNow], "
+                 "[name*=add-to-cart], [data-action*=add-to-cart]")
 _LICENCE = re.compile(r"营业执照|统一社会信用代码|注册号|经营者信息|主体信息|资质信息|店铺资质|亮照"
                       r"|business licen[cs]e", re.I)
 _SHOP_PATH = re.compile(r"/(?:shop|shops|store|stores|seller|sellers|dianpu|mall)(?:/|\.|$)"
@@ -74,31 +84,98 @@ def classify(html: str, url: str) -> AutoPage:
     sel = Selector(text=html or "<html></html>")
     declared = _declared_products(html, url, sel)
     h1 = [t for t in (_text(n) for n in sel.css("h1")) if t]
-    product = extract_product(html, url) if declared == 1 or (declared == 0 and len(h1) == 1) else None
-    if product is not None and declared == 1 and product.title:
-        return AutoPage("listing", "schema.org Product / og:type product", _listing_fields(sel, product, url))
+    heading = _main_heading(sel, h1)
+    product = extract_product(html, url) if declared or heading else None
+    if product is not None and declared and product.title and (
+            declared == 1 or _same_name(product.title, heading or _page_title(sel))):
+        why = "schema.org Product / og:type product" if declared == 1 else \
+            f"schema.org Product named as the page ({declared} declared: variants, related goods)"
+        return AutoPage("listing", why, _listing_fields(sel, product, url))
     priced = False
-    if product is not None and declared == 0:
+    if product is not None and not declared:
         # the price shown next to the page's heading, not one of a "recommended" strip further down
         product.price_text = _price_after_heading(sel) or product.price_text
         priced = bool(product.price_text)
-        if priced and _BUY.search(" ".join(sel.css("button ::text, a ::text, input::attr(value)").getall())):
-            return AutoPage("listing", "one h1, a price and a buy button", _listing_fields(sel, product, url, h1[0]))
+        if priced and _has_buy_button(sel):
+            return AutoPage("listing", "a heading, a price and a buy button",
+                            _listing_fields(sel, product, url, heading))
     body = " ".join(sel.xpath(f"//body{_TEXT[1:]}").getall())
     parts = urlsplit(url)
     licence = bool(_LICENCE.search(body))
     # a shop's own page (its licence, or a shop URL) shows a few of its goods with prices, but no buy button
     if declared <= 1 and h1 and (licence or _SHOP_PATH.search(f"{parts.path}?{parts.query}")):
         return AutoPage("shop", "a licence block" if licence else "a shop URL", _shop_fields(sel, url, h1[0]))
-    if product is not None and priced:
+    if product is not None and priced and len(h1) == 1:
         n_prices = len(sel.css(_PRICE_ELEMENTS))
         # product cards: a price beside a link to the product (the last page of a list may hold only two)
         n_cards = len(sel.xpath(f"//*[(contains({_LOWER}, 'price') or @itemprop='price') and "
                                 "(../descendant::a[@href] or ../../descendant::a[@href])]"))
         if n_prices <= _MAX_PRICES_ON_LISTING and n_cards < 2:
             return AutoPage("listing", f"one h1 and a price ({n_prices} price elements)",
-                            _listing_fields(sel, product, url, h1[0]))
+                            _listing_fields(sel, product, url, heading))
     return AutoPage("page", f"{declared} declared products, {len(h1)} h1")
+
+
+def _has_buy_button(sel: Selector) -> bool:
+    """A buy button (add to cart, buy now) for the page's product: not when the price after the heading
+    sits in a product card (a list page with a button on every card)."""
+    if not sel.css(_BUY_CONTROLS) and not any(
+            _BUY.search(node.attrib.get("value", "") + " " + _text(node))
+            for node in sel.css("button, a, input[type=submit], input[type=button], [role=button]")):
+        return False
+    return not _price_in_card(sel)
+
+
+def _price_in_card(sel: Selector) -> bool:
+    """Whether the first price after the heading is in a product card: a block (up to four levels up) with
+    at least two siblings of the same tag and class that hold a price too -- the cards of a list."""
+    skip = " or ".join(f"contains({_LOWER}, '{w}')" for w in _NOT_PAID)
+    priced = f"(contains({_LOWER}, 'price') or @itemprop='price') and not({skip})"
+    first = sel.xpath(f"//h1[1]/following::*[{priced}][1]")
+    if not first:
+        return False
+    for block in first[0].xpath("ancestor-or-self::*[position() <= 4]"):
+        tag, cls = block.root.tag, block.attrib.get("class", "")
+        if not isinstance(tag, str) or tag in ("body", "html", "main"):
+            continue
+        same = [n for n in block.xpath("../*") if n.root.tag == tag and n.attrib.get("class", "") == cls]
+        if len(same) >= 3 and sum(1 for n in same if n.xpath(f"descendant-or-self::*[{priced}]")) >= 3:
+            return True
+    return False
+
+
+#: a heading whose id or class says it is the product's name (Amazon's h1#title > #productTitle ...)
+_NAMED_HEADING = ("h1[id*=title]", "h1[class*=title]", "h1[id*=product]", "h1[class*=product]", "h1[class*=name]",
+                  "h1[itemprop=name]", "h1 #productTitle", "#productTitle", "h1[class*=goods]", "h1[class*=item]")
+
+
+def _main_heading(sel: Selector, h1: list[str]) -> str:
+    """The product's name as the page heads it: the only ``<h1>``; of several, the one named a title or
+    product, else the one the page's ``<title>`` repeats; with none, the ``og:title``."""
+    if len(h1) == 1:
+        return h1[0]
+    for q in _NAMED_HEADING:
+        for node in sel.css(q):
+            text = _text(node)
+            if len(text) >= 3:
+                return text
+    title = _page_title(sel)
+    for text in h1:
+        if len(text) >= 5 and text in title:
+            return text
+    if not h1:
+        return (sel.css("meta[property='og:title']::attr(content)").get() or "").strip()
+    return ""
+
+
+def _page_title(sel: Selector) -> str:
+    return " ".join((sel.css("title::text").get() or "").split())
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Whether two names are the same product's (one holds the other, case and spacing aside)."""
+    x, y = ("".join(a.lower().split()), "".join(b.lower().split()))
+    return bool(x and y) and (x in y or y in x)
 
 
 _LOWER = "translate(@class, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"

@@ -69,6 +69,24 @@ def test_a_list_of_products_is_a_page_not_a_listing():
     assert classify(page("<h1>关于我们</h1><p>公司简介</p>"), "http://shop.example.test/about").kind == "page"
 
 
+def test_a_list_with_a_buy_button_on_every_card_is_a_page():
+    cards = "".join(f"<li class='col'><article class='product_pod'><h3><a href='/b/{i}'>书名{i}</a></h3>"
+                    f"<p class='price_color'>£{i}1.00</p><button>Add to basket</button></article></li>"
+                    for i in range(6))
+    assert classify(page(f"<h1>All products</h1><ol class='row'>{cards}</ol>"), "http://books.test/").kind == "page"
+
+
+def test_the_product_heading_among_several_and_a_buy_button_in_another_language():
+    html = page("""<h1 class="nav">Menü</h1><h1 id="title"><span id="productTitle">Heizlüfter 2000 W</span></h1>
+        <div id="price"><span class="a-price">49,99 €</span></div><input type="submit" value="In den Einkaufswagen">
+        <div class="related"><div class="c"><a href="/x1">Andere 1</a><span class="price">9 €</span></div>
+        <div class="c"><a href="/x2">Andere 2</a><span class="price">8 €</span></div>
+        <div class="c"><a href="/x3">Andere 3</a><span class="price">7 €</span></div></div>""")
+    found = classify(html, "http://shop.example.de/dp/1")
+    assert found.kind == "listing" and (found.fields["title"], found.fields["price_text"]) == ("Heizlüfter 2000 W",
+                                                                                               "49,99 €")
+
+
 def test_a_licence_block_makes_a_shop_with_its_number_and_operator():
     html = page("""<h1>鑫盛五金旗舰店</h1><div class="shop-intro">厂家直销 五金工具</div>
         <div class="shop-notice">春节期间暂停发货</div>
