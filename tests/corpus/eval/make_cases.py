@@ -2520,6 +2520,39 @@ add("blind-58-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "手表 机械 自动", "description": "国产 海鸥机芯 蓝宝石"},
 ], split="dev")
 
+# ================================================================ 第五十九批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十一轮自测（写时不看规则；无证食品、非法添加），改规则前：阳性 11/15 命中、良性 1/10 误报（"不用洗虾粉"的否定）；
+# 农户自产土蜂蜜"没有SC"原标良性，改标缺乏资质：蜂蜜属食品生产许可分类目录的蜂产品，不是食用农产品
+add("blind-59", "据《食品安全法》第三十五条、第一百二十二条，《食品中可能违法添加的非食用物质名单》、《保健食品中可能非法添加的物质名单》和各地案例另写的第二十一轮自测", [], [
+    {"title": "手工 牛轧糖 自己做的", "description": "纯手工 厨房现做 没有办证 朋友圈同款", "expected": [FQ]},
+    {"title": "自制 辣椒酱 农家", "description": "家里老人做的 无添加 小作坊 暂无许可证", "expected": [FQ]},
+    {"title": "散装 白酒 高粱酒", "description": "自家酿的 60度 散酒 十斤装", "expected": [FQ]},
+    {"title": "蜂蜜 土蜂蜜 野生", "description": "自家养的 没有SC 农户直销", "expected": [FQ]},
+    {"title": "进口 零食 大礼包", "description": "韩国直邮 无中文标签 海关未报检", "expected": [FQ]},
+    {"title": "月饼 手工 私房", "description": "流心奶黄 私房定制 无证小店", "expected": [FQ]},
+    {"title": "减肥咖啡 速溶", "description": "添加了奥利司他 一周掉秤", "expected": [FA]},
+    {"title": "降糖 苦瓜 胶囊", "description": "含格列本脲 降糖快 糖友必备", "expected": [FA]},
+    {"title": "火锅 底料 牛油", "description": "老板秘制 加了点罂粟壳 吃了还想吃", "expected": [FA]},
+    {"title": "腐竹 干货", "description": "加了吊白块 更白更韧", "expected": [FA]},
+    {"title": "小龙虾 熟食", "description": "用洗虾粉洗的 干净 红亮", "expected": [FA]},
+    {"title": "鸡爪 泡椒", "description": "双氧水泡 白嫩 批发", "expected": [FA]},
+    {"title": "辣椒粉 红", "description": "苏丹红上色 颜色漂亮", "expected": [FA]},
+    {"title": "面粉 高筋", "description": "添加溴酸钾 面包更蓬松", "expected": [FA]},
+    {"title": "黄花菜 干", "description": "硫磺熏制 颜色鲜亮", "expected": [FA]},
+], split="dev")
+add("blind-59-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "手工 牛轧糖", "description": "食品生产许可证SC11844030500123 手工制作"},
+    {"title": "辣椒酱 农家风味", "description": "SC认证 工厂生产 无添加防腐剂"},
+    {"title": "高粱酒 53度", "description": "酒厂直营 SC11537010200123 纯粮酿造"},
+    {"title": "进口零食 大礼包", "description": "一般贸易 中文标签齐全 海关报检"},
+    {"title": "减肥咖啡", "description": "代餐咖啡 膳食纤维 不含药物成分"},
+    {"title": "腐竹 干货", "description": "不含吊白块 非转基因大豆"},
+    {"title": "小龙虾 熟食", "description": "人工刷洗 不用洗虾粉"},
+    {"title": "辣椒粉", "description": "检测合格 未检出苏丹红"},
+    {"title": "黄花菜 干", "description": "无硫 自然晾晒"},
+    {"title": "双氧水 医用", "description": "3% 消毒 伤口清洗"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
