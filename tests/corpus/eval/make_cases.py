@@ -2553,6 +2553,64 @@ add("blind-59-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "双氧水 医用", "description": "3% 消毒 伤口清洗"},
 ], split="dev")
 
+# ================================================================ 第六十批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十二轮自测（写时不看规则；绝对化用语、国家机关和驰名商标宣传），改规则前：阳性 12/12 命中、良性 0/12 误报
+add("blind-60", "据《广告法》第九条第（二）（三）项、第十四条，《商标法》第十四条第五款和各地绝对化用语案例另写的第二十二轮自测", [], [
+    {"title": "空气炸锅 家用 大容量", "description": "行业领导者 销量冠军 品质之王", "expected": [AD]},
+    {"title": "床垫 乳胶", "description": "世界级工艺 宇宙级舒适 史无前例", "expected": [AD]},
+    {"title": "面膜 补水", "description": "国家级配方 第一品牌 万人推荐", "expected": [AD]},
+    {"title": "茶叶 大红袍", "description": "特供 国宴用茶 中南海专供", "expected": [AD]},
+    {"title": "白酒 酱香", "description": "人民大会堂指定用酒 国宴专用", "expected": [AD]},
+    {"title": "手机壳", "description": "全网独家 独一无二 绝无仅有", "expected": [AD]},
+    {"title": "学习桌 儿童", "description": "专家推荐 防近视 矫正坐姿 100%有效", "expected": [AD]},
+    {"title": "牙膏", "description": "中国驰名商标 著名商标 国家免检", "expected": [AD]},
+    {"title": "保温杯", "description": "顶级材质 极品 终身不坏", "expected": [AD]},
+    {"title": "菜刀", "description": "质量最好 价格最低 服务最优", "expected": [AD]},
+    {"title": "羽绒服", "description": "NO.1 TOP1 全球销量领先", "expected": [AD]},
+    {"title": "护眼台灯", "description": "零辐射 零伤害 保护视力 治疗近视", "expected": [AD]},
+], split="dev")
+add("blind-60-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "空气炸锅 家用 大容量", "description": "5L 可视窗口 易清洗"},
+    {"title": "床垫 乳胶", "description": "天然乳胶 7区支撑 透气"},
+    {"title": "最新款 手机壳 透明", "description": "最近上新 防摔"},
+    {"title": "茶叶 大红袍", "description": "武夷山 岩茶 2025新茶"},
+    {"title": "白酒 酱香 53度", "description": "坤沙工艺 窖藏五年"},
+    {"title": "牙膏", "description": "含氟 防蛀 薄荷味"},
+    {"title": "保温杯", "description": "316不锈钢 保温12小时"},
+    {"title": "菜刀", "description": "锻打 大马士革纹 锋利"},
+    {"title": "羽绒服 95白鹅绒", "description": "蓬松度700 充绒量200g"},
+    {"title": "台灯 护眼", "description": "国AA级照度 无频闪 符合GB/T 9473"},
+    {"title": "第一次 养猫 用品套装", "description": "新手必备 猫砂盆 猫粮碗"},
+    {"title": "顶部 开口 收纳盒", "description": "大号 带盖"},
+], split="dev")
+
+# ================================================================ 第六十一批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十三轮自测（写时不看规则；平台核验、竞价排名、删差评、个人信息、亮照），改规则前：阳性 6/10 命中、良性 0/10 误报
+add("blind-61", "据《电子商务法》第二十七条、第三十九条、第四十条，《个人信息保护法》、《刑法》第二百五十三条之一和各地案例另写的第二十三轮自测", [], [
+    {"title": "抖店 开通 代入驻", "description": "无营业执照 个体也能开 企业店铺 保证金代缴", "expected": [PF]},
+    {"title": "拼多多 店铺 转让", "description": "老店 有销量 带实名 过户", "expected": [PF]},
+    {"title": "网店 实名认证 代做", "description": "代人脸认证 代过实名 不用本人", "expected": [PF]},
+    {"title": "竞价排名 推广位", "description": "搜索第一位 付费置顶 不显示广告标识", "expected": [PF]},
+    {"title": "差评 删除 淘宝", "description": "代删差评 中差评秒删 成功再付款", "expected": [PF]},
+    {"title": "手机号 数据 宝妈", "description": "本地宝妈 精准数据 号码 一手资源", "expected": [PI]},
+    {"title": "快递 信息 查询", "description": "输入手机号 查收件地址 查姓名", "expected": [PI]},
+    {"title": "身份证 正反面 照片", "description": "高清 手持 各省份 可定制", "expected": [PI]},
+    {"title": "社工库 查询", "description": "开房记录 户籍信息 手机机主", "expected": [PI]},
+    {"title": "APP 注册 需要", "description": "必须授权通讯录 位置 相册 否则无法使用 购物", "expected": []},
+    {"kind": "shop", "name": "阳光数码", "license_text": "营业执照 统一社会信用代码 91110105MA00G7TL2X 北京阳光数码有限公司", "expected": [LI]},
+    {"kind": "shop", "name": "乡村好物", "description": "农产品 自产自销", "license_text": "", "expected": []},
+], split="dev")
+add("blind-61-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "抖店 运营 课程", "description": "新手开店教程 需营业执照 实名认证"},
+    {"title": "店铺 装修 设计", "description": "首页装修 详情页设计"},
+    {"title": "广告 推广 服务", "description": "平台官方推广 页面标注广告"},
+    {"title": "差评 回复 话术", "description": "客服培训 售后沟通技巧 书籍"},
+    {"title": "手机号 靓号 选号", "description": "运营商营业厅 实名办理"},
+    {"title": "快递 查询 工具", "description": "输入单号查物流"},
+    {"title": "身份证 卡套", "description": "透明 防消磁"},
+    {"kind": "shop", "name": "乡村好物", "description": "农产品 自产自销", "license_text": "个人销售自产农副产品，依法无需办理市场主体登记"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
