@@ -2611,6 +2611,29 @@ add("blind-61-benign", "据同一轮自测的合法近似写法改写", [], [
     {"kind": "shop", "name": "乡村好物", "description": "农产品 自产自销", "license_text": "个人销售自产农副产品，依法无需办理市场主体登记"},
 ], split="dev")
 
+# ================================================================ 第六十二批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十四轮自测（写时不看规则；强制性认证和生产许可的产品），改规则前：阳性 5/9 命中、良性 0/7 误报（删去"高空作业安全带无LA标志"一对：LA 标志的现行要求未核实）
+add("blind-62", "据《强制性产品认证目录描述与界定表》、《工业产品生产许可证管理条例》、《特种设备安全法》和各地案例另写的第二十四轮自测", [], [
+    {"title": "移动电源 20000mAh", "description": "无3C认证 组装电芯 便宜 批发", "expected": [NL]},
+    {"title": "插线板 多孔", "description": "三无产品 无厂名 无合格证 地摊货", "expected": [NL]},
+    {"title": "电热水壶", "description": "小厂生产 没有认证 304不锈钢", "expected": [NL]},
+    {"title": "儿童玩具 电动车", "description": "无3C 可坐人 遥控", "expected": [NL]},
+    {"title": "燃气灶 嵌入式", "description": "非3C产品 杂牌 低价处理", "expected": [NL]},
+    {"title": "头盔 电动车 夏季", "description": "轻便 透气 仅作装饰 不防护", "expected": [NL]},
+    {"title": "电动车 48V 电摩", "description": "可解码 跑70码 无需驾照", "expected": [NL]},
+    {"title": "防爆灯 工厂", "description": "无防爆合格证 便宜", "expected": [NL]},
+    {"title": "液化气罐 15公斤", "description": "翻新钢瓶 过期未检 便宜出", "expected": [NL]},
+], split="dev")
+add("blind-62-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "移动电源 20000mAh", "description": "3C认证 CCC证书号见详情"},
+    {"title": "插线板 多孔", "description": "国标 3C认证 阻燃外壳"},
+    {"title": "电热水壶", "description": "3C认证 1.7L 304不锈钢"},
+    {"title": "儿童玩具 积木", "description": "无需3C 积木类不在目录 EN71检测"},
+    {"title": "头盔 电动车", "description": "3C认证 A类 GB 811-2022"},
+    {"title": "电动车 新国标", "description": "限速25km/h 可上牌 3C认证"},
+    {"title": "液化气罐 15公斤", "description": "检验合格 在检验期内 钢印清晰"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
