@@ -2634,6 +2634,22 @@ add("blind-62-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "液化气罐 15公斤", "description": "检验合格 在检验期内 钢印清晰"},
 ], split="dev")
 
+# ================================================================ 第六十三批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十五轮自测（写时不看规则；有奖销售、点名贬低、不正当竞争），改规则前：阳性 1/4 命中、良性 0/5 误报（删去 4 条写成执法认定的句子："其实是刷的""冒用名义""冒充原瓶""实际未获奖"，页面上不会这样写）
+add("blind-63", "据《反不正当竞争法》第十条、第十一条，《规范促销行为暂行规定》和各地有奖销售、商业诋毁案例另写的第二十五轮自测", [], [
+    {"title": "买酒 抽奖 送汽车", "description": "消费满100抽奖 一等奖价值12万轿车一辆", "expected": [UC]},
+    {"title": "双11 抽奖 活动", "description": "最高奖 10万元现金 下单即可参与", "expected": [UC]},
+    {"title": "集卡 抽奖 奖品", "description": "奖品信息不明 中奖概率保密 最终解释权归本店", "expected": [CT]},
+    {"title": "洗发水 对比", "description": "比海飞丝好用十倍 某品牌的都是化学品", "expected": [UC]},
+], split="dev")
+add("blind-63-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "抽奖 活动 规则", "description": "最高奖价值3000元 中奖概率公示 活动规则见公告"},
+    {"title": "洗发水 对比 测评", "description": "第三方检测报告 控油效果"},
+    {"title": "月销10万+ 爆款 T恤", "description": "纯棉 宽松"},
+    {"title": "原瓶进口 红酒", "description": "法国原瓶 海关报关单 卫生证书"},
+    {"title": "金奖 产品", "description": "2023年获某博览会金奖 证书见详情"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
