@@ -2650,6 +2650,31 @@ add("blind-63-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "金奖 产品", "description": "2023年获某博览会金奖 证书见详情"},
 ], split="dev")
 
+# ================================================================ 第六十四批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十六轮自测（写时不看规则；处方药、精神药品、医疗器械、化妆品禁用原料），改规则前：阳性 5/10 命中、良性 0/7 误报；
+# 化妆品含汞、氢醌原标非法添加，改标其他（统计表的非法添加一类只指食品）
+add("blind-64", "据《药品网络销售监督管理办法》、《医疗器械监督管理条例》、《化妆品监督管理条例》、《化妆品安全技术规范》和各地案例另写的第二十六轮自测", [], [
+    {"title": "阿莫西林 胶囊 24粒", "description": "消炎药 不用处方 直接下单 现货", "expected": [PB]},
+    {"title": "头孢克肟 分散片", "description": "处方药 无需问诊 秒发", "expected": [PB]},
+    {"title": "安眠药 助眠 强效", "description": "艾司唑仑 一盒 不用处方", "expected": [PB]},
+    {"title": "曲马多 止痛", "description": "强效止痛片 私聊", "expected": [PB]},
+    {"title": "医用口罩 N95", "description": "无注册证 工厂货 冒充医用", "expected": [OT]},
+    {"title": "血糖仪 进口", "description": "无医疗器械注册证 水货 便宜", "expected": [OT]},
+    {"title": "隐形眼镜 美瞳 年抛", "description": "无注册证 韩国代购 散装", "expected": [OT]},
+    {"title": "美白霜 特效", "description": "无特证 三天白 含汞 见效快", "expected": [OT, AD]},
+    {"title": "祛斑霜 强效", "description": "含氢醌 激素 一周去斑", "expected": [OT, AD]},
+    {"title": "中药 秘方 治糖尿病", "description": "纯中药 无副作用 可停西药", "expected": [AD]},
+], split="dev")
+add("blind-64-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "阿莫西林 胶囊 24粒", "description": "处方药 需上传处方 药师审核后发货"},
+    {"title": "医用口罩 N95", "description": "械字号 国械注准20203140456"},
+    {"title": "血糖仪 家用", "description": "医疗器械注册证编号 国械注进20172401234"},
+    {"title": "美瞳 年抛", "description": "国械注进20163220123 正规授权"},
+    {"title": "美白霜", "description": "国妆特字G20200123 烟酰胺"},
+    {"title": "中药 饮片 黄芪", "description": "药材 切片 500g 道地药材"},
+    {"title": "助眠 枕头", "description": "记忆棉 护颈 睡眠好"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
