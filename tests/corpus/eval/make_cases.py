@@ -2675,6 +2675,34 @@ add("blind-64-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "助眠 枕头", "description": "记忆棉 护颈 睡眠好"},
 ], split="dev")
 
+# ================================================================ 第六十五批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十七轮自测（写时不看规则；电子烟、烟草、枪支刀具、烟花、窃听偷拍、迷药），改规则前：阳性 12/12 命中、良性 1/9 误报（电子冷焰火机）
+add("blind-65", "据《烟草专卖法》、《电子烟管理办法》、《枪支管理法》、《烟花爆竹安全管理条例》、平台禁售规则和各地案例另写的第二十七轮自测", [], [
+    {"title": "小烟 一次性 水果味", "description": "雾化 6000口 不漏油 多口味", "expected": [PB]},
+    {"title": "烟弹 通用 悦刻", "description": "三代 原装 一盒3颗", "expected": [PB]},
+    {"title": "电子雾化器 套装", "description": "含尼古丁盐 烟油 30ml", "expected": [PB]},
+    {"title": "雪茄烟 手卷", "description": "古巴 正品 10支装 可邮寄", "expected": [PB]},
+    {"title": "烟丝 散装", "description": "旱烟 自卷 烟叶 500克", "expected": [PB]},
+    {"title": "黄鹤楼 1916 香烟", "description": "整条 正品 顺丰", "expected": [PB]},
+    {"title": "气枪 铅弹 5.5mm", "description": "打猎用 高精度", "expected": [PB]},
+    {"title": "管制刀具 军刀 开刃", "description": "直刀 户外 锋利 不退", "expected": [PB]},
+    {"title": "烟花 爆竹 批发", "description": "大地红 礼花弹 禁放区也能送货", "expected": [PB]},
+    {"title": "窃听器 微型", "description": "远程监听 手机远程 无线 隐蔽", "expected": [PB]},
+    {"title": "针孔摄像头 隐藏", "description": "无线 WiFi 伪装充电器", "expected": [PB]},
+    {"title": "迷情水 听话水", "description": "无色无味 女用 快速见效", "expected": [PB]},
+], split="dev")
+add("blind-65-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "戒烟贴 尼古丁", "description": "OTC 戒烟辅助 国药准字"},
+    {"title": "雪茄剪 不锈钢", "description": "双刃 便携"},
+    {"title": "烟灰缸 水晶", "description": "大号 办公室"},
+    {"title": "黄鹤楼 门票", "description": "武汉 景区 成人票"},
+    {"title": "水枪 儿童", "description": "夏天 玩水 大容量"},
+    {"title": "水果刀 家用", "description": "不锈钢 带刀套"},
+    {"title": "冷烟花 婚礼", "description": "电子冷焰火机 室内 安全"},
+    {"title": "监控摄像头 家用", "description": "看家 手机远程查看 明装"},
+    {"title": "香水 女士", "description": "淡香 花香调 50ml"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
