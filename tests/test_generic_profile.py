@@ -104,6 +104,11 @@ def test_a_licence_block_makes_a_shop_with_its_number_and_operator():
     assert found.kind == "shop" and found.why == "a shop URL" and "license_text" not in found.fields
 
 
+def test_the_generic_profile_wants_the_site_to_sweep(tmp_path):
+    proc = run_cli("crawl", "--site", "generic", home=tmp_path)
+    assert proc.returncode != 0 and "--base-url" in proc.stderr and "generic.yml" in proc.stderr
+
+
 def test_an_auto_page_type_takes_no_selectors(tmp_path):
     path = tmp_path / "mixed.yml"
     path.write_text("site: mixed\nname: m\nstart_urls: ['http://x.test/']\npages:\n  any:\n    type: auto\n"
