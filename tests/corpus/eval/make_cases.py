@@ -2703,6 +2703,26 @@ add("blind-65-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "香水 女士", "description": "淡香 花香调 50ml"},
 ], split="dev")
 
+# ================================================================ 第六十六批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十八轮自测（写时不看规则；店铺简介、公告里的广告、售假、禁售、个人信息、无证餐饮），改规则前：阳性 6/8 命中、良性 0/5 误报
+add("blind-66", "据《电子商务法》第十五条、《食品安全法》第三十五条和各地店铺违法案例另写的第二十八轮自测", [], [
+    {"kind": "shop", "name": "百年老店 正宗", "description": "全网最低价 行业第一 国家级品质", "license_text": "统一社会信用代码 91110105MA00G7TL2U 北京百年商贸有限公司", "expected": [AD]},
+    {"kind": "shop", "name": "潮牌折扣店", "description": "专卖大牌尾货 原单 一比一 支持对比", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [CF]},
+    {"kind": "shop", "name": "健康生活馆", "notices": "本店保健品可替代药物 治疗三高 无效退款", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "food_license": "JY11101050012345", "expected": [AD]},
+    {"kind": "shop", "name": "烟酒批发", "description": "香烟 整条批发 免税烟 顺丰到付", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [PB]},
+    {"kind": "shop", "name": "数据营销工作室", "description": "精准客户资源 手机号名单 按行业筛选", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [PI]},
+    {"kind": "shop", "name": "好评返现专营", "description": "全店好评返现 晒图返5元", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [UC]},
+    {"kind": "shop", "name": "小张私房菜", "description": "家庭厨房 私房菜 外卖 无证经营", "license_text": "", "expected": [LI, FQ]},
+    {"kind": "shop", "name": "电动车改装店", "description": "电动车解码 解除限速 提速改装", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "expected": [NL]},
+], split="dev")
+add("blind-66-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"kind": "shop", "name": "百年老店 正宗", "description": "中华老字号 传统工艺", "license_text": "统一社会信用代码 91110105MA00G7TL2U 北京百年商贸有限公司"},
+    {"kind": "shop", "name": "潮牌折扣店", "description": "品牌授权 正品折扣 支持验货", "license_text": "统一社会信用代码 91110105MA00G7TL2U"},
+    {"kind": "shop", "name": "健康生活馆", "notices": "保健食品不能代替药物 请遵医嘱", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "food_license": "JY11101050012345"},
+    {"kind": "shop", "name": "酒水批发", "description": "白酒 红酒 啤酒 整箱批发", "license_text": "统一社会信用代码 91110105MA00G7TL2U", "food_license": "JY11101050012345"},
+    {"kind": "shop", "name": "电动车专卖", "description": "新国标 可上牌 限速25km/h", "license_text": "统一社会信用代码 91110105MA00G7TL2U"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
