@@ -2723,6 +2723,24 @@ add("blind-66-benign", "据同一轮自测的合法近似写法改写", [], [
     {"kind": "shop", "name": "电动车专卖", "description": "新国标 可上牌 限速25km/h", "license_text": "统一社会信用代码 91110105MA00G7TL2U"},
 ], split="dev")
 
+# ================================================================ 第六十七批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第二十九轮自测（写时不看规则；跨境商品页的英文写法），改规则前：阳性 1/6 命中（只有售假的英文暗语）、良性 0/4 误报；
+# 英文的减肥药非法添加（sibutramine）仍漏：食品范围词只有中文
+add("blind-67", "据跨境电商平台禁售规则的英文示例和海关、市场监管部门公布的跨境售假、禁售案例另写的第二十九轮自测", [], [
+    {"title": "Herbal tea cures diabetes and cancer", "description": "100% natural, no side effects, stop your medication", "expected": [AD]},
+    {"title": "Best quality replica Rolex Daytona", "description": "1:1 super clone, swiss movement", "expected": [CF]},
+    {"title": "Ivory carving antique", "description": "real elephant ivory, old stock", "expected": [PB]},
+    {"title": "Vape disposable 6000 puffs", "description": "nicotine salt e-liquid", "expected": [PB]},
+    {"title": "Fake ID card any state", "description": "scannable hologram driver license", "expected": [PB]},
+    {"title": "Slimming capsules sibutramine", "description": "lose 10kg in 2 weeks", "expected": [FA]},
+], split="dev")
+add("blind-67-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "Herbal tea chamomile", "description": "caffeine free, relaxing"},
+    {"title": "Rolex Daytona watch box", "description": "empty box, genuine packaging"},
+    {"title": "Ivory white dress", "description": "color ivory, cotton"},
+    {"title": "ID card holder", "description": "badge reel, transparent"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
