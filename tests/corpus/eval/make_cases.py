@@ -2741,6 +2741,24 @@ add("blind-67-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "ID card holder", "description": "badge reel, transparent"},
 ], split="dev")
 
+# ================================================================ 第六十八批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十轮自测（写时不看规则；划线价、原价、谎称政府指导价、上门服务报价、虚假清仓），改规则前：阳性 5/6 命中、良性 0/5 误报
+add("blind-68", "据《明码标价和禁止价格欺诈规定》第十三条、第十六条、第十九条和各地价格违法案例另写的第三十轮自测", [], [
+    {"title": "真皮沙发 三人位", "description": "限时特价", "price_text": "¥1,299", "original_price_text": "¥12,999", "expected": [PR]},
+    {"title": "羊绒大衣 女", "description": "原价2980 现价298 一折", "price_text": "¥298", "expected": [PR]},
+    {"title": "电动牙刷", "description": "政府指导价 统一零售价", "price_text": "¥199", "expected": [PR]},
+    {"title": "家政保洁 上门", "description": "标价99元起 上门后按实际面积另收费 以师傅报价为准", "expected": [PR]},
+    {"title": "蓝牙耳机", "description": "清仓甩卖 老板跑路 亏本处理", "price_text": "¥19", "expected": [PR]},
+    {"title": "茶叶 礼盒", "description": "市场价888 会员价88", "price_text": "¥88", "original_price_text": "¥888", "expected": [PR]},
+], split="dev")
+add("blind-68-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "真皮沙发 三人位", "description": "厂商建议零售价12999 活动价8999", "price_text": "¥8,999", "original_price_text": "¥12,999"},
+    {"title": "羊绒大衣 女", "description": "换季清仓 过季款", "price_text": "¥598", "original_price_text": "¥1,298"},
+    {"title": "家政保洁 上门", "description": "按面积计价 价目表见详情 无隐形消费"},
+    {"title": "蓝牙耳机", "description": "新品上市 限时优惠", "price_text": "¥99", "original_price_text": "¥129"},
+    {"title": "临期 牛奶 特价", "description": "保质期至下月 临期处理", "price_text": "¥19", "original_price_text": "¥99"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
