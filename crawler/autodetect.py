@@ -2,11 +2,14 @@
 
 The ``auto`` page type (``crawler/sites/generic.yml``) sends every page of a site here. A page is
 
-* a **listing** when its schema.org data (JSON-LD, microdata, RDFa) or ``og:type`` declares one product, or
-  when it has one ``<h1>``, a price (``crawler.generic``'s price finders) and either a buy button or few
-  price elements (a list page shows one price per card);
+* a **listing** when its schema.org data (JSON-LD, microdata, RDFa) or ``og:type`` declares one product (or
+  several -- variants, related goods -- of which one is named as the page's heading); or when it has a
+  heading (the only ``<h1>``, the one named a title, the one its ``<title>`` repeats, else ``og:title``), a
+  price after it and a buy button (in the languages of the big marketplaces, or by its id) that is not one of
+  a list's per-card buttons; or one ``<h1>`` and a price with few price elements and no product cards;
 * a **shop** when it is not a listing and shows a licence block (营业执照, 统一社会信用代码 ...) or its
-  URL path names a shop (``/shop/``, ``/store/``, ``shop_id=``) and it has an ``<h1>``;
+  URL path names a shop (``/shop/``, ``/store/``, ``shop_id=``) and it has an ``<h1>``; a shop page that
+  links to its 资质/亮照 page gets the licence from there (the spider fetches it, :func:`licence_fields`);
 * a plain **page** otherwise (kept as evidence, its links followed).
 
 Fields come from structured data first, then from the class and id names most shop systems use
