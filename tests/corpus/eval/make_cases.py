@@ -2759,6 +2759,28 @@ add("blind-68-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "临期 牛奶 特价", "description": "保质期至下月 临期处理", "price_text": "¥19", "original_price_text": "¥99"},
 ], split="dev")
 
+# ================================================================ 第六十九批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十一轮自测（写时不看规则；增高、丰胸、减肥、生发、视力、壮阳、益生菌、量子手环的功效宣称），改规则前：阳性 8/8 命中、良性 0/7 误报
+add("blind-69", "据《广告法》第十六至十八条、第二十八条和各地虚假宣传典型案例另写的第三十一轮自测", [], [
+    {"title": "儿童 增高药 长高", "description": "增高片 三个月长高5厘米 骨龄不闭合都能长", "expected": [AD]},
+    {"title": "丰胸 霜 产后", "description": "一个月升一个罩杯 无效退款", "expected": [AD]},
+    {"title": "减肥 贴 懒人", "description": "躺着就能瘦 不节食不运动 月瘦20斤", "expected": [AD]},
+    {"title": "生发液 防脱", "description": "秃顶也能长 一周见新发 根治脱发", "expected": [AD]},
+    {"title": "视力 恢复 眼贴", "description": "摘掉眼镜 近视度数降低 治愈近视", "expected": [AD]},
+    {"title": "壮阳 保健 胶囊", "description": "延时 增大 一粒见效 男人的加油站", "expected": [AD]},
+    {"title": "益生菌 儿童", "description": "治疗便秘 腹泻 增强抵抗力 替代药物", "expected": [AD]},
+    {"title": "量子 能量 手环", "description": "调节磁场 治疗失眠 降血压 防辐射", "expected": [AD]},
+], split="dev")
+add("blind-69-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "儿童 钙片 维生素D", "description": "蓝帽子 保健食品 补钙"},
+    {"title": "身体乳 保湿", "description": "滋润 留香"},
+    {"title": "运动 腰带 发汗", "description": "健身 辅助 需配合运动饮食"},
+    {"title": "洗发水 控油", "description": "清爽 蓬松"},
+    {"title": "蒸汽 眼罩", "description": "热敷 缓解眼疲劳 放松"},
+    {"title": "益生菌 儿童", "description": "固体饮料 每条含活菌100亿"},
+    {"title": "运动 手环", "description": "心率 睡眠监测 计步"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
