@@ -2781,6 +2781,29 @@ add("blind-69-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "运动 手环", "description": "心率 睡眠监测 计步"},
 ], split="dev")
 
+# ================================================================ 第七十批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十二轮自测（写时不看规则；香水、箱包、耳机芯片、名酒内部酒、户外尾货、境外仿制药），改规则前：阳性 6/8 命中、良性 0/8 误报
+add("blind-70", "据各地售假判决书所引商品描述（\"洛达\"\"内部福利酒\"\"原单尾货\"）和《药品管理法》第九十八条、第一百二十四条另写的第三十二轮自测", [], [
+    {"title": "Tom Ford 乌木沉香 100ml", "description": "原厂代工 同批次 无喷码", "price_text": "¥128", "expected": [CF]},
+    {"title": "祖玛珑 香水 英国梨", "description": "工厂货 和专柜一个味", "price_text": "¥69", "expected": [CF]},
+    {"title": "LV Neverfull 中号", "description": "顶级代购版 原版1:1 进口牛皮", "expected": [CF]},
+    {"title": "Gucci 双肩包", "description": "专柜级别 五金刻字清晰 防尘袋齐全 无小票", "price_text": "¥580", "expected": [CF]},
+    {"title": "AirPods Pro 2", "description": "洛达1562 弹窗定位 改名 开盖秒连", "expected": [CF]},
+    {"title": "三星 原装 充电头 45W", "description": "拆机件 非原封 品质同原装", "price_text": "¥19", "expected": []},
+    {"title": "五粮液 普五 八代", "description": "酒厂员工内部福利酒 无防伪", "price_text": "¥198", "expected": [CF]},
+    {"title": "茅台 王子酒", "description": "酱香 53度 500ml 正品", "price_text": "¥128", "expected": []},
+    {"title": "印度 格列卫 仿制药", "description": "代购 抗癌药 便宜", "expected": [PB]},
+    {"title": "始祖鸟 冲锋衣 SV", "description": "GORE-TEX 原单尾货 标签齐全", "price_text": "¥680", "expected": [CF]},
+], split="dev")
+add("blind-70-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "Tom Ford 乌木沉香 分装 5ml", "description": "专柜正品分装 附购买凭证"},
+    {"title": "祖玛珑 香水 英国梨 30ml", "description": "官方旗舰店 正品", "price_text": "¥650"},
+    {"title": "AirPods Pro 2 保护套", "description": "硅胶 防摔 适用苹果耳机"},
+    {"title": "五粮液 普五 八代", "description": "官方授权店 可查防伪", "price_text": "¥1,099"},
+    {"title": "格列卫 科普", "description": "白血病靶向药知识 图书"},
+    {"title": "始祖鸟 冲锋衣 SV", "description": "官方正品 全国联保", "price_text": "¥6,800"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
