@@ -2804,6 +2804,27 @@ add("blind-70-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "始祖鸟 冲锋衣 SV", "description": "官方正品 全国联保", "price_text": "¥6,800"},
 ], split="dev")
 
+# ================================================================ 第七十一批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十三轮自测（写时不看规则；野生动物制品和活体），改规则前：阳性 8/8 命中、良性 1/6 误报（植物"虎骨木"）
+add("blind-71", "据《国家重点保护野生动物名录》(2021)、CITES 附录和各地野生动物制品网售案例另写的第三十三轮自测", [], [
+    {"title": "野生 黄唇鱼 鱼胶", "description": "花胶 老料 收藏级", "expected": [PB]},
+    {"title": "玳瑁 手镯", "description": "老玳瑁 天然 血丝纹", "expected": [PB]},
+    {"title": "红珊瑚 手串", "description": "阿卡 天然 深海 老料", "expected": [PB]},
+    {"title": "猴子 活体 宠物", "description": "小猕猴 手养 会握手", "expected": [PB]},
+    {"title": "穿山甲 炮山甲 中药", "description": "通经下乳", "expected": [PB]},
+    {"title": "虎骨酒 老酒", "description": "收藏 泡制多年", "expected": [PB]},
+    {"title": "犀角杯 老物件", "description": "清代 包老 可鉴定", "expected": [PB]},
+    {"title": "鹰 活体 猎鹰", "description": "游隼 训练好的 会放飞", "expected": [PB]},
+], split="dev")
+add("blind-71-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "花胶 鳕鱼胶", "description": "深海鳕鱼 人工养殖 即食"},
+    {"title": "仿玳瑁 发夹", "description": "板材 玳瑁纹 复古"},
+    {"title": "红珊瑚 色 连衣裙", "description": "珊瑚红 雪纺"},
+    {"title": "猴子 毛绒 玩具", "description": "公仔 儿童"},
+    {"title": "虎骨 木 雕刻", "description": "虎骨木 手串 植物"},
+    {"title": "鹰 摆件 铜", "description": "大展宏图 办公室"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
