@@ -2825,6 +2825,35 @@ add("blind-71-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "鹰 摆件 铜", "description": "大展宏图 办公室"},
 ], split="dev")
 
+# ================================================================ 第七十二批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十四轮自测：只写良性近似（官方复刻游戏机、A货架、高仿真绿植、医院同款病号服、一次性小烟灰缸……），改规则前：6/24 误报
+add("benign-72", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "复刻版 经典 游戏机", "description": "任天堂授权 官方复刻 内置30款游戏"},
+    {"title": "A货架 仓库 重型", "description": "货架 仓储 承重500kg"},
+    {"title": "高仿真 绿植 假花", "description": "客厅装饰 仿真花 不用浇水"},
+    {"title": "原单 外贸 T恤 纯棉", "description": "自有品牌 出口转内销 无任何大牌logo"},
+    {"title": "象牙色 瓷砖", "description": "800x800 哑光 客厅"},
+    {"title": "熊猫 玩偶 成都", "description": "毛绒 纪念品 基地官方授权"},
+    {"title": "鹦鹉 饲料 虎皮", "description": "谷物 营养 鸟粮"},
+    {"title": "烟酒 柜 展示柜", "description": "超市 便利店 货架"},
+    {"title": "刀具 套装 厨房", "description": "菜刀 水果刀 剪刀 五件套"},
+    {"title": "彩票 打印纸", "description": "热敏纸 57mm 彩票站专用"},
+    {"title": "处方 笺 医院", "description": "处方单 空白 印刷 医疗机构专用"},
+    {"title": "减肥 食谱 书", "description": "营养师编写 科学饮食"},
+    {"title": "最终 幻想 游戏 周边", "description": "FF14 手办 正版"},
+    {"title": "第一 视角 相机", "description": "运动相机 骑行 防抖"},
+    {"title": "国家 地理 杂志", "description": "中文版 订阅 2026"},
+    {"title": "特供 款 手机壳", "description": "iPhone 16 适用 学生党"},
+    {"title": "无证 书 小说", "description": "网络小说 实体书 签名版"},
+    {"title": "刷单 兼职 骗局 揭秘", "description": "反诈宣传 图书 警惕"},
+    {"title": "医院 同款 病号服", "description": "角色扮演 拍摄道具"},
+    {"title": "三无 人员 保险 科普", "description": "保险知识 图书"},
+    {"title": "治愈系 绘本 儿童", "description": "温暖 故事书 3-6岁"},
+    {"title": "老中医 养生 茶", "description": "代用茶 菊花枸杞 养生"},
+    {"title": "根治 方案 PPT 模板", "description": "工作汇报 项目管理"},
+    {"title": "一次性 小烟灰缸", "description": "纸质 便携 户外"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
