@@ -2854,6 +2854,35 @@ add("benign-72", "据同一轮自测的合法近似写法改写", [], [
     {"title": "一次性 小烟灰缸", "description": "纸质 便携 户外"},
 ], split="dev")
 
+# ================================================================ 第七十三批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十五轮自测：只写良性近似（抗癌明星、猎枪积木、大麻绳、仿古瓷器标明仿品……），改规则前：5/24 误报
+add("benign-73", "据各电商平台合法商品标题中的近似说法另写的第三十五轮自测（良性）", [], [
+    {"title": "抗癌 明星 家属 互助 群", "description": "公益 病友交流 不卖药"},
+    {"title": "降压 药盒 分装", "description": "7格 一周 提醒服药"},
+    {"title": "祖传 手艺 木雕", "description": "非遗传承人 手工 摆件"},
+    {"title": "国家级 非遗 剪纸", "description": "国家级非物质文化遗产 传承人作品"},
+    {"title": "特效 化妆 道具 伤疤", "description": "万圣节 特效妆 仿真伤口贴"},
+    {"title": "增高 鞋垫 隐形", "description": "内增高3cm 硅胶 男女"},
+    {"title": "洗脸 仪 美容仪", "description": "家用 清洁毛孔 硅胶刷头"},
+    {"title": "枪 造型 打火机", "description": "金属 复古 收藏"},
+    {"title": "弹弓 专业 比赛", "description": "扁皮筋 钢珠另购 竞技"},
+    {"title": "伸缩 晾衣杆", "description": "不锈钢 三节 阳台"},
+    {"title": "迷你 电击 蚊拍", "description": "充电 灭蚊 家用"},
+    {"title": "蝴蝶 刀 模型 训练", "description": "未开刃 钝头 练习用"},
+    {"title": "猎枪 模型 玩具 积木", "description": "拼装 儿童 塑料"},
+    {"title": "大麻 绳 编织", "description": "天然麻绳 手工 DIY"},
+    {"title": "罂粟 花 种子 观赏", "description": "虞美人 丽春花 种子 不是罂粟"},
+    {"title": "冰糖 雪梨 膏", "description": "秋梨膏 润喉 儿童"},
+    {"title": "麻古 风格 陶瓷 花瓶", "description": "复古 古风 摆件"},
+    {"title": "开锁 服务 上门", "description": "公安备案 持证上岗 验证身份后开锁"},
+    {"title": "监听 耳机 录音棚", "description": "专业 头戴式 有线 HiFi"},
+    {"title": "定位器 宠物 防丢", "description": "GPS 猫狗 项圈"},
+    {"title": "身份证 阅读器 读卡器", "description": "酒店 前台 二代证 公安部认证"},
+    {"title": "征信 报告 打印 教程", "description": "如何在人民银行官网查询本人征信 图文教程"},
+    {"title": "代购 日本 药妆 眼药水", "description": "参天 FX 正规报关"},
+    {"title": "高仿 宋代 瓷器 工艺品", "description": "仿古 仿宋汝窑 工艺品 非文物 标明仿品"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
