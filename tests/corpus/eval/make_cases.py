@@ -2883,6 +2883,35 @@ add("benign-73", "据各电商平台合法商品标题中的近似说法另写�
     {"title": "高仿 宋代 瓷器 工艺品", "description": "仿古 仿宋汝窑 工艺品 非文物 标明仿品"},
 ], split="dev")
 
+# ================================================================ 第七十四批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十六轮自测：只写良性近似（食品、保健、化妆品、奖杯、纪念币、万能充电器……），改规则前：3/24 误报
+add("benign-74", "据各电商平台合法商品标题中的近似说法另写的第三十六轮自测（良性）", [], [
+    {"title": "家庭 自制 酸奶机", "description": "发酵 全自动 1L"},
+    {"title": "自制 辣椒酱 教程 书", "description": "川菜 家常 食谱"},
+    {"title": "私房菜 菜谱", "description": "家常菜 图书 全彩"},
+    {"title": "无添加 酱油 特级", "description": "生抽 酿造 SC认证 食品生产许可证SC10344030400123"},
+    {"title": "零添加 面包", "description": "无蔗糖 全麦 烘焙工坊 食品经营许可证JY14403000012345"},
+    {"title": "药食同源 山药 铁棍", "description": "焦作 温县 新鲜 农产品"},
+    {"title": "蜂蜜 柠檬 茶", "description": "冲饮 果茶 独立包装 SC认证"},
+    {"title": "降火 凉茶 饮料", "description": "王老吉 310ml 24罐"},
+    {"title": "祛湿 茶 薏米 红豆", "description": "代用茶 养生茶 不能代替药物"},
+    {"title": "护肝 片 保健食品", "description": "国食健注G20150123 蓝帽子 对化学性肝损伤有辅助保护功能"},
+    {"title": "美白 牙贴", "description": "清洁 去渍 牙齿"},
+    {"title": "祛痘 贴 隐形", "description": "水胶体敷料 械字号 国械备案 痘痘贴"},
+    {"title": "修复 霜 敏感肌", "description": "舒缓 保湿 国妆备进字"},
+    {"title": "防脱 洗发水", "description": "国妆特字G20200987 防脱发"},
+    {"title": "婴儿 奶粉 1段 科普", "description": "如何选购配方奶粉 育儿书"},
+    {"title": "母乳 储存 袋", "description": "储奶袋 200ml 30片"},
+    {"title": "最低 温度 温度计", "description": "冰箱 冷库 测温"},
+    {"title": "第一 名 奖杯 定制", "description": "水晶 比赛 颁奖 刻字"},
+    {"title": "全国 第一 批 纪念币", "description": "央行发行 收藏 原装卷"},
+    {"title": "100% 纯棉 T恤", "description": "新疆棉 透气"},
+    {"title": "永久 自行车", "description": "上海永久 通勤 城市车"},
+    {"title": "万能 充电器", "description": "多接口 数据线 三合一"},
+    {"title": "老板 电器 油烟机", "description": "老板品牌 侧吸 官方旗舰店"},
+    {"title": "国家 电网 缴费 卡", "description": "电费充值 教程"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
