@@ -2912,6 +2912,35 @@ add("benign-74", "据各电商平台合法商品标题中的近似说法另写�
     {"title": "国家 电网 缴费 卡", "description": "电费充值 教程"},
 ], split="dev")
 
+# ================================================================ 第七十五批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十七轮自测：只写良性近似（烟具、糖果、警用玩具、发票用品、两卡配件、考试用品、化学用品、鸟笼龟缸……），改规则前：2/24 误报
+add("benign-75", "据各电商平台合法商品标题中的近似说法另写的第三十七轮自测（良性）", [], [
+    {"title": "打火机 防风 户外", "description": "充气 金属 送礼"},
+    {"title": "烟嘴 过滤器 一次性", "description": "过滤焦油 戒烟辅助"},
+    {"title": "雪茄 巧克力", "description": "造型 巧克力 礼盒 儿童零食"},
+    {"title": "香烟 形状 口香糖", "description": "怀旧零食 80后"},
+    {"title": "电子烟 收纳 包", "description": "皮质 便携 小包"},
+    {"title": "茶叶 烟 具", "description": "茶具 套装 功夫茶"},
+    {"title": "毒蘑菇 科普 图鉴", "description": "野外识别 不要采食"},
+    {"title": "迷彩 服 军迷", "description": "户外 野营 套装"},
+    {"title": "警示 灯 汽车", "description": "三角警示牌 反光"},
+    {"title": "警察 玩具 套装 儿童", "description": "角色扮演 手铐 对讲机 塑料"},
+    {"title": "发票 夹 收纳", "description": "票据夹 A4 办公"},
+    {"title": "发票 打印机", "description": "针式 平推 税控"},
+    {"title": "银行卡 卡套", "description": "防消磁 收纳"},
+    {"title": "手机卡 取卡针", "description": "不锈钢 10个装"},
+    {"title": "考试 专用 2B铅笔", "description": "涂卡 答题卡"},
+    {"title": "四六级 真题 试卷", "description": "历年真题 详解 2026"},
+    {"title": "驾照 考试 科目一 题库", "description": "学车 软件 激活码"},
+    {"title": "学历 提升 咨询", "description": "成人高考 报名 正规院校 学信网可查"},
+    {"title": "化学 实验 套装 儿童", "description": "安全 无毒 科学启蒙"},
+    {"title": "硫酸 纸 描图纸", "description": "A4 半透明 设计"},
+    {"title": "硝酸 甘油 片 科普", "description": "心绞痛 急救知识 图书"},
+    {"title": "农药 喷雾器 电动", "description": "背负式 16L 锂电池"},
+    {"title": "鸟笼 画眉 竹制", "description": "手工 老式 雕花"},
+    {"title": "龟 缸 生态", "description": "造景 过滤 乌龟缸"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
