@@ -2941,6 +2941,30 @@ add("benign-75", "据各电商平台合法商品标题中的近似说法另写�
     {"title": "龟 缸 生态", "description": "造景 过滤 乌龟缸"},
 ], split="dev")
 
+# ================================================================ 第七十六批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第三十八轮自测（写时不看规则；散装无标签食品、未检疫肉、辅食替代母乳、鱼药、保健酒和酵素的非法添加），改规则前：阳性 8/11 命中、良性 0/6 误报
+add("blind-76", "据《食品安全法》第三十四条、第三十五条、第六十七条，《广告法》第二十条和各地案例另写的第三十八轮自测", [], [
+    {"title": "网红 同款 辣条 散装", "description": "小作坊 现做 无包装无标签 称重卖", "expected": [FQ]},
+    {"title": "秘制 卤料 包", "description": "加了罂粟 回头客多 老字号配方", "expected": [FA]},
+    {"title": "鲜榨 果汁 外卖", "description": "家里厨房做 没有营业执照 也没有健康证", "expected": [FQ, LI]},
+    {"title": "进口 奶粉 荷兰 代购", "description": "无中文标签 无检验检疫证明 直邮", "expected": [FQ]},
+    {"title": "鱼缸 观赏鱼 药", "description": "孔雀石绿 治疗白点病 水产养殖用", "expected": []},
+    {"title": "鲜活 鲈鱼 养殖", "description": "用了孔雀石绿 运输不死", "expected": [FA]},
+    {"title": "猪肉 新鲜 土猪", "description": "没有检疫证明 自家杀的 同城配送", "expected": [FQ]},
+    {"title": "婴幼儿 米粉 有机", "description": "可代替母乳 营养更全面", "expected": [AD]},
+    {"title": "孕妇 奶粉", "description": "比母乳更好 宝宝更聪明", "expected": [AD]},
+    {"title": "保健酒 鹿鞭", "description": "补肾壮阳 添加西地那非 当晚见效", "expected": [FA]},
+    {"title": "凉茶 颗粒", "description": "清热解毒 治疗咽炎 扁桃体炎", "expected": [AD]},
+    {"title": "酵素 梅", "description": "排宿便 一天瘦一斤 含酚酞", "expected": [FA]},
+], split="dev")
+add("blind-76-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "观赏鱼 药 白点净", "description": "水族用药 不可用于食用鱼"},
+    {"title": "孕妇 奶粉", "description": "叶酸 DHA 孕期营养"},
+    {"title": "凉茶 颗粒", "description": "夏季 清凉 饮品 SC认证"},
+    {"title": "酵素 梅", "description": "话梅 零食 独立包装"},
+    {"title": "猪肉 新鲜 黑猪", "description": "检疫合格 冷链配送 有检疫证明"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
