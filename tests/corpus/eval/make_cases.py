@@ -2985,6 +2985,30 @@ add("blind-77-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "【清仓】儿童电动摩托车 可坐人", "description": "3C认证 换季清仓 七天无理由"},
 ], split="dev")
 
+# ================================================================ 第七十八批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第四十轮自测（写时不看规则；教育培训、投资回报、迷信、种子和农药的广告宣称），改规则前：阳性 8/9 命中、良性 0/8 误报
+add("blind-78", "据《广告法》第九条第（八）项、第二十一条、第二十四条至第二十七条和各地案例另写的第四十轮自测", [], [
+    {"title": "驾校 报名 包拿证", "description": "不过全额退 学车 一次过", "expected": [AD]},
+    {"title": "考研 协议班", "description": "签协议 不过退费 命题组老师授课", "expected": [AD]},
+    {"title": "商铺 投资 回报", "description": "年回报率12% 十年包租 稳赚不赔", "expected": [AD]},
+    {"title": "黄金 回收 高价", "description": "上门回收 当场结算", "expected": []},
+    {"title": "P2P 理财 项目", "description": "月息3分 保本 随存随取", "expected": [AD]},
+    {"title": "虚拟币 挖矿 机器", "description": "躺赚 日收益500 回本快", "expected": [AD]},
+    {"title": "风水 摆件 招财", "description": "开光 转运 保佑发财 化解小人", "expected": [AD]},
+    {"title": "算命 八字 在线", "description": "大师 测算 改运 化太岁", "expected": [AD]},
+    {"title": "种子 玉米 高产", "description": "亩产保证2000斤 不达标包赔", "expected": [AD]},
+    {"title": "农药 杀虫剂", "description": "无毒无害 对人畜安全 无残留", "expected": [AD]},
+], split="dev")
+add("blind-78-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "驾校 报名", "description": "正规驾校 科目一二三四 按课时收费"},
+    {"title": "考研 辅导 课程", "description": "名师授课 不承诺通过"},
+    {"title": "商铺 出租", "description": "临街 50平 月租8000"},
+    {"title": "理财 书籍", "description": "投资入门 图书"},
+    {"title": "风水 罗盘 收藏", "description": "铜制 工艺品"},
+    {"title": "种子 玉米 杂交", "description": "审定编号 国审玉2020001"},
+    {"title": "农药 杀虫剂", "description": "农药登记证PD20180123 按说明使用 注意安全间隔期"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
