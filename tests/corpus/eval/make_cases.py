@@ -3009,6 +3009,25 @@ add("blind-78-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "农药 杀虫剂", "description": "农药登记证PD20180123 按说明使用 注意安全间隔期"},
 ], split="dev")
 
+# ================================================================ 第七十九批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第四十一轮自测（写时不看规则；运动品牌尾单、风衣厂货、水晶代工厂、水货、兼容配件、香水仿香和护肤平替），改规则前：阳性 4/6 命中、良性 0/6 误报
+add("blind-79", "据各地售假、傍名牌案例所引商品描述（\"代工厂直出\"\"大牌同味\"\"仿香\"）另写的第四十一轮自测", [], [
+    {"title": "Nike 耐克 Air Max 90", "description": "公司级 原盒 配件齐全 得物可过", "expected": [CF]},
+    {"title": "阿迪 三叶草 卫衣", "description": "尾单 剪标 正品 便宜走量", "price_text": "¥39", "expected": [CF]},
+    {"title": "Burberry 风衣 经典款", "description": "厂货 外贸原单 标齐全", "expected": [CF]},
+    {"title": "Swarovski 天鹅项链", "description": "代工厂直出 原装水晶 无盒", "price_text": "¥35", "expected": [CF]},
+    {"title": "Dyson 戴森 吸尘器 V12", "description": "海外版 水货 非国行 正品", "price_text": "¥2,999", "expected": []},
+    {"title": "iPhone 15 手机壳 MagSafe", "description": "适用苹果 磁吸 兼容", "expected": []},
+    {"title": "香奈儿 可可小姐 香水", "description": "仿香 大牌同味 平价替代", "expected": [UC]},
+    {"title": "雅诗兰黛 同款 精华 平替", "description": "成分一样 效果一样 大牌同厂", "expected": [UC]},
+], split="dev")
+add("blind-79-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "Nike 耐克 Air Max 90", "description": "官方旗舰店 正品 顺丰"},
+    {"title": "阿迪 三叶草 卫衣", "description": "正品 专柜 吊牌齐全", "price_text": "¥399"},
+    {"title": "风衣 经典款 卡其色", "description": "双排扣 中长款"},
+    {"title": "天鹅 项链 银", "description": "925银 原创设计"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
