@@ -3028,6 +3028,39 @@ add("blind-79-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "天鹅 项链 银", "description": "925银 原创设计"},
 ], split="dev")
 
+# ================================================================ 第八十批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第四十二轮自测（写时不看规则；药用动物、活体鸟、养殖有证的动物制品），改规则前：阳性 2/2 命中、良性 1/6 误报（观赏鱼"血鹦鹉"）；
+# 删去鱼翅、林蛙两条：平台和法规对二者的现行要求未核实
+add("blind-80", "据《国家重点保护野生动物名录》(2021)、CITES 附录和各地案例另写的第四十二轮自测", [], [
+    {"title": "燕窝 血燕 马来西亚", "description": "溯源码 进口 正品", "expected": []},
+    {"title": "蛤蚧 干 一对", "description": "泡酒 野生 广西", "expected": [PB]},
+    {"title": "野生 鹦鹉 灰鹦鹉 非洲", "description": "会说话 幼鸟 手养", "expected": [PB]},
+    {"title": "孔雀 活体 蓝孔雀", "description": "人工养殖 有证 观赏", "expected": []},
+    {"title": "野生 甲鱼 野生鳖", "description": "湖里捕的 野生", "expected": []},
+    {"title": "梅花鹿 鹿茸 片", "description": "人工养殖 吉林 鹿茸", "expected": []},
+], split="dev")
+add("blind-80-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "孔雀 羽毛 装饰", "description": "蓝孔雀 尾羽 人工养殖 自然脱落"},
+    {"title": "鹦鹉 鱼 活体", "description": "血鹦鹉 观赏鱼 包活"},
+], split="dev")
+
+# ================================================================ 第八十一批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第四十三轮自测（写时不看规则；退货扣费、只退优惠券、开票加点、拆封费、预付卡过期清零），改规则前：阳性 4/6 命中、良性 1/4 误报（"无需加点"）
+add("blind-81", "据《消费者权益保护法》第二十二条、第二十五条、《侵害消费者权益行为处罚办法》和各地案例另写的第四十三轮自测", [], [
+    {"title": "羽绒服 女 长款", "description": "退货扣除20%手续费 吊牌完好也要扣", "expected": [CR]},
+    {"title": "护肤品 套装", "description": "退款只退店铺优惠券 不退现金", "expected": [CR]},
+    {"title": "冰箱 双门", "description": "开票需另加6个点税 不开普票", "expected": [CR]},
+    {"title": "电脑 主机", "description": "非质量问题退货 收取拆封费200元", "expected": [CR]},
+    {"title": "鞋子 男 休闲", "description": "穿过一次 不退 试穿也不行 一经拆封恕不退换", "expected": [CR]},
+    {"title": "会员 充值 卡", "description": "充值后不能退 余额三个月内用完 过期清零", "expected": [CT]},
+], split="dev")
+add("blind-81-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "羽绒服 女 长款", "description": "七天无理由 退货包运费"},
+    {"title": "冰箱 双门", "description": "可开增值税专用发票 无需加点"},
+    {"title": "电脑 主机", "description": "七天无理由退货 已激活系统需恢复出厂"},
+    {"title": "会员 充值 卡", "description": "余额可退 长期有效"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
