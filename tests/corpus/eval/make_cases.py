@@ -3061,6 +3061,23 @@ add("blind-81-benign", "据同一轮自测的合法近似写法改写", [], [
     {"title": "会员 充值 卡", "description": "余额可退 长期有效"},
 ], split="dev")
 
+# ================================================================ 第八十二批（dev 专用，2026-12-06 写；split 固定为 dev）
+# 第四十四轮自测（写时不看规则；水军、刷量、直播间人气、买卖账号、"内部关系"解封、接码号），改规则前：阳性 0/6 命中、良性 1/4 误报（"无刷量"的否定，改规则后）
+add("blind-82", "据《反不正当竞争法》第八条、《反电信网络诈骗法》第三十一条、《电子商务法》第三十九条和各地刷量、买卖账号案例另写的第四十四轮自测", [], [
+    {"title": "网络 水军 好评", "description": "代写评价 真人好评 刷五星", "expected": [UC]},
+    {"title": "粉丝 点赞 涨粉", "description": "抖音 真人粉 播放量 刷量", "expected": [UC]},
+    {"title": "直播间 人气 在线", "description": "刷直播间人数 机器人 假人", "expected": [UC]},
+    {"title": "收购 差评 买家号", "description": "高价收购买家账号 信誉号", "expected": [PB]},
+    {"title": "淘宝 降权 解除", "description": "代申诉 解除违规 平台内部关系", "expected": [PF]},
+    {"title": "虚拟 手机号 接码", "description": "注册专用 一次性 短信验证", "expected": [PB]},
+], split="dev")
+add("blind-82-benign", "据同一轮自测的合法近似写法改写", [], [
+    {"title": "评价 管理 软件", "description": "商家后台 查看评价 回复客户"},
+    {"title": "抖音 运营 课程", "description": "内容创作 直播技巧 无刷量"},
+    {"title": "直播 补光灯", "description": "美颜 三脚架 套装"},
+    {"title": "手机号 靓号", "description": "移动 实名办理"},
+], split="dev")
+
 
 def split_of(case_id: str) -> str:
     return "heldout" if int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % 10 < 3 else "dev"
