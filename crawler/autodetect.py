@@ -111,8 +111,7 @@ def classify(html: str, url: str) -> AutoPage:
     if product is not None and priced and len(h1) == 1:
         n_prices = len(sel.css(_PRICE_ELEMENTS))
         # product cards: a price beside a link to the product (the last page of a list may hold only two)
-        n_cards = len(sel.xpath(f"//*[(contains({_LOWER}, 'price') or @itemprop='price') and "
-                                "(../descendant::a[@href] or ../../descendant::a[@href])]"))
+        n_cards = len(sel.xpath(f"//*[{_A_PRICE} and (../descendant::a[@href] or ../../descendant::a[@href])]"))
         if n_prices <= _MAX_PRICES_ON_LISTING and n_cards < 2:
             return AutoPage("listing", f"one h1 and a price ({n_prices} price elements)",
                             _listing_fields(sel, product, url, heading))
@@ -132,8 +131,7 @@ def _has_buy_button(sel: Selector) -> bool:
 def _price_in_card(sel: Selector) -> bool:
     """Whether the first price after the heading is in a product card: a block (up to four levels up) with
     at least two siblings of the same tag and class that hold a price too -- the cards of a list."""
-    skip = " or ".join(f"contains({_LOWER}, '{w}')" for w in _NOT_PAID)
-    priced = f"(contains({_LOWER}, 'price') or @itemprop='price') and not({skip})"
+    priced = _PAID_PRICE
     first = sel.xpath(f"//h1[1]/following::*[{priced}][1]")
     if not first:
         return False
@@ -183,12 +181,14 @@ def _same_name(a: str, b: str) -> bool:
 
 _LOWER = "translate(@class, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 _NOT_PAID = ("old", "original", "origin", "market", "was", "strike", "line-through", "del", "before", "list")
+#: XPath predicates: an element named a price; one that is not a struck-through or "original" price
+_A_PRICE = f"(contains({_LOWER}, 'price') or @itemprop='price')"
+_PAID_PRICE = _A_PRICE + " and not(" + " or ".join(f"contains({_LOWER}, '{w}')" for w in _NOT_PAID) + ")"
 
 
 def _price_after_heading(sel: Selector) -> str:
     """The first price element after the ``<h1>`` (not a struck-through or "original" one), as shown."""
-    skip = " or ".join(f"contains({_LOWER}, '{w}')" for w in _NOT_PAID)
-    query = (f"//h1[1]/following::*[(contains({_LOWER}, 'price') or @itemprop='price') and not({skip})"
+    query = (f"//h1[1]/following::*[{_PAID_PRICE}"
              " and not(self::del or self::s or ancestor::del or ancestor::s)]")
     for node in sel.xpath(query)[:5]:
         text = _text(node)
