@@ -118,6 +118,30 @@ def classify(html: str, url: str) -> AutoPage:
     return AutoPage("page", f"{declared} declared products, {len(h1)} h1")
 
 
+
+#: the empty element a single-page app mounts into (React, Vue, Next.js, Nuxt, Angular, Svelte)
+_APP_MOUNT = ("//body//*[(@id='app' or @id='root' or @id='__next' or @id='__nuxt' or @id='svelte' or @ng-app "
+              "or @data-reactroot or @data-v-app) and not(*) and not(normalize-space())]")
+#: a page with less visible text than this and a script is a shell its script fills
+_SHELL_TEXT = 40
+
+
+def needs_javascript(html: str) -> str:
+    """Why a page fetched without a browser shows less than a visitor sees, or "": a ``<noscript>`` notice
+    (text, not a tracking pixel), an empty app mount (``#app``, ``#root``, ``#__next`` ...), or a page with
+    scripts and next to no text. Such a page is fetched again through the browser (``NETSWORD_AUTO_RENDER``)."""
+    sel = Selector(text=html or "<html></html>")
+    notice = " ".join(" ".join(sel.xpath("//noscript//text()").getall()).split())
+    if notice and "<" not in notice:  # (some parsers keep a noscript's markup as its text)
+        return f"<noscript>: {notice[:60]}"
+    mount = sel.xpath(_APP_MOUNT)
+    if mount:
+        return f"an empty app mount (#{mount[0].attrib.get('id') or 'app'})"
+    text = "".join("".join(sel.xpath(f"//body{_TEXT[1:]}").getall()).split())
+    if len(text) < _SHELL_TEXT and sel.xpath("//script"):
+        return f"scripts and next to no text ({len(text)} characters)"
+    return ""
+
 def _has_buy_button(sel: Selector) -> bool:
     """A buy button (add to cart, buy now) for the page's product: not when the price after the heading
     sits in a product card (a list page with a button on every card)."""

@@ -156,6 +156,7 @@ NETSWORD_FILL_DROP_RATIO = 0.5  # a page type's pages or a field's fill rate bel
 NETSWORD_FILL_MIN_PAGES = 5  # fill rates are judged from this many pages of a page type on
 NETSWORD_FILL_MIN_RATE = 0.5  # a required field filled on fewer of a page type's pages: the profile broke
 NETSWORD_GC_FREEZE = True  # start-up objects (rule packs ...) out of the garbage collector's walks (crawler.heapfreeze)
+NETSWORD_AUTO_RENDER = True  # `type: auto` pages that need JavaScript are fetched again in the browser
 NETSWORD_INCREMENTAL = True  # conditional requests; unchanged pages are not parsed again
 NETSWORD_PROGRESS_INTERVAL = 2.0
 NETSWORD_RESUME = False  # set by `netsword crawl --resume`

@@ -201,6 +201,11 @@ class ListingSpider(scrapy.Spider):
             return
         else:
             item = self.extract(response, name, page)
+            render = self.render_request(response, name, page, item)
+            if render is not None:  # a shell its scripts fill: its links now, the page itself from the browser
+                yield from self.links(response, page)
+                yield render
+                return
         licence = self.licence_request(response, item) if page.type == "auto" else None
         yield from self.links(response, page, subpages.subject_of(item),
                               skip={licence.url} if licence is not None else None)
@@ -209,7 +214,25 @@ class ListingSpider(scrapy.Spider):
             return
         yield item
 
-    # -- sites without a profile: a shop's licence on its own page -----------------------------
+    # -- sites without a profile: pages their scripts fill, a shop's licence on its own page ----------
+    def render_request(self, response: Response, page_name: str, page: PageType, item: Any) -> scrapy.Request | None:
+        """An ``auto`` page fetched without a browser that showed nothing to judge and needs JavaScript
+        (:func:`crawler.autodetect.needs_javascript`): the request that fetches it again through the browser
+        (``NETSWORD_AUTO_RENDER``), so the goods a script lists or shows are found."""
+        if (page.type != "auto" or not isinstance(item, PageItem) or not isinstance(response, HtmlResponse)
+                or response.meta.get("playwright") or not self.crawler.settings.getbool("NETSWORD_AUTO_RENDER")):
+            return None
+        from crawler.autodetect import needs_javascript
+
+        why = needs_javascript(response.text)
+        if not why:
+            return None
+        self.crawler.stats.inc_value("netsword/auto/rendered")
+        self.logger.info("fetched again through the browser: %s (%s)", response.url, why)
+        meta = {"netsword_page_type": page_name, "netsword_page_no": response.meta.get("netsword_page_no", 1),
+                "playwright": True, "netsword_auto_render": why}
+        return scrapy.Request(response.url, callback=self.parse, errback=self.on_error, meta=meta, dont_filter=True)
+
     def licence_request(self, response: Response, item: Any) -> scrapy.Request | None:
         """An ``auto`` shop page that shows no licence but links to a 资质/亮照 page: the request for that page,
         carrying the shop (fetched whatever the incremental state: its fields complete the shop's record)."""
