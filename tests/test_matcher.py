@@ -644,3 +644,21 @@ def test_yields_to_names_an_unknown_category(tmp_path):
     with pytest.raises(RuleValueError) as e:
         RuleSet.load(tmp_path)
     assert e.value.line == 11 and "假冒商品" in str(e.value)
+
+
+def test_negation_drops_a_hit_a_cue_negates_in_its_clause(tmp_path):
+    """``negation: true``: a term hit shortly after a cue of lists/negation.txt, in the same clause, does not count;
+    a cue in another clause, or too far before, leaves the hit alone."""
+    write_pack(tmp_path, RULE_HEAD + "    negation: true\n    any: [象牙, 匕首]\n",
+               lists={"negation.txt": "# 测试\n不含\n不销售\n"})
+    rs = RuleSet.load(tmp_path)
+    assert rs.match(listing("树脂摆件 不含任何象牙成分")) == []
+    assert rs.match(listing("本店不销售弹簧刀、匕首等管制刀具")) == []
+    assert [f.rule_id for f in rs.match(listing("不含防腐剂，象牙雕件 老料"))] == ["t.one"], "another clause"
+    assert [f.rule_id for f in rs.match(listing("不含税 运费另计 包装精美 象牙雕件"))] == ["t.one"], "too far before"
+    assert [f.rule_id for f in rs.match(listing("象牙手镯 不含包装"))] == ["t.one"], "a cue after the hit"
+
+
+def test_negation_without_its_list_names_the_rule_line(tmp_path):
+    err = load_error(tmp_path, RULE_HEAD + "    negation: true\n    any: [象牙]\n")
+    assert isinstance(err, RuleListError) and err.line == 10 and "negation.txt" in str(err)

@@ -46,6 +46,7 @@ A rule gives at most one Finding per subject (the first hit in field order), so 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -72,6 +73,7 @@ from pipelines.match.hits import (
     G_ANY,
     G_NEAR_A,
     G_NEAR_B,
+    G_NEGATION,
     G_NONE,
     G_SCOPE,
     G_SCOPE_UNLESS,
@@ -94,6 +96,8 @@ from pipelines.normalize import (
 
 SNIPPET_CONTEXT = 30  # characters of normalised text either side of the hit
 WORD_WINDOW = 12  # characters either side of a hit given to jieba for the whole-word check
+NEGATION_WITHIN = 8  # `negation: true`: characters between a negation cue and the hit it negates, at most
+CLAUSE_END = re.compile(r"[,，。.;；!！?？:：\n\x00|]")  # a negation cue does not reach across these
 #: the item attributes (number, shown text) each basic ``when`` number comes from (ItemText.numbers)
 WHEN_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "price": (("price", "price_text"),),
@@ -239,6 +243,8 @@ class RuleSet:
                 add(i, r.fields, r.unless.terms.terms, G_UNLESS)
             if r.none:
                 add(i, r.fields, r.none.terms, G_NONE)
+            if r.negation:
+                add(i, r.fields, r.negation.terms, G_NEGATION)
             if r.scope and r.scope.terms:
                 add(i, r.scope.fields, r.scope.terms.terms, G_SCOPE)
                 if r.scope.unless:
@@ -491,6 +497,7 @@ class RuleSet:
         if required and not required.issubset(map(_group, hits)):
             return None  # a term group with no hit at all (most hits are of unless, scope or one `all` group)
         unless: dict[str, list[tuple[int, int]]] = {}
+        negations: dict[str, list[tuple[int, int]]] = {}
         pos: list[Hit] = []
         scope_hits: list[Hit] = []
         scope_unless: list[Hit] = []
@@ -500,6 +507,8 @@ class RuleSet:
                 return None
             if g == G_UNLESS:
                 unless.setdefault(h[1], []).append((h[2], h[3]))
+            elif g == G_NEGATION:
+                negations.setdefault(h[1], []).append((h[2], h[3]))
             elif g == G_SCOPE:
                 scope_hits.append(h)
             elif g == G_SCOPE_UNLESS:
@@ -524,7 +533,8 @@ class RuleSet:
             ok = memo.get(h)
             if ok is None:
                 ok = memo[h] = not self._excluded(rule, h.field, h.start, h.end, unless) and (
-                    h.term not in rule.words or self._whole_word(ctx, h))
+                    h.term not in rule.words or self._whole_word(ctx, h)) and not (
+                    negations and self._negated(ctx, h, negations))
             return ok
 
         ev: _Evidence | None = None
@@ -620,6 +630,20 @@ class RuleSet:
                 if us <= s and e <= ue:
                     return True
             elif s - ue <= w and us - e <= w:
+                return True
+        return False
+
+    @staticmethod
+    def _negated(ctx: ItemText, h: Hit, negations: dict[str, list[tuple[int, int]]]) -> bool:
+        """Whether a negation cue ends at most NEGATION_WITHIN characters before hit ``h``, in its clause
+        ("不含任何【象牙】", "不销售弹簧刀、【匕首】"; not "不含防腐剂，【象牙】白")."""
+        spans = negations.get(h[1])
+        if not spans:
+            return False
+        s = h[2]
+        text = ctx.stripped(h[1]).text
+        for ns, ne in spans:
+            if ne <= s and s - ne <= NEGATION_WITHIN and not CLAUSE_END.search(text, ne, s):
                 return True
         return False
 

@@ -50,10 +50,12 @@ from pipelines.normalize import normalize_text, strip_separators
 
 PACK_KEYS = ("pack", "version", "title", "rules")
 RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to", "fields", "status", "scope", "any",
-             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "disguised", "tests",
+             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "disguised", "negation", "tests",
              "note")
 REQUIRED_RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to")
 STATUSES = ("stable", "test")
+#: the negation cues ``negation: true`` reads (rules/lists/negation.txt)
+NEGATION_LIST = "@lists/negation.txt"
 #: keys a positive term group (any, all, near.a, near.b) may have in its mapping form
 POSITIVE_KEYS = ("terms", "pinyin")
 #: fields a rule looks in when it does not say ``fields:``
@@ -303,6 +305,15 @@ class _Loader:
             if disguised and not (any_ or all_ or near):
                 raise self.fail(RuleValueError, "disguised 需要 any/all/near 的词 / disguised needs terms",
                                 r.key_loc["disguised"], "disguised 只看词的写法 / it looks at how terms were written")
+        negation = None
+        if "negation" in r:
+            loc = r.key_loc["negation"]
+            self.expect(r["negation"], bool, "negation", loc, "negation: true")
+            if r["negation"]:
+                if not (any_ or all_ or near):
+                    raise self.fail(RuleValueError, "negation 需要 any/all/near 的词 / negation needs terms", loc,
+                                    "negation 只看命中词前面有没有否定词 / it looks at what precedes a term hit")
+                negation = self.terms(NEGATION_LIST, "negation", loc)[0]
         if not (any_ or all_ or near or regex or when or check):
             raise self.fail(RuleSchemaError, "规则没有任何命中条件 / the rule has nothing to match", r.loc,
                             "至少写一个 / give at least one of: any, all, near, regex, when, check")
@@ -321,7 +332,7 @@ class _Loader:
 
         return Rule(**meta, applies_to=kind, fields=fields, any=any_, all=all_, near=near, regex=regex, unless=unless,
                     none=none, words=words, when=when, check=check, scope=scope, yields_to=yields_to,
-                    disguised=disguised, examples=examples)
+                    disguised=disguised, negation=negation, examples=examples)
 
     def field_list(self, value: Any, loc: RuleLocation, what: str, allowed: tuple[str, ...], kind: str) -> list[str]:
         if isinstance(value, str):

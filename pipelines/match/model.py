@@ -121,6 +121,9 @@ class Rule:
     yields_to: tuple[str, ...] = ()
     #: only hits written in disguise count (look-alike letters, digits or an l for letters, separators)
     disguised: bool = False
+    #: negation cues (lists/negation.txt): a term hit shortly after one in the same clause ("不含任何象牙",
+    #: "本店不销售弹簧刀") does not count
+    negation: TermGroup | None = None
     note: str = ""
     examples: tuple[Example, ...] = ()
     location: RuleLocation | None = None
