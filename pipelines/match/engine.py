@@ -642,10 +642,7 @@ class RuleSet:
             return False
         s = h[2]
         text = ctx.stripped(h[1]).text
-        for ns, ne in spans:
-            if ne <= s and s - ne <= NEGATION_WITHIN and not CLAUSE_END.search(text, ne, s):
-                return True
-        return False
+        return any(ne <= s and s - ne <= NEGATION_WITHIN and not CLAUSE_END.search(text, ne, s) for _, ne in spans)
 
     @staticmethod
     def _whole_word(ctx: ItemText, h: Hit) -> bool:

@@ -50,8 +50,8 @@ from pipelines.normalize import normalize_text, strip_separators
 
 PACK_KEYS = ("pack", "version", "title", "rules")
 RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to", "fields", "status", "scope", "any",
-             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "disguised", "negation", "tests",
-             "note")
+             "all", "near", "regex", "unless", "none", "words", "when", "check", "yields_to", "disguised", "negation",
+             "tests", "note")
 REQUIRED_RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_to")
 STATUSES = ("stable", "test")
 #: the negation cues ``negation: true`` reads (rules/lists/negation.txt)
