@@ -68,15 +68,32 @@ def _code_in_other_texts(shop: Any) -> tuple[str, str] | None:
     return None
 
 
+#: words a licence block says something of a licence with (not only an ID card number and a name)
+_LICENCE_WORDS = re.compile(r"执照|信用代码|注册号|经营者|登记|许可|名称|主体|亮照|资质|LICEN[CS]E")
+
+
+def _says_licence(text: str) -> bool:
+    """Whether a licence block's text shows a licence: a licence word or a registration number. A block with
+    only the owner's ID card number and name ("身份证号：4401****3526 姓名：张**") shows none."""
+    t = _clean(text).upper()
+    return bool(t) and bool(_LICENCE_WORDS.search(t) or _USCC_IN_TEXT.search(t) or _LABELLED_CODE.search(t))
+
+
 def license_missing(shop: Any) -> CheckEvidence | None:
-    """The shop shows no licence at all: no licence text, no licence image, no number (also none in its intro,
-    notices or pictures' text)."""
-    if any(_clean(getattr(shop, f, "")) for f in ("license_text", "license_number", "license_image")):
+    """The shop shows no licence at all: no licence text that says anything of a licence, no licence image, no
+    number (also none in its intro, notices or pictures' text)."""
+    if any(_clean(getattr(shop, f, "")) for f in ("license_number", "license_image")):
+        return None
+    text = _clean(getattr(shop, "license_text", ""))
+    if _says_licence(text):
         return None
     if any(img.get("role") == "license" for img in getattr(shop, "images", None) or ()):
         return None
     if _code_in_other_texts(shop):
         return None
+    if text:
+        return CheckEvidence("license_text", [text[:40]], f"店铺亮照处只有【{text[:40]}】，没有营业执照信息（名称、"
+                             "统一社会信用代码）/ the licence block shows no business licence")
     return CheckEvidence("license_text", [], "店铺首页未公示营业执照信息（无证照文字、图片或编号）")
 
 
@@ -142,16 +159,57 @@ def _name_key(name: str) -> str:
     return re.sub(r"[\s()（）【】\[\]·.,，、:：]", "", _clean(name))
 
 
+#: the 名称 a licence block's text gives (名称：…, 企业名称：…), up to the next label or space
+_TEXT_NAME = re.compile(r"(?:企业名称|经营者名称|公司名称|主体名称|名称)\s*[:：]\s*([^\s:：，,;；]{2,60})")
+_NEXT_LABEL = re.compile(r"统一社会信用代码|信用代码|注册号|类型|住所|法定代表人|经营者|成立日期|营业期限|登记机关"
+                         r"|经营范围")
+
+
+def _licence_text_name(shop: Any) -> str:
+    m = _TEXT_NAME.search(_clean(getattr(shop, "license_text", "")))
+    return _NEXT_LABEL.split(m.group(1))[0] if m else ""
+
+
 def license_name_mismatch(shop: Any) -> CheckEvidence | None:
-    """The 名称 read from the licence picture is not the operator the shop declares (a borrowed or
-    someone else's licence?): a finding to review by hand."""
-    read = _name_key(getattr(shop, "license_image_name", ""))
-    declared = _name_key(shop.operator)
+    """The 名称 on the licence (read from its picture, else given in the licence block's text) is not the
+    operator the shop declares (a borrowed or someone else's licence?): a finding to review by hand."""
+    shown = _clean(getattr(shop, "license_image_name", ""))
+    where, what = "image_text", "营业执照图片上的名称"
+    if not shown:
+        shown, where, what = _licence_text_name(shop), "license_text", "公示的营业执照名称"
+    read, declared = _name_key(shown), _name_key(shop.operator)
     if not read or not declared or read in declared or declared in read:
         return None
-    return CheckEvidence("image_text", [getattr(shop, "license_image_name", "")],
-                         f"营业执照图片上的名称【{shop.license_image_name}】与店铺公示的经营者【{shop.operator}】不一致，"
-                         "请人工核查 / the licence picture names another operator")
+    return CheckEvidence(where, [shown], f"{what}【{shown}】与店铺公示的经营者【{shop.operator}】不一致，"
+                         "请人工核查 / the licence names another operator")
+
+
+#: the end of a licence's term: 营业期限 2016年03月01日至2022年02月28日, 有效期至 2022-02-28
+_TERM_END = re.compile(r"(?:营业期限|经营期限|有效期限|有效期)[^。；;]{0,30}?至\s*(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*"
+                       r"[月\-/.]\s*(\d{1,2})")
+
+
+def license_expired(shop: Any) -> CheckEvidence | None:
+    """The licence shown (its text, or what was read from its picture) gives a term that ended before the page
+    was fetched (营业期限…至2022年02月28日): a licence no longer valid."""
+    from datetime import UTC, date, datetime
+
+    fetched = str(getattr(shop, "fetched_at", "") or "")[:10]
+    try:
+        today = date.fromisoformat(fetched) if fetched else datetime.now(UTC).date()
+    except ValueError:
+        today = datetime.now(UTC).date()
+    for f in ("license_text", "image_text"):
+        text = _clean(getattr(shop, f, ""))
+        for m in _TERM_END.finditer(text):
+            try:
+                end = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                continue
+            if end < today:
+                return CheckEvidence(f, [m.group(0)], f"营业执照营业期限已于 {end.isoformat()} 届满（页面抓取于 "
+                                     f"{today.isoformat()}）：【{m.group(0)}】 / the licence's term ended on {end}")
+    return None
 
 
 def _food_numbers(shop: Any) -> tuple[str, list[str]]:
@@ -192,6 +250,7 @@ CHECKS: dict[str, CheckSpec] = {
                   "执照图片无法识别 (licence picture unreadable)"),
         CheckSpec("license_name_mismatch", "shop", license_name_mismatch,
                   "执照名称与经营者不符 (licence names another operator)"),
+        CheckSpec("license_expired", "shop", license_expired, "营业执照营业期限已届满 (licence term ended)"),
         CheckSpec("food_license_missing", "shop", food_license_missing, "未公示食品许可证 (no food licence)"),
         CheckSpec("food_license_invalid", "shop", food_license_invalid, "食品许可证格式错误 (food licence malformed)"),
     )
