@@ -97,10 +97,19 @@ def license_missing(shop: Any) -> CheckEvidence | None:
     return CheckEvidence("license_text", [], "店铺首页未公示营业执照信息（无证照文字、图片或编号）")
 
 
+#: a number labelled as another licence than the business licence (drug, food, ICP ...)
+_OTHER_LICENCE = re.compile(r"许可证|备案|ICP|JY|SC\d")
+
+
 def _uscc_candidate(shop: Any) -> str | None:
     """The number to check: from license_number if shown, else an 18-character code in license_text."""
     number = _clean(shop.license_number).upper() or _clean(getattr(shop, "license_image_number", "")).upper()
     found = _USCC_IN_TEXT.findall(number or _clean(shop.license_text).upper())
+    if not found and number and _OTHER_LICENCE.search(number):
+        # the number field holds another licence (药品经营许可证 浙AA5710123): the USCC is in the licence text
+        found = _USCC_IN_TEXT.findall(_clean(shop.license_text).upper())
+        if not found:
+            return None
     if found:
         from pipelines.match.identifiers import uscc_is_valid
 

@@ -502,11 +502,14 @@ class RuleSet:
         pos: list[Hit] = []
         scope_hits: list[Hit] = []
         scope_unless: list[Hit] = []
+        nones: list[Hit] = []
         for h in hits:
             g = h[0]
             if g == G_NONE:
-                return None
-            if g == G_UNLESS:
+                if rule.negation is None:
+                    return None
+                nones.append(h)  # ("真玳瑁，不是树脂": a negated `none` term does not rule the item out)
+            elif g == G_UNLESS:
                 unless.setdefault(h[1], []).append((h[2], h[3]))
             elif g == G_NEGATION:
                 negations.setdefault(h[1], []).append((h[2], h[3]))
@@ -516,6 +519,8 @@ class RuleSet:
                 scope_unless.append(h)
             else:
                 pos.append(h)
+        if nones and any(not (negations and self._negated(ctx, h, negations)) for h in nones):
+            return None
         # a scope term inside a scope.unless term (咖啡 in 咖啡色) does not put the item in scope
         scope_hit = any(not any(u[1] == s[1] and u[2] <= s[2] and s[3] <= u[3] for u in scope_unless)
                         for s in scope_hits)
