@@ -103,7 +103,7 @@ def test_default_rules_dir_and_env_override(monkeypatch, tmp_path):
         ("高.仿手表", NOTE_SEPARATORS),
         ("高\u200b仿 手表", NOTE_ZERO_WIDTH),
         ("高倣 手錶", NOTE_T2S),
-        ("Ａ货 玉镯", NOTE_NFKC),
+        ("Ａ货 包包", NOTE_NFKC),
     ],
 )
 def test_obfuscated_terms_still_fire_and_report_it(rules, title, note):

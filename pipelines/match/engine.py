@@ -74,6 +74,7 @@ from pipelines.match.hits import (
     G_NEAR_A,
     G_NEAR_B,
     G_NEGATION,
+    G_NEGATION_AFTER,
     G_NONE,
     G_SCOPE,
     G_SCOPE_UNLESS,
@@ -98,6 +99,8 @@ from pipelines.normalize import (
 SNIPPET_CONTEXT = 30  # characters of normalised text either side of the hit
 WORD_WINDOW = 12  # characters either side of a hit given to jieba for the whole-word check
 NEGATION_WITHIN = 8  # `negation: true`: characters between a negation cue and the hit it negates, at most
+NEGATION_LIST_WITHIN = 30  # ... when what lies between is a list (、): 不销售卷烟、雪茄、烟丝、电子烟
+NEGATION_AFTER_WITHIN = 4  # characters between a hit and a cue that follows it (与象牙无关)
 CLAUSE_END = re.compile(r"[,，。.;；!！?？:：\n\x00|]")  # a negation cue does not reach across these
 #: the item attributes (number, shown text) each basic ``when`` number comes from (ItemText.numbers)
 WHEN_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -246,6 +249,8 @@ class RuleSet:
                 add(i, r.fields, r.none.terms, G_NONE)
             if r.negation:
                 add(i, r.fields, r.negation.terms, G_NEGATION)
+            if r.negation_after:
+                add(i, r.fields, r.negation_after.terms, G_NEGATION_AFTER)
             if r.scope and r.scope.terms:
                 add(i, r.scope.fields, r.scope.terms.terms, G_SCOPE)
                 if r.scope.unless:
@@ -513,6 +518,8 @@ class RuleSet:
                 unless.setdefault(h[1], []).append((h[2], h[3]))
             elif g == G_NEGATION:
                 negations.setdefault(h[1], []).append((h[2], h[3]))
+            elif g == G_NEGATION_AFTER:  # (start, end) as (-end, -start): told apart from cues before the hit
+                negations.setdefault(h[1], []).append((-h[3], -h[2]))
             elif g == G_SCOPE:
                 scope_hits.append(h)
             elif g == G_SCOPE_UNLESS:
@@ -641,14 +648,24 @@ class RuleSet:
 
     @staticmethod
     def _negated(ctx: ItemText, h: Hit, negations: dict[str, list[tuple[int, int]]]) -> bool:
-        """Whether a negation cue ends at most NEGATION_WITHIN characters before hit ``h``, in its clause
-        ("不含任何【象牙】", "不销售弹簧刀、【匕首】"; not "不含防腐剂，【象牙】白")."""
+        """Whether a negation cue ends at most NEGATION_WITHIN characters before hit ``h`` in its clause ("不含任何
+        【象牙】"; not "不含防腐剂，【象牙】白"), or up to NEGATION_LIST_WITHIN before it when what lies between is
+        a list ("不销售卷烟、雪茄、烟丝、【电子烟】"), or a cue that follows what it negates starts at most
+        NEGATION_AFTER_WITHIN after the hit ("与【象牙】无关"; cues after are stored as (-end, -start))."""
         spans = negations.get(h[1])
         if not spans:
             return False
-        s = h[2]
+        s, e = h[2], h[3]
         text = ctx.stripped(h[1]).text
-        return any(ne <= s and s - ne <= NEGATION_WITHIN and not CLAUSE_END.search(text, ne, s) for _, ne in spans)
+        for a, b in spans:
+            if a < 0:  # a cue after the hit: it starts at -b
+                start = -b
+                if e <= start and start - e <= NEGATION_AFTER_WITHIN and not CLAUSE_END.search(text, e, start):
+                    return True
+            elif b <= s and not CLAUSE_END.search(text, b, s) and (
+                    s - b <= NEGATION_WITHIN or (s - b <= NEGATION_LIST_WITHIN and "、" in text[b:s])):
+                return True
+        return False
 
     @staticmethod
     def _whole_word(ctx: ItemText, h: Hit) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 # term-group codes stored in the automaton next to each rule index
-G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_SCOPE_UNLESS, G_NEGATION, G_ALL = 0, 1, 2, 3, 4, 5, 6, 7, 10
+G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_SCOPE_UNLESS, G_NEGATION, G_NEGATION_AFTER, G_ALL = (
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 10)
 
 #: characters of a latin word: a latin term must not sit inside a longer one ("lv" in "silver")
 ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")

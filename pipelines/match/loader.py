@@ -56,6 +56,8 @@ REQUIRED_RULE_KEYS = ("id", "title", "category", "severity", "basis", "applies_t
 STATUSES = ("stable", "test")
 #: the negation cues ``negation: true`` reads (rules/lists/negation.txt)
 NEGATION_LIST = "@lists/negation.txt"
+#: the cues that follow what they negate ("与烟草无关"); optional
+NEGATION_AFTER_LIST = "@lists/negation_after.txt"
 #: keys a positive term group (any, all, near.a, near.b) may have in its mapping form
 POSITIVE_KEYS = ("terms", "pinyin")
 #: fields a rule looks in when it does not say ``fields:``
@@ -305,7 +307,7 @@ class _Loader:
             if disguised and not (any_ or all_ or near):
                 raise self.fail(RuleValueError, "disguised 需要 any/all/near 的词 / disguised needs terms",
                                 r.key_loc["disguised"], "disguised 只看词的写法 / it looks at how terms were written")
-        negation = None
+        negation = negation_after = None
         if "negation" in r:
             loc = r.key_loc["negation"]
             self.expect(r["negation"], bool, "negation", loc, "negation: true")
@@ -314,6 +316,8 @@ class _Loader:
                     raise self.fail(RuleValueError, "negation 需要 any/all/near 的词 / negation needs terms", loc,
                                     "negation 只看命中词前面有没有否定词 / it looks at what precedes a term hit")
                 negation = self.terms(NEGATION_LIST, "negation", loc)[0]
+                if (self.dir / NEGATION_AFTER_LIST[1:]).is_file():
+                    negation_after = self.terms(NEGATION_AFTER_LIST, "negation", loc)[0]
         if not (any_ or all_ or near or regex or when or check):
             raise self.fail(RuleSchemaError, "规则没有任何命中条件 / the rule has nothing to match", r.loc,
                             "至少写一个 / give at least one of: any, all, near, regex, when, check")
@@ -332,7 +336,8 @@ class _Loader:
 
         return Rule(**meta, applies_to=kind, fields=fields, any=any_, all=all_, near=near, regex=regex, unless=unless,
                     none=none, words=words, when=when, check=check, scope=scope, yields_to=yields_to,
-                    disguised=disguised, negation=negation, examples=examples)
+                    disguised=disguised, negation=negation, negation_after=negation_after,
+                    examples=examples)
 
     def field_list(self, value: Any, loc: RuleLocation, what: str, allowed: tuple[str, ...], kind: str) -> list[str]:
         if isinstance(value, str):

@@ -124,6 +124,8 @@ class Rule:
     #: negation cues (lists/negation.txt): a term hit shortly after one in the same clause ("不含任何象牙",
     #: "本店不销售弹簧刀") does not count
     negation: TermGroup | None = None
+    #: negation cues that follow what they negate (lists/negation_after.txt: "与象牙无关"), if the list exists
+    negation_after: TermGroup | None = None
     note: str = ""
     examples: tuple[Example, ...] = ()
     location: RuleLocation | None = None
