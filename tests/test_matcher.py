@@ -662,3 +662,23 @@ def test_negation_drops_a_hit_a_cue_negates_in_its_clause(tmp_path):
 def test_negation_without_its_list_names_the_rule_line(tmp_path):
     err = load_error(tmp_path, RULE_HEAD + "    negation: true\n    any: [象牙]\n")
     assert isinstance(err, RuleListError) and err.line == 10 and "negation.txt" in str(err)
+
+
+def test_negation_reaches_along_a_list_and_from_a_cue_after_the_hit(tmp_path):
+    """A cue reaches further when what follows it is a list (不销售卷烟、雪茄、烟丝、电子烟); a cue of the optional
+    lists/negation_after.txt negates the hit just before it (与象牙无关); neither crosses a clause."""
+    write_pack(tmp_path, RULE_HEAD + "    negation: true\n    any: [象牙, 电子烟]\n",
+               lists={"negation.txt": "不销售\n", "negation_after.txt": "无关\n"})
+    rs = RuleSet.load(tmp_path)
+    assert rs.match(listing("本店只卖烟具，不销售卷烟、雪茄、烟丝、电子烟和烟弹")) == []
+    assert [f.rule_id for f in rs.match(listing("不销售二手货 只卖全新的电子烟"))] == ["t.one"], "no list: too far"
+    assert rs.match(listing("白色只是釉色名称，与象牙无关")) == []
+    assert [f.rule_id for f in rs.match(listing("象牙手镯，与材质说明无关"))] == ["t.one"], "the cue follows another word"
+
+
+def test_a_negated_none_term_does_not_rule_the_item_out(tmp_path):
+    write_pack(tmp_path, RULE_HEAD + "    negation: true\n    any: [玳瑁]\n    none: [树脂]\n",
+               lists={"negation.txt": "不是\n"})
+    rs = RuleSet.load(tmp_path)
+    assert [f.rule_id for f in rs.match(listing("天然海龟壳手镯 真玳瑁不是树脂"))] == ["t.one"]
+    assert rs.match(listing("玳瑁纹 树脂手镯")) == []

@@ -102,6 +102,8 @@ NEGATION_WITHIN = 8  # `negation: true`: characters between a negation cue and t
 NEGATION_LIST_WITHIN = 30  # ... when what lies between is a list (、): 不销售卷烟、雪茄、烟丝、电子烟
 NEGATION_AFTER_WITHIN = 4  # characters between a hit and a cue that follows it (与象牙无关)
 CLAUSE_END = re.compile(r"[,，。.;；!！?？:：\n\x00|]")  # a negation cue does not reach across these
+#: ... nor across these words, which turn to what is sold: "不销售二手货，只卖全新的电子烟"
+SCOPE_BREAK = re.compile(r"只|仅|但|却|而是|专卖|专营|only|but")
 #: the item attributes (number, shown text) each basic ``when`` number comes from (ItemText.numbers)
 WHEN_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "price": (("price", "price_text"),),
@@ -662,7 +664,7 @@ class RuleSet:
                 start = -b
                 if e <= start and start - e <= NEGATION_AFTER_WITHIN and not CLAUSE_END.search(text, e, start):
                     return True
-            elif b <= s and not CLAUSE_END.search(text, b, s) and (
+            elif b <= s and not CLAUSE_END.search(text, b, s) and not SCOPE_BREAK.search(text, b, s) and (
                     s - b <= NEGATION_WITHIN or (s - b <= NEGATION_LIST_WITHIN and "、" in text[b:s])):
                 return True
         return False
