@@ -664,8 +664,9 @@ class RuleSet:
                 start = -b
                 if e <= start and start - e <= NEGATION_AFTER_WITHIN and not CLAUSE_END.search(text, e, start):
                     return True
-            elif b <= s and not CLAUSE_END.search(text, b, s) and not SCOPE_BREAK.search(text, b, s) and (
-                    s - b <= NEGATION_WITHIN or (s - b <= NEGATION_LIST_WITHIN and "、" in text[b:s])):
+            elif a < s and b <= e and (b >= s or (  # a cue may end inside the hit ("不另收【另收包装费】")
+                    not CLAUSE_END.search(text, b, s) and not SCOPE_BREAK.search(text, b, s) and (
+                    s - b <= NEGATION_WITHIN or (s - b <= NEGATION_LIST_WITHIN and "、" in text[b:s])))):
                 return True
         return False
 
