@@ -250,6 +250,47 @@ def food_license_invalid(shop: Any) -> CheckEvidence | None:
                          f"食品许可证编号【{code}】格式不符：应为 JY 或 SC 加 14 位数字 / not JY or SC + 14 digits")
 
 
+#: a stated discount: "5折", "7.5折", "五折", "七五折" (not "5折起", a floor; nor "折扣")
+_DISCOUNT = re.compile(r"(?<![\d.])([1-9](?:\.\d)?)\s*折(?!起|扣)"
+                       r"|([一二三四五六七八九])([一二三四五六七八九])?折(?!起|扣)")
+_CN_DIGIT = {c: i for i, c in enumerate("一二三四五六七八九", 1)}
+#: how far the price shown may be above the stated discount before it is a finding (rounding, "到手价" cents)
+DISCOUNT_SLACK = 0.06
+
+
+def _stated_discount(text: str) -> tuple[float, str] | None:
+    """The first discount the text states, as a fraction of the original price ("5折" -> 0.5, "七五折" -> 0.75)."""
+    m = _DISCOUNT.search(text)
+    if m is None:
+        return None
+    if m.group(1):
+        return float(m.group(1)) / 10, m.group(0)
+    tenth = _CN_DIGIT[m.group(2)] / 10
+    return (tenth + _CN_DIGIT[m.group(3)] / 100 if m.group(3) else tenth), m.group(0)
+
+
+def stated_discount_mismatch(item: Any) -> CheckEvidence | None:
+    """The listing states a discount ("5折") and shows a struck-through original price and a price, and the price
+    is more than the stated share of the original: ¥199 against ¥299 is 6.7折, not 5折 (a false discount)."""
+    from pipelines.match.context import item_numbers
+
+    nums = item_numbers(item)
+    price, original = nums.get("price"), nums.get("original_price")
+    if not price or not original or price >= original:
+        return None
+    for f in ("title", "promo", "description"):
+        found = _stated_discount(_clean(getattr(item, f, "")))
+        if found is None:
+            continue
+        stated, words = found
+        actual = price / original
+        if actual - stated > DISCOUNT_SLACK:
+            return CheckEvidence(f, [words], f"标称【{words}】，实际售价 {price:g} 元 / 原价 {original:g} 元 = "
+                                 f"{actual * 10:.1f}折 / stated {words}, the price is {actual:.0%} of the original")
+        return None
+    return None
+
+
 CHECKS: dict[str, CheckSpec] = {
     spec.name: spec
     for spec in (
@@ -260,6 +301,8 @@ CHECKS: dict[str, CheckSpec] = {
         CheckSpec("license_name_mismatch", "shop", license_name_mismatch,
                   "执照名称与经营者不符 (licence names another operator)"),
         CheckSpec("license_expired", "shop", license_expired, "营业执照营业期限已届满 (licence term ended)"),
+        CheckSpec("stated_discount_mismatch", "listing", stated_discount_mismatch,
+                  "标称折扣与价格不符 (stated discount does not match the prices)"),
         CheckSpec("food_license_missing", "shop", food_license_missing, "未公示食品许可证 (no food licence)"),
         CheckSpec("food_license_invalid", "shop", food_license_invalid, "食品许可证格式错误 (food licence malformed)"),
     )
