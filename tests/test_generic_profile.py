@@ -136,6 +136,7 @@ def generic_sweep(demo_server, tmp_path_factory):
     proc = run_cli("crawl", "--site", "generic", "--base-url", demo_server.url, "--sweep-id", "generic-demo",
                    "-s", "DOWNLOAD_DELAY=0", "-s", "EVIDENCE_FINDING_SCREENSHOTS=False", home=home)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (home / "sweep.log").write_text(proc.stderr, encoding="utf-8")  # read by the asserts below when they fail
     return home
 
 
@@ -148,7 +149,10 @@ def test_the_generic_profile_sweeps_an_unprofiled_site_and_its_findings_hold(gen
     got_shops = {sid.rsplit("/", 1)[-1] for (sid,) in db.execute("select shop_id from shops")}
     db.close()
     js = {c["slug"] for c in catalog["categories"] if c.get("js")}
-    assert {i for i in got if listings.get(i, {}).get("category") in js}, "the JavaScript category is reached"
+    log = (generic_sweep / "sweep.log").read_text(encoding="utf-8").splitlines()
+    said = [line for line in log if "browser" in line or "page failed" in line or "playwright" in line.lower()][-15:]
+    assert {i for i in got if listings.get(i, {}).get("category") in js}, \
+        "the JavaScript category is reached:\n" + "\n".join(said)
     found = set(got) & set(listings)
     print(f"\ngeneric profile: {len(found)}/{len(listings)} listings, {len(got_shops & shops)}/{len(shops)} shops")
     assert len(found) >= 0.95 * len(listings)

@@ -229,8 +229,10 @@ class ListingSpider(scrapy.Spider):
             return None
         self.crawler.stats.inc_value("netsword/auto/rendered")
         self.logger.info("fetched again through the browser: %s (%s)", response.url, why)
+        # the page is read once its scripts' own requests are done (a list filled by fetch() comes after "load")
         meta = {"netsword_page_type": page_name, "netsword_page_no": response.meta.get("netsword_page_no", 1),
-                "playwright": True, "netsword_auto_render": why}
+                "playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
+                "netsword_auto_render": why}
         return scrapy.Request(response.url, callback=self.parse, errback=self.on_error, meta=meta, dont_filter=True)
 
     def licence_request(self, response: Response, item: Any) -> scrapy.Request | None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-#: payload stored per term: (term, must start a latin word, what may not follow it (hits.right_block),
+#: payload stored per term: (term, must start a latin word, must end a latin word,
 #: per scanned field: ((rule index, group), ...))
-Payload = tuple[str, bool, frozenset[str], tuple[tuple[tuple[int, int], ...], ...]]
+Payload = tuple[str, bool, bool, tuple[tuple[tuple[int, int], ...], ...]]
 BACKENDS = ("ahocorasick_rs", "pyahocorasick")
 
 

@@ -133,7 +133,7 @@ class _Scanned:
         for j in compress(range(len(found)), map(rs._latin[kind].__getitem__, terms)):
             i, s, e = found[j]
             _, left, right, _ = payloads[i]
-            if (left and s and joined[s - 1] in ALNUM) or (right and e < n_joined and joined[e] in right):
+            if (left and s and joined[s - 1] in ALNUM) or (right and e < n_joined and joined[e] in ALNUM):
                 if keep is None:
                     keep = [True] * len(found)
                 keep[j] = False

@@ -81,7 +81,6 @@ from pipelines.match.hits import (
     G_UNLESS,
     Hit,
     new_hit,
-    right_block,
 )
 from pipelines.match.loader import load_packs
 from pipelines.match.model import Pack, Rule, TermGroup, Variant
@@ -292,11 +291,11 @@ class RuleSet:
                 words += [t for t in roles if t not in have]
                 self._ref_roles[kind] = [roles.get(t) for t in words]
                 self._title_at[kind] = scan_fields.index("title")
-            payloads = [(t, t[0] in ALNUM, right_block(t),
+            payloads = [(t, t[0] in ALNUM, t[-1] in ALNUM,
                          tuple(tuple(dict.fromkeys(table[(kind, f)].get(t, ()))) for f in scan_fields))
                         for t in words]
             self._automata[kind] = Scanner(words, payloads, self.backend)
-            self._latin[kind] = [bool(p[1] or p[2]) for p in payloads]  # terms that must be whole latin words
+            self._latin[kind] = [p[1] or p[2] for p in payloads]  # terms that must be whole latin words
             self._has_roles[kind] = [r is not None for r in self._ref_roles.get(kind, [None] * len(words))]
             # per term and scanned field: the rules whose gate group the term is in there, and per term the
             # fields (bit k: field k) where it is in one (match_many)
@@ -471,7 +470,7 @@ class RuleSet:
             # latin terms must not sit inside a longer latin word ("lv" in "silver"); NUL ends a field
             if left and start and joined[start - 1] in ALNUM:
                 continue
-            if right and end < n and joined[end] in right:
+            if right and end < n and joined[end] in ALNUM:
                 continue
             base = starts[k]
             if roles is not None:

@@ -10,18 +10,6 @@ G_ANY, G_NEAR_A, G_NEAR_B, G_UNLESS, G_NONE, G_SCOPE, G_SCOPE_UNLESS, G_NEGATION
 
 #: characters of a latin word: a latin term must not sit inside a longer one ("lv" in "silver")
 ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-#: what may not follow a latin term: a term ending in a letter may be followed by digits ("iphone15", "airpods2":
-#: model numbers run on), not by letters ("lv" in "lvmh"); one ending in a digit by neither ("a4" in "a45")
-LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
-NO_END = frozenset()
-
-
-def right_block(term: str) -> frozenset[str]:
-    """The characters that may not follow ``term`` for a hit of it to count (empty: anything may)."""
-    last = term[-1:]
-    if last in LETTERS:
-        return LETTERS
-    return ALNUM if last in ALNUM else NO_END
 
 
 class Hit(NamedTuple):
